@@ -1,0 +1,1 @@
+//! `AsyncResult<T>`: an Rc-based, cooperatively blocking result (kazoo's `IAsyncResult`).

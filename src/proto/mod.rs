@@ -1,0 +1,1 @@
+//! The ZooKeeper wire codec: frames and every jute record (PROTOCOL.md).

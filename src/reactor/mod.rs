@@ -1,0 +1,1 @@
+//! The single-threaded mio reactor: tokens, timers, the task and callback queue.

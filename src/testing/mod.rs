@@ -1,0 +1,1 @@
+//! A real-ZooKeeper test harness: throwaway standalone servers and ensembles on loopback.
