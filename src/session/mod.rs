@@ -1,0 +1,1189 @@
+//! The ZooKeeper session as a sans-IO state machine.
+//!
+//! [`Session`] never touches a socket or reads the clock: it is fed bytes, connection events
+//! and the current time, and polled for bytes to write, the next deadline, application events
+//! and actions for the reactor. That makes it testable with a scripted server and a fake clock,
+//! and fuzzable (STYLE.md habits 1, 2 and 6).
+//!
+//! # Calling order
+//!
+//! After **every** input (`start`, `handle_connected`, `handle_data`, `handle_disconnected`,
+//! `handle_timeout`, `handle_probe_result`, `submit`, `close`), the driver:
+//!
+//! 1. drains [`poll_action`](Session::poll_action) and carries each action out (connect to a
+//!    host, close the socket, probe a host for read-write mode);
+//! 2. writes [`pending_output`](Session::pending_output) to the socket and reports what was
+//!    written with [`advance_output`](Session::advance_output);
+//! 3. drains [`poll_event`](Session::poll_event) (replies, watch events, state changes) and
+//!    hands them to the application, in order;
+//! 4. arms a timer for [`poll_timeout`](Session::poll_timeout) and calls
+//!    [`handle_timeout`](Session::handle_timeout) when it fires (calling it early or twice is
+//!    harmless).
+//!
+//! # Timers (T = the negotiated session timeout; PROTOCOL.md §9)
+//!
+//! - a ping after T/3 without sending anything, at most one in flight;
+//! - the connection is dropped after 2T/3 without receiving anything (the read timeout);
+//! - a connection attempt (TCP connect plus handshake) gets T / number-of-hosts;
+//! - after a full pass over the hosts failed, the next pass waits an exponential backoff with
+//!   jitter;
+//! - when no server could be reached for longer than T, the session is taken as expired on the
+//!   client side (the server will have expired it): pending requests fail with
+//!   SessionExpired and, unless configured otherwise, a new session is opened.
+
+mod watches;
+#[cfg(test)]
+mod tests;
+
+pub use watches::{WatchKind, WatchRegistry};
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use log::{debug, info, warn};
+
+use crate::proto::{
+    decode_connect_reply, decode_notification, decode_reply_header, decode_response,
+    encode_connect_request, encode_request, xid, AuthPacket, ConnectReply, ConnectRequest,
+    DecodeError, EncodeError, ErrorCode, FrameDecoder, FrameError, OpCode, Request, Response,
+    WatcherEvent, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
+};
+use watches::PendingWatch;
+
+/// Identifies a submitted request; its reply comes back as [`Event::Reply`] with this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+/// The session's settings. [`SessionConfig::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// How many hosts the driver can connect to; [`Action::Connect`] names them by index.
+    pub host_count: usize,
+    /// The session timeout asked of the server (it clamps it to its own bounds).
+    pub session_timeout: Duration,
+    /// Accept a server in read-only mode (and keep probing for a read-write one).
+    pub read_only: bool,
+    /// `(scheme, credential)` pairs sent after every connect, before any other request.
+    pub auth: Vec<(String, Bytes)>,
+    /// Largest request frame to send (the server's `jute.maxbuffer`).
+    pub max_outgoing_frame: usize,
+    /// Largest reply frame to accept.
+    pub max_incoming_frame: usize,
+    /// How many requests may wait while there is no connection; more are refused.
+    pub max_queued_requests: usize,
+    /// First reconnect backoff after a failed pass over all hosts.
+    pub backoff_initial: Duration,
+    /// Cap of the reconnect backoff.
+    pub backoff_max: Duration,
+    /// Open a new session after the old one expired (kazoo's behaviour).
+    pub reconnect_after_expiry: bool,
+    /// A session to resume: its id and password.
+    pub resume: Option<(i64, [u8; 16])>,
+    /// Seed for host shuffling and jitter (deterministic tests pass a fixed one).
+    pub seed: u64,
+}
+
+impl SessionConfig {
+    /// Defaults for `host_count` hosts: a 10 s session timeout, no read-only, no auth, frame
+    /// limits of PROTOCOL.md §1, 10,000 queued requests at most, backoff 100 ms doubling up to
+    /// 10 s, a new session after expiry.
+    pub fn new(host_count: usize) -> SessionConfig {
+        SessionConfig {
+            host_count,
+            session_timeout: Duration::from_secs(10),
+            read_only: false,
+            auth: Vec::new(),
+            max_outgoing_frame: DEFAULT_MAX_OUTGOING_FRAME,
+            max_incoming_frame: DEFAULT_MAX_INCOMING_FRAME,
+            max_queued_requests: 10_000,
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            reconnect_after_expiry: true,
+            resume: None,
+            seed: 0x5eed_2181,
+        }
+    }
+}
+
+/// The session's connection state, as reported in [`Event::State`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// Not started yet.
+    Idle,
+    /// Looking for a server: connecting, handshaking or backing off. After a connection loss
+    /// this is kazoo's SUSPENDED.
+    Connecting,
+    /// Connected to a read-write server, auth done.
+    Connected,
+    /// Connected to a read-only server (writes fail with NotReadOnly).
+    ConnectedReadOnly,
+    /// The session expired (server said so, or nothing answered for longer than T). Pending
+    /// requests failed; a new session follows unless configured otherwise.
+    Expired,
+    /// The server refused our credentials. Terminal.
+    AuthFailed,
+    /// Closed by [`Session::close`] (or expired with no reconnect). Terminal.
+    Closed,
+}
+
+impl SessionState {
+    /// Whether a request can go out now.
+    pub fn is_connected(self) -> bool {
+        matches!(
+            self,
+            SessionState::Connected | SessionState::ConnectedReadOnly
+        )
+    }
+
+    /// Whether the session can do nothing more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SessionState::AuthFailed | SessionState::Closed)
+    }
+}
+
+/// Why a request failed without a server reply of its own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The server answered with this error code.
+    #[error("server error {0}")]
+    Server(ErrorCode),
+    /// The connection dropped while the request was in flight; it may or may not have been
+    /// applied.
+    #[error("connection lost while the request was in flight")]
+    ConnectionLoss,
+    /// The session expired before the request was answered.
+    #[error("session expired")]
+    SessionExpired,
+    /// Authentication failed; the session is unusable.
+    #[error("authentication failed")]
+    AuthFailed,
+    /// The session was closed.
+    #[error("session closed")]
+    Closed,
+    /// Too many requests were waiting for a connection.
+    #[error("{limit} requests are already waiting for a connection; raise max_queued_requests or wait for the reconnect")]
+    QueueFull {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request could not be encoded (for example it is larger than the server accepts).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The reply did not decode; the connection stays up (the frame was intact).
+    #[error("the reply did not decode: {0}")]
+    Decode(DecodeError),
+}
+
+/// A reply to a submitted request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The zxid of the reply header.
+    pub zxid: i64,
+    /// The decoded reply, or why there is none.
+    pub result: Result<Response, RequestError>,
+}
+
+/// What the application gets from the session, in wire order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The reply to request `id`.
+    Reply {
+        /// The request it answers.
+        id: RequestId,
+        /// The reply.
+        reply: Reply,
+    },
+    /// A watch notification (path as the server sent it), with the zxid of its header.
+    Watch {
+        /// The event.
+        event: WatcherEvent,
+        /// The header zxid (-1 before ZooKeeper 3.9).
+        zxid: i64,
+    },
+    /// The state changed.
+    State(SessionState),
+}
+
+/// What the session asks of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Open a TCP connection to host `host` (an index below `host_count`); report the outcome
+    /// with [`Session::handle_connected`] or [`Session::handle_disconnected`].
+    Connect {
+        /// Which host.
+        host: usize,
+    },
+    /// Close the current connection (no `handle_disconnected` needed afterwards).
+    Disconnect,
+    /// Ask host `host` whether it is a read-write server (the `isro` four-letter word) and
+    /// report with [`Session::handle_probe_result`].
+    ProbeReadWrite {
+        /// Which host.
+        host: usize,
+    },
+}
+
+/// Why [`Session::submit`] refused a request at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// The request failed before it was queued.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// No connection; maybe waiting for the backoff to pass.
+    Down,
+    /// TCP connect requested.
+    Connecting,
+    /// ConnectRequest written; waiting for the ConnectResponse.
+    Handshaking,
+    /// Session established on this connection.
+    Up,
+}
+
+#[derive(Debug)]
+enum Owner {
+    User(RequestId, Option<PendingWatch>),
+    SetWatches,
+    Close,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    xid: i32,
+    op: OpCode,
+    owner: Owner,
+}
+
+#[derive(Debug)]
+struct Queued {
+    id: RequestId,
+    req: Request,
+}
+
+/// A small xorshift generator: host shuffling and jitter without a dependency.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// A float in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The session state machine. See the [module docs](self) for the calling order.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: SessionState,
+    conn: Conn,
+    /// The host of the current or last connection attempt.
+    host: usize,
+    /// The shuffled host order of the current pass and our position in it.
+    order: Vec<usize>,
+    pos: usize,
+    /// A host that said it is read-write, to try next.
+    preferred: Option<usize>,
+    rng: Rng,
+    backoff: Duration,
+    /// When to start the next pass (while backing off).
+    retry_at: Option<Instant>,
+    /// Deadline of the current connection attempt.
+    connect_deadline: Option<Instant>,
+
+    session_id: i64,
+    passwd: Bytes,
+    last_zxid: i64,
+    /// Negotiated timeout (the requested one until the first handshake).
+    timeout: Duration,
+    /// Whether this session was ever established (so a reconnect resumes it).
+    established: bool,
+
+    next_xid: i32,
+    next_id: u64,
+    queue: VecDeque<Queued>,
+    inflight: VecDeque<InFlight>,
+    /// Auth replies come back out of band (the server answers auth at once, ahead of earlier
+    /// pipelined requests), so they have a FIFO of their own. `None` = replayed at connect.
+    auth_inflight: VecDeque<Option<RequestId>>,
+    /// Auth packets of the handshake still unanswered; CONNECTED waits for them.
+    connect_auths: usize,
+    /// Whether the server of the current handshake is read-only (reported once auth is done).
+    pending_read_only: bool,
+    ping_outstanding: bool,
+    last_send: Option<Instant>,
+    last_recv: Option<Instant>,
+    /// When the last connection was lost (for client-side expiry).
+    lost_at: Option<Instant>,
+    closing: bool,
+    close_deadline: Option<Instant>,
+    probe_at: Option<Instant>,
+    probe_next: usize,
+
+    watches: WatchRegistry,
+    decoder: FrameDecoder,
+    inbuf: BytesMut,
+    /// Bytes to write. Invariant: everything in it belongs to the current connection; it is
+    /// cleared when the connection goes.
+    outbuf: BytesMut,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+}
+
+/// The shortest interval the timers use, so that a tiny negotiated timeout cannot spin.
+const MIN_TICK: Duration = Duration::from_millis(10);
+
+impl Session {
+    /// A session that has not started. Call [`start`](Self::start) to connect.
+    pub fn new(config: SessionConfig) -> Session {
+        let (session_id, passwd, established) = match config.resume {
+            Some((id, pw)) => (id, Bytes::copy_from_slice(&pw), true),
+            None => (0, Bytes::from_static(&[0; 16]), false),
+        };
+        let seed = config.seed | 1;
+        Session {
+            timeout: config.session_timeout,
+            decoder: FrameDecoder::new(config.max_incoming_frame),
+            backoff: config.backoff_initial,
+            config,
+            state: SessionState::Idle,
+            conn: Conn::Down,
+            host: 0,
+            order: Vec::new(),
+            pos: 0,
+            preferred: None,
+            rng: Rng(seed),
+            retry_at: None,
+            connect_deadline: None,
+            session_id,
+            passwd,
+            last_zxid: 0,
+            established,
+            next_xid: 1,
+            next_id: 1,
+            queue: VecDeque::new(),
+            inflight: VecDeque::new(),
+            auth_inflight: VecDeque::new(),
+            connect_auths: 0,
+            pending_read_only: false,
+            ping_outstanding: false,
+            last_send: None,
+            last_recv: None,
+            lost_at: None,
+            closing: false,
+            close_deadline: None,
+            probe_at: None,
+            probe_next: 0,
+            watches: WatchRegistry::default(),
+            inbuf: BytesMut::with_capacity(64 * 1024),
+            outbuf: BytesMut::with_capacity(64 * 1024),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    // ------------------------------------------------------------------ accessors
+
+    /// The current state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// The session id and password, once the server gave them.
+    pub fn session_id(&self) -> Option<(i64, Bytes)> {
+        (self.session_id != 0).then(|| (self.session_id, self.passwd.clone()))
+    }
+
+    /// The negotiated session timeout (the requested one before the first handshake).
+    pub fn negotiated_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The highest zxid seen in a reply.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// The host of the current (or last) connection.
+    pub fn current_host(&self) -> usize {
+        self.host
+    }
+
+    /// The watches registered with the server, as this session knows them.
+    pub fn watches(&self) -> &WatchRegistry {
+        &self.watches
+    }
+
+    /// Forgets watches locally (for removal while the server cannot be reached). They are
+    /// then not re-registered on reconnect. Returns whether any was registered.
+    pub fn remove_watches_locally(&mut self, path: &str, t: crate::proto::WatcherType) -> bool {
+        self.watches.remove(path, t)
+    }
+
+    /// Requests waiting for a connection plus requests in flight.
+    pub fn pending_requests(&self) -> usize {
+        self.queue.len()
+            + self
+                .inflight
+                .iter()
+                .filter(|f| matches!(f.owner, Owner::User(..)))
+                .count()
+            + self.auth_inflight.iter().filter(|a| a.is_some()).count()
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /// The next application event, in wire order.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next action for the driver.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Bytes waiting to be written to the current connection.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.outbuf
+    }
+
+    /// Reports that the first `n` bytes of [`pending_output`](Self::pending_output) were
+    /// written.
+    pub fn advance_output(&mut self, n: usize) {
+        let n = n.min(self.outbuf.len());
+        let _ = self.outbuf.split_to(n);
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        consider(self.retry_at);
+        consider(self.connect_deadline);
+        consider(self.close_deadline);
+        if self.conn == Conn::Up {
+            consider(self.ping_due());
+            consider(self.read_deadline());
+            consider(self.probe_at);
+        }
+        if self.conn != Conn::Up && self.established && !self.state.is_terminal() {
+            consider(self.expiry_deadline());
+        }
+        next
+    }
+
+    fn ping_due(&self) -> Option<Instant> {
+        if self.ping_outstanding {
+            return None;
+        }
+        self.last_send.map(|t| t + (self.timeout / 3).max(MIN_TICK))
+    }
+
+    fn read_deadline(&self) -> Option<Instant> {
+        self.last_recv.map(|t| t + (self.timeout * 2 / 3).max(MIN_TICK))
+    }
+
+    fn expiry_deadline(&self) -> Option<Instant> {
+        self.lost_at.map(|t| t + self.timeout.max(MIN_TICK))
+    }
+
+    // ------------------------------------------------------------------ inputs
+
+    /// Starts looking for a server.
+    pub fn start(&mut self, now: Instant) {
+        if self.state != SessionState::Idle {
+            return;
+        }
+        self.set_state(SessionState::Connecting);
+        self.new_pass();
+        self.connect_next(now);
+    }
+
+    /// Submits a request. Requests made while there is no connection wait (up to
+    /// `max_queued_requests`) and go out after the reconnect; the reply, or the reason there
+    /// is none, comes back as [`Event::Reply`] with the returned id.
+    pub fn submit(&mut self, now: Instant, req: Request) -> Result<RequestId, SubmitError> {
+        match self.state {
+            SessionState::AuthFailed => return Err(RequestError::AuthFailed.into()),
+            SessionState::Closed => return Err(RequestError::Closed.into()),
+            _ if self.closing => return Err(RequestError::Closed.into()),
+            _ => {}
+        }
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        if self.conn == Conn::Up && self.connect_auths == 0 && self.queue.is_empty() {
+            self.send_user(now, Queued { id, req })?;
+        } else {
+            if self.queue.len() >= self.config.max_queued_requests {
+                return Err(RequestError::QueueFull {
+                    limit: self.config.max_queued_requests,
+                }
+                .into());
+            }
+            // Refuse an oversized request now rather than after the reconnect.
+            check_size(&req, self.config.max_outgoing_frame)?;
+            self.queue.push_back(Queued { id, req });
+        }
+        Ok(id)
+    }
+
+    /// Closes the session: requests already submitted go out first, then closeSession; when
+    /// the server answers (or after the read timeout) the state is [`SessionState::Closed`].
+    pub fn close(&mut self, now: Instant) {
+        if self.state.is_terminal() || self.closing {
+            return;
+        }
+        self.closing = true;
+        if self.conn == Conn::Up {
+            self.flush_queue(now);
+            let x = self.alloc_xid();
+            if encode_request(x, &Request::CloseSession, &mut self.outbuf, usize::MAX).is_ok() {
+                self.inflight.push_back(InFlight {
+                    xid: x,
+                    op: OpCode::CloseSession,
+                    owner: Owner::Close,
+                });
+                self.last_send = Some(now);
+            }
+            self.close_deadline = Some(now + (self.timeout * 2 / 3).max(MIN_TICK));
+        } else {
+            self.finish_closed();
+        }
+    }
+
+    /// The TCP connection asked for by [`Action::Connect`] is established.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.conn != Conn::Connecting {
+            return;
+        }
+        self.conn = Conn::Handshaking;
+        self.inbuf.clear();
+        self.outbuf.clear();
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid,
+            timeout_ms: duration_ms(self.config.session_timeout),
+            session_id: self.session_id,
+            passwd: self.passwd.clone(),
+            read_only: Some(self.config.read_only),
+        };
+        encode_connect_request(&req, &mut self.outbuf);
+        self.last_send = Some(now);
+        self.last_recv = Some(now);
+        debug!(
+            "connected to host {}, handshaking (session 0x{:x})",
+            self.host, self.session_id
+        );
+    }
+
+    /// The connection failed or was closed by the peer.
+    pub fn handle_disconnected(&mut self, now: Instant) {
+        if self.conn == Conn::Down {
+            return;
+        }
+        if self.closing {
+            self.finish_closed();
+            return;
+        }
+        self.connection_lost(now, "the connection was closed", false);
+    }
+
+    /// Bytes arrived on the current connection.
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        if !matches!(self.conn, Conn::Handshaking | Conn::Up) {
+            return;
+        }
+        self.last_recv = Some(now);
+        self.inbuf.extend_from_slice(data);
+        loop {
+            let frame = match self.decoder.decode(&mut self.inbuf) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    self.protocol_error(now, &frame_error(e));
+                    return;
+                }
+            };
+            let keep_going = if self.conn == Conn::Handshaking {
+                self.on_connect_reply(now, frame)
+            } else {
+                self.on_frame(now, frame)
+            };
+            if !keep_going || !matches!(self.conn, Conn::Handshaking | Conn::Up) {
+                return;
+            }
+        }
+    }
+
+    /// Time passed; fires whatever is due. Safe to call early or more than once.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(t) = self.close_deadline {
+            if now >= t {
+                warn!("closeSession not answered in time; closing anyway");
+                self.finish_closed();
+                return;
+            }
+        }
+        if let Some(t) = self.connect_deadline {
+            if now >= t && matches!(self.conn, Conn::Connecting | Conn::Handshaking) {
+                self.connection_lost(now, "connect timed out", false);
+            }
+        }
+        if self.conn == Conn::Up {
+            if let Some(t) = self.read_deadline() {
+                if now >= t {
+                    self.connection_lost(now, "nothing received for 2/3 of the session timeout", true);
+                }
+            }
+        }
+        if self.conn == Conn::Up {
+            if let Some(t) = self.ping_due() {
+                if now >= t {
+                    self.send_ping(now);
+                }
+            }
+            if let Some(t) = self.probe_at {
+                if now >= t {
+                    self.probe(now);
+                }
+            }
+        }
+        if self.conn != Conn::Up && self.established && !self.state.is_terminal() {
+            if let Some(t) = self.expiry_deadline() {
+                if now >= t {
+                    info!(
+                        "no server reached for longer than the session timeout ({:?}): session 0x{:x} taken as expired",
+                        self.timeout, self.session_id
+                    );
+                    self.expire(now);
+                }
+            }
+        }
+        if let Some(t) = self.retry_at {
+            if now >= t && self.conn == Conn::Down {
+                self.retry_at = None;
+                self.new_pass();
+                self.connect_next(now);
+            }
+        }
+    }
+
+    /// The answer to [`Action::ProbeReadWrite`]: whether `host` is a read-write server.
+    pub fn handle_probe_result(&mut self, now: Instant, host: usize, read_write: bool) {
+        if read_write && self.state == SessionState::ConnectedReadOnly {
+            info!("host {host} is read-write; moving there");
+            self.preferred = Some(host);
+            self.connection_lost(now, "a read-write server is available", false);
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    fn set_state(&mut self, s: SessionState) {
+        if self.state != s {
+            info!("session state {:?} -> {:?}", self.state, s);
+            self.state = s;
+            self.events.push_back(Event::State(s));
+        }
+    }
+
+    fn alloc_xid(&mut self) -> i32 {
+        let x = self.next_xid;
+        self.next_xid = if x >= i32::MAX { 1 } else { x + 1 };
+        x
+    }
+
+    fn new_pass(&mut self) {
+        let n = self.config.host_count.max(1);
+        self.order = (0..n).collect();
+        // Fisher-Yates with the session's own generator.
+        for i in (1..n).rev() {
+            let j = (self.rng.next() % (i as u64 + 1)) as usize;
+            self.order.swap(i, j);
+        }
+        self.pos = 0;
+    }
+
+    /// Connects to the next host of the pass, or schedules the next pass after a backoff.
+    fn connect_next(&mut self, now: Instant) {
+        let host = if let Some(h) = self.preferred.take() {
+            Some(h)
+        } else if self.pos < self.order.len() {
+            self.pos += 1;
+            Some(self.order[self.pos - 1])
+        } else {
+            None
+        };
+        match host {
+            Some(h) => {
+                self.host = h;
+                self.conn = Conn::Connecting;
+                let per_host = self.timeout / self.config.host_count.max(1) as u32;
+                self.connect_deadline = Some(now + per_host.max(MIN_TICK * 10));
+                debug!("connecting to host {h}");
+                self.actions.push_back(Action::Connect { host: h });
+            }
+            None => {
+                // A full pass failed: back off, with ±40% jitter, doubling up to the cap.
+                let jitter = 0.6 + 0.8 * self.rng.unit();
+                let wait = self.backoff.mul_f64(jitter);
+                self.backoff = (self.backoff * 2).min(self.config.backoff_max);
+                debug!("no host answered; next pass in {wait:?}");
+                self.retry_at = Some(now + wait);
+            }
+        }
+    }
+
+    /// Drops the current connection: in-flight requests fail with ConnectionLoss, queued ones
+    /// wait for the next connection.
+    fn connection_lost(&mut self, now: Instant, why: &str, was_timeout: bool) {
+        let was_up = self.conn == Conn::Up;
+        if self.conn != Conn::Down {
+            self.actions.push_back(Action::Disconnect);
+        }
+        if was_up || was_timeout {
+            warn!("connection to host {} lost: {why}", self.host);
+        } else {
+            debug!("connection attempt to host {} failed: {why}", self.host);
+        }
+        self.conn = Conn::Down;
+        self.connect_deadline = None;
+        self.probe_at = None;
+        self.outbuf.clear();
+        self.inbuf.clear();
+        self.ping_outstanding = false;
+        self.connect_auths = 0;
+        if was_up {
+            self.lost_at = self.last_recv.or(Some(now));
+        }
+        self.fail_inflight(RequestError::ConnectionLoss);
+        if self.state.is_terminal() {
+            return;
+        }
+        if was_up {
+            self.set_state(SessionState::Connecting);
+            self.backoff = self.config.backoff_initial;
+            self.new_pass();
+        }
+        // Expiry is checked before reconnecting so that a long outage ends in Expired.
+        if self.established {
+            if let Some(t) = self.expiry_deadline() {
+                if now >= t {
+                    self.expire(now);
+                    return;
+                }
+            }
+        }
+        self.connect_next(now);
+    }
+
+    fn fail_inflight(&mut self, err: RequestError) {
+        for f in std::mem::take(&mut self.inflight) {
+            if let Owner::User(id, _) = f.owner {
+                self.events.push_back(Event::Reply {
+                    id,
+                    reply: Reply {
+                        zxid: -1,
+                        result: Err(err.clone()),
+                    },
+                });
+            }
+        }
+        for a in std::mem::take(&mut self.auth_inflight).into_iter().flatten() {
+            self.events.push_back(Event::Reply {
+                id: a,
+                reply: Reply {
+                    zxid: -1,
+                    result: Err(err.clone()),
+                },
+            });
+        }
+    }
+
+    fn fail_queue(&mut self, err: RequestError) {
+        for q in std::mem::take(&mut self.queue) {
+            self.events.push_back(Event::Reply {
+                id: q.id,
+                reply: Reply {
+                    zxid: -1,
+                    result: Err(err.clone()),
+                },
+            });
+        }
+    }
+
+    /// The session is gone: everything pending fails with SessionExpired, the watches are
+    /// forgotten, and a new session is opened unless configured otherwise.
+    fn expire(&mut self, now: Instant) {
+        if self.conn != Conn::Down {
+            self.actions.push_back(Action::Disconnect);
+            self.conn = Conn::Down;
+        }
+        self.outbuf.clear();
+        self.inbuf.clear();
+        self.connect_deadline = None;
+        self.fail_inflight(RequestError::SessionExpired);
+        self.fail_queue(RequestError::SessionExpired);
+        self.watches.clear();
+        self.session_id = 0;
+        self.passwd = Bytes::from_static(&[0; 16]);
+        self.last_zxid = 0;
+        self.established = false;
+        self.lost_at = None;
+        self.timeout = self.config.session_timeout;
+        self.set_state(SessionState::Expired);
+        if self.config.reconnect_after_expiry {
+            self.set_state(SessionState::Connecting);
+            self.backoff = self.config.backoff_initial;
+            self.new_pass();
+            self.connect_next(now);
+        } else {
+            self.set_state(SessionState::Closed);
+        }
+    }
+
+    fn finish_closed(&mut self) {
+        if self.conn != Conn::Down {
+            self.actions.push_back(Action::Disconnect);
+            self.conn = Conn::Down;
+        }
+        self.outbuf.clear();
+        self.close_deadline = None;
+        self.connect_deadline = None;
+        self.retry_at = None;
+        self.probe_at = None;
+        self.fail_inflight(RequestError::Closed);
+        self.fail_queue(RequestError::Closed);
+        self.set_state(SessionState::Closed);
+    }
+
+    fn protocol_error(&mut self, now: Instant, why: &str) {
+        warn!("protocol error from host {}: {why}; dropping the connection", self.host);
+        self.connection_lost(now, why, false);
+    }
+
+    fn on_connect_reply(&mut self, now: Instant, frame: Bytes) -> bool {
+        let resp = match decode_connect_reply(&frame) {
+            Ok(ConnectReply::Response(r)) => r,
+            Ok(ConnectReply::Refused(code)) => {
+                // PROTOCOL.md §10: a read-only server that will not take us.
+                debug!("host {} refused the session: {code}", self.host);
+                self.connection_lost(now, "the server refused the session", false);
+                return false;
+            }
+            Err(e) => {
+                self.protocol_error(now, &format!("bad ConnectResponse: {e}"));
+                return false;
+            }
+        };
+        self.connect_deadline = None;
+        if resp.timeout_ms <= 0 {
+            if self.established {
+                info!("server says session 0x{:x} has expired", self.session_id);
+                self.expire(now);
+            } else {
+                self.protocol_error(now, "the server gave a non-positive timeout to a new session");
+            }
+            return false;
+        }
+        let resumed = self.established && resp.session_id == self.session_id;
+        self.session_id = resp.session_id;
+        self.passwd = resp.passwd.clone();
+        self.timeout = Duration::from_millis(resp.timeout_ms as u64);
+        self.established = true;
+        self.lost_at = None;
+        self.conn = Conn::Up;
+        self.backoff = self.config.backoff_initial;
+        let read_only = resp.read_only == Some(true);
+        info!(
+            "session 0x{:x} {} on host {} (timeout {:?}{})",
+            self.session_id,
+            if resumed { "resumed" } else { "established" },
+            self.host,
+            self.timeout,
+            if read_only { ", read-only" } else { "" }
+        );
+        // Auth first, then the watches, then whatever the user queued (PROTOCOL.md §3).
+        for (scheme, cred) in self.config.auth.clone() {
+            let pkt = Request::Auth(AuthPacket {
+                auth_type: 0,
+                scheme,
+                auth: Some(cred),
+            });
+            if encode_request(xid::AUTH, &pkt, &mut self.outbuf, usize::MAX).is_ok() {
+                self.auth_inflight.push_back(None);
+                self.connect_auths += 1;
+            }
+        }
+        if !self.watches.is_empty() {
+            for req in self.watches.set_watches_requests(self.last_zxid) {
+                let x = self.alloc_xid();
+                if encode_request(x, &req, &mut self.outbuf, usize::MAX).is_ok() {
+                    self.inflight.push_back(InFlight {
+                        xid: x,
+                        op: req.op_code(),
+                        owner: Owner::SetWatches,
+                    });
+                }
+            }
+        }
+        self.last_send = Some(now);
+        if self.connect_auths == 0 {
+            self.connected(now, read_only);
+        } else {
+            self.pending_read_only = read_only;
+        }
+        true
+    }
+
+    fn connected(&mut self, now: Instant, read_only: bool) {
+        self.set_state(if read_only {
+            SessionState::ConnectedReadOnly
+        } else {
+            SessionState::Connected
+        });
+        if read_only && self.config.host_count > 1 {
+            self.probe_at = Some(now + Duration::from_millis(500));
+        }
+        self.flush_queue(now);
+        if self.closing {
+            // close() came while we were away: send it now.
+            self.closing = false;
+            self.close(now);
+        }
+    }
+
+    fn flush_queue(&mut self, now: Instant) {
+        while let Some(q) = self.queue.pop_front() {
+            if let Err(e) = self.send_user(now, q) {
+                debug!("request refused at send: {e}");
+            }
+        }
+    }
+
+    /// Encodes a user request into the output buffer (or fails it via an event when it
+    /// cannot be encoded).
+    fn send_user(&mut self, now: Instant, q: Queued) -> Result<(), SubmitError> {
+        let watch = PendingWatch::of(&q.req);
+        if let Request::Auth(_) = q.req {
+            match encode_request(xid::AUTH, &q.req, &mut self.outbuf, self.config.max_outgoing_frame)
+            {
+                Ok(()) => {
+                    self.auth_inflight.push_back(Some(q.id));
+                    self.last_send = Some(now);
+                    return Ok(());
+                }
+                Err(e) => return Err(RequestError::Encode(e).into()),
+            }
+        }
+        let x = self.next_xid;
+        match encode_request(x, &q.req, &mut self.outbuf, self.config.max_outgoing_frame) {
+            Ok(()) => {
+                self.alloc_xid();
+                self.inflight.push_back(InFlight {
+                    xid: x,
+                    op: q.req.op_code(),
+                    owner: Owner::User(q.id, watch),
+                });
+                self.last_send = Some(now);
+                Ok(())
+            }
+            Err(e) => Err(RequestError::Encode(e).into()),
+        }
+    }
+
+    fn send_ping(&mut self, now: Instant) {
+        if encode_request(xid::PING, &Request::Ping, &mut self.outbuf, usize::MAX).is_ok() {
+            self.ping_outstanding = true;
+            self.last_send = Some(now);
+        }
+    }
+
+    fn probe(&mut self, now: Instant) {
+        let n = self.config.host_count;
+        self.probe_next = (self.probe_next + 1) % n.max(1);
+        if self.probe_next == self.host {
+            self.probe_next = (self.probe_next + 1) % n.max(1);
+        }
+        self.actions.push_back(Action::ProbeReadWrite {
+            host: self.probe_next,
+        });
+        self.probe_at = Some(now + Duration::from_secs(2).min(self.timeout));
+    }
+
+    /// Handles one frame of an established connection. Returns false when the connection
+    /// was dropped.
+    fn on_frame(&mut self, now: Instant, frame: Bytes) -> bool {
+        let (header, body) = match decode_reply_header(&frame) {
+            Ok(h) => h,
+            Err(e) => {
+                self.protocol_error(now, &format!("bad reply header: {e}"));
+                return false;
+            }
+        };
+        match header.xid {
+            xid::NOTIFICATION => match decode_notification(&body) {
+                Ok(event) => {
+                    self.watches.on_event(event.event_type, &event.path);
+                    self.events.push_back(Event::Watch {
+                        event,
+                        zxid: header.zxid,
+                    });
+                    true
+                }
+                Err(e) => {
+                    // Dropping the connection loses nothing: the reconnect re-registers the
+                    // watches and the server re-fires what changed.
+                    self.protocol_error(now, &format!("bad notification: {e}"));
+                    false
+                }
+            },
+            xid::PING => {
+                self.ping_outstanding = false;
+                true
+            }
+            xid::AUTH => {
+                let Some(owner) = self.auth_inflight.pop_front() else {
+                    self.protocol_error(now, "an auth reply nobody asked for");
+                    return false;
+                };
+                if header.err != ErrorCode::Ok {
+                    warn!("authentication failed: {}", header.err);
+                    if let Some(id) = owner {
+                        self.events.push_back(Event::Reply {
+                            id,
+                            reply: Reply {
+                                zxid: header.zxid,
+                                result: Err(RequestError::Server(header.err)),
+                            },
+                        });
+                    }
+                    self.auth_failed();
+                    return false;
+                }
+                match owner {
+                    Some(id) => self.events.push_back(Event::Reply {
+                        id,
+                        reply: Reply {
+                            zxid: header.zxid,
+                            result: Ok(Response::Empty),
+                        },
+                    }),
+                    None => {
+                        self.connect_auths = self.connect_auths.saturating_sub(1);
+                        if self.connect_auths == 0 {
+                            let ro = self.pending_read_only;
+                            self.connected(now, ro);
+                        }
+                    }
+                }
+                true
+            }
+            x => {
+                let Some(head) = self.inflight.front() else {
+                    self.protocol_error(now, &format!("a reply (xid {x}) nobody asked for"));
+                    return false;
+                };
+                if head.xid != x {
+                    let want = head.xid;
+                    self.protocol_error(
+                        now,
+                        &format!("reply xid {x} out of order (expected {want})"),
+                    );
+                    return false;
+                }
+                let Some(f) = self.inflight.pop_front() else {
+                    return false;
+                };
+                if header.zxid > 0 {
+                    self.last_zxid = self.last_zxid.max(header.zxid);
+                }
+                let result = if header.err != ErrorCode::Ok
+                    && !matches!(f.op, OpCode::Multi | OpCode::MultiRead)
+                {
+                    // Header-only error replies; exists NoNode still registers a watch.
+                    if !body.is_empty() {
+                        self.protocol_error(now, "an error reply with a body");
+                        return false;
+                    }
+                    Err(RequestError::Server(header.err))
+                } else {
+                    decode_response(f.op, &header, &body).map_err(RequestError::Decode)
+                };
+                match f.owner {
+                    Owner::User(id, watch) => {
+                        if let Some(w) = &watch {
+                            if result.is_ok() || header.err == ErrorCode::NoNode {
+                                self.watches.on_reply(w, header.err);
+                            }
+                        }
+                        self.events.push_back(Event::Reply {
+                            id,
+                            reply: Reply {
+                                zxid: header.zxid,
+                                result,
+                            },
+                        });
+                        true
+                    }
+                    Owner::SetWatches => {
+                        if header.err != ErrorCode::Ok {
+                            warn!("re-registering watches failed: {}", header.err);
+                        }
+                        true
+                    }
+                    Owner::Close => {
+                        self.finish_closed();
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    fn auth_failed(&mut self) {
+        if self.conn != Conn::Down {
+            self.actions.push_back(Action::Disconnect);
+            self.conn = Conn::Down;
+        }
+        self.outbuf.clear();
+        self.connect_deadline = None;
+        self.retry_at = None;
+        self.probe_at = None;
+        self.fail_inflight(RequestError::AuthFailed);
+        self.fail_queue(RequestError::AuthFailed);
+        self.set_state(SessionState::AuthFailed);
+    }
+}
+
+fn duration_ms(d: Duration) -> i32 {
+    d.as_millis().min(i32::MAX as u128) as i32
+}
+
+fn frame_error(e: FrameError) -> String {
+    format!("bad frame: {e}")
+}
+
+fn check_size(req: &Request, max: usize) -> Result<(), RequestError> {
+    let mut scratch = BytesMut::new();
+    encode_request(0, req, &mut scratch, max).map_err(RequestError::Encode)
+}
