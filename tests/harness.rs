@@ -1,0 +1,4 @@
+#[test]
+fn p() {
+    assert_eq!(mio_zookeeper::testing::probe(), 1);
+}
