@@ -97,7 +97,6 @@ impl Options {
 
         let mut args: Vec<String> = [
             // Quick start-up and few threads: these servers are small and short-lived.
-            "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1",
             "-Xshare:auto",
             "-Djava.net.preferIPv4Stack=true",
