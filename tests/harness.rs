@@ -251,6 +251,15 @@ fn errors_say_what_went_wrong() {
     }
     assert!(err.to_string().contains("ZooKeeperServerMain"));
 
+    // A port that stays taken: start retries on fresh ports, but the override pins it.
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap().port().to_string();
+    let err = ZkServer::builder()
+        .cfg("clientPort", &taken)
+        .start()
+        .unwrap_err();
+    assert!(matches!(err, HarnessError::AddrInUse { .. }), "{err}");
+
     let not_installed = HarnessError::NotInstalled {
         reason: "test".into(),
     };

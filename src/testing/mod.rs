@@ -276,3 +276,45 @@ pub fn four_letter(addr: SocketAddr, cmd: &str, timeout: Duration) -> io::Result
     stream.read_to_end(&mut answer)?;
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_can_live_in_statics() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ZkServer>();
+        send_sync::<ZkEnsemble>();
+        send_sync::<HarnessError>();
+        send_sync::<Installation>();
+    }
+
+    #[test]
+    fn modes_parse_and_display() {
+        for (text, mode) in [
+            ("standalone", ServerMode::Standalone),
+            ("leader", ServerMode::Leader),
+            ("follower", ServerMode::Follower),
+            ("observer", ServerMode::Observer),
+            ("read-only", ServerMode::ReadOnly),
+            ("martian", ServerMode::Other("martian".into())),
+        ] {
+            let answer = format!("Zxid: 0x0\nMode: {text}\nNode count: 4\n");
+            assert_eq!(ServerMode::from_srvr(&answer), Some(mode.clone()));
+            assert_eq!(mode.to_string(), text);
+        }
+        assert!(ServerMode::Leader.is_quorum_member());
+        assert!(!ServerMode::Standalone.is_quorum_member());
+        assert_eq!(ServerMode::from_srvr(""), None);
+    }
+
+    #[test]
+    fn four_letter_refuses_bad_words_before_connecting() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        for word in ["", "ruo", "ruokk", "rüok"] {
+            let err = four_letter(addr, word, Duration::from_millis(10)).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{word:?}");
+        }
+    }
+}
