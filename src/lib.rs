@@ -43,4 +43,7 @@ pub mod testing;
 pub mod fuzzing;
 
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
+pub use async_result::AsyncResult;
 pub use error::Error;
+pub use handler::{Handler, MioHandler};
+pub use reactor::Reactor;
