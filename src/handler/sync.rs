@@ -105,8 +105,16 @@ impl EventObject for MioEvent {
 
 /// The [`MioHandler`](super::MioHandler)'s lock: held by nobody in particular (like
 /// `threading.Lock`, any code may release it). A blocking `acquire` runs the loop until the
-/// holder (another callback or task) releases it. Note that code further down the stack
-/// cannot release while a nested callback waits for it: such an `acquire` times out.
+/// holder (another callback or task) releases it.
+///
+/// Blocking waits nest on one stack, which shapes two things:
+///
+/// - when several callbacks wait for the lock, each one's wait runs the next one nested
+///   inside it, so the *innermost* (most recently started) wait is served first;
+/// - a holder further down the stack cannot run, and so cannot release, while a callback
+///   nested above it waits for the lock: that `acquire` waits until its timeout. Do not
+///   hold a lock across a blocking wait that other lock users may run inside (an async task
+///   that holds it across an `.await` is fine: awaiting does not nest).
 ///
 /// ```
 /// use mio_zookeeper::handler::{Handler, LockObject, MioHandler};
