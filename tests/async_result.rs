@@ -153,7 +153,11 @@ fn rawlink_after_set_is_deferred_and_does_not_refire_earlier_links() {
     drain(&h);
     let l2 = l.clone();
     r.rawlink(move |_| push(&l2, "late"));
-    assert_eq!(*l.borrow(), ["first"], "late link must not run inside rawlink()");
+    assert_eq!(
+        *l.borrow(),
+        ["first"],
+        "late link must not run inside rawlink()"
+    );
     drain(&h);
     assert_eq!(*l.borrow(), ["first", "late"]);
 }
@@ -322,12 +326,15 @@ fn await_an_error() {
     let h = MioHandler::new().unwrap();
     let r: AsyncResult<u32> = h.async_result();
     let r1 = r.clone();
-    let task = h.spawn_future(async move { r1.await });
+    let task = h.spawn_future(r1); // an AsyncResult is itself a future
     h.spawn({
         let r = r.clone();
         move || r.set_exception(Error::NotLocked).unwrap()
     });
-    assert!(matches!(task.get(true, LONG).unwrap(), Err(Error::NotLocked)));
+    assert!(matches!(
+        task.get(true, LONG).unwrap(),
+        Err(Error::NotLocked)
+    ));
 }
 
 #[test]
@@ -348,7 +355,11 @@ fn blocking_get_is_refused_on_an_embedded_reactor() {
     r.set(1).unwrap();
     reactor.run_pending().unwrap();
     assert!(hit.get());
-    assert_eq!(r.get(true, None).unwrap(), 1, "a set result needs no waiting");
+    assert_eq!(
+        r.get(true, None).unwrap(),
+        1,
+        "a set result needs no waiting"
+    );
 }
 
 #[test]
@@ -369,7 +380,10 @@ fn stop_while_get_is_in_progress_returns_stopped() {
     h.reactor()
         .set_timeout(Duration::from_millis(10), move || h2.stop().unwrap());
     assert!(matches!(r.get(true, LONG), Err(Error::Stopped)));
-    assert!(matches!(r.get(true, LONG), Err(Error::Stopped)), "refused while stopped");
+    assert!(
+        matches!(r.get(true, LONG), Err(Error::Stopped)),
+        "refused while stopped"
+    );
     h.start().unwrap();
     let r2 = r.clone();
     h.spawn(move || r2.set(1).unwrap());

@@ -8,9 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::handler::{
-    Callback, EventObject, Handler, LockObject, MioHandler, Selected,
-};
+use mio_zookeeper::handler::{Callback, EventObject, Handler, LockObject, MioHandler, Selected};
 use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 
@@ -59,7 +57,11 @@ fn full_backlog_listener() -> (TcpListener, SocketAddr, Vec<TcpStream>) {
         sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
         let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
         assert_eq!(
-            libc::bind(fd, &sa as *const libc::sockaddr_in as *const libc::sockaddr, len),
+            libc::bind(
+                fd,
+                &sa as *const libc::sockaddr_in as *const libc::sockaddr,
+                len
+            ),
             0
         );
         assert_eq!(libc::listen(fd, 0), 0);

@@ -98,7 +98,13 @@ fn spawn_order_is_fifo_across_kinds() {
     }
     drain(&r);
     let expect: Vec<String> = (0..3)
-        .flat_map(|i| [format!("task{i}"), format!("completion{i}"), format!("watch{i}")])
+        .flat_map(|i| {
+            [
+                format!("task{i}"),
+                format!("completion{i}"),
+                format!("watch{i}"),
+            ]
+        })
         .collect();
     assert_eq!(*l.borrow(), expect);
 }
@@ -133,7 +139,10 @@ fn timers_cancel_and_reschedule() {
     assert!(r.reschedule_timer(b, now + Duration::from_millis(40)));
     r.run_for(Duration::from_millis(80)).unwrap();
     assert_eq!(*l.borrow(), ["c", "b"]);
-    assert!(!r.reschedule_timer(b, now), "fired timers cannot be rescheduled");
+    assert!(
+        !r.reschedule_timer(b, now),
+        "fired timers cannot be rescheduled"
+    );
 }
 
 #[test]
@@ -547,8 +556,8 @@ fn embedded_stop_request_is_seen_by_the_host() {
 fn sockets_report_readiness_through_the_reactor() {
     let r = Reactor::new().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let sock = mio_zookeeper::reactor::TcpSocket::connect(&r, listener.local_addr().unwrap())
-        .unwrap();
+    let sock =
+        mio_zookeeper::reactor::TcpSocket::connect(&r, listener.local_addr().unwrap()).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     r.run_until(&|| sock.readiness().is_writable(), LONG)
         .unwrap();
@@ -561,7 +570,9 @@ fn sockets_report_readiness_through_the_reactor() {
     let mut buf = [0u8; 8];
     assert_eq!(std::io::Read::read(&mut &sock, &mut buf).unwrap(), 1);
     assert_eq!(
-        std::io::Read::read(&mut &sock, &mut buf).unwrap_err().kind(),
+        std::io::Read::read(&mut &sock, &mut buf)
+            .unwrap_err()
+            .kind(),
         std::io::ErrorKind::WouldBlock
     );
     assert!(!sock.readiness().is_readable(), "WouldBlock clears it");

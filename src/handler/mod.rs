@@ -410,12 +410,8 @@ impl Handler for MioHandler {
             if sock.connect_result()? {
                 return Ok(sock);
             }
-            let left = match timeout {
-                Some(t) => {
-                    Some(t.saturating_sub(self.reactor.now().saturating_duration_since(start)))
-                }
-                None => None,
-            };
+            let elapsed = self.reactor.now().saturating_duration_since(start);
+            let left = timeout.map(|t| t.saturating_sub(elapsed));
             let done = || connect_done(sock.readiness());
             match self.reactor.wait_until(&done, left, "create_connection") {
                 Ok(()) => {}
