@@ -577,3 +577,26 @@ fn sockets_report_readiness_through_the_reactor() {
     );
     assert!(!sock.readiness().is_readable(), "WouldBlock clears it");
 }
+
+#[test]
+fn a_panicking_callback_leaves_the_reactor_usable() {
+    let r = Reactor::new().unwrap();
+    let r2 = r.clone();
+    r.dispatch_watch(move || {
+        r2.call_soon(|| panic!("boom"));
+        let _ = r2.run_for(Duration::from_millis(1)); // the panic unwinds through here
+    });
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        r.run_for(Duration::from_millis(5))
+    }));
+    assert!(res.is_err());
+    assert_eq!(r.depth(), 0);
+    assert!(!r.in_watch_callback());
+    assert_eq!(r.current_context(), 0);
+    let l = log();
+    let (a, b) = (l.clone(), l.clone());
+    r.dispatch_watch(move || push(&a, "watch"));
+    r.spawn(move || push(&b, "task"));
+    r.run_for(Duration::from_millis(1)).unwrap();
+    assert_eq!(*l.borrow(), ["watch", "task"]);
+}

@@ -21,7 +21,14 @@
 //!
 //! **Order.** One FIFO for all kinds: callbacks run in the order their triggers happened
 //! (a watch event read before a reply is dispatched before that reply's completion
-//! callbacks). Each iteration runs what was queued when its queue phase started.
+//! callbacks). Each iteration runs what was queued when its queue phase started. The one
+//! exception is the watch rule below: while a watch callback blocks, completion callbacks
+//! and tasks queued after a held watch callback run before it.
+//!
+//! **Panics.** A callback that panics unwinds out of the call that is driving the loop; the
+//! reactor's own state (nesting depth, the running watch) is restored on the way, so the
+//! loop can be driven again, but the panicking callback (or a readiness callback's
+//! registration, or a task) is lost.
 //!
 //! **Blocking.** Any callback or task may block (call `get()`, `sleep`, ...): the wait runs
 //! a nested loop. The nested loop does I/O, timers, completion callbacks and tasks, but while
@@ -129,6 +136,31 @@ impl Selected {
 /// Users may implement their own (for instance a handler that wraps [`MioHandler`] to add
 /// logging or metrics). [`AsyncResult`]s are bound to a [`Reactor`], so a handler keeps one
 /// for the results it makes. See the [module docs](self) for how callbacks are called.
+///
+/// # Examples
+///
+/// Code written against the trait, as the client and recipes are:
+///
+/// ```
+/// use std::time::Duration;
+/// use mio_zookeeper::handler::{EventObject, Handler, MioHandler};
+/// use mio_zookeeper::Error;
+///
+/// /// Sets an event from a task after a delay, and waits for it.
+/// fn ping<H: Handler>(handler: &H) -> Result<bool, Error> {
+///     let event = handler.event_object();
+///     let (h, e) = (handler.clone(), event.clone());
+///     handler.spawn(move || {
+///         if h.sleep(Duration::from_millis(5)).is_ok() {
+///             e.set();
+///         }
+///     });
+///     event.wait(Some(Duration::from_secs(5)))
+/// }
+///
+/// assert!(ping(&MioHandler::new()?)?);
+/// # Ok::<(), Error>(())
+/// ```
 pub trait Handler: Clone + fmt::Debug + 'static {
     /// The socket type of `socket` and `create_connection`.
     type Socket: Read + Write + fmt::Debug;

@@ -1105,8 +1105,15 @@ impl Reactor {
     }
 
     fn fire_timers(&self) -> bool {
+        let (next, max_seq) = {
+            let mut timers = self.inner.timers.borrow_mut();
+            (timers.next_deadline(), timers.last_seq())
+        };
+        let Some(next) = next else { return false };
         let now = Instant::now();
-        let max_seq = self.inner.timers.borrow().last_seq();
+        if next > now {
+            return false;
+        }
         let mut did = false;
         loop {
             let due = self.inner.timers.borrow_mut().pop_due(now, max_seq);
@@ -1214,27 +1221,22 @@ impl Reactor {
 impl Inner {
     /// Queues a poll of task `key` (called by its waker on the loop thread).
     fn schedule_task(&self, key: usize) {
-        let push = {
-            let Ok(mut tasks) = self.tasks.try_borrow_mut() else {
-                // A waker fired while the task table is borrowed (never by this module's
-                // code): go through the remote path, drained at the next iteration.
-                self.remote.wake_task(key);
-                return;
-            };
-            match tasks.get_mut(key) {
-                Some(t) if t.running => {
-                    t.rewake = true;
-                    false
-                }
-                Some(t) if !t.queued && t.future.is_some() => {
-                    t.queued = true;
-                    true
-                }
-                _ => false,
-            }
+        let (Ok(mut tasks), Ok(mut queue)) =
+            (self.tasks.try_borrow_mut(), self.queue.try_borrow_mut())
+        else {
+            // A waker fired while the loop's tables are borrowed (this module never calls
+            // out while holding them, but a waker may be woken from any Drop): go through
+            // the remote path, drained at the next iteration.
+            self.remote.wake_task(key);
+            return;
         };
-        if push {
-            self.queue.borrow_mut().main.push_back(Entry::Poll(key));
+        match tasks.get_mut(key) {
+            Some(t) if t.running => t.rewake = true,
+            Some(t) if !t.queued && t.future.is_some() => {
+                t.queued = true;
+                queue.main.push_back(Entry::Poll(key));
+            }
+            _ => {}
         }
     }
 }

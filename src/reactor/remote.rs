@@ -62,7 +62,7 @@ impl Remote {
     /// Called on the loop thread: moves woken task keys into `into`; returns whether
     /// anything was pending and whether a stop was requested.
     pub(crate) fn take(&self, into: &mut Vec<usize>) -> (bool, bool) {
-        if !self.pending.swap(false, Ordering::AcqRel) {
+        if !self.pending.load(Ordering::Acquire) || !self.pending.swap(false, Ordering::AcqRel) {
             return (false, false);
         }
         into.append(&mut self.lock());
