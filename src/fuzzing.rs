@@ -58,7 +58,7 @@ const REPLY_OPS: &[OpCode] = &[
 
 /// A limit for the frame splitter in `frame_decoder`: small enough that a hostile length
 /// does not make every fuzz input reserve megabytes, large enough for real frames.
-const FUZZ_MAX_FRAME: usize = 256 * 1024;
+const FUZZ_MAX_FRAME: usize = 64 * 1024;
 
 /// Feeds `data` to a [`FrameDecoder`] in several chunkings (all at once, byte by byte,
 /// pseudo-random chunks derived from the data), asserts that all give the same frames and
