@@ -44,3 +44,4 @@ pub mod fuzzing;
 
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
 pub use error::Error;
+pub use proto::{Acl, CreateMode, ErrorCode, Id, Perms, Stat};

@@ -41,25 +41,28 @@ impl<'a> Reader<'a> {
         self.remaining() == 0
     }
 
+    /// Takes exactly `N` bytes if that many are left; otherwise reads nothing.
+    pub(crate) fn take_array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let bytes = *self.buf.get(self.pos..)?.first_chunk::<N>()?;
+        self.pos += N;
+        Some(bytes)
+    }
+
     /// Takes exactly `N` bytes.
     fn take<const N: usize>(
         &mut self,
         record: &'static str,
         field: &'static str,
     ) -> Result<[u8; N], DecodeError> {
-        let left = self.remaining();
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos + N.min(left))
-            .and_then(|s| <[u8; N]>::try_from(s).ok())
-            .ok_or(DecodeError::UnexpectedEnd {
+        match self.take_array::<N>() {
+            Some(bytes) => Ok(bytes),
+            None => Err(DecodeError::UnexpectedEnd {
                 record,
                 field,
                 need: small(N),
-                left: small(left),
-            })?;
-        self.pos += N;
-        Ok(bytes)
+                left: small(self.remaining()),
+            }),
+        }
     }
 
     /// Reads a jute `int`.

@@ -187,3 +187,37 @@ pub enum FrameError {
         limit: usize,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_stay_small() {
+        assert!(std::mem::size_of::<DecodeError>() <= 48);
+        assert!(std::mem::size_of::<EncodeError>() <= 48);
+        assert!(std::mem::size_of::<FrameError>() <= 24);
+    }
+
+    #[test]
+    fn messages_name_the_place() {
+        let e = DecodeError::InvalidLength {
+            record: "GetDataResponse",
+            field: "data",
+            len: -2,
+            left: 68,
+        };
+        assert_eq!(
+            e.to_string(),
+            "GetDataResponse.data: invalid length -2 (68 bytes left in the frame)"
+        );
+        let e = DecodeError::TrailingBytes {
+            record: "ExistsResponse",
+            count: 3,
+        };
+        assert_eq!(
+            e.to_string(),
+            "ExistsResponse: 3 unexpected trailing bytes after the end of the record"
+        );
+    }
+}

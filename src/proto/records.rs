@@ -158,6 +158,36 @@ impl Record for Stat {
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         const R: &str = "Stat";
+        // Fast path: one bounds check for all 68 bytes. The field-by-field path below
+        // runs only for a truncated Stat, to name the field that is cut off.
+        if let Some(b) = r.take_array::<{ Stat::LEN }>() {
+            let i64_at = |i: usize| {
+                i64::from_be_bytes([
+                    b[i],
+                    b[i + 1],
+                    b[i + 2],
+                    b[i + 3],
+                    b[i + 4],
+                    b[i + 5],
+                    b[i + 6],
+                    b[i + 7],
+                ])
+            };
+            let i32_at = |i: usize| i32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            return Ok(Stat {
+                czxid: i64_at(0),
+                mzxid: i64_at(8),
+                ctime: i64_at(16),
+                mtime: i64_at(24),
+                version: i32_at(32),
+                cversion: i32_at(36),
+                aversion: i32_at(40),
+                ephemeral_owner: i64_at(44),
+                data_length: i32_at(52),
+                num_children: i32_at(56),
+                pzxid: i64_at(60),
+            });
+        }
         Ok(Stat {
             czxid: r.read_i64(R, "czxid")?,
             mzxid: r.read_i64(R, "mzxid")?,
