@@ -437,6 +437,19 @@ mod tests {
     }
 
     #[test]
+    fn lengths_beyond_i32_are_refused_not_truncated() {
+        assert_eq!(jute_len("R", "f", i32::MAX as usize), Ok(i32::MAX));
+        assert_eq!(
+            jute_len("R", "f", i32::MAX as usize + 1),
+            Err(EncodeError::TooLong {
+                record: "R",
+                field: "f",
+                len: i32::MAX as usize + 1
+            })
+        );
+    }
+
+    #[test]
     fn write_frame_patches_the_prefix_and_rolls_back_on_error() {
         let mut out = BytesMut::from(&b"xy"[..]);
         let n = write_frame(&mut out, |w| {
