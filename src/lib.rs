@@ -111,4 +111,5 @@ pub mod fuzzing;
 pub use async_result::AsyncResult;
 pub use error::Error;
 pub use handler::{Handler, MioHandler};
+pub use proto::{Acl, CreateMode, ErrorCode, Id, Perms, Stat};
 pub use reactor::Reactor;
