@@ -14,7 +14,12 @@
 //!
 //! Each TCP connection is written as `OUT_DIR/<name>-<n>.c2s` and `.s2c`: raw bytes, one
 //! direction each, exactly as `examples/zkdump.rs` reads them. The project keeps a set of these
-//! under `testdata/captures/` and uses their frames as the fuzzers' seed corpus.
+//! under `testdata/captures/`.
+//!
+//! With `--seeds CORPUS_DIR` (normally `fuzz/corpus`) it also writes the captured traffic as
+//! fuzz seeds, in the formats `src/fuzzing.rs` documents: whole streams for `frame_decoder`,
+//! request frames for `decode_request`, and reply frames prefixed with the opcode of the
+//! request they answer for `decode_reply`.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -24,23 +29,26 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mio_zookeeper::proto::{
     Acl, AddWatchRequest, AuthPacket, CheckVersionRequest, CreateMode, CreateRequest,
-    CreateTtlRequest, DeleteRequest, Id, MultiOp, PathOnly, PathWatch, Perms, ReconfigRequest,
-    Request, SetAclRequest, SetDataRequest, SetWatches, SetWatches2, WatcherType, WatchesRequest,
+    CreateTtlRequest, DeleteRequest, FrameDecoder, Id, MultiOp, OpCode, PathOnly, PathWatch, Perms,
+    ReconfigRequest, Request, SetAclRequest, SetDataRequest, SetWatches, SetWatches2, WatcherType,
+    WatchesRequest,
 };
 use mio_zookeeper::testing::{RawConnection, ZkServer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// Finished connections: (number, client-to-server bytes, server-to-client bytes).
+type Recorded = Arc<Mutex<Vec<(usize, Vec<u8>, Vec<u8>)>>>;
 
 /// A TCP proxy that records every connection it carries.
 struct Recorder {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    /// Finished connections: (c2s, s2c).
-    conns: Arc<Mutex<Vec<(usize, Vec<u8>, Vec<u8>)>>>,
+    conns: Recorded,
 }
 
 impl Recorder {
@@ -206,10 +214,8 @@ fn scripted(addr: SocketAddr) -> Result<()> {
             acl: vec![],
             version: -1,
         }), // InvalidACL
-        Request::Check(CheckVersionRequest {
-            path: "/cap".into(),
-            version: 0,
-        }),
+        // No standalone check: ZooKeeper 3.8.0 closes the connection on opcode 13 outside a
+        // multi.
         Request::Multi(vec![
             MultiOp::Create(create("/cap/m1", b"", CreateMode::Persistent)),
             MultiOp::Create2(create("/cap/m2", b"", CreateMode::Persistent)),
@@ -288,7 +294,9 @@ fn scripted(addr: SocketAddr) -> Result<()> {
         Request::Ping,
     ];
     for req in &calls {
-        let _ = c.call(req)?;
+        let _ = c
+            .call(req)
+            .map_err(|e| format!("{:?}: {e}", req.op_code()))?;
     }
     // The writer fires the watches the first connection set.
     for req in [
@@ -389,10 +397,71 @@ fn kazoo(addr: SocketAddr) -> Result<()> {
     Ok(())
 }
 
+/// Splits a raw stream into frame bodies (what fails to split is left out).
+fn frames(stream: &[u8]) -> Vec<Bytes> {
+    let decoder = FrameDecoder::new(64 << 20);
+    let mut buf = BytesMut::from(stream);
+    let mut out = Vec::new();
+    while let Ok(Some(f)) = decoder.decode(&mut buf) {
+        out.push(f);
+    }
+    out
+}
+
+/// Writes one connection's traffic as fuzz seeds under `corpus/<target>/`.
+fn write_seeds(corpus: &Path, name: &str, c2s: &[u8], s2c: &[u8]) -> Result<()> {
+    let dir = |t: &str| -> Result<PathBuf> {
+        let d = corpus.join(t);
+        std::fs::create_dir_all(&d)?;
+        Ok(d)
+    };
+    let (fd, rq, rp) = (
+        dir("frame_decoder")?,
+        dir("decode_request")?,
+        dir("decode_reply")?,
+    );
+    std::fs::write(fd.join(format!("captured-{name}-c2s")), c2s)?;
+    std::fs::write(fd.join(format!("captured-{name}-s2c")), s2c)?;
+    let mut ops = std::collections::HashMap::<i32, std::collections::VecDeque<OpCode>>::new();
+    for (i, f) in frames(c2s).iter().enumerate() {
+        std::fs::write(rq.join(format!("captured-{name}-{i:03}")), f)?;
+        if i > 0 && f.len() >= 8 {
+            let xid = i32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+            let op = i32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+            if let Some(op) = OpCode::from_i32(op) {
+                ops.entry(xid).or_default().push_back(op);
+            }
+        }
+    }
+    for (i, f) in frames(s2c).iter().enumerate().skip(1) {
+        if f.len() < 16 {
+            continue;
+        }
+        let xid = i32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+        let op = match xid {
+            -1 => OpCode::Notification,
+            -2 => OpCode::Ping,
+            x => match ops.get_mut(&x).and_then(|q| q.pop_front()) {
+                Some(op) => op,
+                None => continue,
+            },
+        };
+        let mut seed = vec![op.as_i32() as i8 as u8];
+        seed.extend_from_slice(f);
+        std::fs::write(rp.join(format!("captured-{name}-{i:03}")), seed)?;
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().ok_or("usage: capture OUT_DIR [--zkcli] [--kazoo]")?);
+    let usage = "usage: capture OUT_DIR [--zkcli] [--kazoo] [--seeds CORPUS_DIR]";
+    let out = PathBuf::from(args.next().ok_or(usage)?);
     let flags: Vec<String> = args.collect();
+    let seeds = match flags.iter().position(|f| f == "--seeds") {
+        Some(i) => Some(PathBuf::from(flags.get(i + 1).ok_or(usage)?)),
+        None => None,
+    };
     std::fs::create_dir_all(&out)?;
     let zk = ZkServer::builder().extended_types(true).start()?;
 
@@ -414,6 +483,23 @@ fn main() -> Result<()> {
         for f in rec.finish(&out, "kazoo")? {
             println!("{}", f.display());
         }
+    }
+    if let Some(corpus) = seeds {
+        let mut n = 0;
+        for entry in std::fs::read_dir(&out)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "c2s") {
+                let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("x");
+                let c2s = std::fs::read(&path)?;
+                let s2c = std::fs::read(path.with_extension("s2c"))?;
+                write_seeds(&corpus, name, &c2s, &s2c)?;
+                n += 1;
+            }
+        }
+        eprintln!(
+            "capture: seeds from {n} connections written under {}",
+            corpus.display()
+        );
     }
     Ok(())
 }

@@ -83,7 +83,12 @@ fn main() -> ExitCode {
 
 /// Decodes both directions into `out`, one JSON line per frame. Returns whether every frame
 /// decoded. (`pub` so that `tests/zkdump.rs` can include this file as a module.)
-pub fn dump(c2s: Option<&[u8]>, s2c: Option<&[u8]>, max_frame: usize, out: &mut String) -> bool {
+pub(crate) fn dump(
+    c2s: Option<&[u8]>,
+    s2c: Option<&[u8]>,
+    max_frame: usize,
+    out: &mut String,
+) -> bool {
     let mut all_ok = true;
     // xid -> opcodes of the requests sent with it, oldest first (xids can repeat: -8, wraps).
     let mut ops: HashMap<i32, VecDeque<OpCode>> = HashMap::new();
@@ -223,7 +228,8 @@ fn request(frame: &Bytes, ops: &mut HashMap<i32, VecDeque<OpCode>>) -> Line {
     }
     let (header, req) = decode_request(frame).map_err(|e| e.to_string())?;
     let mut o = Obj::new();
-    o.str("op", req.op_code().name()).num("xid", header.xid.into());
+    o.str("op", req.op_code().name())
+        .num("xid", header.xid.into());
     if let Some(body) = request_body(&req) {
         o.obj("body", body);
     }
@@ -302,7 +308,10 @@ fn request_body(req: &Request) -> Option<Obj> {
                 .strs("existWatches", &r.exist_watches)
                 .strs("childWatches", &r.child_watches)
                 .strs("persistentWatches", &r.persistent_watches)
-                .strs("persistentRecursiveWatches", &r.persistent_recursive_watches);
+                .strs(
+                    "persistentRecursiveWatches",
+                    &r.persistent_recursive_watches,
+                );
         }
         Request::Auth(r) => {
             b.num("type", r.auth_type.into())

@@ -63,16 +63,46 @@ fn decodes_every_captured_frame_both_directions() {
             }
         }
     }
-    // The scripted capture covers every opcode in both directions.
+    // The scripted capture covers every opcode in both directions, but for a standalone
+    // check (3.8.0 closes the connection on it; check is covered inside multi) and sasl
+    // (the throwaway server has no SASL set up).
     for op in [
-        "create", "create2", "createContainer", "createTTL", "delete", "exists", "getData",
-        "setData", "getACL", "setACL", "getChildren", "getChildren2", "sync", "check", "multi",
-        "multiRead", "reconfig", "checkWatches", "removeWatches", "addWatch", "setWatches",
-        "setWatches2", "auth", "getEphemerals", "getAllChildrenNumber", "whoAmI", "ping",
+        "create",
+        "create2",
+        "createContainer",
+        "createTTL",
+        "delete",
+        "exists",
+        "getData",
+        "setData",
+        "getACL",
+        "setACL",
+        "getChildren",
+        "getChildren2",
+        "sync",
+        "multi",
+        "multiRead",
+        "reconfig",
+        "checkWatches",
+        "removeWatches",
+        "addWatch",
+        "setWatches",
+        "setWatches2",
+        "auth",
+        "getEphemerals",
+        "getAllChildrenNumber",
+        "whoAmI",
+        "ping",
         "closeSession",
     ] {
-        assert!(ops_seen.contains(&format!("c2s:{op}")), "no c2s {op}: {ops_seen:?}");
-        assert!(ops_seen.contains(&format!("s2c:{op}")), "no s2c {op}: {ops_seen:?}");
+        assert!(
+            ops_seen.contains(&format!("c2s:{op}")),
+            "no c2s {op}: {ops_seen:?}"
+        );
+        assert!(
+            ops_seen.contains(&format!("s2c:{op}")),
+            "no s2c {op}: {ops_seen:?}"
+        );
     }
     assert!(ops_seen.contains("s2c:notification"));
 }
@@ -81,7 +111,13 @@ fn decodes_every_captured_frame_both_directions() {
 fn fields_use_jute_names() {
     let (c2s, s2c) = captures()
         .into_iter()
-        .find(|(c, _)| c.file_name().unwrap().to_str().unwrap().starts_with("raw-0"))
+        .find(|(c, _)| {
+            c.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("raw-0")
+        })
         .expect("raw-0 capture");
     let (_, lines) = run(
         Some(&std::fs::read(c2s).unwrap()),
@@ -105,8 +141,17 @@ fn fields_use_jute_names() {
     let get = find("s2c", "getData");
     let stat = &get["body"]["stat"];
     for f in [
-        "czxid", "mzxid", "ctime", "mtime", "version", "cversion", "aversion",
-        "ephemeralOwner", "dataLength", "numChildren", "pzxid",
+        "czxid",
+        "mzxid",
+        "ctime",
+        "mtime",
+        "version",
+        "cversion",
+        "aversion",
+        "ephemeralOwner",
+        "dataLength",
+        "numChildren",
+        "pzxid",
     ] {
         assert!(stat[f].is_i64(), "stat.{f} in {get}");
     }
@@ -135,7 +180,10 @@ fn fields_use_jute_names() {
         .iter()
         .find(|l| l["dir"] == "s2c" && l["err"] == -101)
         .expect("a NoNode reply");
-    assert!(nonode.get("body").is_none(), "error replies are header-only");
+    assert!(
+        nonode.get("body").is_none(),
+        "error replies are header-only"
+    );
 }
 
 #[test]

@@ -65,12 +65,14 @@ mod ensemble;
 mod install;
 mod options;
 mod process;
+mod raw;
 mod server;
 mod util;
 
 pub use digest::digest_id;
 pub use ensemble::{EnsembleMember, ZkEnsemble, ZkEnsembleBuilder};
 pub use install::Installation;
+pub use raw::{RawConnection, RawReply};
 pub use server::{ZkServer, ZkServerBuilder};
 
 /// Lines of a server's log printed to stderr when a test panics.

@@ -15,8 +15,8 @@ use bytes::{Bytes, BytesMut};
 use crate::proto::{
     decode_connect_reply, decode_notification, decode_reply_header, decode_response,
     encode_connect_request, encode_request, xid, ConnectReply, ConnectRequest, ConnectResponse,
-    FrameDecoder, OpCode, ReplyHeader, Request, Response, WatcherEvent,
-    DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
+    FrameDecoder, OpCode, ReplyHeader, Request, Response, WatcherEvent, DEFAULT_MAX_INCOMING_FRAME,
+    DEFAULT_MAX_OUTGOING_FRAME,
 };
 
 /// One reply as [`RawConnection::call`] returns it: the header and the decoded body.
