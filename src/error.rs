@@ -1,10 +1,138 @@
 //! The crate-wide error type.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 /// Everything that can go wrong in this crate, as seen by a caller.
+///
+/// `Error` is `Clone` (an [`AsyncResult`](crate::AsyncResult) hands the same stored error to
+/// every `get()`), so I/O errors are kept behind an [`Arc`].
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A wait ran out of time (kazoo's `timeout_exception`).
     #[error("timed out")]
     Timeout,
+
+    /// The handler is stopped (or was stopped while this call waited): call `start()` again.
+    #[error("the handler is stopped: call start() before waiting on its loop")]
+    Stopped,
+
+    /// Blocking waits were nested deeper than the fixed bound (a callback that blocks, inside a callback that blocks, ...).
+    #[error(
+        "blocking waits nested more than {limit} deep (a callback or task that blocks, inside \
+         another that blocks, ...): use rawlink, spawn or an async task instead"
+    )]
+    NestingTooDeep {
+        /// The bound that was hit.
+        limit: u32,
+    },
+
+    /// A call that waits on the loop was made on a reactor embedded in a host's `mio::Poll`.
+    #[error(
+        "{what} would have to wait on the loop, but this reactor is embedded in a host's \
+         mio::Poll: use callbacks or async tasks and let the host call handle_event, \
+         next_timeout and run_pending"
+    )]
+    Embedded {
+        /// The call that was refused.
+        what: &'static str,
+    },
+
+    /// An `AsyncResult` was set a second time; a result is set at most once.
+    #[error("the AsyncResult is already set: a result can be set only once")]
+    AlreadySet,
+
+    /// The value of an `AsyncResult` was moved out by `take`, so it cannot be read again.
+    #[error("the AsyncResult's value was already taken out with take()")]
+    Taken,
+
+    /// The reactor this object belongs to was dropped.
+    #[error("the reactor (handler) this object belongs to was dropped")]
+    ReactorGone,
+
+    /// A TCP connect was refused by the peer.
+    #[error("connection to {addr} refused")]
+    ConnectionRefused {
+        /// The address that refused.
+        addr: SocketAddr,
+    },
+
+    /// A TCP connect did not complete in time.
+    #[error("connection to {addr} timed out after {timeout:?}")]
+    ConnectTimedOut {
+        /// The address that did not answer.
+        addr: SocketAddr,
+        /// How long the connect was given.
+        timeout: Duration,
+    },
+
+    /// An operating-system I/O call failed.
+    #[error("{op} failed: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The operating-system error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+
+    /// The token range given to an embedded reactor is unusable or used up.
+    #[error(
+        "token range {start}..{end} of the embedded reactor is empty, includes usize::MAX, or \
+         is used up: hand over a larger range"
+    )]
+    TokenRange {
+        /// First token of the range.
+        start: usize,
+        /// One past the last token of the range.
+        end: usize,
+    },
+
+    /// A token that this reactor did not hand out, or that is no longer registered.
+    #[error("token {token} is not registered with this reactor")]
+    UnknownToken {
+        /// The token's value.
+        token: usize,
+    },
+
+    /// `release()` of a lock that is not held (by this context, for a re-entrant lock).
+    #[error("release() of a lock that is not held by the caller")]
+    NotLocked,
+}
+
+impl Error {
+    /// Wraps an I/O error, naming the operation that failed.
+    pub(crate) fn io(op: &'static str, source: std::io::Error) -> Error {
+        Error::Io {
+            op,
+            source: Arc::new(source),
+        }
+    }
+
+    /// `true` for [`Error::Timeout`] and [`Error::ConnectTimedOut`].
+    ///
+    /// ```
+    /// use mio_zookeeper::Error;
+    /// assert!(Error::Timeout.is_timeout());
+    /// assert!(!Error::Stopped.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout | Error::ConnectTimedOut { .. })
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        use std::io::ErrorKind;
+        let kind = match &e {
+            Error::Timeout | Error::ConnectTimedOut { .. } => ErrorKind::TimedOut,
+            Error::ConnectionRefused { .. } => ErrorKind::ConnectionRefused,
+            Error::Io { source, .. } => source.kind(),
+            Error::Embedded { .. } => ErrorKind::WouldBlock,
+            _ => ErrorKind::Other,
+        };
+        std::io::Error::new(kind, e)
+    }
 }

@@ -1,0 +1,4 @@
+#![no_main]
+//! cargo-fuzz target: see `mio_zookeeper::fuzzing::frame_decoder`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mio_zookeeper::fuzzing::frame_decoder(data));
