@@ -93,6 +93,8 @@
 // ---- layers (bottom-up) ----
 pub mod proto;
 
+pub mod session;
+
 pub mod reactor;
 
 pub mod handler;

@@ -31,9 +31,9 @@
 //!   client side (the server will have expired it): pending requests fail with
 //!   SessionExpired and, unless configured otherwise, a new session is opened.
 
-mod watches;
 #[cfg(test)]
 mod tests;
+mod watches;
 
 pub use watches::{WatchKind, WatchRegistry};
 
@@ -499,7 +499,8 @@ impl Session {
     }
 
     fn read_deadline(&self) -> Option<Instant> {
-        self.last_recv.map(|t| t + (self.timeout * 2 / 3).max(MIN_TICK))
+        self.last_recv
+            .map(|t| t + (self.timeout * 2 / 3).max(MIN_TICK))
     }
 
     fn expiry_deadline(&self) -> Option<Instant> {
@@ -651,7 +652,11 @@ impl Session {
         if self.conn == Conn::Up {
             if let Some(t) = self.read_deadline() {
                 if now >= t {
-                    self.connection_lost(now, "nothing received for 2/3 of the session timeout", true);
+                    self.connection_lost(
+                        now,
+                        "nothing received for 2/3 of the session timeout",
+                        true,
+                    );
                 }
             }
         }
@@ -708,7 +713,7 @@ impl Session {
 
     fn alloc_xid(&mut self) -> i32 {
         let x = self.next_xid;
-        self.next_xid = if x >= i32::MAX { 1 } else { x + 1 };
+        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
         x
     }
 
@@ -808,7 +813,10 @@ impl Session {
                 });
             }
         }
-        for a in std::mem::take(&mut self.auth_inflight).into_iter().flatten() {
+        for a in std::mem::take(&mut self.auth_inflight)
+            .into_iter()
+            .flatten()
+        {
             self.events.push_back(Event::Reply {
                 id: a,
                 reply: Reply {
@@ -877,7 +885,10 @@ impl Session {
     }
 
     fn protocol_error(&mut self, now: Instant, why: &str) {
-        warn!("protocol error from host {}: {why}; dropping the connection", self.host);
+        warn!(
+            "protocol error from host {}: {why}; dropping the connection",
+            self.host
+        );
         self.connection_lost(now, why, false);
     }
 
@@ -901,7 +912,10 @@ impl Session {
                 info!("server says session 0x{:x} has expired", self.session_id);
                 self.expire(now);
             } else {
-                self.protocol_error(now, "the server gave a non-positive timeout to a new session");
+                self.protocol_error(
+                    now,
+                    "the server gave a non-positive timeout to a new session",
+                );
             }
             return false;
         }
@@ -974,8 +988,17 @@ impl Session {
 
     fn flush_queue(&mut self, now: Instant) {
         while let Some(q) = self.queue.pop_front() {
-            if let Err(e) = self.send_user(now, q) {
-                debug!("request refused at send: {e}");
+            let id = q.id;
+            if let Err(SubmitError::Request(e)) = self.send_user(now, q) {
+                // The caller was told "queued"; it hears of the failure through its reply.
+                debug!("queued request {id:?} refused at send: {e}");
+                self.events.push_back(Event::Reply {
+                    id,
+                    reply: Reply {
+                        zxid: -1,
+                        result: Err(e),
+                    },
+                });
             }
         }
     }
@@ -985,8 +1008,12 @@ impl Session {
     fn send_user(&mut self, now: Instant, q: Queued) -> Result<(), SubmitError> {
         let watch = PendingWatch::of(&q.req);
         if let Request::Auth(_) = q.req {
-            match encode_request(xid::AUTH, &q.req, &mut self.outbuf, self.config.max_outgoing_frame)
-            {
+            match encode_request(
+                xid::AUTH,
+                &q.req,
+                &mut self.outbuf,
+                self.config.max_outgoing_frame,
+            ) {
                 Ok(()) => {
                     self.auth_inflight.push_back(Some(q.id));
                     self.last_send = Some(now);

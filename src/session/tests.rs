@@ -356,7 +356,10 @@ fn hosts_are_tried_in_shuffled_passes_with_backoff_between_passes() {
         waited >= Duration::from_millis(60) && waited <= Duration::from_millis(140),
         "{waited:?}"
     );
-    assert!(matches!(h.take_actions().last(), Some(Action::Connect { .. })));
+    assert!(matches!(
+        h.take_actions().last(),
+        Some(Action::Connect { .. })
+    ));
 }
 
 #[test]
@@ -432,7 +435,10 @@ fn client_side_expiry_when_no_server_answers_for_the_session_timeout() {
             break;
         }
         // Every attempt fails at once.
-        if h.take_actions().iter().any(|a| matches!(a, Action::Connect { .. })) {
+        if h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Connect { .. }))
+        {
             h.connected_to = Some(0);
             h.s.handle_connected(h.now);
             h.s.handle_disconnected(h.now);
@@ -440,7 +446,10 @@ fn client_side_expiry_when_no_server_answers_for_the_session_timeout() {
         }
     }
     let after = expired_at.expect("expired") - lost_at;
-    assert!(after >= Duration::from_secs(6) && after < Duration::from_secs(7), "{after:?}");
+    assert!(
+        after >= Duration::from_secs(6) && after < Duration::from_secs(7),
+        "{after:?}"
+    );
     // The next handshake asks for a new session.
     h.accept();
     let req = h.read_connect();
@@ -526,7 +535,9 @@ fn auth_failure_is_terminal() {
     );
     h.advance(Duration::from_secs(60));
     assert!(
-        !h.take_actions().iter().any(|a| matches!(a, Action::Connect { .. })),
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Connect { .. })),
         "no reconnect after AuthFailed"
     );
 }
@@ -561,7 +572,10 @@ fn watches_are_registered_on_success_and_re_registered_after_reconnect() {
     assert!(w.contains(WatchKind::Data, "/data"));
     assert!(w.contains(WatchKind::Exist, "/missing"));
     assert!(w.contains(WatchKind::Child, "/kids"));
-    assert!(!w.contains(WatchKind::Data, "/fails"), "not registered on error");
+    assert!(
+        !w.contains(WatchKind::Data, "/fails"),
+        "not registered on error"
+    );
     assert_eq!(w.len(), 3);
 
     // Connection loss; the same session resumes and re-registers everything.
@@ -583,10 +597,14 @@ fn watches_are_registered_on_success_and_re_registered_after_reconnect() {
     h.reply(sent[0].0.xid, 9, ErrorCode::Ok, Response::Empty);
 
     // A change made while away fires once the server processes SetWatches.
+    h.take_events();
     h.notify(EventType::NodeDataChanged, "/data");
     let events = h.take_events();
     assert!(matches!(&events[..], [Event::Watch { event, .. }] if event.path == "/data"));
-    assert!(!h.s.watches().contains(WatchKind::Data, "/data"), "one-shot");
+    assert!(
+        !h.s.watches().contains(WatchKind::Data, "/data"),
+        "one-shot"
+    );
 }
 
 #[test]
@@ -625,10 +643,7 @@ fn persistent_watches_use_set_watches2_and_stay_after_firing() {
 fn set_watches_batches_stay_under_128_kib() {
     let mut reg = WatchRegistry::default();
     for i in 0..5000 {
-        reg.on_reply(
-            &PendingWatch::Data(format!("/{:0>60}", i)),
-            ErrorCode::Ok,
-        );
+        reg.on_reply(&PendingWatch::Data(format!("/{:0>60}", i)), ErrorCode::Ok);
     }
     let reqs = reg.set_watches_requests(7);
     assert!(reqs.len() >= 3, "{} batches", reqs.len());
@@ -651,6 +666,7 @@ fn read_only_server_is_accepted_and_a_read_write_one_preferred() {
     let mut h = Harness::new(c);
     h.s.start(h.now);
     h.pump();
+    h.take_events();
     let first = h.accept();
     let req = h.read_connect();
     assert_eq!(req.read_only, Some(true));
@@ -686,7 +702,10 @@ fn read_only_server_is_accepted_and_a_read_write_one_preferred() {
     h.s.handle_probe_result(h.now, other, true);
     h.pump();
     let actions = h.take_actions();
-    assert_eq!(actions, vec![Action::Disconnect, Action::Connect { host: other }]);
+    assert_eq!(
+        actions,
+        vec![Action::Disconnect, Action::Connect { host: other }]
+    );
 }
 
 #[test]
@@ -709,10 +728,18 @@ fn close_flushes_queued_requests_then_close_session() {
         h.s.submit(h.now, get("/late", false)),
         Err(SubmitError::Request(RequestError::Closed))
     );
-    h.reply(sent[0].0.xid, 4, ErrorCode::Ok, Response::Stat(Stat::default()));
+    h.reply(
+        sent[0].0.xid,
+        4,
+        ErrorCode::Ok,
+        Response::Stat(Stat::default()),
+    );
     h.reply(sent[1].0.xid, 5, ErrorCode::Ok, Response::Empty);
     let events = h.take_events();
-    assert_eq!(replies(&events), vec![(a, Ok(Response::Stat(Stat::default())))]);
+    assert_eq!(
+        replies(&events),
+        vec![(a, Ok(Response::Stat(Stat::default())))]
+    );
     assert!(events.contains(&Event::State(SessionState::Closed)));
     assert!(h.take_actions().contains(&Action::Disconnect));
 }

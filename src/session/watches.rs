@@ -55,8 +55,9 @@ impl PendingWatch {
                 };
                 Some(PendingWatch::Add(r.path.clone(), kind))
             }
-            Request::RemoveWatches(r) => watcher_type(r.watcher_type)
-                .map(|t| PendingWatch::Remove(r.path.clone(), t)),
+            Request::RemoveWatches(r) => {
+                watcher_type(r.watcher_type).map(|t| PendingWatch::Remove(r.path.clone(), t))
+            }
             _ => None,
         }
     }
@@ -149,7 +150,9 @@ impl WatchRegistry {
             (PendingWatch::Add(p, kind), ErrorCode::Ok) => {
                 self.set_mut(*kind).insert(p.clone());
             }
-            (PendingWatch::Remove(p, t), ErrorCode::Ok) => self.remove(p, *t),
+            (PendingWatch::Remove(p, t), ErrorCode::Ok) => {
+                self.remove(p, *t);
+            }
             _ => {}
         }
     }
@@ -252,10 +255,9 @@ impl WatchRegistry {
             }
         }
         flush(&mut batch, &mut out);
-        debug_assert!(out.iter().all(|r| matches!(
-            r.op_code(),
-            OpCode::SetWatches | OpCode::SetWatches2
-        )));
+        debug_assert!(out
+            .iter()
+            .all(|r| matches!(r.op_code(), OpCode::SetWatches | OpCode::SetWatches2)));
         out
     }
 }
