@@ -21,12 +21,9 @@
 //! request frames for `decode_request`, and reply frames prefixed with the opcode of the
 //! request they answer for `decode_reply`.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -36,107 +33,22 @@ use mio_zookeeper::proto::{
     ReconfigRequest, Request, SetAclRequest, SetDataRequest, SetWatches, SetWatches2, WatcherType,
     WatchesRequest,
 };
-use mio_zookeeper::testing::{RawConnection, ZkServer};
+use mio_zookeeper::testing::{Proxy, RawConnection, ZkServer};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// Finished connections: (number, client-to-server bytes, server-to-client bytes).
-type Recorded = Arc<Mutex<Vec<(usize, Vec<u8>, Vec<u8>)>>>;
-
-/// A TCP proxy that records every connection it carries.
-struct Recorder {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    conns: Recorded,
-}
-
-impl Recorder {
-    fn start(upstream: SocketAddr) -> Result<Recorder> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let conns = Arc::new(Mutex::new(Vec::new()));
-        let counter = Arc::new(AtomicUsize::new(0));
-        let (stop2, conns2) = (stop.clone(), conns.clone());
-        let thread = thread::spawn(move || {
-            let mut workers = Vec::new();
-            while !stop2.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        let n = counter.fetch_add(1, Ordering::SeqCst);
-                        let conns = conns2.clone();
-                        workers.push(thread::spawn(move || {
-                            if let Ok((c2s, s2c)) = relay(client, upstream) {
-                                conns.lock().unwrap().push((n, c2s, s2c));
-                            }
-                        }));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-            for w in workers {
-                let _ = w.join();
-            }
-        });
-        Ok(Recorder {
-            addr,
-            stop,
-            thread: Some(thread),
-            conns,
-        })
+/// Writes the connections a proxy carried as `<name>-<n>.c2s` / `.s2c`.
+fn write_connections(proxy: Proxy, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for conn in proxy.finish() {
+        let base = dir.join(format!("{name}-{}", conn.index));
+        let (a, b) = (base.with_extension("c2s"), base.with_extension("s2c"));
+        std::fs::write(&a, conn.c2s)?;
+        std::fs::write(&b, conn.s2c)?;
+        written.push(a);
+        written.push(b);
     }
-
-    /// Stops accepting, waits for every carried connection to end, and writes them out.
-    fn finish(mut self, dir: &Path, name: &str) -> Result<Vec<PathBuf>> {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let mut conns = std::mem::take(&mut *self.conns.lock().unwrap());
-        conns.sort_by_key(|c| c.0);
-        let mut written = Vec::new();
-        for (n, c2s, s2c) in conns {
-            let base = dir.join(format!("{name}-{n}"));
-            let (a, b) = (base.with_extension("c2s"), base.with_extension("s2c"));
-            std::fs::write(&a, c2s)?;
-            std::fs::write(&b, s2c)?;
-            written.push(a);
-            written.push(b);
-        }
-        Ok(written)
-    }
-}
-
-/// Copies both ways until both sides are done; returns what went each way.
-fn relay(client: TcpStream, upstream: SocketAddr) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    client.set_nonblocking(false)?;
-    let server = TcpStream::connect(upstream)?;
-    let pump = |mut from: TcpStream, mut to: TcpStream| {
-        thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 65536];
-            loop {
-                match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        seen.extend_from_slice(&buf[..n]);
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = to.shutdown(Shutdown::Write);
-            seen
-        })
-    };
-    let up = pump(client.try_clone()?, server.try_clone()?);
-    let down = pump(server, client);
-    let c2s = up.join().unwrap_or_default();
-    let s2c = down.join().unwrap_or_default();
-    Ok((c2s, s2c))
+    Ok(written)
 }
 
 fn create(path: &str, data: &[u8], mode: CreateMode) -> CreateRequest {
@@ -465,22 +377,22 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&out)?;
     let zk = ZkServer::builder().extended_types(true).start()?;
 
-    let rec = Recorder::start(zk.addr())?;
-    scripted(rec.addr)?;
-    for f in rec.finish(&out, "raw")? {
+    let rec = Proxy::start(zk.addr())?;
+    scripted(rec.addr())?;
+    for f in write_connections(rec, &out, "raw")? {
         println!("{}", f.display());
     }
     if flags.iter().any(|f| f == "--zkcli") {
-        let rec = Recorder::start(zk.addr())?;
-        zkcli(rec.addr)?;
-        for f in rec.finish(&out, "zkcli")? {
+        let rec = Proxy::start(zk.addr())?;
+        zkcli(rec.addr())?;
+        for f in write_connections(rec, &out, "zkcli")? {
             println!("{}", f.display());
         }
     }
     if flags.iter().any(|f| f == "--kazoo") {
-        let rec = Recorder::start(zk.addr())?;
-        kazoo(rec.addr)?;
-        for f in rec.finish(&out, "kazoo")? {
+        let rec = Proxy::start(zk.addr())?;
+        kazoo(rec.addr())?;
+        for f in write_connections(rec, &out, "kazoo")? {
             println!("{}", f.display());
         }
     }

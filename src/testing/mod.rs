@@ -65,6 +65,7 @@ mod ensemble;
 mod install;
 mod options;
 mod process;
+mod proxy;
 mod raw;
 mod server;
 mod util;
@@ -72,6 +73,7 @@ mod util;
 pub use digest::digest_id;
 pub use ensemble::{EnsembleMember, ZkEnsemble, ZkEnsembleBuilder};
 pub use install::Installation;
+pub use proxy::{Proxy, RecordedConnection};
 pub use raw::{RawConnection, RawReply};
 pub use server::{ZkServer, ZkServerBuilder};
 
