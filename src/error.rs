@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::proto::{DecodeError, EncodeError, ErrorCode};
+
 /// Everything that can go wrong in this crate, as seen by a caller.
 ///
 /// `Error` is `Clone` (an [`AsyncResult`](crate::AsyncResult) hands the same stored error to
@@ -100,6 +102,66 @@ pub enum Error {
     /// `release()` of a lock that is not held (by this context, for a re-entrant lock).
     #[error("release() of a lock that is not held by the caller")]
     NotLocked,
+
+    /// The server answered a request with an error code (NoNode, NodeExists, BadVersion...).
+    #[error("{code}: {path}")]
+    ZooKeeper {
+        /// The server's error code.
+        code: ErrorCode,
+        /// The path of the request (unchrooted), or a description for path-less requests.
+        path: String,
+    },
+
+    /// The connection was lost while the request was in flight; it may or may not have been
+    /// applied (kazoo's `ConnectionLoss`).
+    #[error(
+        "connection lost while the request was in flight (it may or may not have been applied)"
+    )]
+    ConnectionLoss,
+
+    /// The session expired before the request was answered (kazoo's `SessionExpiredError`).
+    #[error("the ZooKeeper session expired")]
+    SessionExpired,
+
+    /// The server refused the client's credentials; the session is unusable
+    /// (kazoo's `AuthFailedError`).
+    #[error(
+        "authentication failed: the session is unusable; start a new client with valid credentials"
+    )]
+    AuthFailed,
+
+    /// The client is stopped or closed (kazoo's `ConnectionClosedError`).
+    #[error("the client is not started (or was stopped): call start() first")]
+    ConnectionClosed,
+
+    /// Too many requests were waiting for a connection.
+    #[error("{limit} requests are already waiting for a connection; raise max_queued_requests or wait for the reconnect")]
+    QueueFull {
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// A path was refused before anything was sent.
+    #[error("invalid path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+
+    /// An argument was refused before anything was sent (bad hosts string, TTL out of range,
+    /// transaction committed twice...).
+    #[error("{0}")]
+    BadArgument(String),
+
+    /// A request could not be encoded (for example it is larger than the server accepts).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+
+    /// A reply did not decode; only this request failed, the connection stays up.
+    #[error("the server's reply did not decode: {0}")]
+    Decode(DecodeError),
 }
 
 impl Error {
@@ -120,6 +182,28 @@ impl Error {
     /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout | Error::ConnectTimedOut { .. })
+    }
+
+    /// The ZooKeeper error code this error stands for, if any: the server's code for
+    /// [`Error::ZooKeeper`], and the client-side codes of PROTOCOL.md §7 for connection loss,
+    /// session expiry, auth failure and timeouts.
+    ///
+    /// ```
+    /// use mio_zookeeper::{Error, ErrorCode};
+    /// assert_eq!(Error::ConnectionLoss.code(), Some(ErrorCode::ConnectionLoss));
+    /// assert_eq!(Error::Stopped.code(), None);
+    /// ```
+    pub fn code(&self) -> Option<ErrorCode> {
+        Some(match self {
+            Error::ZooKeeper { code, .. } => *code,
+            Error::ConnectionLoss => ErrorCode::ConnectionLoss,
+            Error::SessionExpired | Error::ConnectionClosed => ErrorCode::SessionExpired,
+            Error::AuthFailed => ErrorCode::AuthFailed,
+            Error::Timeout => ErrorCode::OperationTimeout,
+            Error::Encode(_) | Error::Decode(_) => ErrorCode::MarshallingError,
+            Error::InvalidPath { .. } | Error::BadArgument(_) => ErrorCode::BadArguments,
+            _ => return None,
+        })
     }
 }
 

@@ -101,6 +101,8 @@ pub mod handler;
 
 pub mod async_result;
 
+pub mod client;
+
 mod error;
 
 #[cfg(feature = "testing")]
@@ -111,6 +113,7 @@ pub mod fuzzing;
 
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
 pub use async_result::AsyncResult;
+pub use client::{Client, ClientBuilder, ClientState, CreateOptions, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, Id, Perms, Stat};

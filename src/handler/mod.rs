@@ -174,6 +174,11 @@ pub trait Handler: Clone + fmt::Debug + 'static {
     /// The handler's name (kazoo: `"sequential_gevent_handler"` and friends).
     fn name(&self) -> &'static str;
 
+    /// The loop this handler runs on. The client drives its connection (socket readiness,
+    /// timers) through it, and [`AsyncResult`]s are bound to it; a custom handler wraps a
+    /// [`MioHandler`] or keeps a [`Reactor`] of its own.
+    fn reactor(&self) -> &Reactor;
+
     /// Whether it is running (kazoo's `running`).
     fn running(&self) -> bool;
 
@@ -357,6 +362,10 @@ impl Handler for MioHandler {
 
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    fn reactor(&self) -> &Reactor {
+        &self.reactor
     }
 
     fn running(&self) -> bool {

@@ -434,6 +434,19 @@ impl Session {
         self.watches.remove(path, t)
     }
 
+    /// Adds credentials to replay after every reconnect (the client's `add_auth` sends them
+    /// now as well, through [`submit`](Self::submit)).
+    pub fn add_auth(&mut self, scheme: String, credential: Bytes) {
+        if !self
+            .config
+            .auth
+            .iter()
+            .any(|(s, c)| *s == scheme && *c == credential)
+        {
+            self.config.auth.push((scheme, credential));
+        }
+    }
+
     /// Requests waiting for a connection plus requests in flight.
     pub fn pending_requests(&self) -> usize {
         self.queue.len()

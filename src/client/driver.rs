@@ -1,0 +1,611 @@
+//! The connection driver: runs a sans-IO [`Session`] on the reactor. It owns the socket,
+//! the session's timer and the table of pending requests, and turns session events into
+//! completed `AsyncResult`s, watch callbacks and state-listener calls.
+//!
+//! Every entry point (`on_ready`, `on_timer`, `flush_soon`, the client's submit) ends with
+//! [`pump`], which follows the session's calling order: actions, output, events, timer.
+//! User code never runs inside a `RefCell` borrow: completions, watch callbacks and
+//! listeners are queued on the reactor and run from its queue.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+
+use super::hosts::{unchroot, HostPort};
+use super::watchers::{PendingWatcher, WatchedEvent, Watchers};
+use super::ClientState;
+use crate::error::Error;
+use crate::proto::{ErrorCode, EventType, KeeperState, Response};
+use crate::reactor::{Reactor, Readiness, TcpSocket, TimerId};
+use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState};
+
+/// What to do with a reply: the typed completion, and the watcher to register on success.
+pub(crate) struct Pending {
+    pub(crate) complete: Box<dyn FnOnce(Result<Response, Error>)>,
+    pub(crate) watcher: Option<PendingWatcher>,
+    /// The request's path (unchrooted) for error messages.
+    pub(crate) path: String,
+}
+
+/// A state listener.
+pub(crate) type Listener = Rc<dyn Fn(ClientState)>;
+
+struct Conn {
+    socket: TcpSocket,
+    connecting: bool,
+}
+
+/// An `isro` probe of another host (read-only mode).
+struct Probe {
+    socket: TcpSocket,
+    host: usize,
+    sent: bool,
+    answer: Vec<u8>,
+}
+
+pub(crate) struct Core {
+    pub(crate) reactor: Reactor,
+    pub(crate) hosts: Vec<HostPort>,
+    pub(crate) chroot: Option<String>,
+    pub(crate) session: Option<Session>,
+    conn: Option<Conn>,
+    probe: Option<Probe>,
+    timer: Option<(TimerId, Instant)>,
+    flush_scheduled: bool,
+    pub(crate) pending: HashMap<RequestId, Pending>,
+    pub(crate) watchers: Watchers,
+    pub(crate) listeners: Vec<(u64, Listener)>,
+    pub(crate) next_listener: u64,
+    /// kazoo's state (listeners are told when it changes).
+    pub(crate) state: ClientState,
+    /// The session's fine-grained state.
+    pub(crate) keeper: SessionState,
+    /// Results waiting for the next CONNECTED (from `start`).
+    pub(crate) on_connected: Vec<crate::AsyncResult<()>>,
+    /// Results waiting for the session to close (from `stop`).
+    pub(crate) on_closed: Vec<crate::AsyncResult<()>>,
+    readbuf: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("hosts", &self.hosts)
+            .field("chroot", &self.chroot)
+            .field("state", &self.state)
+            .field("keeper", &self.keeper)
+            .field("pending", &self.pending.len())
+            .field("watchers", &self.watchers)
+            .finish()
+    }
+}
+
+pub(crate) type Shared = Rc<RefCell<Core>>;
+
+impl Core {
+    pub(crate) fn new(reactor: Reactor, hosts: Vec<HostPort>, chroot: Option<String>) -> Core {
+        Core {
+            reactor,
+            hosts,
+            chroot,
+            session: None,
+            conn: None,
+            probe: None,
+            timer: None,
+            flush_scheduled: false,
+            pending: HashMap::new(),
+            watchers: Watchers::default(),
+            listeners: Vec::new(),
+            next_listener: 1,
+            state: ClientState::Lost,
+            keeper: SessionState::Closed,
+            on_connected: Vec::new(),
+            on_closed: Vec::new(),
+            readbuf: vec![0u8; 256 * 1024].into_boxed_slice(),
+        }
+    }
+}
+
+/// Converts the session's reason into the crate's error.
+pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
+    match e {
+        RequestError::Server(code) => Error::ZooKeeper {
+            code,
+            path: path.to_string(),
+        },
+        RequestError::ConnectionLoss => Error::ConnectionLoss,
+        RequestError::SessionExpired => Error::SessionExpired,
+        RequestError::AuthFailed => Error::AuthFailed,
+        RequestError::Closed => Error::ConnectionClosed,
+        RequestError::QueueFull { limit } => Error::QueueFull { limit },
+        RequestError::Encode(e) => Error::Encode(e),
+        RequestError::Decode(e) => Error::Decode(e),
+    }
+}
+
+/// Schedules one flush-and-pump on the loop, so requests submitted in one go leave in one
+/// write.
+pub(crate) fn flush_soon(shared: &Shared) {
+    let reactor = {
+        let mut core = shared.borrow_mut();
+        if core.flush_scheduled {
+            return;
+        }
+        core.flush_scheduled = true;
+        core.reactor.clone()
+    };
+    let weak = Rc::downgrade(shared);
+    reactor.call_soon(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.borrow_mut().flush_scheduled = false;
+            pump(&shared);
+        }
+    });
+}
+
+/// Runs the session's calling order: actions, output, events, timer.
+pub(crate) fn pump(shared: &Shared) {
+    // Actions can produce more actions (a refused connect), so loop until quiet.
+    for _ in 0..1000 {
+        let action = {
+            let mut core = shared.borrow_mut();
+            match core.session.as_mut() {
+                Some(s) => s.poll_action(),
+                None => None,
+            }
+        };
+        let Some(action) = action else { break };
+        match action {
+            Action::Connect { host } => connect(shared, host),
+            Action::Disconnect => disconnect(shared),
+            Action::ProbeReadWrite { host } => probe(shared, host),
+        }
+    }
+    write_out(shared);
+    dispatch_events(shared);
+    rearm_timer(shared);
+}
+
+fn now(shared: &Shared) -> Instant {
+    shared.borrow().reactor.now()
+}
+
+fn resolve(hp: &HostPort) -> Option<SocketAddr> {
+    match (hp.host.as_str(), hp.port).to_socket_addrs() {
+        Ok(mut addrs) => addrs.next(),
+        Err(e) => {
+            warn!("cannot resolve {hp}: {e}");
+            None
+        }
+    }
+}
+
+fn connect(shared: &Shared, host: usize) {
+    disconnect(shared);
+    let (reactor, hp) = {
+        let core = shared.borrow();
+        (core.reactor.clone(), core.hosts.get(host).cloned())
+    };
+    let result = hp
+        .as_ref()
+        .and_then(resolve)
+        .map(|addr| (addr, TcpSocket::connect(&reactor, addr)));
+    match result {
+        Some((addr, Ok(socket))) => {
+            debug!("connecting to {addr}");
+            let weak = Rc::downgrade(shared);
+            let installed = socket.set_on_ready(move |r| {
+                if let Some(shared) = weak.upgrade() {
+                    on_ready(&shared, r);
+                }
+            });
+            if installed.is_err() {
+                failed(shared);
+                return;
+            }
+            shared.borrow_mut().conn = Some(Conn {
+                socket,
+                connecting: true,
+            });
+        }
+        Some((addr, Err(e))) => {
+            debug!("connect to {addr} failed at once: {e}");
+            failed(shared);
+        }
+        None => failed(shared),
+    }
+}
+
+/// The connection failed or closed: tell the session.
+fn failed(shared: &Shared) {
+    let t = now(shared);
+    let mut core = shared.borrow_mut();
+    core.conn = None;
+    if let Some(s) = core.session.as_mut() {
+        s.handle_disconnected(t);
+    }
+}
+
+fn disconnect(shared: &Shared) {
+    let conn = shared.borrow_mut().conn.take();
+    drop(conn); // deregisters the socket
+}
+
+fn on_ready(shared: &Shared, r: Readiness) {
+    let t = now(shared);
+    // Finish a connect in progress.
+    let connecting = shared.borrow().conn.as_ref().is_some_and(|c| c.connecting);
+    if connecting {
+        let res = shared
+            .borrow()
+            .conn
+            .as_ref()
+            .map(|c| c.socket.connect_result());
+        match res {
+            Some(Ok(true)) => {
+                let mut core = shared.borrow_mut();
+                if let Some(c) = core.conn.as_mut() {
+                    c.connecting = false;
+                }
+                if let Some(s) = core.session.as_mut() {
+                    s.handle_connected(t);
+                }
+            }
+            Some(Ok(false)) => return,
+            Some(Err(e)) => {
+                debug!("connect failed: {e}");
+                failed(shared);
+                pump(shared);
+                return;
+            }
+            None => return,
+        }
+    }
+    if r.is_readable() || r.is_read_closed() || r.is_error() {
+        read_in(shared, t);
+    }
+    pump(shared);
+}
+
+/// Reads until the socket would block, feeding the session.
+fn read_in(shared: &Shared, t: Instant) {
+    let mut guard = shared.borrow_mut();
+    let core = &mut *guard;
+    loop {
+        let Some(conn) = core.conn.as_ref() else {
+            return;
+        };
+        if conn.connecting {
+            return;
+        }
+        match (&conn.socket).read(&mut core.readbuf) {
+            Ok(0) => {
+                debug!("the server closed the connection");
+                core.conn = None;
+                if let Some(s) = core.session.as_mut() {
+                    s.handle_disconnected(t);
+                }
+                return;
+            }
+            Ok(n) => {
+                if let Some(s) = core.session.as_mut() {
+                    s.handle_data(t, &core.readbuf[..n]);
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                debug!("read failed: {e}");
+                core.conn = None;
+                if let Some(s) = core.session.as_mut() {
+                    s.handle_disconnected(t);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Writes the session's output until it is gone or the socket would block.
+fn write_out(shared: &Shared) {
+    let t = now(shared);
+    let mut guard = shared.borrow_mut();
+    let core = &mut *guard;
+    let (Some(conn), Some(session)) = (core.conn.as_ref(), core.session.as_mut()) else {
+        return;
+    };
+    if conn.connecting {
+        return;
+    }
+    loop {
+        let out = session.pending_output();
+        if out.is_empty() {
+            return;
+        }
+        match (&conn.socket).write(out) {
+            Ok(0) => return,
+            Ok(n) => session.advance_output(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                debug!("write failed: {e}");
+                core.conn = None;
+                session.handle_disconnected(t);
+                return;
+            }
+        }
+    }
+}
+
+fn rearm_timer(shared: &Shared) {
+    let (reactor, deadline, current) = {
+        let core = shared.borrow();
+        (
+            core.reactor.clone(),
+            core.session.as_ref().and_then(Session::poll_timeout),
+            core.timer,
+        )
+    };
+    match (deadline, current) {
+        (Some(d), Some((_, at))) if d == at => {}
+        (Some(d), Some((id, _))) => {
+            if reactor.reschedule_timer(id, d) {
+                shared.borrow_mut().timer = Some((id, d));
+            } else {
+                set_timer(shared, &reactor, d);
+            }
+        }
+        (Some(d), None) => set_timer(shared, &reactor, d),
+        (None, Some((id, _))) => {
+            reactor.cancel_timer(id);
+            shared.borrow_mut().timer = None;
+        }
+        (None, None) => {}
+    }
+}
+
+fn set_timer(shared: &Shared, reactor: &Reactor, deadline: Instant) {
+    let weak: Weak<RefCell<Core>> = Rc::downgrade(shared);
+    let id = reactor.set_timer(deadline, move || {
+        if let Some(shared) = weak.upgrade() {
+            let t = now(&shared);
+            {
+                let mut core = shared.borrow_mut();
+                core.timer = None;
+                if let Some(s) = core.session.as_mut() {
+                    s.handle_timeout(t);
+                }
+            }
+            pump(&shared);
+        }
+    });
+    shared.borrow_mut().timer = Some((id, deadline));
+}
+
+fn probe(shared: &Shared, host: usize) {
+    let (reactor, hp) = {
+        let core = shared.borrow();
+        (core.reactor.clone(), core.hosts.get(host).cloned())
+    };
+    let Some(addr) = hp.as_ref().and_then(resolve) else {
+        return;
+    };
+    let Ok(socket) = TcpSocket::connect(&reactor, addr) else {
+        return;
+    };
+    let weak = Rc::downgrade(shared);
+    if socket
+        .set_on_ready(move |r| {
+            if let Some(shared) = weak.upgrade() {
+                on_probe_ready(&shared, r);
+            }
+        })
+        .is_ok()
+    {
+        shared.borrow_mut().probe = Some(Probe {
+            socket,
+            host,
+            sent: false,
+            answer: Vec::new(),
+        });
+    }
+}
+
+fn on_probe_ready(shared: &Shared, _r: Readiness) {
+    let t = now(shared);
+    let mut result = None;
+    {
+        let mut core = shared.borrow_mut();
+        let Some(p) = core.probe.as_mut() else { return };
+        if !p.sent {
+            match p.socket.connect_result() {
+                Ok(true) => {
+                    if (&p.socket).write_all(b"isro").is_err() {
+                        core.probe = None;
+                        return;
+                    }
+                    p.sent = true;
+                }
+                Ok(false) => return,
+                Err(_) => {
+                    core.probe = None;
+                    return;
+                }
+            }
+        }
+        let mut buf = [0u8; 16];
+        loop {
+            match (&p.socket).read(&mut buf) {
+                Ok(0) => {
+                    result = Some((p.host, p.answer.starts_with(b"rw")));
+                    break;
+                }
+                Ok(n) => p.answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    result = Some((p.host, false));
+                    break;
+                }
+            }
+        }
+        if let Some((host, rw)) = result {
+            core.probe = None;
+            if let Some(s) = core.session.as_mut() {
+                s.handle_probe_result(t, host, rw);
+            }
+        }
+    }
+    if result.is_some() {
+        pump(shared);
+    }
+}
+
+/// Maps the session's state to kazoo's.
+fn kazoo_state(old: ClientState, s: SessionState) -> ClientState {
+    match s {
+        SessionState::Connected | SessionState::ConnectedReadOnly => ClientState::Connected,
+        SessionState::Connecting | SessionState::Idle => match old {
+            ClientState::Connected | ClientState::Suspended => ClientState::Suspended,
+            ClientState::Lost => ClientState::Lost,
+        },
+        SessionState::Expired | SessionState::AuthFailed | SessionState::Closed => {
+            ClientState::Lost
+        }
+    }
+}
+
+fn keeper_state(s: SessionState) -> KeeperState {
+    match s {
+        SessionState::Connected => KeeperState::SyncConnected,
+        SessionState::ConnectedReadOnly => KeeperState::ConnectedReadOnly,
+        SessionState::Connecting | SessionState::Idle => KeeperState::Disconnected,
+        SessionState::Expired => KeeperState::Expired,
+        SessionState::AuthFailed => KeeperState::AuthFailed,
+        SessionState::Closed => KeeperState::Closed,
+    }
+}
+
+/// Hands session events to the application, in order.
+fn dispatch_events(shared: &Shared) {
+    loop {
+        let event = {
+            let mut core = shared.borrow_mut();
+            match core.session.as_mut() {
+                Some(s) => s.poll_event(),
+                None => None,
+            }
+        };
+        let Some(event) = event else { return };
+        match event {
+            Event::Reply { id, reply } => {
+                let pending = shared.borrow_mut().pending.remove(&id);
+                let Some(p) = pending else { continue };
+                let exists_nonode = matches!(
+                    (&reply.result, &p.watcher),
+                    (
+                        Err(RequestError::Server(ErrorCode::NoNode)),
+                        Some(PendingWatcher::Exists(..))
+                    )
+                );
+                let ok = reply.result.is_ok();
+                if let Some(w) = p.watcher {
+                    if ok || exists_nonode {
+                        shared.borrow_mut().watchers.register(w, ok);
+                    }
+                }
+                let result = reply.result.map_err(|e| request_error(e, &p.path));
+                (p.complete)(result);
+            }
+            Event::Watch { event, .. } => {
+                let (reactor, fires, path) = {
+                    let mut core = shared.borrow_mut();
+                    let fires = core.watchers.route(event.event_type, &event.path);
+                    let path = unchroot(core.chroot.as_deref(), &event.path);
+                    (core.reactor.clone(), fires, path)
+                };
+                for f in fires {
+                    let ev = WatchedEvent {
+                        event_type: event.event_type,
+                        state: event.state,
+                        path: Some(path.clone()),
+                    };
+                    reactor.dispatch_watch(move || f.call(ev));
+                }
+            }
+            Event::State(s) => on_state(shared, s),
+        }
+    }
+}
+
+fn on_state(shared: &Shared, s: SessionState) {
+    let (reactor, listeners, changed, lost_watchers, connected, closed) = {
+        let mut core = shared.borrow_mut();
+        core.keeper = s;
+        let new = kazoo_state(core.state, s);
+        let changed = (new != core.state).then_some(new);
+        core.state = new;
+        let lost = matches!(
+            s,
+            SessionState::Expired | SessionState::AuthFailed | SessionState::Closed
+        );
+        let lost_watchers = if lost {
+            core.watchers.drain()
+        } else {
+            Vec::new()
+        };
+        let connected = if s.is_connected() {
+            std::mem::take(&mut core.on_connected)
+        } else if s == SessionState::AuthFailed {
+            let v = std::mem::take(&mut core.on_connected);
+            for r in &v {
+                let _ = r.set_exception(Error::AuthFailed);
+            }
+            Vec::new()
+        } else {
+            Vec::new()
+        };
+        let closed = if s == SessionState::Closed || s == SessionState::AuthFailed {
+            std::mem::take(&mut core.on_closed)
+        } else {
+            Vec::new()
+        };
+        let listeners: Vec<Listener> = core.listeners.iter().map(|(_, l)| l.clone()).collect();
+        (
+            core.reactor.clone(),
+            listeners,
+            changed,
+            lost_watchers,
+            connected,
+            closed,
+        )
+    };
+    for r in connected {
+        let _ = r.set(());
+    }
+    for r in closed {
+        let _ = r.set(());
+    }
+    if let Some(new) = changed {
+        for l in listeners {
+            reactor.call_soon(move || l(new));
+        }
+    }
+    // kazoo: when the session is gone every watcher hears it once, then is dropped.
+    let ks = keeper_state(s);
+    for f in lost_watchers {
+        let ev = WatchedEvent {
+            event_type: EventType::None,
+            state: ks,
+            path: None,
+        };
+        reactor.dispatch_watch(move || f.call(ev));
+    }
+}
+
+/// The longest `stop()` waits for the server to confirm closeSession.
+pub(crate) const STOP_WAIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,1472 @@
+//! The ZooKeeper client: kazoo's `KazooClient` on the crate's reactor.
+//!
+//! Every operation comes in two forms: a blocking one (`get`) that runs the loop until the
+//! answer is in, and an `*_async` one that returns an [`AsyncResult`] at once (wait on it,
+//! `rawlink` a callback to it, or `.await` it in a task). Blocking calls wait at most the
+//! client's per-call timeout ([`Client::with_timeout`]); the request itself still completes
+//! later, with a value or an error.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use mio_zookeeper::client::Client;
+//!
+//! let zk = Client::new("127.0.0.1:2181/app")?;
+//! zk.start(None)?;
+//! zk.ensure_path("/config")?;
+//! zk.set("/config", b"v1")?;
+//! let (data, stat) = zk.get("/config")?;
+//! assert_eq!(data.as_deref(), Some(&b"v1"[..]));
+//! assert_eq!(stat.version, 1);
+//! zk.stop()?;
+//! # Ok::<(), mio_zookeeper::Error>(())
+//! ```
+//!
+//! # States
+//!
+//! [`ClientState`] is kazoo's coarse state (CONNECTED / SUSPENDED / LOST), told to
+//! listeners when it changes; [`Client::session_state`] is the fine-grained one. A dropped
+//! connection makes the client SUSPENDED: requests in flight fail with
+//! [`Error::ConnectionLoss`], new ones wait (up to `max_queued_requests`) and go out after
+//! the reconnect, and **watches are kept** (re-registered with SetWatches). When the session
+//! expires the client is LOST: pending requests fail with [`Error::SessionExpired`], every
+//! watcher is told once with an [`EventType::None`](crate::proto::EventType::None) event,
+//! and a new session follows (kazoo's behaviour) unless configured otherwise.
+
+mod driver;
+mod hosts;
+mod transaction;
+mod watchers;
+
+pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use transaction::{OpResult, Transaction};
+pub use watchers::WatchedEvent;
+
+use std::cell::RefCell;
+use std::net::ToSocketAddrs;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::async_result::AsyncResult;
+use crate::error::Error;
+use crate::handler::{Handler, MioHandler};
+use crate::proto::{
+    Acl, AddWatchMode, AddWatchRequest, AuthPacket, ClientInfo, CreateMode, CreateRequest,
+    CreateTtlRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult, PathOnly, PathWatch,
+    ReconfigRequest, Request, Response, SetAclRequest, SetDataRequest, Stat, WatcherType,
+    WatchesRequest, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
+};
+use crate::session::{Session, SessionConfig, SessionState};
+use driver::{flush_soon, pump, Core, Pending, Shared};
+use hosts::{chroot_path, unchroot};
+use watchers::PendingWatcher;
+
+/// kazoo's `KazooState`: what listeners are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientState {
+    /// Connected; requests go out.
+    Connected,
+    /// The connection is lost but the session may still be alive; requests wait for the
+    /// reconnect.
+    Suspended,
+    /// The session is gone (expired, auth failed, stopped), or there never was one.
+    Lost,
+}
+
+/// Identifies a state listener for [`Client::remove_listener`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// Options of [`Client::create_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// The node's ACL; `None` uses the client's default ACL.
+    pub acl: Option<Vec<Acl>>,
+    /// Persistent, ephemeral, sequential, container or TTL.
+    pub mode: CreateMode,
+    /// For the TTL modes: the time to live (0 < ttl < 2^40 ms).
+    pub ttl: Option<Duration>,
+    /// Create missing parents first (kazoo's `makepath`).
+    pub makepath: bool,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            acl: None,
+            mode: CreateMode::Persistent,
+            ttl: None,
+            makepath: false,
+        }
+    }
+}
+
+impl CreateOptions {
+    /// Options for `mode`.
+    pub fn mode(mode: CreateMode) -> CreateOptions {
+        CreateOptions {
+            mode,
+            ..CreateOptions::default()
+        }
+    }
+}
+
+/// One read of [`Client::multi_read`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOp {
+    /// getData of a path.
+    GetData(String),
+    /// getChildren of a path.
+    GetChildren(String),
+}
+
+/// The result of one [`ReadOp`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadResult {
+    /// Data and stat.
+    Data(Option<Bytes>, Stat),
+    /// Child names.
+    Children(Vec<String>),
+}
+
+/// Settings for [`Client`]; [`Client::builder`] starts from the defaults.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder<H: Handler = MioHandler> {
+    hosts: String,
+    session_timeout: Duration,
+    read_only: bool,
+    auth: Vec<(String, Bytes)>,
+    default_acl: Vec<Acl>,
+    backoff_initial: Duration,
+    backoff_max: Duration,
+    max_incoming_frame: usize,
+    max_outgoing_frame: usize,
+    max_queued_requests: usize,
+    reconnect_after_expiry: bool,
+    request_timeout: Option<Duration>,
+    resume: Option<(i64, [u8; 16])>,
+    handler: Option<H>,
+}
+
+impl ClientBuilder<MioHandler> {
+    fn new(hosts: &str) -> Self {
+        ClientBuilder {
+            hosts: hosts.to_string(),
+            session_timeout: Duration::from_secs(10),
+            read_only: false,
+            auth: Vec::new(),
+            default_acl: Acl::open_unsafe(),
+            backoff_initial: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+            max_incoming_frame: DEFAULT_MAX_INCOMING_FRAME,
+            max_outgoing_frame: DEFAULT_MAX_OUTGOING_FRAME,
+            max_queued_requests: 10_000,
+            reconnect_after_expiry: true,
+            request_timeout: Some(Duration::from_secs(30)),
+            resume: None,
+            handler: None,
+        }
+    }
+}
+
+impl<H: Handler> ClientBuilder<H> {
+    /// The session timeout asked of the server (default 10 s; the server clamps it).
+    pub fn session_timeout(mut self, t: Duration) -> Self {
+        self.session_timeout = t;
+        self
+    }
+    /// Accept read-only servers (default false).
+    pub fn read_only(mut self, allow: bool) -> Self {
+        self.read_only = allow;
+        self
+    }
+    /// Credentials sent at every connect, before any request (e.g. `("digest", "user:pw")`).
+    pub fn auth(mut self, scheme: &str, credential: &[u8]) -> Self {
+        self.auth
+            .push((scheme.to_string(), Bytes::copy_from_slice(credential)));
+        self
+    }
+    /// The ACL of created nodes when none is given (default world:anyone, all).
+    pub fn default_acl(mut self, acl: Vec<Acl>) -> Self {
+        self.default_acl = acl;
+        self
+    }
+    /// Reconnect backoff: first delay and cap (defaults 100 ms and 10 s).
+    pub fn connection_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.backoff_initial = initial;
+        self.backoff_max = max.max(initial);
+        self
+    }
+    /// Frame limits: largest reply accepted (default 4 MiB) and largest request sent
+    /// (default 1,048,575 bytes, the server's `jute.maxbuffer`).
+    pub fn frame_limits(mut self, max_incoming: usize, max_outgoing: usize) -> Self {
+        self.max_incoming_frame = max_incoming;
+        self.max_outgoing_frame = max_outgoing;
+        self
+    }
+    /// How many requests may wait for a connection (default 10,000).
+    pub fn max_queued_requests(mut self, n: usize) -> Self {
+        self.max_queued_requests = n;
+        self
+    }
+    /// Open a new session after expiry (default true, as kazoo).
+    pub fn reconnect_after_expiry(mut self, yes: bool) -> Self {
+        self.reconnect_after_expiry = yes;
+        self
+    }
+    /// The default per-call timeout of blocking calls (default 30 s; `None` waits forever).
+    pub fn request_timeout(mut self, t: Option<Duration>) -> Self {
+        self.request_timeout = t;
+        self
+    }
+    /// Resume an existing session (kazoo's `client_id`).
+    pub fn client_id(mut self, session_id: i64, passwd: [u8; 16]) -> Self {
+        self.resume = Some((session_id, passwd));
+        self
+    }
+    /// Runs the client on `handler` (default: a new [`MioHandler`]).
+    pub fn handler<H2: Handler>(self, handler: H2) -> ClientBuilder<H2> {
+        ClientBuilder {
+            hosts: self.hosts,
+            session_timeout: self.session_timeout,
+            read_only: self.read_only,
+            auth: self.auth,
+            default_acl: self.default_acl,
+            backoff_initial: self.backoff_initial,
+            backoff_max: self.backoff_max,
+            max_incoming_frame: self.max_incoming_frame,
+            max_outgoing_frame: self.max_outgoing_frame,
+            max_queued_requests: self.max_queued_requests,
+            reconnect_after_expiry: self.reconnect_after_expiry,
+            request_timeout: self.request_timeout,
+            resume: self.resume,
+            handler: Some(handler),
+        }
+    }
+}
+
+impl ClientBuilder<MioHandler> {
+    /// Builds the client (not started) on a new [`MioHandler`] unless one was given.
+    pub fn build(self) -> Result<Client<MioHandler>, Error> {
+        let handler = match self.handler.clone() {
+            Some(h) => h,
+            None => MioHandler::new()?,
+        };
+        self.handler(handler).build_with()
+    }
+}
+
+impl<H: Handler> ClientBuilder<H> {
+    /// Builds the client on the handler given with [`handler`](Self::handler).
+    pub fn build_with(self) -> Result<Client<H>, Error> {
+        let Some(handler) = self.handler.clone() else {
+            return Err(Error::BadArgument(
+                "no handler: call .handler(h) or use build()".into(),
+            ));
+        };
+        let cs = parse_connect_string(&self.hosts)?;
+        if self.session_timeout.is_zero() {
+            return Err(Error::BadArgument(
+                "the session timeout must be positive".into(),
+            ));
+        }
+        let core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        Ok(Client {
+            shared: Rc::new(RefCell::new(core)),
+            handler,
+            config: Rc::new(self),
+            timeout: None,
+        })
+    }
+}
+
+/// A ZooKeeper client. Cheap to clone (an `Rc`); `!Send`: it lives on its loop's thread.
+/// See the [module docs](self).
+pub struct Client<H: Handler = MioHandler> {
+    shared: Shared,
+    handler: H,
+    config: Rc<ClientBuilder<H>>,
+    /// Per-call timeout override (see `with_timeout`).
+    timeout: Option<Option<Duration>>,
+}
+
+impl<H: Handler> Clone for Client<H> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: self.shared.clone(),
+            handler: self.handler.clone(),
+            config: self.config.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl<H: Handler> std::fmt::Debug for Client<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("core", &*self.shared.borrow())
+            .field("handler", &self.handler.name())
+            .finish()
+    }
+}
+
+impl Client<MioHandler> {
+    /// A client for `hosts` (`h1:2181,h2:2181/chroot`) with default settings on a new
+    /// [`MioHandler`]. Not started.
+    pub fn new(hosts: &str) -> Result<Client<MioHandler>, Error> {
+        ClientBuilder::new(hosts).build()
+    }
+
+    /// A builder for `hosts` with default settings.
+    pub fn builder(hosts: &str) -> ClientBuilder<MioHandler> {
+        ClientBuilder::new(hosts)
+    }
+}
+
+impl<H: Handler> Client<H> {
+    // ------------------------------------------------------------------ lifecycle
+
+    /// The handler the client runs on.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// A view of this client whose blocking calls wait at most `timeout` (`None`: forever).
+    ///
+    /// ```no_run
+    /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+    /// use std::time::Duration;
+    /// let quick = zk.with_timeout(Some(Duration::from_millis(200)));
+    /// match quick.get("/slow") {
+    ///     Err(e) if e.is_timeout() => println!("gave up waiting; the request still completes"),
+    ///     other => println!("{other:?}"),
+    /// }
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Client<H> {
+        let mut c = self.clone();
+        c.timeout = Some(timeout);
+        c
+    }
+
+    fn wait<T: 'static>(&self, r: AsyncResult<T>) -> Result<T, Error> {
+        let timeout = self.timeout.unwrap_or(self.config.request_timeout);
+        r.take(true, timeout)
+    }
+
+    /// Starts the session and waits (running the loop) until connected or `timeout` passes
+    /// (default 15 s, as kazoo). On timeout the client is stopped again and
+    /// [`Error::Timeout`] returned.
+    pub fn start(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let r = self.start_async()?;
+        match r.take(true, Some(timeout.unwrap_or(Duration::from_secs(15)))) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts the session; the result is set once connected (at once if already connected).
+    pub fn start_async(&self) -> Result<AsyncResult<()>, Error> {
+        self.handler.start()?;
+        let r = self.handler.async_result::<()>();
+        let fresh = {
+            let mut core = self.shared.borrow_mut();
+            if core.keeper.is_connected() {
+                let _ = r.set(());
+                return Ok(r);
+            }
+            core.on_connected.push(r.clone());
+            if core.session.is_none() {
+                let c = &self.config;
+                let mut sc = SessionConfig::new(core.hosts.len());
+                sc.session_timeout = c.session_timeout;
+                sc.read_only = c.read_only;
+                sc.auth = c.auth.clone();
+                sc.max_incoming_frame = c.max_incoming_frame;
+                sc.max_outgoing_frame = c.max_outgoing_frame;
+                sc.max_queued_requests = c.max_queued_requests;
+                sc.backoff_initial = c.backoff_initial;
+                sc.backoff_max = c.backoff_max;
+                sc.reconnect_after_expiry = c.reconnect_after_expiry;
+                sc.resume = c.resume;
+                sc.seed = seed();
+                core.session = Some(Session::new(sc));
+                true
+            } else {
+                false
+            }
+        };
+        if fresh {
+            let now = self.shared.borrow().reactor.now();
+            if let Some(s) = self.shared.borrow_mut().session.as_mut() {
+                s.start(now);
+            }
+            pump(&self.shared);
+        }
+        Ok(r)
+    }
+
+    /// Closes the session (requests already submitted go out first) and waits, running the
+    /// loop, until the server confirmed or 10 s passed. Every request still pending fails
+    /// with [`Error::ConnectionClosed`]. Idempotent.
+    pub fn stop(&self) -> Result<(), Error> {
+        let r = self.stop_async();
+        let res = r.take(true, Some(driver::STOP_WAIT));
+        self.shared.borrow_mut().session = None;
+        match res {
+            Err(Error::Timeout) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Starts closing the session; the result is set once it is closed.
+    pub fn stop_async(&self) -> AsyncResult<()> {
+        let r = self.handler.async_result::<()>();
+        let closing = {
+            let mut core = self.shared.borrow_mut();
+            let now = core.reactor.now();
+            match core.session.as_mut() {
+                Some(s) if !s.state().is_terminal() => {
+                    core.on_closed.push(r.clone());
+                    if let Some(s) = core.session.as_mut() {
+                        s.close(now);
+                    }
+                    true
+                }
+                _ => false,
+            }
+        };
+        if closing {
+            pump(&self.shared);
+        } else {
+            let _ = r.set(());
+        }
+        r
+    }
+
+    /// [`stop`](Self::stop), then [`start`](Self::start).
+    pub fn restart(&self) -> Result<(), Error> {
+        self.stop()?;
+        self.start(None)
+    }
+
+    /// Releases the client's resources after [`stop`](Self::stop) (kazoo's `close`); the
+    /// client can be started again afterwards.
+    pub fn close(&self) -> Result<(), Error> {
+        if self.shared.borrow().session.is_some() {
+            return Err(Error::BadArgument(
+                "cannot close a client that is not stopped: call stop() first".into(),
+            ));
+        }
+        let mut core = self.shared.borrow_mut();
+        core.pending.clear();
+        Ok(())
+    }
+
+    /// kazoo's state: CONNECTED, SUSPENDED or LOST.
+    pub fn state(&self) -> ClientState {
+        self.shared.borrow().state
+    }
+
+    /// The fine-grained session state.
+    pub fn session_state(&self) -> SessionState {
+        self.shared.borrow().keeper
+    }
+
+    /// Whether the client is connected.
+    pub fn connected(&self) -> bool {
+        self.shared.borrow().keeper.is_connected()
+    }
+
+    /// The session id and password while there is a session (kazoo's `client_id`).
+    pub fn client_id(&self) -> Option<(i64, [u8; 16])> {
+        let core = self.shared.borrow();
+        let (id, pw) = core.session.as_ref()?.session_id()?;
+        let mut out = [0u8; 16];
+        if pw.len() == 16 {
+            out.copy_from_slice(&pw);
+        }
+        Some((id, out))
+    }
+
+    /// The chroot, if any.
+    pub fn chroot(&self) -> Option<String> {
+        self.shared.borrow().chroot.clone()
+    }
+
+    /// Adds a state listener; it is called (from the loop's queue) each time [`ClientState`]
+    /// changes.
+    pub fn add_listener<F: Fn(ClientState) + 'static>(&self, f: F) -> ListenerId {
+        let mut core = self.shared.borrow_mut();
+        let id = core.next_listener;
+        core.next_listener += 1;
+        core.listeners.push((id, Rc::new(f)));
+        ListenerId(id)
+    }
+
+    /// Removes a listener; returns whether it was there.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        let mut core = self.shared.borrow_mut();
+        let before = core.listeners.len();
+        core.listeners.retain(|(i, _)| *i != id.0);
+        before != core.listeners.len()
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    fn path(&self, path: &str, sequential: bool) -> Result<String, Error> {
+        chroot_path(self.shared.borrow().chroot.as_deref(), path, sequential)
+    }
+
+    fn unchroot(&self, path: &str) -> String {
+        unchroot(self.shared.borrow().chroot.as_deref(), path)
+    }
+
+    /// Submits a request; `convert` turns the reply into the typed value.
+    fn submit<T: 'static>(
+        &self,
+        req: Request,
+        path: &str,
+        watcher: Option<PendingWatcher>,
+        convert: impl FnOnce(Result<Response, Error>) -> Result<T, Error> + 'static,
+    ) -> AsyncResult<T> {
+        let r = self.handler.async_result::<T>();
+        let submitted = {
+            let mut core = self.shared.borrow_mut();
+            let now = core.reactor.now();
+            match core.session.as_mut() {
+                None => Err(Error::ConnectionClosed),
+                Some(s) => s
+                    .submit(now, req)
+                    .map_err(|crate::session::SubmitError::Request(e)| {
+                        driver::request_error(e, path)
+                    }),
+            }
+        };
+        match submitted {
+            Ok(id) => {
+                let r2 = r.clone();
+                self.shared.borrow_mut().pending.insert(
+                    id,
+                    Pending {
+                        complete: Box::new(move |res| {
+                            let _ = r2.set_result(convert(res));
+                        }),
+                        watcher,
+                        path: path.to_string(),
+                    },
+                );
+                flush_soon(&self.shared);
+            }
+            Err(e) => {
+                let _ = r.set_exception(e);
+            }
+        }
+        r
+    }
+
+    fn failed<T: 'static>(&self, e: Error) -> AsyncResult<T> {
+        let r = self.handler.async_result::<T>();
+        let _ = r.set_exception(e);
+        r
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    /// Creates a persistent node with `data` and the default ACL; returns its path.
+    pub fn create(&self, path: &str, data: &[u8]) -> Result<String, Error> {
+        self.create_with(path, data, &CreateOptions::default())
+            .map(|(p, _)| p)
+    }
+
+    /// Creates a node with options (mode, ACL, TTL, makepath); returns its path and stat.
+    pub fn create_with(
+        &self,
+        path: &str,
+        data: &[u8],
+        opts: &CreateOptions,
+    ) -> Result<(String, Stat), Error> {
+        self.wait(self.create_async(path, Some(Bytes::copy_from_slice(data)), opts))
+    }
+
+    /// Creates a node (`data` `None` stores null); the result is the real path (with a
+    /// sequence suffix for sequential modes) and the new node's stat.
+    pub fn create_async(
+        &self,
+        path: &str,
+        data: Option<Bytes>,
+        opts: &CreateOptions,
+    ) -> AsyncResult<(String, Stat)> {
+        if !opts.makepath {
+            return self.create_once(path, data, opts);
+        }
+        let this = self.clone();
+        let path = path.to_string();
+        let opts = opts.clone();
+        let out = self.handler.async_result();
+        let o = out.clone();
+        self.handler.spawn_future(async move {
+            let first = this.create_once(&path, data.clone(), &opts).await;
+            let res = match first {
+                Err(Error::ZooKeeper {
+                    code: ErrorCode::NoNode,
+                    ..
+                }) => {
+                    let parent = parent_of(&path);
+                    match this.ensure_path_async_acl(&parent, opts.acl.clone()).await {
+                        Ok(()) => this.create_once(&path, data, &opts).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                other => other,
+            };
+            let _ = o.set_result(res);
+        });
+        out
+    }
+
+    fn create_once(
+        &self,
+        path: &str,
+        data: Option<Bytes>,
+        opts: &CreateOptions,
+    ) -> AsyncResult<(String, Stat)> {
+        let full = match self.path(path, opts.mode.is_sequential()) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let acl = match &opts.acl {
+            Some(a) if !a.is_empty() => a.clone(),
+            _ => self.config.default_acl.clone(),
+        };
+        let req = if opts.mode.is_ttl() {
+            let ttl = opts.ttl.map(|d| d.as_millis()).unwrap_or(0);
+            if ttl == 0 || ttl > (1u128 << 40) - 1 {
+                return self.failed(Error::BadArgument(format!(
+                    "a TTL node needs a ttl between 1 ms and 2^40-1 ms, got {:?}",
+                    opts.ttl
+                )));
+            }
+            Request::CreateTtl(CreateTtlRequest {
+                path: full,
+                data,
+                acl,
+                flags: opts.mode.flags(),
+                ttl: ttl as i64,
+            })
+        } else {
+            if opts.ttl.is_some() {
+                return self.failed(Error::BadArgument(format!(
+                    "a ttl was given for a {:?} node: only the TTL modes take one",
+                    opts.mode
+                )));
+            }
+            let body = CreateRequest {
+                path: full,
+                data,
+                acl,
+                flags: opts.mode.flags(),
+            };
+            if opts.mode.is_container() {
+                Request::CreateContainer(body)
+            } else {
+                Request::Create2(body)
+            }
+        };
+        let this = self.clone();
+        self.submit(req, path, None, move |res| match res? {
+            Response::Create2 { path, stat } => Ok((this.unchroot(&path), stat)),
+            other => Err(unexpected("create", &other)),
+        })
+    }
+
+    /// Creates `path` and any missing parent (kazoo's `ensure_path`); succeeds if it exists.
+    pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
+        self.wait(self.ensure_path_async(path))
+    }
+
+    /// Async form of [`ensure_path`](Self::ensure_path).
+    pub fn ensure_path_async(&self, path: &str) -> AsyncResult<()> {
+        self.ensure_path_async_acl(path, None)
+    }
+
+    fn ensure_path_async_acl(&self, path: &str, acl: Option<Vec<Acl>>) -> AsyncResult<()> {
+        if let Err(e) = validate_path(path, false) {
+            return self.failed(e);
+        }
+        let this = self.clone();
+        let path = path.to_string();
+        let out = self.handler.async_result();
+        let o = out.clone();
+        self.handler.spawn_future(async move {
+            let res = async {
+                if path == "/" {
+                    return Ok(());
+                }
+                if this.exists_async(&path).await?.is_some() {
+                    return Ok(());
+                }
+                let mut prefix = String::new();
+                for part in path[1..].split('/') {
+                    prefix.push('/');
+                    prefix.push_str(part);
+                    let opts = CreateOptions {
+                        acl: acl.clone(),
+                        ..CreateOptions::default()
+                    };
+                    match this.create_once(&prefix, None, &opts).await {
+                        Ok(_) => {}
+                        Err(Error::ZooKeeper {
+                            code: ErrorCode::NodeExists,
+                            ..
+                        }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            let _ = o.set_result(res);
+        });
+        out
+    }
+
+    /// Reads a node: its data (`None` for null data) and stat.
+    pub fn get(&self, path: &str) -> Result<(Option<Bytes>, Stat), Error> {
+        self.wait(self.get_async(path))
+    }
+
+    /// Async form of [`get`](Self::get).
+    pub fn get_async(&self, path: &str) -> AsyncResult<(Option<Bytes>, Stat)> {
+        self.get_impl(path, None)
+    }
+
+    /// [`get`](Self::get), leaving a one-shot data watch: `watcher` is called once when the
+    /// node's data changes or it is deleted (or with an `EventType::None` event when the
+    /// session is lost).
+    pub fn get_watch<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> Result<(Option<Bytes>, Stat), Error> {
+        self.wait(self.get_watch_async(path, watcher))
+    }
+
+    /// Async form of [`get_watch`](Self::get_watch).
+    pub fn get_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> AsyncResult<(Option<Bytes>, Stat)> {
+        self.get_impl(path, Some(Box::new(watcher)))
+    }
+
+    fn get_impl(
+        &self,
+        path: &str,
+        watcher: Option<watchers::OneShot>,
+    ) -> AsyncResult<(Option<Bytes>, Stat)> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let watch = watcher.map(|w| PendingWatcher::Data(full.clone(), w));
+        let req = Request::GetData(PathWatch {
+            path: full,
+            watch: watch.is_some(),
+        });
+        self.submit(req, path, watch, |res| match res? {
+            Response::GetData { data, stat } => Ok((data, stat)),
+            other => Err(unexpected("getData", &other)),
+        })
+    }
+
+    /// Whether a node exists: its stat, or `None`.
+    pub fn exists(&self, path: &str) -> Result<Option<Stat>, Error> {
+        self.wait(self.exists_async(path))
+    }
+
+    /// Async form of [`exists`](Self::exists).
+    pub fn exists_async(&self, path: &str) -> AsyncResult<Option<Stat>> {
+        self.exists_impl(path, None)
+    }
+
+    /// [`exists`](Self::exists), leaving a one-shot watch: on a node that exists it fires on
+    /// data change or delete; on a missing node it fires when the node is created.
+    pub fn exists_watch<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> Result<Option<Stat>, Error> {
+        self.wait(self.exists_watch_async(path, watcher))
+    }
+
+    /// Async form of [`exists_watch`](Self::exists_watch).
+    pub fn exists_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> AsyncResult<Option<Stat>> {
+        self.exists_impl(path, Some(Box::new(watcher)))
+    }
+
+    fn exists_impl(
+        &self,
+        path: &str,
+        watcher: Option<watchers::OneShot>,
+    ) -> AsyncResult<Option<Stat>> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let watch = watcher.map(|w| PendingWatcher::Exists(full.clone(), w));
+        let req = Request::Exists(PathWatch {
+            path: full,
+            watch: watch.is_some(),
+        });
+        self.submit(req, path, watch, |res| match res {
+            Ok(Response::Stat(s)) => Ok(Some(s)),
+            Ok(other) => Err(unexpected("exists", &other)),
+            Err(Error::ZooKeeper {
+                code: ErrorCode::NoNode,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The names of a node's children (unordered).
+    pub fn get_children(&self, path: &str) -> Result<Vec<String>, Error> {
+        self.wait(self.get_children_async(path)).map(|(c, _)| c)
+    }
+
+    /// The children and the node's stat (getChildren2).
+    pub fn get_children_with_stat(&self, path: &str) -> Result<(Vec<String>, Stat), Error> {
+        self.wait(self.get_children_async(path))
+    }
+
+    /// Async form of [`get_children_with_stat`](Self::get_children_with_stat).
+    pub fn get_children_async(&self, path: &str) -> AsyncResult<(Vec<String>, Stat)> {
+        self.children_impl(path, None)
+    }
+
+    /// [`get_children`](Self::get_children), leaving a one-shot child watch (fires when a
+    /// child is added or removed, or the node is deleted).
+    pub fn get_children_watch<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> Result<Vec<String>, Error> {
+        self.wait(self.get_children_watch_async(path, watcher))
+            .map(|(c, _)| c)
+    }
+
+    /// Async form of [`get_children_watch`](Self::get_children_watch), with the stat.
+    pub fn get_children_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        watcher: F,
+    ) -> AsyncResult<(Vec<String>, Stat)> {
+        self.children_impl(path, Some(Box::new(watcher)))
+    }
+
+    fn children_impl(
+        &self,
+        path: &str,
+        watcher: Option<watchers::OneShot>,
+    ) -> AsyncResult<(Vec<String>, Stat)> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let watch = watcher.map(|w| PendingWatcher::Child(full.clone(), w));
+        let req = Request::GetChildren2(PathWatch {
+            path: full,
+            watch: watch.is_some(),
+        });
+        self.submit(req, path, watch, |res| match res? {
+            Response::GetChildren2 { children, stat } => Ok((children, stat)),
+            other => Err(unexpected("getChildren2", &other)),
+        })
+    }
+
+    /// Sets a node's data, any version; returns the new stat.
+    pub fn set(&self, path: &str, data: &[u8]) -> Result<Stat, Error> {
+        self.set_version(path, data, -1)
+    }
+
+    /// Sets a node's data if its version is `version` (-1: any).
+    pub fn set_version(&self, path: &str, data: &[u8], version: i32) -> Result<Stat, Error> {
+        self.wait(self.set_async(path, Some(Bytes::copy_from_slice(data)), version))
+    }
+
+    /// Async form of [`set_version`](Self::set_version); `None` stores null data.
+    pub fn set_async(&self, path: &str, data: Option<Bytes>, version: i32) -> AsyncResult<Stat> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let req = Request::SetData(SetDataRequest {
+            path: full,
+            data,
+            version,
+        });
+        self.submit(req, path, None, |res| match res? {
+            Response::Stat(s) => Ok(s),
+            other => Err(unexpected("setData", &other)),
+        })
+    }
+
+    /// Deletes a node, any version.
+    pub fn delete(&self, path: &str) -> Result<(), Error> {
+        self.wait(self.delete_async(path, -1))
+    }
+
+    /// Deletes a node if its version is `version` (-1: any).
+    pub fn delete_version(&self, path: &str, version: i32) -> Result<(), Error> {
+        self.wait(self.delete_async(path, version))
+    }
+
+    /// Async form of [`delete_version`](Self::delete_version).
+    pub fn delete_async(&self, path: &str, version: i32) -> AsyncResult<()> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let req = Request::Delete(DeleteRequest {
+            path: full,
+            version,
+        });
+        self.submit(req, path, None, |res| res.map(|_| ()))
+    }
+
+    /// Deletes a node and everything below it, depth first (not atomic; kazoo's
+    /// `delete(recursive=True)`). A node that is already gone is not an error.
+    pub fn delete_recursive(&self, path: &str) -> Result<(), Error> {
+        self.wait(self.delete_recursive_async(path))
+    }
+
+    /// Async form of [`delete_recursive`](Self::delete_recursive).
+    pub fn delete_recursive_async(&self, path: &str) -> AsyncResult<()> {
+        if let Err(e) = validate_path(path, false) {
+            return self.failed(e);
+        }
+        let this = self.clone();
+        let root = path.to_string();
+        let out = self.handler.async_result();
+        let o = out.clone();
+        self.handler.spawn_future(async move {
+            let res = async {
+                // Collect the tree breadth first, then delete deepest first.
+                let mut order = vec![root.clone()];
+                let mut i = 0;
+                while i < order.len() {
+                    let p = order[i].clone();
+                    match this.get_children_async(&p).await {
+                        Ok((children, _)) => {
+                            for c in children {
+                                order.push(if p == "/" {
+                                    format!("/{c}")
+                                } else {
+                                    format!("{p}/{c}")
+                                });
+                            }
+                        }
+                        Err(Error::ZooKeeper {
+                            code: ErrorCode::NoNode,
+                            ..
+                        }) => {}
+                        Err(e) => return Err(e),
+                    }
+                    i += 1;
+                }
+                for p in order.iter().rev() {
+                    if p == "/" || p == "/zookeeper" || p.starts_with("/zookeeper/") {
+                        continue;
+                    }
+                    match this.delete_async(p, -1).await {
+                        Ok(())
+                        | Err(Error::ZooKeeper {
+                            code: ErrorCode::NoNode,
+                            ..
+                        }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            let _ = o.set_result(res);
+        });
+        out
+    }
+
+    /// A node's ACL and stat.
+    pub fn get_acls(&self, path: &str) -> Result<(Vec<Acl>, Stat), Error> {
+        self.wait(self.get_acls_async(path))
+    }
+
+    /// Async form of [`get_acls`](Self::get_acls).
+    pub fn get_acls_async(&self, path: &str) -> AsyncResult<(Vec<Acl>, Stat)> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        self.submit(
+            Request::GetAcl(PathOnly { path: full }),
+            path,
+            None,
+            |res| match res? {
+                Response::GetAcl { acl, stat } => Ok((acl, stat)),
+                other => Err(unexpected("getACL", &other)),
+            },
+        )
+    }
+
+    /// Sets a node's ACL if its ACL version is `version` (-1: any); returns the new stat.
+    pub fn set_acls(&self, path: &str, acl: Vec<Acl>, version: i32) -> Result<Stat, Error> {
+        self.wait(self.set_acls_async(path, acl, version))
+    }
+
+    /// Async form of [`set_acls`](Self::set_acls).
+    pub fn set_acls_async(&self, path: &str, acl: Vec<Acl>, version: i32) -> AsyncResult<Stat> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        self.submit(
+            Request::SetAcl(SetAclRequest {
+                path: full,
+                acl,
+                version,
+            }),
+            path,
+            None,
+            |res| match res? {
+                Response::Stat(s) => Ok(s),
+                other => Err(unexpected("setACL", &other)),
+            },
+        )
+    }
+
+    /// Makes the server this client is connected to catch up with the leader; returns the
+    /// path.
+    pub fn sync(&self, path: &str) -> Result<String, Error> {
+        self.wait(self.sync_async(path))
+    }
+
+    /// Async form of [`sync`](Self::sync).
+    pub fn sync_async(&self, path: &str) -> AsyncResult<String> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let this = self.clone();
+        self.submit(
+            Request::Sync(PathOnly { path: full }),
+            path,
+            None,
+            move |res| match res? {
+                Response::Sync { path } => Ok(this.unchroot(&path)),
+                other => Err(unexpected("sync", &other)),
+            },
+        )
+    }
+
+    /// A transaction builder: ops run atomically on [`Transaction::commit`].
+    pub fn transaction(&self) -> Transaction<H> {
+        Transaction::new(self.clone())
+    }
+
+    /// Reads several nodes in one round trip (not atomic; each read succeeds or fails on its
+    /// own; ZooKeeper 3.6+).
+    pub fn multi_read(&self, ops: &[ReadOp]) -> Result<Vec<Result<ReadResult, Error>>, Error> {
+        self.wait(self.multi_read_async(ops))
+    }
+
+    /// Async form of [`multi_read`](Self::multi_read).
+    pub fn multi_read_async(&self, ops: &[ReadOp]) -> AsyncResult<Vec<Result<ReadResult, Error>>> {
+        let mut wire = Vec::with_capacity(ops.len());
+        let mut paths = Vec::with_capacity(ops.len());
+        for op in ops {
+            let (p, mk): (&str, fn(String) -> MultiOp) = match op {
+                ReadOp::GetData(p) => (p, MultiOp::GetData),
+                ReadOp::GetChildren(p) => (p, MultiOp::GetChildren),
+            };
+            match self.path(p, false) {
+                Ok(full) => wire.push(mk(full)),
+                Err(e) => return self.failed(e),
+            }
+            paths.push(p.to_string());
+        }
+        self.submit(
+            Request::MultiRead(wire),
+            "multiRead",
+            None,
+            move |res| match res? {
+                Response::Multi(results) => Ok(results
+                    .into_iter()
+                    .zip(paths)
+                    .map(|(r, p)| match r {
+                        MultiResult::GetData { data, stat } => Ok(ReadResult::Data(data, stat)),
+                        MultiResult::GetChildren { children } => Ok(ReadResult::Children(children)),
+                        MultiResult::Error(code) => Err(Error::ZooKeeper { code, path: p }),
+                        other => Err(Error::BadArgument(format!(
+                            "multiRead: unexpected result {other:?}"
+                        ))),
+                    })
+                    .collect()),
+                other => Err(unexpected("multiRead", &other)),
+            },
+        )
+    }
+
+    /// Adds credentials to the session (sent now, and again after every reconnect).
+    /// A failure makes the session unusable (AUTH_FAILED, then LOST), as in kazoo.
+    pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
+        self.wait(self.add_auth_async(scheme, credential))
+    }
+
+    /// Async form of [`add_auth`](Self::add_auth).
+    pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
+        let cred = Bytes::copy_from_slice(credential);
+        if let Some(s) = self.shared.borrow_mut().session.as_mut() {
+            s.add_auth(scheme.to_string(), cred.clone());
+        }
+        self.submit(
+            Request::Auth(AuthPacket {
+                auth_type: 0,
+                scheme: scheme.to_string(),
+                auth: Some(cred),
+            }),
+            scheme,
+            None,
+            |res| res.map(|_| ()),
+        )
+    }
+
+    /// Changes the ensemble's membership (not chroot-aware); returns the new config and its
+    /// stat. Needs `reconfigEnabled` and super-user rights on the server.
+    pub fn reconfig(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+    ) -> Result<(Bytes, Stat), Error> {
+        let req = Request::Reconfig(ReconfigRequest {
+            joining_servers: joining.map(str::to_string),
+            leaving_servers: leaving.map(str::to_string),
+            new_members: new_members.map(str::to_string),
+            cur_config_id: from_config,
+        });
+        self.wait(self.submit(req, "reconfig", None, |res| match res? {
+            Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+            other => Err(unexpected("reconfig", &other)),
+        }))
+    }
+
+    /// The ensemble's dynamic config (`/zookeeper/config`, read outside the chroot).
+    pub fn get_config(&self) -> Result<(Bytes, Stat), Error> {
+        let req = Request::GetData(PathWatch {
+            path: "/zookeeper/config".into(),
+            watch: false,
+        });
+        self.wait(
+            self.submit(req, "/zookeeper/config", None, |res| match res? {
+                Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+                other => Err(unexpected("getConfig", &other)),
+            }),
+        )
+    }
+
+    /// The session's ephemeral nodes whose path starts with `prefix` (ZooKeeper 3.6+).
+    pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let full = self.path(prefix, false)?;
+        let this = self.clone();
+        self.wait(self.submit(
+            Request::GetEphemerals(PathOnly { path: full }),
+            prefix,
+            None,
+            move |res| match res? {
+                Response::GetEphemerals { ephemerals } => {
+                    Ok(ephemerals.iter().map(|p| this.unchroot(p)).collect())
+                }
+                other => Err(unexpected("getEphemerals", &other)),
+            },
+        ))
+    }
+
+    /// The number of all descendants of `path` (ZooKeeper 3.6+).
+    pub fn get_all_children_number(&self, path: &str) -> Result<i32, Error> {
+        let full = self.path(path, false)?;
+        self.wait(self.submit(
+            Request::GetAllChildrenNumber(PathOnly { path: full }),
+            path,
+            None,
+            |res| match res? {
+                Response::GetAllChildrenNumber { total } => Ok(total),
+                other => Err(unexpected("getAllChildrenNumber", &other)),
+            },
+        ))
+    }
+
+    /// Who the server thinks this session is (ZooKeeper 3.7+).
+    pub fn whoami(&self) -> Result<Vec<ClientInfo>, Error> {
+        self.wait(
+            self.submit(Request::WhoAmI, "whoAmI", None, |res| match res? {
+                Response::WhoAmI(v) => Ok(v),
+                other => Err(unexpected("whoAmI", &other)),
+            }),
+        )
+    }
+
+    /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
+    /// 3.6+. `watcher` is called for every event until the watch is removed; the watch is
+    /// re-registered after reconnects.
+    pub fn add_watch<F: Fn(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        recursive: bool,
+        watcher: F,
+    ) -> Result<(), Error> {
+        self.wait(self.add_watch_async(path, recursive, watcher))
+    }
+
+    /// Async form of [`add_watch`](Self::add_watch).
+    pub fn add_watch_async<F: Fn(WatchedEvent) + 'static>(
+        &self,
+        path: &str,
+        recursive: bool,
+        watcher: F,
+    ) -> AsyncResult<()> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        let w: watchers::Persistent = Rc::new(watcher);
+        let (mode, pending) = if recursive {
+            (
+                AddWatchMode::PersistentRecursive,
+                PendingWatcher::Recursive(full.clone(), w),
+            )
+        } else {
+            (
+                AddWatchMode::Persistent,
+                PendingWatcher::Persistent(full.clone(), w),
+            )
+        };
+        self.submit(
+            Request::AddWatch(AddWatchRequest {
+                path: full,
+                mode: mode as i32,
+            }),
+            path,
+            Some(pending),
+            |res| res.map(|_| ()),
+        )
+    }
+
+    /// Removes this client's watches of `kind` on `path` from the server; each removed
+    /// watcher is called once with a removal event. With `local`, when the server cannot be
+    /// reached they are removed on this side only (and not re-registered).
+    pub fn remove_watches(&self, path: &str, kind: WatcherType, local: bool) -> Result<(), Error> {
+        self.wait(self.remove_watches_async(path, kind, local))
+    }
+
+    /// Async form of [`remove_watches`](Self::remove_watches).
+    pub fn remove_watches_async(
+        &self,
+        path: &str,
+        kind: WatcherType,
+        local: bool,
+    ) -> AsyncResult<()> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        if local && !self.connected() {
+            if let Some(s) = self.shared.borrow_mut().session.as_mut() {
+                s.remove_watches_locally(&full, kind);
+            }
+            self.fire_removed(&full, kind);
+            let r = self.handler.async_result();
+            let _ = r.set(());
+            return r;
+        }
+        let this = self.clone();
+        let full2 = full.clone();
+        self.submit(
+            Request::RemoveWatches(WatchesRequest {
+                path: full,
+                watcher_type: kind as i32,
+            }),
+            path,
+            None,
+            move |res| {
+                res?;
+                this.fire_removed(&full2, kind);
+                Ok(())
+            },
+        )
+    }
+
+    fn fire_removed(&self, full: &str, kind: WatcherType) {
+        let (reactor, removed, path) = {
+            let mut core = self.shared.borrow_mut();
+            let removed = core.watchers.remove(full, kind);
+            (
+                core.reactor.clone(),
+                removed,
+                unchroot(core.chroot.as_deref(), full),
+            )
+        };
+        for (f, t) in removed {
+            let ev = WatchedEvent {
+                event_type: t,
+                state: crate::proto::KeeperState::SyncConnected,
+                path: Some(path.clone()),
+            };
+            reactor.dispatch_watch(move || f.call(ev));
+        }
+    }
+
+    /// Sends a four-letter word (`ruok`, `srvr`, `envi`...) to the server this client is
+    /// connected to, on a connection of its own, and returns the answer. Blocks the thread
+    /// for at most the per-call timeout (it does not run the loop).
+    pub fn command(&self, cmd: &str) -> Result<String, Error> {
+        use std::io::{Read, Write};
+        let hp = {
+            let core = self.shared.borrow();
+            if !core.keeper.is_connected() {
+                return Err(Error::ConnectionLoss);
+            }
+            let host = core.session.as_ref().map_or(0, |s| s.current_host());
+            core.hosts.get(host).cloned()
+        };
+        let hp = hp.ok_or(Error::ConnectionLoss)?;
+        let addr = (hp.host.as_str(), hp.port)
+            .to_socket_addrs()
+            .map_err(|e| Error::io("resolving the server address", e))?
+            .next()
+            .ok_or(Error::ConnectionLoss)?;
+        let timeout = self
+            .timeout
+            .unwrap_or(self.config.request_timeout)
+            .unwrap_or(Duration::from_secs(10));
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| Error::io("connecting for a four-letter word", e))?;
+        s.set_read_timeout(Some(timeout))
+            .map_err(|e| Error::io("setting a read timeout", e))?;
+        s.write_all(cmd.as_bytes())
+            .map_err(|e| Error::io("sending a four-letter word", e))?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .map_err(|e| Error::io("reading a four-letter word's answer", e))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The server's version, from the `envi` four-letter word (e.g. `(3, 8, 0)`).
+    pub fn server_version(&self) -> Result<(u32, u32, u32), Error> {
+        let envi = self.command("envi")?;
+        let line = envi
+            .lines()
+            .find_map(|l| l.strip_prefix("zookeeper.version="))
+            .ok_or_else(|| {
+                Error::BadArgument(
+                    "the server's envi answer has no zookeeper.version (is envi whitelisted?)"
+                        .into(),
+                )
+            })?;
+        let ver = line.split(['-', ',', ' ']).next().unwrap_or("");
+        let mut parts = ver.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        Ok((
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+        ))
+    }
+
+    /// Runs the loop once (see [`crate::reactor::Reactor::poll_once`]).
+    pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.handler.reactor().poll_once(timeout)
+    }
+
+    /// How many watch callbacks are registered.
+    pub fn watch_count(&self) -> usize {
+        self.shared.borrow().watchers.len()
+    }
+
+    /// How many requests are waiting for a reply.
+    pub fn pending_requests(&self) -> usize {
+        self.shared.borrow().pending.len()
+    }
+
+    pub(crate) fn submit_multi(
+        &self,
+        ops: Vec<MultiOp>,
+        kinds: Vec<transaction::Kind>,
+    ) -> AsyncResult<Vec<OpResult>> {
+        let this = self.clone();
+        self.submit(Request::Multi(ops), "multi", None, move |res| match res? {
+            Response::Multi(results) => Ok(transaction::results(&this, results, kinds)),
+            other => Err(unexpected("multi", &other)),
+        })
+    }
+
+    pub(crate) fn full_path(&self, path: &str, sequential: bool) -> Result<String, Error> {
+        self.path(path, sequential)
+    }
+
+    pub(crate) fn strip_chroot(&self, path: &str) -> String {
+        self.unchroot(path)
+    }
+
+    pub(crate) fn default_acl(&self) -> Vec<Acl> {
+        self.config.default_acl.clone()
+    }
+
+    pub(crate) fn wait_result<T: 'static>(&self, r: AsyncResult<T>) -> Result<T, Error> {
+        self.wait(r)
+    }
+}
+
+impl<H: Handler> Drop for Client<H> {
+    fn drop(&mut self) {
+        // The last handle closes the session so the server can drop its ephemerals at once.
+        if Rc::strong_count(&self.shared) == 1 {
+            let mut core = self.shared.borrow_mut();
+            let now = core.reactor.now();
+            if let Some(s) = core.session.as_mut() {
+                s.close(now);
+            }
+            drop(core);
+            pump(&self.shared);
+        }
+    }
+}
+
+fn unexpected(op: &str, r: &Response) -> Error {
+    Error::BadArgument(format!("{op}: the server sent an unexpected reply {r:?}"))
+}
+
+fn parent_of(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    match trimmed.rfind('/') {
+        Some(0) | None => "/".to_string(),
+        Some(i) => trimmed[..i].to_string(),
+    }
+}
+
+/// A seed for host shuffling and jitter that differs between clients and runs.
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}

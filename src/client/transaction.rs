@@ -1,0 +1,211 @@
+//! Transactions (kazoo's `TransactionRequest`): several writes applied atomically.
+
+use bytes::Bytes;
+
+use super::Client;
+use crate::async_result::AsyncResult;
+use crate::error::Error;
+use crate::handler::Handler;
+use crate::proto::{
+    CheckVersionRequest, CreateMode, CreateRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult,
+    SetDataRequest, Stat,
+};
+
+/// The outcome of one operation of a committed transaction. A failed transaction reports
+/// its failure here, op by op (kazoo's behaviour), not as an error of `commit`.
+#[derive(Debug, Clone)]
+pub enum OpResult {
+    /// A create succeeded: the node's path (without the chroot).
+    Create(String),
+    /// A delete succeeded.
+    Delete,
+    /// A set_data succeeded: the new stat.
+    SetData(Stat),
+    /// A check succeeded.
+    Check,
+    /// The transaction failed elsewhere; this op was rolled back (kazoo's `RolledBackError`).
+    RolledBack,
+    /// This op failed (the first failing op has the cause, later ops RuntimeInconsistency).
+    Error(Error),
+}
+
+impl OpResult {
+    /// Whether the op succeeded.
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, OpResult::RolledBack | OpResult::Error(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Create(String),
+    Delete(String),
+    SetData(String),
+    Check(String),
+}
+
+/// A transaction under construction; see [`Client::transaction`].
+///
+/// ```no_run
+/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// let results = zk
+///     .transaction()
+///     .create("/a", b"1")
+///     .set_data("/b", b"2", -1)
+///     .check("/c", 3)
+///     .commit()?;
+/// if results.iter().all(|r| r.is_ok()) {
+///     println!("applied");
+/// }
+/// # Ok::<(), mio_zookeeper::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Transaction<H: Handler> {
+    client: Client<H>,
+    ops: Vec<MultiOp>,
+    kinds: Vec<Kind>,
+    error: Option<Error>,
+    committed: bool,
+}
+
+impl<H: Handler> Transaction<H> {
+    pub(crate) fn new(client: Client<H>) -> Transaction<H> {
+        Transaction {
+            client,
+            ops: Vec::new(),
+            kinds: Vec::new(),
+            error: None,
+            committed: false,
+        }
+    }
+
+    fn full(&mut self, path: &str, sequential: bool) -> Option<String> {
+        match self.client.full_path(path, sequential) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Adds a create of a persistent node with the default ACL.
+    pub fn create(self, path: &str, data: &[u8]) -> Self {
+        self.create_mode(path, data, CreateMode::Persistent)
+    }
+
+    /// Adds a create with a mode (ephemeral, sequential...; not TTL or container).
+    pub fn create_mode(mut self, path: &str, data: &[u8], mode: CreateMode) -> Self {
+        if mode.is_ttl() || mode.is_container() {
+            self.error.get_or_insert(Error::BadArgument(format!(
+                "transaction create of {path}: {mode:?} nodes are not supported in a transaction here"
+            )));
+            return self;
+        }
+        if let Some(full) = self.full(path, mode.is_sequential()) {
+            self.ops.push(MultiOp::Create(CreateRequest {
+                path: full,
+                data: Some(Bytes::copy_from_slice(data)),
+                acl: self.client.default_acl(),
+                flags: mode.flags(),
+            }));
+            self.kinds.push(Kind::Create(path.to_string()));
+        }
+        self
+    }
+
+    /// Adds a delete (`version` -1: any).
+    pub fn delete(mut self, path: &str, version: i32) -> Self {
+        if let Some(full) = self.full(path, false) {
+            self.ops.push(MultiOp::Delete(DeleteRequest {
+                path: full,
+                version,
+            }));
+            self.kinds.push(Kind::Delete(path.to_string()));
+        }
+        self
+    }
+
+    /// Adds a set_data (`version` -1: any).
+    pub fn set_data(mut self, path: &str, data: &[u8], version: i32) -> Self {
+        if let Some(full) = self.full(path, false) {
+            self.ops.push(MultiOp::SetData(SetDataRequest {
+                path: full,
+                data: Some(Bytes::copy_from_slice(data)),
+                version,
+            }));
+            self.kinds.push(Kind::SetData(path.to_string()));
+        }
+        self
+    }
+
+    /// Adds a version check.
+    pub fn check(mut self, path: &str, version: i32) -> Self {
+        if let Some(full) = self.full(path, false) {
+            self.ops.push(MultiOp::Check(CheckVersionRequest {
+                path: full,
+                version,
+            }));
+            self.kinds.push(Kind::Check(path.to_string()));
+        }
+        self
+    }
+
+    /// Sends the transaction and waits for its results, one per op.
+    pub fn commit(self) -> Result<Vec<OpResult>, Error> {
+        let client = self.client.clone();
+        client.wait_result(self.commit_async())
+    }
+
+    /// Sends the transaction.
+    pub fn commit_async(mut self) -> AsyncResult<Vec<OpResult>> {
+        if self.committed {
+            let r = self.client.handler().async_result();
+            let _ = r.set_exception(Error::BadArgument("transaction already committed".into()));
+            return r;
+        }
+        self.committed = true;
+        if let Some(e) = self.error.take() {
+            let r = self.client.handler().async_result();
+            let _ = r.set_exception(e);
+            return r;
+        }
+        self.client.submit_multi(
+            std::mem::take(&mut self.ops),
+            std::mem::take(&mut self.kinds),
+        )
+    }
+}
+
+/// Maps multi results to per-op outcomes.
+pub(crate) fn results<H: Handler>(
+    client: &Client<H>,
+    results: Vec<MultiResult>,
+    kinds: Vec<Kind>,
+) -> Vec<OpResult> {
+    let failed = results
+        .iter()
+        .any(|r| matches!(r, MultiResult::Error(c) if *c != ErrorCode::Ok));
+    results
+        .into_iter()
+        .zip(kinds)
+        .map(|(r, k)| {
+            let path = match &k {
+                Kind::Create(p) | Kind::Delete(p) | Kind::SetData(p) | Kind::Check(p) => p.clone(),
+            };
+            match r {
+                MultiResult::Create { path } | MultiResult::Create2 { path, .. } => {
+                    OpResult::Create(client.strip_chroot(&path))
+                }
+                MultiResult::Delete => OpResult::Delete,
+                MultiResult::SetData(s) => OpResult::SetData(s),
+                MultiResult::Check => OpResult::Check,
+                MultiResult::Error(ErrorCode::Ok) if failed => OpResult::RolledBack,
+                MultiResult::Error(code) => OpResult::Error(Error::ZooKeeper { code, path }),
+                other => OpResult::Error(Error::BadArgument(format!(
+                    "multi: unexpected result {other:?}"
+                ))),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,303 @@
+//! The client's watch callbacks, keyed by server path, and how notifications reach them
+//! (PROTOCOL.md §6).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::proto::{EventType, KeeperState, WatcherType};
+
+/// A watch notification as a watcher sees it (kazoo's `WatchedEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedEvent {
+    /// What happened: a node event, [`EventType::None`] when the session is gone (the watch
+    /// will not fire any more), or a removal event (`DataWatchRemoved`, ...) after
+    /// `remove_watches`.
+    pub event_type: EventType,
+    /// The session's state when the event was dispatched.
+    pub state: KeeperState,
+    /// The node (without the chroot); `None` for session events.
+    pub path: Option<String>,
+}
+
+/// A one-shot watcher: called at most once.
+pub(crate) type OneShot = Box<dyn FnOnce(WatchedEvent)>;
+/// A persistent watcher: called for every event until removed.
+pub(crate) type Persistent = Rc<dyn Fn(WatchedEvent)>;
+
+/// What a pending request registers when its reply succeeds.
+pub(crate) enum PendingWatcher {
+    /// `exists`: a data watch if the node exists, an exist watch if not.
+    Exists(String, OneShot),
+    /// `get`.
+    Data(String, OneShot),
+    /// `get_children`.
+    Child(String, OneShot),
+    /// `add_watch`, persistent.
+    Persistent(String, Persistent),
+    /// `add_watch`, persistent recursive.
+    Recursive(String, Persistent),
+}
+
+impl fmt::Debug for PendingWatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, path) = match self {
+            PendingWatcher::Exists(p, _) => ("exists", p),
+            PendingWatcher::Data(p, _) => ("data", p),
+            PendingWatcher::Child(p, _) => ("child", p),
+            PendingWatcher::Persistent(p, _) => ("persistent", p),
+            PendingWatcher::Recursive(p, _) => ("recursive", p),
+        };
+        write!(f, "PendingWatcher({kind} {path})")
+    }
+}
+
+/// Watch callbacks by server path.
+#[derive(Default)]
+pub(crate) struct Watchers {
+    data: HashMap<String, Vec<OneShot>>,
+    exist: HashMap<String, Vec<OneShot>>,
+    child: HashMap<String, Vec<OneShot>>,
+    persistent: HashMap<String, Vec<Persistent>>,
+    recursive: HashMap<String, Vec<Persistent>>,
+}
+
+impl fmt::Debug for Watchers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watchers")
+            .field("data", &self.data.len())
+            .field("exist", &self.exist.len())
+            .field("child", &self.child.len())
+            .field("persistent", &self.persistent.len())
+            .field("recursive", &self.recursive.len())
+            .finish()
+    }
+}
+
+/// A watcher to call, and how.
+pub(crate) enum Fire {
+    Once(OneShot),
+    Many(Persistent),
+}
+
+impl Fire {
+    pub(crate) fn call(self, ev: WatchedEvent) {
+        match self {
+            Fire::Once(f) => f(ev),
+            Fire::Many(f) => f(ev),
+        }
+    }
+}
+
+impl Watchers {
+    /// Registers what a successful reply (or an exists NoNode) set.
+    pub(crate) fn register(&mut self, w: PendingWatcher, node_exists: bool) {
+        match w {
+            PendingWatcher::Exists(p, f) if node_exists => self.data.entry(p).or_default().push(f),
+            PendingWatcher::Exists(p, f) => self.exist.entry(p).or_default().push(f),
+            PendingWatcher::Data(p, f) => self.data.entry(p).or_default().push(f),
+            PendingWatcher::Child(p, f) => self.child.entry(p).or_default().push(f),
+            PendingWatcher::Persistent(p, f) => self.persistent.entry(p).or_default().push(f),
+            PendingWatcher::Recursive(p, f) => self.recursive.entry(p).or_default().push(f),
+        }
+    }
+
+    /// The watchers a notification of `t` on server path `path` triggers; one-shot ones are
+    /// removed.
+    pub(crate) fn route(&mut self, t: EventType, path: &str) -> Vec<Fire> {
+        let mut out = Vec::new();
+        let mut take = |map: &mut HashMap<String, Vec<OneShot>>| {
+            if let Some(v) = map.remove(path) {
+                out.extend(v.into_iter().map(Fire::Once));
+            }
+        };
+        match t {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                take(&mut self.data);
+                take(&mut self.exist);
+            }
+            EventType::NodeDeleted => {
+                take(&mut self.data);
+                take(&mut self.exist);
+                take(&mut self.child);
+            }
+            EventType::NodeChildrenChanged => take(&mut self.child),
+            _ => {}
+        }
+        if let Some(v) = self.persistent.get(path) {
+            out.extend(v.iter().cloned().map(Fire::Many));
+        }
+        if t != EventType::NodeChildrenChanged && !self.recursive.is_empty() {
+            // The node itself and every ancestor.
+            let mut p = path;
+            loop {
+                if let Some(v) = self.recursive.get(p) {
+                    out.extend(v.iter().cloned().map(Fire::Many));
+                }
+                if p == "/" {
+                    break;
+                }
+                p = match p.rfind('/') {
+                    Some(0) => "/",
+                    Some(i) => &p[..i],
+                    None => break,
+                };
+            }
+        }
+        out
+    }
+
+    /// Removes the watchers of type `t` on `path`, returning them with the removal event
+    /// type each should see.
+    pub(crate) fn remove(&mut self, path: &str, t: WatcherType) -> Vec<(Fire, EventType)> {
+        let mut out = Vec::new();
+        let data = matches!(t, WatcherType::Data | WatcherType::Any);
+        let child = matches!(t, WatcherType::Children | WatcherType::Any);
+        let pers = matches!(t, WatcherType::Persistent | WatcherType::Any);
+        let rec = matches!(t, WatcherType::PersistentRecursive | WatcherType::Any);
+        if data {
+            for map in [&mut self.data, &mut self.exist] {
+                if let Some(v) = map.remove(path) {
+                    out.extend(
+                        v.into_iter()
+                            .map(|f| (Fire::Once(f), EventType::DataWatchRemoved)),
+                    );
+                }
+            }
+        }
+        if child {
+            if let Some(v) = self.child.remove(path) {
+                out.extend(
+                    v.into_iter()
+                        .map(|f| (Fire::Once(f), EventType::ChildWatchRemoved)),
+                );
+            }
+        }
+        if pers {
+            if let Some(v) = self.persistent.remove(path) {
+                out.extend(
+                    v.into_iter()
+                        .map(|f| (Fire::Many(f), EventType::PersistentWatchRemoved)),
+                );
+            }
+        }
+        if rec {
+            if let Some(v) = self.recursive.remove(path) {
+                out.extend(
+                    v.into_iter()
+                        .map(|f| (Fire::Many(f), EventType::PersistentWatchRemoved)),
+                );
+            }
+        }
+        out
+    }
+
+    /// Takes every watcher out (the session is gone).
+    pub(crate) fn drain(&mut self) -> Vec<Fire> {
+        let mut out = Vec::new();
+        for map in [&mut self.data, &mut self.exist, &mut self.child] {
+            for (_, v) in map.drain() {
+                out.extend(v.into_iter().map(Fire::Once));
+            }
+        }
+        for map in [&mut self.persistent, &mut self.recursive] {
+            for (_, v) in map.drain() {
+                out.extend(v.into_iter().map(Fire::Many));
+            }
+        }
+        out
+    }
+
+    /// How many watchers are registered.
+    pub(crate) fn len(&self) -> usize {
+        let one: usize = [&self.data, &self.exist, &self.child]
+            .iter()
+            .map(|m| m.values().map(Vec::len).sum::<usize>())
+            .sum();
+        let many: usize = [&self.persistent, &self.recursive]
+            .iter()
+            .map(|m| m.values().map(Vec::len).sum::<usize>())
+            .sum();
+        one + many
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    fn recorder() -> (Rc<RefCell<Vec<String>>>, impl Fn(&str) -> OneShot) {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let make = move |name: &str| -> OneShot {
+            let l = l.clone();
+            let name = name.to_string();
+            Box::new(move |ev: WatchedEvent| {
+                l.borrow_mut()
+                    .push(format!("{name} {:?} {:?}", ev.event_type, ev.path))
+            })
+        };
+        (log, make)
+    }
+
+    fn fire_all(fires: Vec<Fire>, t: EventType, path: &str) {
+        for f in fires {
+            f.call(WatchedEvent {
+                event_type: t,
+                state: KeeperState::SyncConnected,
+                path: Some(path.into()),
+            });
+        }
+    }
+
+    #[test]
+    fn routing_follows_the_protocol() {
+        let (log, w) = recorder();
+        let mut ws = Watchers::default();
+        ws.register(PendingWatcher::Data("/a".into(), w("data")), true);
+        ws.register(PendingWatcher::Exists("/b".into(), w("exist")), false);
+        ws.register(PendingWatcher::Child("/a".into(), w("child")), true);
+        fire_all(
+            ws.route(EventType::NodeChildrenChanged, "/a"),
+            EventType::NodeChildrenChanged,
+            "/a",
+        );
+        fire_all(
+            ws.route(EventType::NodeCreated, "/b"),
+            EventType::NodeCreated,
+            "/b",
+        );
+        fire_all(
+            ws.route(EventType::NodeDeleted, "/a"),
+            EventType::NodeDeleted,
+            "/a",
+        );
+        assert_eq!(ws.len(), 0, "one-shot watchers are gone");
+        assert_eq!(log.borrow().len(), 3);
+        assert!(log.borrow()[0].starts_with("child"));
+        assert!(log.borrow()[1].starts_with("exist"));
+        assert!(log.borrow()[2].starts_with("data"));
+    }
+
+    #[test]
+    fn recursive_watches_see_descendants_but_not_child_events() {
+        let mut ws = Watchers::default();
+        let hits = Rc::new(RefCell::new(0));
+        let h = hits.clone();
+        ws.register(
+            PendingWatcher::Recursive("/r".into(), Rc::new(move |_| *h.borrow_mut() += 1)),
+            true,
+        );
+        assert_eq!(ws.route(EventType::NodeCreated, "/r/a/b").len(), 1);
+        assert_eq!(ws.route(EventType::NodeDataChanged, "/r").len(), 1);
+        assert_eq!(ws.route(EventType::NodeChildrenChanged, "/r").len(), 0);
+        assert_eq!(ws.route(EventType::NodeCreated, "/rx").len(), 0);
+        assert_eq!(ws.len(), 1, "persistent");
+        let root = Rc::new(|_| ());
+        ws.register(PendingWatcher::Recursive("/".into(), root), true);
+        assert_eq!(ws.route(EventType::NodeDeleted, "/r/a").len(), 2);
+        assert_eq!(ws.remove("/r", WatcherType::PersistentRecursive).len(), 1);
+        assert_eq!(ws.len(), 1);
+    }
+}

@@ -1,0 +1,81 @@
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use mio_zookeeper::client::{Client, ClientState, CreateOptions};
+use mio_zookeeper::proto::EventType;
+use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::{CreateMode, Error, ErrorCode};
+
+#[test]
+fn smoke() {
+    let zk = ZkServer::start().unwrap();
+    let c = Client::new(&zk.connect_string()).unwrap();
+    let states = Rc::new(RefCell::new(Vec::new()));
+    let s = states.clone();
+    c.add_listener(move |st| s.borrow_mut().push(st));
+    c.start(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(c.state(), ClientState::Connected);
+    assert_eq!(c.create("/a", b"hello").unwrap(), "/a");
+    let (d, st) = c.get("/a").unwrap();
+    assert_eq!(d.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(st.version, 0);
+    let fired = Rc::new(RefCell::new(None));
+    let f = fired.clone();
+    c.get_watch("/a", move |ev| *f.borrow_mut() = Some(ev))
+        .unwrap();
+    c.set("/a", b"x").unwrap();
+    c.handler()
+        .reactor()
+        .run_until(&|| fired.borrow().is_some(), Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        fired.borrow().as_ref().unwrap().event_type,
+        EventType::NodeDataChanged
+    );
+    match c.create("/a", b"") {
+        Err(Error::ZooKeeper {
+            code: ErrorCode::NodeExists,
+            path,
+        }) => assert_eq!(path, "/a"),
+        other => panic!("{other:?}"),
+    }
+    let (p, _) = c
+        .create_with(
+            "/x/y/z",
+            b"",
+            &CreateOptions {
+                makepath: true,
+                ..CreateOptions::mode(CreateMode::EphemeralSequential)
+            },
+        )
+        .unwrap();
+    assert!(p.starts_with("/x/y/z"), "{p}");
+    c.ensure_path("/q/r/s").unwrap();
+    assert!(c.exists("/q/r/s").unwrap().is_some());
+    c.delete_recursive("/q").unwrap();
+    assert!(c.exists("/q").unwrap().is_none());
+    let res = c
+        .transaction()
+        .create("/t1", b"")
+        .delete("/nope", -1)
+        .commit()
+        .unwrap();
+    assert!(!res[0].is_ok() && !res[1].is_ok(), "{res:?}");
+    // Many async ops pipelined.
+    let rs: Vec<_> = (0..200).map(|_| c.exists_async("/a")).collect();
+    for r in rs {
+        assert!(r
+            .get(true, Some(Duration::from_secs(10)))
+            .unwrap()
+            .is_some());
+    }
+    c.stop().unwrap();
+    assert_eq!(c.state(), ClientState::Lost);
+    c.handler().run_for(Duration::from_millis(50)).unwrap();
+    assert_eq!(
+        *states.borrow(),
+        vec![ClientState::Connected, ClientState::Lost]
+    );
+    assert!(matches!(c.get("/a"), Err(Error::ConnectionClosed)));
+}
