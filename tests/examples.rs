@@ -197,3 +197,112 @@ fn tour_with_zk_hosts_works_under_its_own_node_and_removes_it() {
     assert_eq!(root, ["app", "zookeeper"]);
     admin.stop().unwrap();
 }
+
+/// README, "Embedded in your mio::Poll": the host owns the poll and its own sources; the
+/// client works through async calls, callbacks, watches and tasks, and refuses to block.
+#[test]
+fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    use std::time::Instant;
+
+    use mio::net::{TcpListener, TcpStream};
+    use mio::{Events, Interest, Poll, Token};
+    use mio_zookeeper::proto::EventType;
+    use mio_zookeeper::{CreateOptions, Error, Handler, MioHandler};
+
+    let zk = ZkServer::start().expect("a server");
+    let mut poll = Poll::new().unwrap();
+    // The host's own source, under a token outside the client's range.
+    const HOST: Token = Token(7);
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    poll.registry()
+        .register(&mut listener, HOST, Interest::READABLE)
+        .unwrap();
+    let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+
+    let handler = MioHandler::embedded(poll.registry(), 1000..1100).unwrap();
+    let client = Client::builder(&zk.connect_string())
+        .handler(handler.clone())
+        .build_with()
+        .unwrap();
+    let connected = Rc::new(Cell::new(false));
+    let c = connected.clone();
+    client
+        .start_async()
+        .unwrap()
+        .rawlink(move |r| c.set(r.successful()));
+
+    let host_events = Rc::new(Cell::new(0));
+    let reactor = handler.reactor().clone();
+    let mut events = Events::with_capacity(256);
+    let turn = |events: &mut Events, poll: &mut Poll| {
+        poll.poll(events, reactor.next_timeout()).unwrap();
+        for event in events.iter() {
+            if !reactor.handle_event(event) {
+                assert_eq!(event.token(), HOST);
+                host_events.set(host_events.get() + 1);
+                let _ = listener.accept();
+            }
+        }
+        reactor.run_pending().unwrap();
+    };
+    let run_until = |done: &dyn Fn() -> bool, events: &mut Events, poll: &mut Poll| {
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < give_up, "the embedded loop got stuck");
+            turn(events, poll);
+        }
+    };
+    run_until(&|| connected.get(), &mut events, &mut poll);
+
+    // Blocking is refused in this mode, with a clear error.
+    assert!(matches!(client.get("/"), Err(Error::Embedded { .. })));
+
+    // Async calls with callbacks, a watch, and a task awaiting results.
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    client
+        .create_async("/e", None, &CreateOptions::default())
+        .rawlink(move |r| {
+            l.borrow_mut()
+                .push(format!("created {:?}", r.value().map(|v| v.0)))
+        });
+    let l = log.clone();
+    client
+        .exists_watch_async("/e", move |ev| {
+            l.borrow_mut().push(format!("watch {}", ev.event_type))
+        })
+        .rawlink(|_| {});
+    let c = client.clone();
+    let task = handler.spawn_future(async move {
+        c.set_async("/e", Some(bytes::Bytes::from_static(b"x")), -1)
+            .await?;
+        let (data, _) = c.get_async("/e").await?;
+        Ok::<_, Error>(data)
+    });
+    run_until(
+        &|| task.ready() && log.borrow().len() == 2,
+        &mut events,
+        &mut poll,
+    );
+    assert_eq!(
+        *log.borrow(),
+        [
+            "created Some(\"/e\")".to_string(),
+            format!("watch {}", EventType::NodeDataChanged)
+        ]
+    );
+    assert_eq!(
+        task.get_nowait().unwrap().unwrap().as_deref(),
+        Some(&b"x"[..])
+    );
+    assert!(
+        host_events.get() >= 1,
+        "the host's own event was not handed back"
+    );
+
+    let stopped = client.stop_async();
+    run_until(&|| stopped.ready(), &mut events, &mut poll);
+    assert_eq!(client.state(), mio_zookeeper::ClientState::Lost);
+}
