@@ -162,13 +162,15 @@ pub(crate) fn run(zk_hosts: Option<&str>, echo: bool) -> Result<Vec<String>> {
     let admin = Client::builder(&hosts)
         .session_timeout(Duration::from_secs(5))
         .build()?;
-    admin.start(Some(WAIT))?;
+    admin
+        .start(Some(WAIT))
+        .map_err(|e| format!("connecting to {hosts}: {e}"))?;
     admin.ensure_path(&base)?;
     out.say(format!(
         "working under {base} (A and B use it as their chroot)"
     ));
 
-    let result = tour(&out, &a_hosts, &b_hosts, &admin, proxy.as_ref());
+    let result = tour(&out, &a_hosts, &b_hosts, &admin, &base, proxy.as_ref());
 
     // Clean up whatever happened.
     let cleanup = admin.delete_recursive(&base);
@@ -187,6 +189,7 @@ fn tour(
     a_hosts: &str,
     b_hosts: &str,
     admin: &Client,
+    base: &str,
     proxy: Option<&Proxy>,
 ) -> Result<()> {
     // ------------------------------------------------------------------ 1. connect
@@ -425,8 +428,7 @@ fn tour(
             out.say("the proxy cut A's connection");
             // The admin client runs on its own loop: A's loop does not run meanwhile, so
             // this change is made while A is cut off.
-            let chroot = a.chroot().ok_or("A has no chroot")?;
-            admin.set(&format!("{chroot}/config"), b"changed while A was away")?;
+            admin.set(&format!("{base}/config"), b"changed while A was away")?;
             out.say("admin: set /config while A is cut off");
             a.handler().reactor().run_until(
                 &|| fired.get() && a.state() == ClientState::Connected,
