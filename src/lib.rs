@@ -1,9 +1,15 @@
 //! # mio-zookeeper
 //!
 //! A ZooKeeper client on a single-threaded, hand-rolled [`mio`] reactor, carrying over the
-//! handler model of Python's kazoo: a `Handler` whose `select`, `socket` and `spawn` map onto
-//! the loop, and Rc-based `AsyncResult`s that block *cooperatively*: a blocking `get()` drives
-//! the loop until the answer is in.
+//! handler model of Python's kazoo: a [`Handler`] whose `select`, `socket` and `spawn` map
+//! onto the loop, and Rc-based [`AsyncResult`]s that block *cooperatively*: a blocking call
+//! drives the loop until its answer is in. No async runtime, no threads.
+//!
+//! [`Client`] is kazoo's `KazooClient`: every operation blocking and `*_async`, the
+//! CONNECTED / SUSPENDED / LOST states with listeners, transactions, chroot, auth, ACLs, and
+//! watches (one-shot, persistent and recursive) that survive reconnects. The [`client`]
+//! module documents what happens to requests and watches when the connection drops or the
+//! session expires.
 //!
 //! ## Layers
 //!
@@ -11,7 +17,7 @@
 //! clock.
 //!
 //! ```text
-//!  client/                 Client (kazoo's KazooClient)
+//!  client/                 Client (kazoo's KazooClient), transactions, watches
 //!     |
 //!  handler / async_result  Handler trait (IHandler), AsyncResult<T> (IAsyncResult)
 //!     |
@@ -22,67 +28,151 @@
 //!  proto/                  pure codec: frames and every jute record
 //! ```
 //!
-//! ## Three ways to wait
+//! ## A blocking call, a callback, an awaited result
 //!
-//! The engine alone (no client yet): a [`MioHandler`] runs one single-threaded
-//! [`Reactor`]; an [`AsyncResult`] is a value that arrives later.
+//! The examples start a throwaway server with the test harness (`mio_zookeeper::testing`,
+//! behind the `testing` feature); `hosts` is its connect string, such as `"127.0.0.1:2181"` (in
+//! general `"10.0.0.1:2181,10.0.0.2:2181/app"`: several servers and a chroot).
 //!
-//! **A blocking call.** `get(true, timeout)` runs the loop (I/O, timers, callbacks, tasks)
-//! until the value is in; nothing else blocks the thread.
+//! **Blocking calls** run the loop (I/O, timers, pings, callbacks) until the answer is in;
+//! each waits at most the client's request timeout.
 //!
 //! ```
+//! # let server = mio_zookeeper::testing::ZkServer::start()?;
+//! # let hosts = server.connect_string();
 //! use std::time::Duration;
-//! use mio_zookeeper::{Handler, MioHandler};
+//! use mio_zookeeper::{Client, ClientState};
 //!
-//! let handler = MioHandler::new()?;
-//! let result = handler.async_result::<String>();
-//! let r = result.clone();
-//! handler.reactor().set_timeout(Duration::from_millis(10), move || {
-//!     r.set("pong".to_string()).unwrap();
-//! });
-//! assert_eq!(result.get(true, Some(Duration::from_secs(5)))?, "pong");
-//! # Ok::<(), mio_zookeeper::Error>(())
+//! let zk = Client::new(&hosts)?;
+//! zk.add_listener(|state| println!("the client is now {state:?}"));
+//! zk.start(Some(Duration::from_secs(15)))?;
+//! assert_eq!(zk.state(), ClientState::Connected);
+//!
+//! zk.create("/greeting", b"hello")?;
+//! let (data, stat) = zk.get("/greeting")?;
+//! assert_eq!(data.as_deref(), Some(&b"hello"[..]));
+//! assert_eq!(stat.version, 0);
+//! zk.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! **A callback.** `rawlink` callbacks are one-shot and always deferred to the loop's queue,
-//! even on a result that is already set; they run when the loop is driven, here by a manual
-//! `poll_once` loop.
+//! **Callbacks.** An `*_async` call returns an [`AsyncResult`] at once; several requests
+//! can be in flight. A `rawlink` callback runs on the loop once the reply is in, never
+//! inside the call that set it up, and callbacks run in the order the replies came.
 //!
 //! ```
-//! use std::{cell::Cell, rc::Rc, time::Duration};
-//! use mio_zookeeper::{Handler, MioHandler};
+//! # let server = mio_zookeeper::testing::ZkServer::start()?;
+//! # let hosts = server.connect_string();
+//! use std::{cell::RefCell, rc::Rc, time::Duration};
+//! use mio_zookeeper::{Client, CreateOptions};
 //!
-//! let handler = MioHandler::new()?;
-//! let result = handler.async_result::<u32>();
-//! let seen = Rc::new(Cell::new(None));
-//! let s = seen.clone();
-//! result.rawlink(move |r| s.set(r.value()));
-//! result.set(7)?;
-//! assert_eq!(seen.get(), None); // not run inside set()
-//! while handler.poll_once(Some(Duration::ZERO))? {}
-//! assert_eq!(seen.get(), Some(7));
-//! # Ok::<(), mio_zookeeper::Error>(())
+//! let zk = Client::new(&hosts)?;
+//! zk.start(None)?;
+//! let created = Rc::new(RefCell::new(Vec::new()));
+//! for name in ["/a", "/b", "/c"] {
+//!     let c = created.clone();
+//!     zk.create_async(name, None, &CreateOptions::default())
+//!         .rawlink(move |r| match r.get_nowait() {
+//!             Ok((path, _stat)) => c.borrow_mut().push(path),
+//!             Err(e) => eprintln!("create {name}: {e}"),
+//!         });
+//! }
+//! assert!(created.borrow().is_empty()); // nothing ran yet: the loop runs callbacks
+//! zk.handler()
+//!     .reactor()
+//!     .run_until(&|| created.borrow().len() == 3, Some(Duration::from_secs(10)))?;
+//! assert_eq!(*created.borrow(), ["/a", "/b", "/c"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! **An awaited result.** `AsyncResult` is a `Future`; `spawn_future` runs an `async` block
-//! as a cooperative task on the loop (gevent's greenlet, without threads).
+//! **An awaited result.** [`AsyncResult`] is a `Future`; [`Handler::spawn_future`] runs an
+//! `async` block as a cooperative task on the loop (gevent's greenlet, without threads), and
+//! its own result can be waited on, linked or awaited in turn.
 //!
 //! ```
+//! # let server = mio_zookeeper::testing::ZkServer::start()?;
+//! # let hosts = server.connect_string();
 //! use std::time::Duration;
-//! use mio_zookeeper::{Handler, MioHandler};
+//! use mio_zookeeper::{Client, Handler};
 //!
-//! let handler = MioHandler::new()?;
-//! let result = handler.async_result::<u32>();
-//! let (r, reactor) = (result.clone(), handler.reactor().clone());
-//! let task = handler.spawn_future(async move {
-//!     reactor.sleep_async(Duration::from_millis(5)).await;
-//!     let v = r.await?;
-//!     Ok::<u32, mio_zookeeper::Error>(v + 1)
+//! let zk = Client::new(&hosts)?;
+//! zk.start(None)?;
+//! zk.ensure_path("/jobs/1")?;
+//! zk.ensure_path("/jobs/2")?;
+//!
+//! let c = zk.clone();
+//! let task = zk.handler().spawn_future(async move {
+//!     let (mut jobs, _stat) = c.get_children_async("/jobs").await?;
+//!     jobs.sort();
+//!     let mut versions = Vec::new();
+//!     for job in &jobs {
+//!         let (_data, stat) = c.get_async(&format!("/jobs/{job}")).await?;
+//!         versions.push(stat.version);
+//!     }
+//!     Ok::<_, mio_zookeeper::Error>((jobs, versions))
 //! });
-//! result.set(41)?;
-//! assert_eq!(task.get(true, Some(Duration::from_secs(5)))??, 42);
-//! # Ok::<(), mio_zookeeper::Error>(())
+//! let (jobs, versions) = task.get(true, Some(Duration::from_secs(10)))??;
+//! assert_eq!(jobs, ["1", "2"]);
+//! assert_eq!(versions, [0, 0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Who drives the loop
+//!
+//! 1. **Blocking calls**, as above: every wait runs the loop.
+//! 2. **`poll_once` in your own loop**: one iteration per call (I/O, due timers, queued
+//!    callbacks and tasks), returning whether anything happened; your work goes between
+//!    iterations.
+//!
+//!    ```
+//!    # let server = mio_zookeeper::testing::ZkServer::start()?;
+//!    # let hosts = server.connect_string();
+//!    use std::time::{Duration, Instant};
+//!    use mio_zookeeper::Client;
+//!
+//!    let zk = Client::new(&hosts)?;
+//!    let started = zk.start_async()?;
+//!    let give_up = Instant::now() + Duration::from_secs(15);
+//!    while !started.ready() && Instant::now() < give_up {
+//!        // ... the application's own work ...
+//!        zk.poll_once(Some(Duration::from_millis(50)))?;
+//!    }
+//!    assert!(zk.connected());
+//!    # Ok::<(), Box<dyn std::error::Error>>(())
+//!    ```
+//!
+//! 3. **Embedded in a host's `mio::Poll`**: the client's sockets live in the host's poll
+//!    under tokens the host hands over ([`MioHandler::embedded`]); the host passes events
+//!    to [`Reactor::handle_event`], bounds its poll timeout with
+//!    [`Reactor::next_timeout`] and calls [`Reactor::run_pending`] after each poll. Blocking
+//!    calls are refused there ([`Error::Embedded`]): use `*_async`, callbacks and tasks.
+//!
+//!    ```
+//!    # let server = mio_zookeeper::testing::ZkServer::start()?;
+//!    # let hosts = server.connect_string();
+//!    use std::time::{Duration, Instant};
+//!    use mio::{Events, Poll};
+//!    use mio_zookeeper::{Client, MioHandler};
+//!
+//!    let mut poll = Poll::new()?;
+//!    let handler = MioHandler::embedded(poll.registry(), 1000..1100)?; // the client's tokens
+//!    let zk = Client::builder(&hosts).handler(handler.clone()).build_with()?;
+//!    let started = zk.start_async()?;
+//!    let mut events = Events::with_capacity(128);
+//!    let give_up = Instant::now() + Duration::from_secs(15);
+//!    while !started.ready() && Instant::now() < give_up {
+//!        poll.poll(&mut events, handler.reactor().next_timeout())?;
+//!        for event in events.iter() {
+//!            if !handler.reactor().handle_event(event) {
+//!                // one of the host's own sources
+//!            }
+//!        }
+//!        handler.reactor().run_pending()?;
+//!    }
+//!    assert!(zk.connected());
+//!    assert!(matches!(zk.get("/"), Err(mio_zookeeper::Error::Embedded { .. })));
+//!    # Ok::<(), Box<dyn std::error::Error>>(())
+//!    ```
 //!
 //! The [`handler`] module documents in which order and context callbacks run and what they
 //! may do; the [`reactor`] module documents one loop iteration, nesting and embedding.
@@ -113,8 +203,13 @@ pub mod fuzzing;
 
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
 pub use async_result::AsyncResult;
-pub use client::{Client, ClientBuilder, ClientState, CreateOptions, WatchedEvent};
+pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};
-pub use proto::{Acl, CreateMode, ErrorCode, Id, Perms, Stat};
+pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
 pub use reactor::Reactor;
+
+/// The README's Rust examples, compiled by `cargo test --doc` so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,5 +1,9 @@
 //! The ZooKeeper client: kazoo's `KazooClient` on the crate's reactor.
 //!
+//! [`Client::new`] or [`Client::builder`] makes a client (not yet started) for a connect
+//! string `host:port[,host:port...][/chroot]` (IPv6 in brackets, port 2181 by default);
+//! [`Client::start`] connects, running the loop until the session is established.
+//!
 //! Every operation comes in two forms: a blocking one (`get`) that runs the loop until the
 //! answer is in, and an `*_async` one that returns an [`AsyncResult`] at once (wait on it,
 //! `rawlink` a callback to it, or `.await` it in a task). Blocking calls wait at most the
@@ -8,19 +12,65 @@
 //!
 //! # Examples
 //!
-//! ```no_run
+//! ```
+//! # let server = mio_zookeeper::testing::ZkServer::start()?;
+//! # let hosts = server.connect_string();
+//! use std::{cell::Cell, rc::Rc, time::Duration};
 //! use mio_zookeeper::client::Client;
+//! use mio_zookeeper::proto::EventType;
 //!
-//! let zk = Client::new("127.0.0.1:2181/app")?;
+//! let zk = Client::new(&hosts)?; // for example "127.0.0.1:2181/app"
 //! zk.start(None)?;
 //! zk.ensure_path("/config")?;
 //! zk.set("/config", b"v1")?;
-//! let (data, stat) = zk.get("/config")?;
+//!
+//! let changed = Rc::new(Cell::new(false));
+//! let c = changed.clone();
+//! let (data, stat) = zk.get_watch("/config", move |event| {
+//!     c.set(event.event_type == EventType::NodeDataChanged)
+//! })?;
 //! assert_eq!(data.as_deref(), Some(&b"v1"[..]));
 //! assert_eq!(stat.version, 1);
+//!
+//! zk.set("/config", b"v2")?;
+//! // The server sends the watch event before the reply to set().
+//! zk.handler().reactor().run_until(&|| changed.get(), Some(Duration::from_secs(10)))?;
 //! zk.stop()?;
-//! # Ok::<(), mio_zookeeper::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Operations
+//!
+//! - **Nodes:** [`create`](Client::create), [`create_with`](Client::create_with) (mode:
+//!   ephemeral, sequential, container, TTL; ACL; makepath),
+//!   [`ensure_path`](Client::ensure_path), [`get`](Client::get),
+//!   [`exists`](Client::exists), [`get_children`](Client::get_children) (and
+//!   [`get_children_with_stat`](Client::get_children_with_stat)), [`set`](Client::set) and
+//!   [`set_version`](Client::set_version), [`delete`](Client::delete),
+//!   [`delete_version`](Client::delete_version), [`delete_recursive`](Client::delete_recursive),
+//!   [`get_acls`](Client::get_acls), [`set_acls`](Client::set_acls), [`sync`](Client::sync).
+//! - **Watches:** one-shot [`get_watch`](Client::get_watch),
+//!   [`exists_watch`](Client::exists_watch), [`get_children_watch`](Client::get_children_watch);
+//!   persistent and recursive [`add_watch`](Client::add_watch);
+//!   [`remove_watches`](Client::remove_watches).
+//! - **Several operations at once:** [`transaction`](Client::transaction) (atomic writes, one
+//!   [`OpResult`] per op) and [`multi_read`](Client::multi_read).
+//! - **Session and server:** [`add_auth`](Client::add_auth), [`whoami`](Client::whoami),
+//!   [`get_ephemerals`](Client::get_ephemerals),
+//!   [`get_all_children_number`](Client::get_all_children_number),
+//!   [`reconfig`](Client::reconfig), [`get_config`](Client::get_config),
+//!   [`command`](Client::command) (four-letter words),
+//!   [`server_version`](Client::server_version). These are blocking only.
+//! - **Lifecycle:** [`start`](Client::start) / [`start_async`](Client::start_async),
+//!   [`stop`](Client::stop) / [`stop_async`](Client::stop_async),
+//!   [`restart`](Client::restart), [`close`](Client::close), [`state`](Client::state),
+//!   [`session_state`](Client::session_state), [`client_id`](Client::client_id),
+//!   [`add_listener`](Client::add_listener) / [`remove_listener`](Client::remove_listener).
+//!
+//! Paths are absolute and checked before anything is sent ([`validate_path`]: an invalid
+//! path fails with [`Error::InvalidPath`] naming the path and the rule). With a chroot, it is
+//! added on the way out and removed from every path that comes back (created paths, `sync`,
+//! watch events).
 //!
 //! # States
 //!
@@ -32,6 +82,15 @@
 //! expires the client is LOST: pending requests fail with [`Error::SessionExpired`], every
 //! watcher is told once with an [`EventType::None`](crate::proto::EventType::None) event,
 //! and a new session follows (kazoo's behaviour) unless configured otherwise.
+//!
+//! # Watches and callbacks
+//!
+//! A one-shot watch is registered only when its request succeeds (an `exists` on a missing
+//! node leaves a watch for its creation) and fires at most once; a persistent one fires
+//! until removed. Watch callbacks, completion callbacks and listeners all run from the
+//! loop's queue, never inside the call that triggered them, in the order the server sent
+//! their triggers: a watch event is seen before the reply that reflects the change. Watch
+//! callbacks run one at a time (see [`crate::handler`]).
 
 mod driver;
 mod hosts;

@@ -1,14 +1,14 @@
-//! A first look at the wire: starts a throwaway ZooKeeper server with the test harness, talks
-//! to it with nothing but the crate's codec (a handshake, a few requests, a watch that fires,
-//! a transaction with a failing op), and prints every frame both ways, decoded, in zkdump's
-//! JSON format (`examples/zkdump.rs`).
+//! The wire, frame by frame: starts a throwaway ZooKeeper server with the test harness,
+//! talks to it with nothing but the crate's codec (a handshake, a few requests, a watch that
+//! fires, a transaction with a failing op), and prints every frame both ways, decoded, in
+//! zkdump's JSON format (`examples/zkdump.rs`). For the client's view of the same things,
+//! see `examples/tour.rs`.
 //!
 //! With `ZK_HOSTS` set (a connect string such as `10.0.0.5:2181,10.0.0.6:2181/app`), it uses
 //! the first of those servers instead and starts nothing; it works under a node of its own,
-//! `/mio-zookeeper-demo-<pid>`, and removes it.
+//! `/mio-zookeeper-wire-<pid>`, and removes it.
 //!
-//! Run it with `scripts/demo` (which installs ZooKeeper if needed) or
-//! `cargo run --example demo`.
+//! Run it with `cargo run --example wire`.
 
 #[allow(dead_code)]
 #[path = "zkdump.rs"]
@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     // Record the traffic of both connections on its way through a proxy.
     let proxy = Proxy::start(addr)?;
-    let base = format!("/mio-zookeeper-demo-{}", std::process::id());
+    let base = format!("/mio-zookeeper-wire-{}", std::process::id());
     let mut log = Vec::new();
     {
         let mut c = RawConnection::connect(proxy.addr(), 10_000)?;
