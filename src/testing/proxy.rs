@@ -32,7 +32,9 @@ struct Shared {
     accepted: AtomicUsize,
 }
 
-/// A recording TCP proxy. See the [module docs](self).
+/// A recording TCP proxy on loopback: put it between a client and a [`ZkServer`](super::ZkServer)
+/// to capture real traffic (each direction of each connection, raw, as `examples/zkdump.rs`
+/// reads it), or to cut the client's connections without touching the server.
 ///
 /// # Examples
 ///

@@ -29,7 +29,7 @@ pub struct RawReply {
 }
 
 /// A blocking connection that sends encoded requests and decodes replies, one at a time or
-/// pipelined. See the [module docs](self).
+/// pipelined. It is a test tool, not a client: use the crate's `Client` for real work.
 #[derive(Debug)]
 pub struct RawConnection {
     stream: TcpStream,
