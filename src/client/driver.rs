@@ -560,10 +560,15 @@ fn on_state(shared: &Shared, s: SessionState) {
         };
         let connected = if s.is_connected() {
             std::mem::take(&mut core.on_connected)
-        } else if s == SessionState::AuthFailed {
-            let v = std::mem::take(&mut core.on_connected);
-            for r in &v {
-                let _ = r.set_exception(Error::AuthFailed);
+        } else if matches!(s, SessionState::AuthFailed | SessionState::Closed) {
+            // A start() still waiting will never see CONNECTED: tell it why.
+            let err = if s == SessionState::AuthFailed {
+                Error::AuthFailed
+            } else {
+                Error::ConnectionClosed
+            };
+            for r in std::mem::take(&mut core.on_connected) {
+                let _ = r.set_exception(err.clone());
             }
             Vec::new()
         } else {

@@ -478,10 +478,34 @@ impl<H: Handler> Client<H> {
     pub fn stop(&self) -> Result<(), Error> {
         let r = self.stop_async();
         let res = r.take(true, Some(driver::STOP_WAIT));
-        self.shared.borrow_mut().session = None;
+        self.teardown();
         match res {
             Err(Error::Timeout) => Ok(()),
             other => other,
+        }
+    }
+
+    /// Ends the session at once (after `stop` waited, or gave up waiting): whatever is still
+    /// pending fails with [`Error::ConnectionClosed`], so every result handed out completes.
+    fn teardown(&self) {
+        {
+            let mut core = self.shared.borrow_mut();
+            if let Some(s) = core.session.as_mut() {
+                s.abort();
+            }
+        }
+        pump(&self.shared);
+        let (leftover, closed) = {
+            let mut core = self.shared.borrow_mut();
+            core.session = None;
+            let leftover: Vec<Pending> = core.pending.drain().map(|(_, p)| p).collect();
+            (leftover, std::mem::take(&mut core.on_closed))
+        };
+        for p in leftover {
+            (p.complete)(Err(Error::ConnectionClosed));
+        }
+        for r in closed {
+            let _ = r.set(());
         }
     }
 

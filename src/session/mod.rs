@@ -584,6 +584,15 @@ impl Session {
         }
     }
 
+    /// Closes at once without waiting for the server (a [`close`](Self::close) that was not
+    /// answered in time, or a client being torn down): everything pending fails with
+    /// [`RequestError::Closed`] and the state is [`SessionState::Closed`].
+    pub fn abort(&mut self) {
+        if self.state != SessionState::Closed {
+            self.finish_closed();
+        }
+    }
+
     /// The TCP connection asked for by [`Action::Connect`] is established.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.conn != Conn::Connecting {
