@@ -74,6 +74,14 @@
 //! added on the way out and removed from every path that comes back (created paths, `sync`,
 //! watch events).
 //!
+//! # Keeping the session alive
+//!
+//! There is no background thread. Pings go out while the loop runs: inside any blocking
+//! call, `poll_once`, `run_for`, the handler's `sleep`, or (embedded) the host's loop. A
+//! thread that does other work for longer than a third of the session timeout without running
+//! the loop misses its pings, and the server expires the session after the timeout. Use
+//! `client.handler().sleep(d)` instead of `std::thread::sleep(d)`.
+//!
 //! # States
 //!
 //! [`ClientState`] is kazoo's coarse state (CONNECTED / SUSPENDED / LOST), told to
