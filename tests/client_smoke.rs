@@ -79,3 +79,20 @@ fn smoke() {
     );
     assert!(matches!(c.get("/a"), Err(Error::ConnectionClosed)));
 }
+
+#[test]
+fn results_complete_when_the_last_handle_is_dropped() {
+    let zk = ZkServer::start().unwrap();
+    let c = Client::new(&zk.connect_string()).unwrap();
+    c.start(Some(Duration::from_secs(10))).unwrap();
+    let handler = c.handler().clone();
+    let pending = c.exists_async("/a");
+    drop(c);
+    // Nobody runs the client any more; the result must still be complete.
+    assert!(pending.ready());
+    let _ = handler;
+    assert!(matches!(
+        pending.get(false, None),
+        Err(Error::ConnectionClosed) | Ok(_)
+    ));
+}

@@ -1565,14 +1565,22 @@ impl<H: Handler> Client<H> {
 impl<H: Handler> Drop for Client<H> {
     fn drop(&mut self) {
         // The last handle closes the session so the server can drop its ephemerals at once.
+        // It also fails whatever is still pending, so a result held after the last handle
+        // is gone still completes (with ConnectionClosed) instead of hanging.
         if Rc::strong_count(&self.shared) == 1 {
-            let mut core = self.shared.borrow_mut();
+            let Ok(mut core) = self.shared.try_borrow_mut() else {
+                return;
+            };
             let now = core.reactor.now();
+            let had_session = core.session.is_some();
             if let Some(s) = core.session.as_mut() {
                 s.close(now);
             }
             drop(core);
-            pump(&self.shared);
+            if had_session {
+                pump(&self.shared);
+                self.teardown();
+            }
         }
     }
 }
