@@ -35,10 +35,12 @@
 
 mod driver;
 mod hosts;
+mod security;
 mod transaction;
 mod watchers;
 
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
 pub use watchers::WatchedEvent;
 
