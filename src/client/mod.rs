@@ -383,6 +383,16 @@ impl<H: Handler> Client<H> {
                 return Ok(r);
             }
             core.on_connected.push(r.clone());
+            // A session that has ended (closed by `stop_async`, which, unlike `stop`, leaves
+            // it in place; auth failed; expired without reconnecting) does nothing more:
+            // start a new one, as kazoo's `start()` does after LOST.
+            if core
+                .session
+                .as_ref()
+                .is_some_and(|s| s.state().is_terminal())
+            {
+                core.session = None;
+            }
             if core.session.is_none() {
                 let c = &self.config;
                 let mut sc = SessionConfig::new(core.hosts.len());
@@ -460,7 +470,14 @@ impl<H: Handler> Client<H> {
     /// Releases the client's resources after [`stop`](Self::stop) (kazoo's `close`); the
     /// client can be started again afterwards.
     pub fn close(&self) -> Result<(), Error> {
-        if self.shared.borrow().session.is_some() {
+        // Stopped means no session, or one that has ended (after `stop_async`).
+        let live = self
+            .shared
+            .borrow()
+            .session
+            .as_ref()
+            .is_some_and(|s| !s.state().is_terminal());
+        if live {
             return Err(Error::BadArgument(
                 "cannot close a client that is not stopped: call stop() first".into(),
             ));
