@@ -399,6 +399,11 @@ impl<H: Handler> Client<H> {
                 sc.session_timeout = c.session_timeout;
                 sc.read_only = c.read_only;
                 sc.auth = c.auth.clone();
+                for a in &core.added_auth {
+                    if !sc.auth.contains(a) {
+                        sc.auth.push(a.clone());
+                    }
+                }
                 sc.max_incoming_frame = c.max_incoming_frame;
                 sc.max_outgoing_frame = c.max_outgoing_frame;
                 sc.max_queued_requests = c.max_queued_requests;
@@ -1145,8 +1150,10 @@ impl<H: Handler> Client<H> {
         )
     }
 
-    /// Adds credentials to the session (sent now, and again after every reconnect).
-    /// A failure makes the session unusable (AUTH_FAILED, then LOST), as in kazoo.
+    /// Adds credentials to the session (sent now, again after every reconnect, and in every
+    /// new session of this client, as kazoo's `auth_data`). A failure
+    /// ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST), as in
+    /// kazoo.
     pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
         self.wait(self.add_auth_async(scheme, credential))
     }
@@ -1154,8 +1161,15 @@ impl<H: Handler> Client<H> {
     /// Async form of [`add_auth`](Self::add_auth).
     pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
         let cred = Bytes::copy_from_slice(credential);
-        if let Some(s) = self.shared.borrow_mut().session.as_mut() {
-            s.add_auth(scheme.to_string(), cred.clone());
+        {
+            let mut core = self.shared.borrow_mut();
+            let pair = (scheme.to_string(), cred.clone());
+            if !core.added_auth.contains(&pair) {
+                core.added_auth.push(pair);
+            }
+            if let Some(s) = core.session.as_mut() {
+                s.add_auth(scheme.to_string(), cred.clone());
+            }
         }
         self.submit(
             Request::Auth(AuthPacket {
@@ -1165,7 +1179,15 @@ impl<H: Handler> Client<H> {
             }),
             scheme,
             None,
-            |res| res.map(|_| ()),
+            |res| match res {
+                Ok(_) => Ok(()),
+                // The same error as every other request of the now unusable session.
+                Err(Error::ZooKeeper {
+                    code: ErrorCode::AuthFailed,
+                    ..
+                }) => Err(Error::AuthFailed),
+                Err(e) => Err(e),
+            },
         )
     }
 
