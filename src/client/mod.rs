@@ -710,6 +710,8 @@ impl<H: Handler> Client<H> {
     }
 
     /// Creates `path` and any missing parent (kazoo's `ensure_path`); succeeds if it exists.
+    /// Only missing nodes are created (with null data and the default ACL); under a chroot
+    /// whose node is missing, that node is created too.
     pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
         self.wait(self.ensure_path_async(path))
     }
@@ -729,21 +731,28 @@ impl<H: Handler> Client<H> {
         let o = out.clone();
         self.handler.spawn_future(async move {
             let res = async {
-                if path == "/" {
-                    return Ok(());
+                // kazoo's order: walk up with exists to the deepest node there is, then
+                // create only the missing ones, downwards. Creating an existing node is not
+                // harmless: the server checks the parent's CREATE permission before it
+                // reports NodeExists, so a locked-down ancestor would fail with NoAuth.
+                // With a chroot, "/" is the chroot's own node, which may be missing too
+                // (kazoo creates it as well).
+                let mut missing = Vec::new();
+                let mut p = path.clone();
+                while this.exists_async(&p).await?.is_none() {
+                    let top = p == "/";
+                    missing.push(p);
+                    if top {
+                        break;
+                    }
+                    p = parent_of(missing.last().map_or("/", String::as_str));
                 }
-                if this.exists_async(&path).await?.is_some() {
-                    return Ok(());
-                }
-                let mut prefix = String::new();
-                for part in path[1..].split('/') {
-                    prefix.push('/');
-                    prefix.push_str(part);
-                    let opts = CreateOptions {
-                        acl: acl.clone(),
-                        ..CreateOptions::default()
-                    };
-                    match this.create_once(&prefix, None, &opts).await {
+                let opts = CreateOptions {
+                    acl,
+                    ..CreateOptions::default()
+                };
+                for m in missing.iter().rev() {
+                    match this.create_once(m, None, &opts).await {
                         Ok(_) => {}
                         Err(Error::ZooKeeper {
                             code: ErrorCode::NodeExists,
