@@ -642,6 +642,14 @@ fn ensure_path_creates_every_missing_parent() {
     c.ensure_path("/e/f/h/i").unwrap();
     assert!(c.exists("/e/f/h/i").unwrap().is_some());
     c.ensure_path("/").unwrap();
+    // Only missing nodes are created: an existing ancestor whose parent forbids CREATE is
+    // not in the way (kazoo walks up with exists first, too).
+    c.create("/locked", b"").unwrap();
+    c.create("/locked/open", b"").unwrap();
+    c.set_acls("/locked", Acl::read_unsafe(), -1).unwrap();
+    c.ensure_path("/locked/open/x/y").unwrap();
+    assert!(c.exists("/locked/open/x/y").unwrap().is_some());
+    assert_zk(c.ensure_path("/locked/z"), ErrorCode::NoAuth, "/locked/z");
     // Below an ephemeral node it cannot.
     c.create_with("/eph", b"", &opts(CreateMode::Ephemeral))
         .unwrap();
