@@ -45,6 +45,28 @@ fn chroot_client_works_inside_its_root() {
         )
         .unwrap();
     assert_eq!(p, "/deep/er/node");
+    // A bare sequence number right under the chroot (trailing '/') stays inside it.
+    let (p, _) = c
+        .create_with(
+            "/",
+            b"",
+            &CreateOptions::mode(CreateMode::EphemeralSequential),
+        )
+        .unwrap();
+    assert_eq!(p, "/0000000003");
+    let res = c
+        .transaction()
+        .create_mode("/", b"", CreateMode::PersistentSequential)
+        .commit()
+        .unwrap();
+    assert!(
+        matches!(&res[0], OpResult::Create(p) if p == "/0000000004"),
+        "{res:?}"
+    );
+    assert!(root.exists("/app/0000000003").unwrap().is_some());
+    assert!(root.exists("/app/0000000004").unwrap().is_some());
+    c.delete("/0000000003").unwrap();
+    c.delete("/0000000004").unwrap();
     c.ensure_path("/e/f").unwrap();
     let (p, _) = c
         .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
