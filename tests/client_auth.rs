@@ -65,6 +65,8 @@ fn test_connect_auth() {
         ErrorCode::NoAuth,
         "/secret",
     );
+    // Reading the ACL needs READ or ADMIN (ZOOKEEPER-1392).
+    assert_zk(eve.get_acls("/secret"), ErrorCode::NoAuth, "/secret");
     // exists is not ACL-checked.
     assert!(eve.exists("/secret").unwrap().is_some());
     // A wrong password is accepted as an identity, but not Alice's.

@@ -1115,3 +1115,34 @@ fn per_call_timeout_on_a_paused_server() {
 }
 
 use mio_zookeeper::Client;
+
+/// A request larger than the server accepts (jute.maxbuffer, 1 MiB - 1) is refused locally
+/// with a clear error instead of making the server drop the connection; the session is
+/// unaffected. Data just under the limit goes through.
+#[test]
+fn oversized_requests_are_refused_locally() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    let states = record_states(&c);
+    let big = vec![b'x'; 1024 * 1024];
+    match c.create("/big", &big) {
+        Err(e @ Error::Encode(_)) => {
+            assert_eq!(e.code(), Some(ErrorCode::MarshallingError));
+            assert!(!e.to_string().is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    c.create("/ok", b"").unwrap();
+    match c.set("/ok", &big) {
+        Err(Error::Encode(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    let fits = vec![b'y'; 1_000_000];
+    c.set("/ok", &fits).unwrap();
+    assert_eq!(c.get("/ok").unwrap().0.map(|d| d.len()), Some(1_000_000));
+    assert!(
+        states.borrow().is_empty(),
+        "no reconnect: {:?}",
+        states.borrow()
+    );
+}

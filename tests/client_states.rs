@@ -174,3 +174,39 @@ fn test_connection_timeout() {
     }
     drop(silent);
 }
+
+/// Dropping the last handle of a client closes its session at once, so its ephemeral nodes
+/// go without waiting for the session timeout.
+#[test]
+fn dropping_the_client_closes_its_session() {
+    let zk = server();
+    let observer = client(&zk.connect_string());
+    {
+        let c = Client::builder(&zk.connect_string())
+            .session_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        c.start(Some(WAIT)).unwrap();
+        c.create_with(
+            "/eph",
+            b"",
+            &CreateOptions::mode(mio_zookeeper::CreateMode::Ephemeral),
+        )
+        .unwrap();
+    }
+    let t0 = Instant::now();
+    let events = Events::new();
+    if observer
+        .exists_watch("/eph", events.watcher())
+        .unwrap()
+        .is_some()
+    {
+        wait_for(&observer, "the ephemeral's removal", || events.len() == 1);
+    }
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "closed at once, not expired after 10 s: {:?}",
+        t0.elapsed()
+    );
+    assert!(observer.exists("/eph").unwrap().is_none());
+}
