@@ -1209,37 +1209,60 @@ impl<H: Handler> Client<H> {
         new_members: Option<&str>,
         from_config: i64,
     ) -> Result<(Bytes, Stat), Error> {
+        self.wait(self.reconfig_async(joining, leaving, new_members, from_config))
+    }
+
+    /// Async form of [`reconfig`](Self::reconfig).
+    pub fn reconfig_async(
+        &self,
+        joining: Option<&str>,
+        leaving: Option<&str>,
+        new_members: Option<&str>,
+        from_config: i64,
+    ) -> AsyncResult<(Bytes, Stat)> {
         let req = Request::Reconfig(ReconfigRequest {
             joining_servers: joining.map(str::to_string),
             leaving_servers: leaving.map(str::to_string),
             new_members: new_members.map(str::to_string),
             cur_config_id: from_config,
         });
-        self.wait(self.submit(req, "reconfig", None, |res| match res? {
+        self.submit(req, "reconfig", None, |res| match res? {
             Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
             other => Err(unexpected("reconfig", &other)),
-        }))
+        })
     }
 
     /// The ensemble's dynamic config (`/zookeeper/config`, read outside the chroot).
     pub fn get_config(&self) -> Result<(Bytes, Stat), Error> {
+        self.wait(self.get_config_async())
+    }
+
+    /// Async form of [`get_config`](Self::get_config).
+    pub fn get_config_async(&self) -> AsyncResult<(Bytes, Stat)> {
         let req = Request::GetData(PathWatch {
             path: "/zookeeper/config".into(),
             watch: false,
         });
-        self.wait(
-            self.submit(req, "/zookeeper/config", None, |res| match res? {
-                Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
-                other => Err(unexpected("getConfig", &other)),
-            }),
-        )
+        self.submit(req, "/zookeeper/config", None, |res| match res? {
+            Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+            other => Err(unexpected("getConfig", &other)),
+        })
     }
 
-    /// The session's ephemeral nodes whose path starts with `prefix` (ZooKeeper 3.6+).
+    /// The session's ephemeral nodes whose path starts with `prefix` (a string prefix, not
+    /// only whole path components; ZooKeeper 3.6+).
     pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        let full = self.path(prefix, false)?;
+        self.wait(self.get_ephemerals_async(prefix))
+    }
+
+    /// Async form of [`get_ephemerals`](Self::get_ephemerals).
+    pub fn get_ephemerals_async(&self, prefix: &str) -> AsyncResult<Vec<String>> {
+        let full = match self.path(prefix, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
         let this = self.clone();
-        self.wait(self.submit(
+        self.submit(
             Request::GetEphemerals(PathOnly { path: full }),
             prefix,
             None,
@@ -1249,13 +1272,21 @@ impl<H: Handler> Client<H> {
                 }
                 other => Err(unexpected("getEphemerals", &other)),
             },
-        ))
+        )
     }
 
     /// The number of all descendants of `path` (ZooKeeper 3.6+).
     pub fn get_all_children_number(&self, path: &str) -> Result<i32, Error> {
-        let full = self.path(path, false)?;
-        self.wait(self.submit(
+        self.wait(self.get_all_children_number_async(path))
+    }
+
+    /// Async form of [`get_all_children_number`](Self::get_all_children_number).
+    pub fn get_all_children_number_async(&self, path: &str) -> AsyncResult<i32> {
+        let full = match self.path(path, false) {
+            Ok(p) => p,
+            Err(e) => return self.failed(e),
+        };
+        self.submit(
             Request::GetAllChildrenNumber(PathOnly { path: full }),
             path,
             None,
@@ -1263,17 +1294,20 @@ impl<H: Handler> Client<H> {
                 Response::GetAllChildrenNumber { total } => Ok(total),
                 other => Err(unexpected("getAllChildrenNumber", &other)),
             },
-        ))
+        )
     }
 
     /// Who the server thinks this session is (ZooKeeper 3.7+).
     pub fn whoami(&self) -> Result<Vec<ClientInfo>, Error> {
-        self.wait(
-            self.submit(Request::WhoAmI, "whoAmI", None, |res| match res? {
-                Response::WhoAmI(v) => Ok(v),
-                other => Err(unexpected("whoAmI", &other)),
-            }),
-        )
+        self.wait(self.whoami_async())
+    }
+
+    /// Async form of [`whoami`](Self::whoami).
+    pub fn whoami_async(&self) -> AsyncResult<Vec<ClientInfo>> {
+        self.submit(Request::WhoAmI, "whoAmI", None, |res| match res? {
+            Response::WhoAmI(v) => Ok(v),
+            other => Err(unexpected("whoAmI", &other)),
+        })
     }
 
     /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
