@@ -205,6 +205,26 @@ fn every_operation_async() {
     );
     assert_eq!(c.watch_count(), 0);
 
+    // The 3.5+ reads: ephemerals, descendants, who am I, config; reconfig.
+    assert_eq!(get(c.get_ephemerals_async("/")).unwrap(), ["/eph"]);
+    assert_eq!(get(c.get_all_children_number_async("/e")).unwrap(), 3);
+    assert_zk(
+        get(c.get_all_children_number_async("/missing")),
+        ErrorCode::NoNode,
+        "/missing",
+    );
+    let who = get(c.whoami_async()).unwrap();
+    assert!(who
+        .iter()
+        .any(|i| i.auth_scheme == "digest" && i.user == "alice"));
+    let (_, st) = get(c.get_config_async()).unwrap();
+    assert_eq!(Some(st), c.exists("/zookeeper/config").unwrap());
+    assert_zk(
+        get(c.reconfig_async(None, None, Some("server.1=127.0.0.1:2888:3888;2181"), -1)),
+        ErrorCode::ReconfigDisabled,
+        "reconfig",
+    );
+
     // stop_async / start_async.
     get(c.stop_async()).unwrap();
     assert!(matches!(
