@@ -571,3 +571,36 @@ fn remove_persistent_watches_by_type() {
         assert_eq!(c.watch_count(), 0);
     }
 }
+
+/// Completions and watch callbacks run in the order the server sent their triggers: with
+/// requests pipelined, a notification sent between two replies runs between their
+/// callbacks.
+#[test]
+fn callbacks_run_in_wire_order() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    c.create("/x", b"").unwrap();
+    c.create("/w", b"").unwrap();
+    let log = Log::new();
+    c.get_watch("/w", log.watcher("watch")).unwrap();
+    c.add_watch("/w", false, log.watcher("persistent")).unwrap();
+    let l = log.clone();
+    c.get_async("/x").rawlink(move |_| l.push("reply 1"));
+    let l = log.clone();
+    // The server sends the notification of this set before the set's own reply.
+    c.set_async("/w", None, -1)
+        .rawlink(move |_| l.push("reply 2 (set)"));
+    let l = log.clone();
+    c.get_async("/x").rawlink(move |_| l.push("reply 3"));
+    wait_for(&c, "five callbacks", || log.len() == 5);
+    assert_eq!(
+        log.get(),
+        [
+            "reply 1",
+            "watch NodeDataChanged /w",
+            "persistent NodeDataChanged /w",
+            "reply 2 (set)",
+            "reply 3"
+        ]
+    );
+}
