@@ -276,15 +276,26 @@ fn create_ttl_without_extended_types_is_unimplemented() {
     c.create("/after", b"").unwrap();
 }
 
-/// kazoo `test_create_makepath` / `test_create_no_makepath`: parents are created only with
-/// makepath; NodeExists on an existing leaf either way.
+/// kazoo `test_create_no_makepath`: without makepath a missing parent is NoNode and
+/// nothing is created; an existing leaf is NodeExists.
+#[test]
+fn test_create_no_makepath() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    assert_zk(c.create("/1/2", b""), ErrorCode::NoNode, "/1/2");
+    assert_zk(c.create("/1/2/3", b""), ErrorCode::NoNode, "/1/2/3");
+    assert!(c.exists("/1").unwrap().is_none());
+    c.create("/1", b"").unwrap();
+    c.create("/1/2", b"").unwrap();
+    assert_zk(c.create("/1/2", b""), ErrorCode::NodeExists, "/1/2");
+}
+
+/// kazoo `test_create_makepath`: missing parents are created; NodeExists on an existing
+/// leaf all the same.
 #[test]
 fn test_create_makepath() {
     let zk = server();
     let c = client(&zk.connect_string());
-    assert_zk(c.create("/1/2", b""), ErrorCode::NoNode, "/1/2");
-    assert!(c.exists("/1").unwrap().is_none());
-
     let mk = CreateOptions {
         makepath: true,
         ..CreateOptions::default()
@@ -357,8 +368,7 @@ fn test_create_ephemeral_no_children() {
     assert_eq!(c.get_children("/eph").unwrap(), Vec::<String>::new());
 }
 
-/// kazoo `test_create_null_data` / `test_set_null_data` / `test_create_empty_string`: null
-/// data round-trips as `None`, empty data as `Some(b"")`.
+/// kazoo `test_create_null_data`: null data round-trips as `None`.
 #[test]
 fn test_create_null_data() {
     let zk = server();
@@ -367,26 +377,37 @@ fn test_create_null_data() {
     let (d, st) = c.get("/null").unwrap();
     assert_eq!(d, None);
     assert_eq!(st.data_length, 0);
+    // Binary data survives untouched.
+    let blob: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    c.create("/blob", &blob).unwrap();
+    assert_eq!(c.get("/blob").unwrap().0, Some(Bytes::from(blob)));
+}
 
+/// kazoo `test_create_empty_string`: empty data round-trips as empty, not as null.
+#[test]
+fn test_create_empty_string() {
+    let zk = server();
+    let c = client(&zk.connect_string());
     c.create("/empty", b"").unwrap();
     let (d, st) = c.get("/empty").unwrap();
     assert_eq!(d.as_deref(), Some(&b""[..]));
     assert_eq!(st.data_length, 0);
+}
 
-    // set: null, then empty, then data.
+/// kazoo `test_set_null_data`: set to null, to empty and back to data.
+#[test]
+fn test_set_null_data() {
+    let zk = server();
+    let c = client(&zk.connect_string());
     c.create("/s", b"x").unwrap();
     let st = c.done(c.set_async("/s", None, -1));
     assert_eq!(st.version, 1);
+    assert_eq!(st.data_length, 0);
     assert_eq!(c.get("/s").unwrap().0, None);
     c.set("/s", b"").unwrap();
     assert_eq!(c.get("/s").unwrap().0.as_deref(), Some(&b""[..]));
     c.set("/s", b"back").unwrap();
     assert_eq!(c.get("/s").unwrap().0.as_deref(), Some(&b"back"[..]));
-
-    // Binary data survives untouched.
-    let blob: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-    c.create("/blob", &blob).unwrap();
-    assert_eq!(c.get("/blob").unwrap().0, Some(Bytes::from(blob)));
 }
 
 /// Waits on an async result for tests (the client's helper is private).
@@ -404,6 +425,8 @@ impl WaitExt for mio_zookeeper::Client {
 
 /// kazoo `test_create_invalid_path` (and issue #4 §2): bad paths are refused locally, for
 /// every operation, with a message that names the path and the rule; nothing is sent.
+/// (kazoo sends `\x00` and `\x1e` and gets BadArguments from the server; here they are
+/// refused before sending, with the same error code.)
 #[test]
 fn test_create_invalid_path() {
     let zk = server();
@@ -555,7 +578,7 @@ fn test_exists() {
     assert_eq!(c.watch_count(), 0, "plain exists leaves no watch");
 }
 
-/// kazoo `test_create_stat` / `test_get_children2`: the with-stat forms agree with `get`.
+/// kazoo `test_create_stat`: the stat a create returns is the node's.
 #[test]
 fn test_create_stat() {
     let zk = server();
@@ -568,7 +591,15 @@ fn test_create_stat() {
     assert_eq!(created, got);
     assert_eq!(created.czxid, created.mzxid);
     assert!(created.czxid > 0);
+    assert_eq!(created.data_length, 4);
+}
 
+/// kazoo `test_get_children2`: the children with the parent's stat, as `get` sees it.
+#[test]
+fn test_get_children2() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    c.create("/s", b"data").unwrap();
     c.create("/s/a", b"").unwrap();
     c.create("/s/b", b"").unwrap();
     let (mut children, st) = c.get_children_with_stat("/s").unwrap();
