@@ -1177,3 +1177,54 @@ fn oversized_requests_are_refused_locally() {
         states.borrow()
     );
 }
+
+/// The builder's default ACL is what create, ensure_path, makepath parents and transaction
+/// creates use when no ACL is given (an empty ACL counts as none, as in kazoo).
+#[test]
+fn default_acl_is_used_when_none_is_given() {
+    let zk = server();
+    let acl = vec![
+        Acl::new(Perms::ALL, Id::new("ip", "127.0.0.1")),
+        Acl::new(Perms::READ, Id::anyone()),
+    ];
+    let c = mio_zookeeper::Client::builder(&zk.connect_string())
+        .default_acl(acl.clone())
+        .build()
+        .unwrap();
+    c.start(Some(WAIT)).unwrap();
+    c.create("/plain", b"").unwrap();
+    c.create_with(
+        "/empty-acl",
+        b"",
+        &CreateOptions {
+            acl: Some(vec![]),
+            ..CreateOptions::default()
+        },
+    )
+    .unwrap();
+    c.ensure_path("/ens/sub").unwrap();
+    c.create_with(
+        "/mk/leaf",
+        b"",
+        &CreateOptions {
+            makepath: true,
+            ..CreateOptions::default()
+        },
+    )
+    .unwrap();
+    c.transaction().create("/txn", b"").commit().unwrap();
+    for p in ["/plain", "/empty-acl", "/ens", "/ens/sub", "/mk", "/mk/leaf", "/txn"] {
+        assert_eq!(c.get_acls(p).unwrap().0, acl, "{p}");
+    }
+    // An explicit ACL wins.
+    c.create_with(
+        "/open",
+        b"",
+        &CreateOptions {
+            acl: Some(Acl::open_unsafe()),
+            ..CreateOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.get_acls("/open").unwrap().0, Acl::open_unsafe());
+}
