@@ -434,6 +434,14 @@ impl<H: Handler> Client<H> {
     pub fn stop(&self) -> Result<(), Error> {
         let r = self.stop_async();
         let res = r.take(true, Some(driver::STOP_WAIT));
+        if !r.ready() {
+            // The server did not confirm in time: close without it, so that every pending
+            // request still completes and listeners and watchers hear the session end.
+            if let Some(s) = self.shared.borrow_mut().session.as_mut() {
+                s.close_now();
+            }
+            pump(&self.shared);
+        }
         self.shared.borrow_mut().session = None;
         match res {
             Err(Error::Timeout) => Ok(()),

@@ -584,6 +584,18 @@ impl Session {
         }
     }
 
+    /// Closes at once, without waiting for the server to confirm (for a caller that gave up
+    /// waiting after [`close`](Self::close)): the connection is dropped, everything still
+    /// pending fails with [`RequestError::Closed`] and the state becomes
+    /// [`SessionState::Closed`]. Does nothing once the session has ended.
+    pub fn close_now(&mut self) {
+        if self.state.is_terminal() {
+            return;
+        }
+        self.closing = true;
+        self.finish_closed();
+    }
+
     /// The TCP connection asked for by [`Action::Connect`] is established.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.conn != Conn::Connecting {
