@@ -1213,7 +1213,15 @@ fn default_acl_is_used_when_none_is_given() {
     )
     .unwrap();
     c.transaction().create("/txn", b"").commit().unwrap();
-    for p in ["/plain", "/empty-acl", "/ens", "/ens/sub", "/mk", "/mk/leaf", "/txn"] {
+    for p in [
+        "/plain",
+        "/empty-acl",
+        "/ens",
+        "/ens/sub",
+        "/mk",
+        "/mk/leaf",
+        "/txn",
+    ] {
         assert_eq!(c.get_acls(p).unwrap().0, acl, "{p}");
     }
     // An explicit ACL wins.

@@ -210,3 +210,39 @@ fn dropping_the_client_closes_its_session() {
     );
     assert!(observer.exists("/eph").unwrap().is_none());
 }
+
+/// `stop()` gives up waiting for an unresponsive server after its bound, and still leaves
+/// nothing pending: requests fail with ConnectionClosed, listeners hear LOST, watchers their
+/// session event.
+#[test]
+fn stop_completes_everything_even_when_the_server_does_not_answer() {
+    let mut zk = mio_zookeeper::testing::ZkServer::builder()
+        .cfg("maxSessionTimeout", "30000")
+        .start()
+        .unwrap();
+    let c = Client::builder(&zk.connect_string())
+        .session_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    c.start(Some(WAIT)).unwrap();
+    let states = record_states(&c);
+    let events = Events::new();
+    c.get_watch("/", events.watcher()).unwrap();
+    zk.pause().unwrap();
+    let pending = c.get_async("/");
+    let t0 = Instant::now();
+    c.stop().unwrap();
+    let took = t0.elapsed();
+    zk.resume().unwrap();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(pending.ready(), "the pending request completed");
+    assert!(
+        matches!(pending.exception(), Some(Error::ConnectionClosed)),
+        "{pending:?}"
+    );
+    assert_eq!(c.state(), ClientState::Lost);
+    settle(&c, Duration::from_millis(20));
+    assert_eq!(*states.borrow(), [ClientState::Lost]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(c.pending_requests(), 0);
+}
