@@ -1026,8 +1026,12 @@ impl<H: Handler> Client<H> {
                     }
                     i += 1;
                 }
+                // The server's own /zookeeper tree is left alone; under a chroot,
+                // "/zookeeper" is an ordinary node of the application's.
+                let chrooted = this.chroot().is_some();
                 for p in order.iter().rev() {
-                    if p == "/" || p == "/zookeeper" || p.starts_with("/zookeeper/") {
+                    let system = p == "/zookeeper" || p.starts_with("/zookeeper/");
+                    if p == "/" || (system && !chrooted) {
                         continue;
                     }
                     match this.delete_async(p, -1).await {
