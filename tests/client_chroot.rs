@@ -142,6 +142,17 @@ fn chroot_client_works_inside_its_root() {
     c.delete("/x").unwrap();
     assert!(root.exists("/app/x").unwrap().is_none());
     assert!(root.exists("/app").unwrap().is_some());
+
+    // Everything under the chroot, a node named "zookeeper" included (it is not the
+    // server's own tree there).
+    c.ensure_path("/zookeeper/quota").unwrap();
+    c.delete_recursive("/").unwrap();
+    assert!(root.get_children("/app").unwrap().is_empty());
+    assert!(
+        root.exists("/app").unwrap().is_some(),
+        "the chroot's node stays"
+    );
+    assert!(root.exists("/zookeeper/quota").unwrap().is_some());
 }
 
 #[test]
