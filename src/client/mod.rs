@@ -649,7 +649,13 @@ impl<H: Handler> Client<H> {
                     code: ErrorCode::NoNode,
                     ..
                 }) => {
-                    let parent = parent_of(&path);
+                    // A sequential path ending in '/' creates a child of the path itself
+                    // (kazoo: `path.rstrip('/')`).
+                    let parent = match path.strip_suffix('/') {
+                        Some("") => "/".to_string(),
+                        Some(p) => p.to_string(),
+                        None => parent_of(&path),
+                    };
                     match this.ensure_path_async_acl(&parent, opts.acl.clone()).await {
                         Ok(()) => this.create_once(&path, data, &opts).await,
                         Err(e) => Err(e),
