@@ -324,6 +324,20 @@ fn test_create_makepath() {
     assert!(st.is_ephemeral());
     assert!(!c.exists("/a/b/c").unwrap().unwrap().is_ephemeral());
 
+    // A bare sequence number (trailing '/') below missing parents: the parent is the path
+    // without its '/' (kazoo's `path.rstrip('/')`).
+    let (p, _) = c
+        .create_with(
+            "/q/r/",
+            b"",
+            &CreateOptions {
+                makepath: true,
+                ..opts(CreateMode::PersistentSequential)
+            },
+        )
+        .unwrap();
+    assert_eq!(p, "/q/r/0000000000");
+
     // makepath does not hide NodeExists on the leaf.
     assert_zk(
         c.create_with("/1/2", b"", &mk),
