@@ -191,6 +191,9 @@ pub(crate) fn chroot_path(
     validate_path(path, sequential)?;
     Ok(match chroot {
         None => path.to_string(),
+        // A sequential create of "/" (a bare sequence number right under the chroot) keeps
+        // its '/': without it the server would name a sibling of the chroot, outside it.
+        Some(root) if path == "/" && sequential => format!("{root}/"),
         Some(root) if path == "/" => root.to_string(),
         Some(root) => format!("{root}{path}"),
     })
@@ -269,6 +272,10 @@ mod tests {
         assert_eq!(chroot_path(Some("/r"), "/", false).unwrap(), "/r");
         assert_eq!(chroot_path(Some("/r"), "/a", false).unwrap(), "/r/a");
         assert_eq!(chroot_path(None, "/a", false).unwrap(), "/a");
+        // Sequential creates with a trailing '/' stay under the chroot.
+        assert_eq!(chroot_path(Some("/r"), "/", true).unwrap(), "/r/");
+        assert_eq!(chroot_path(Some("/r"), "/a/", true).unwrap(), "/r/a/");
+        assert_eq!(chroot_path(None, "/", true).unwrap(), "/");
         assert_eq!(unchroot(Some("/r"), "/r"), "/");
         assert_eq!(unchroot(Some("/r"), "/r/a"), "/a");
         // Not kazoo's startswith quirk: /rb is not under /r.

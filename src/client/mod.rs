@@ -104,10 +104,12 @@
 
 mod driver;
 mod hosts;
+mod security;
 mod transaction;
 mod watchers;
 
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
 pub use watchers::WatchedEvent;
 
@@ -450,12 +452,27 @@ impl<H: Handler> Client<H> {
                 return Ok(r);
             }
             core.on_connected.push(r.clone());
+            // A session that has ended (closed by `stop_async`, which, unlike `stop`, leaves
+            // it in place; auth failed; expired without reconnecting) does nothing more:
+            // start a new one, as kazoo's `start()` does after LOST.
+            if core
+                .session
+                .as_ref()
+                .is_some_and(|s| s.state().is_terminal())
+            {
+                core.session = None;
+            }
             if core.session.is_none() {
                 let c = &self.config;
                 let mut sc = SessionConfig::new(core.hosts.len());
                 sc.session_timeout = c.session_timeout;
                 sc.read_only = c.read_only;
                 sc.auth = c.auth.clone();
+                for a in &core.added_auth {
+                    if !sc.auth.contains(a) {
+                        sc.auth.push(a.clone());
+                    }
+                }
                 sc.max_incoming_frame = c.max_incoming_frame;
                 sc.max_outgoing_frame = c.max_outgoing_frame;
                 sc.max_queued_requests = c.max_queued_requests;
@@ -499,7 +516,7 @@ impl<H: Handler> Client<H> {
         {
             let mut core = self.shared.borrow_mut();
             if let Some(s) = core.session.as_mut() {
-                s.abort();
+                s.close_now();
             }
         }
         pump(&self.shared);
@@ -551,7 +568,14 @@ impl<H: Handler> Client<H> {
     /// Releases the client's resources after [`stop`](Self::stop) (kazoo's `close`); the
     /// client can be started again afterwards.
     pub fn close(&self) -> Result<(), Error> {
-        if self.shared.borrow().session.is_some() {
+        // Stopped means no session, or one that has ended (after `stop_async`).
+        let live = self
+            .shared
+            .borrow()
+            .session
+            .as_ref()
+            .is_some_and(|s| !s.state().is_terminal());
+        if live {
             return Err(Error::BadArgument(
                 "cannot close a client that is not stopped: call stop() first".into(),
             ));
@@ -710,7 +734,13 @@ impl<H: Handler> Client<H> {
                     code: ErrorCode::NoNode,
                     ..
                 }) => {
-                    let parent = parent_of(&path);
+                    // A sequential path ending in '/' creates a child of the path itself
+                    // (kazoo: `path.rstrip('/')`).
+                    let parent = match path.strip_suffix('/') {
+                        Some("") => "/".to_string(),
+                        Some(p) => p.to_string(),
+                        None => parent_of(&path),
+                    };
                     match this.ensure_path_async_acl(&parent, opts.acl.clone()).await {
                         Ok(()) => this.create_once(&path, data, &opts).await,
                         Err(e) => Err(e),
@@ -779,6 +809,8 @@ impl<H: Handler> Client<H> {
     }
 
     /// Creates `path` and any missing parent (kazoo's `ensure_path`); succeeds if it exists.
+    /// Only missing nodes are created (with null data and the default ACL); under a chroot
+    /// whose node is missing, that node is created too.
     pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
         self.wait(self.ensure_path_async(path))
     }
@@ -798,21 +830,28 @@ impl<H: Handler> Client<H> {
         let o = out.clone();
         self.handler.spawn_future(async move {
             let res = async {
-                if path == "/" {
-                    return Ok(());
+                // kazoo's order: walk up with exists to the deepest node there is, then
+                // create only the missing ones, downwards. Creating an existing node is not
+                // harmless: the server checks the parent's CREATE permission before it
+                // reports NodeExists, so a locked-down ancestor would fail with NoAuth.
+                // With a chroot, "/" is the chroot's own node, which may be missing too
+                // (kazoo creates it as well).
+                let mut missing = Vec::new();
+                let mut p = path.clone();
+                while this.exists_async(&p).await?.is_none() {
+                    let top = p == "/";
+                    missing.push(p);
+                    if top {
+                        break;
+                    }
+                    p = parent_of(missing.last().map_or("/", String::as_str));
                 }
-                if this.exists_async(&path).await?.is_some() {
-                    return Ok(());
-                }
-                let mut prefix = String::new();
-                for part in path[1..].split('/') {
-                    prefix.push('/');
-                    prefix.push_str(part);
-                    let opts = CreateOptions {
-                        acl: acl.clone(),
-                        ..CreateOptions::default()
-                    };
-                    match this.create_once(&prefix, None, &opts).await {
+                let opts = CreateOptions {
+                    acl,
+                    ..CreateOptions::default()
+                };
+                for m in missing.iter().rev() {
+                    match this.create_once(m, None, &opts).await {
                         Ok(_) => {}
                         Err(Error::ZooKeeper {
                             code: ErrorCode::NodeExists,
@@ -1078,8 +1117,12 @@ impl<H: Handler> Client<H> {
                     }
                     i += 1;
                 }
+                // The server's own /zookeeper tree is left alone; under a chroot,
+                // "/zookeeper" is an ordinary node of the application's.
+                let chrooted = this.chroot().is_some();
                 for p in order.iter().rev() {
-                    if p == "/" || p == "/zookeeper" || p.starts_with("/zookeeper/") {
+                    let system = p == "/zookeeper" || p.starts_with("/zookeeper/");
+                    if p == "/" || (system && !chrooted) {
                         continue;
                     }
                     match this.delete_async(p, -1).await {
@@ -1219,8 +1262,10 @@ impl<H: Handler> Client<H> {
         )
     }
 
-    /// Adds credentials to the session (sent now, and again after every reconnect).
-    /// A failure makes the session unusable (AUTH_FAILED, then LOST), as in kazoo.
+    /// Adds credentials to the session (sent now, again after every reconnect, and in every
+    /// new session of this client, as kazoo's `auth_data`). A failure
+    /// ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST), as in
+    /// kazoo.
     pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
         self.wait(self.add_auth_async(scheme, credential))
     }
@@ -1228,8 +1273,15 @@ impl<H: Handler> Client<H> {
     /// Async form of [`add_auth`](Self::add_auth).
     pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
         let cred = Bytes::copy_from_slice(credential);
-        if let Some(s) = self.shared.borrow_mut().session.as_mut() {
-            s.add_auth(scheme.to_string(), cred.clone());
+        {
+            let mut core = self.shared.borrow_mut();
+            let pair = (scheme.to_string(), cred.clone());
+            if !core.added_auth.contains(&pair) {
+                core.added_auth.push(pair);
+            }
+            if let Some(s) = core.session.as_mut() {
+                s.add_auth(scheme.to_string(), cred.clone());
+            }
         }
         self.submit(
             Request::Auth(AuthPacket {
@@ -1239,7 +1291,15 @@ impl<H: Handler> Client<H> {
             }),
             scheme,
             None,
-            |res| res.map(|_| ()),
+            |res| match res {
+                Ok(_) => Ok(()),
+                // The same error as every other request of the now unusable session.
+                Err(Error::ZooKeeper {
+                    code: ErrorCode::AuthFailed,
+                    ..
+                }) => Err(Error::AuthFailed),
+                Err(e) => Err(e),
+            },
         )
     }
 
@@ -1292,7 +1352,8 @@ impl<H: Handler> Client<H> {
         })
     }
 
-    /// The session's ephemeral nodes whose path starts with `prefix` (ZooKeeper 3.6+).
+    /// The session's ephemeral nodes whose path starts with `prefix` (a string prefix, not
+    /// only whole path components; ZooKeeper 3.6+).
     pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, Error> {
         self.wait(self.get_ephemerals_async(prefix))
     }

@@ -152,6 +152,17 @@ impl<H: Handler> Transaction<H> {
     }
 
     /// Sends the transaction and waits for its results, one per op.
+    ///
+    /// A transaction is committed at most once: `commit` takes it by value, so committing it
+    /// twice does not compile (where kazoo raises "Transaction already committed"):
+    ///
+    /// ```compile_fail,E0382
+    /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+    /// let t = zk.transaction().create("/a", b"");
+    /// t.commit()?;
+    /// t.commit()?; // use of moved value
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
     pub fn commit(self) -> Result<Vec<OpResult>, Error> {
         let client = self.client.clone();
         client.wait_result(self.commit_async())

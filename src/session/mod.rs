@@ -584,13 +584,16 @@ impl Session {
         }
     }
 
-    /// Closes at once without waiting for the server (a [`close`](Self::close) that was not
-    /// answered in time, or a client being torn down): everything pending fails with
-    /// [`RequestError::Closed`] and the state is [`SessionState::Closed`].
-    pub fn abort(&mut self) {
-        if self.state != SessionState::Closed {
-            self.finish_closed();
+    /// Closes at once, without waiting for the server to confirm (for a caller that gave up
+    /// waiting after [`close`](Self::close)): the connection is dropped, everything still
+    /// pending fails with [`RequestError::Closed`] and the state becomes
+    /// [`SessionState::Closed`]. Does nothing once the session has ended.
+    pub fn close_now(&mut self) {
+        if self.state.is_terminal() {
+            return;
         }
+        self.closing = true;
+        self.finish_closed();
     }
 
     /// The TCP connection asked for by [`Action::Connect`] is established.

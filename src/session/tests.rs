@@ -745,6 +745,45 @@ fn close_flushes_queued_requests_then_close_session() {
 }
 
 #[test]
+fn close_now_fails_everything_without_waiting_for_the_server() {
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    let a = h.submit(get("/a", false));
+    h.s.close(h.now);
+    h.pump();
+    assert_eq!(
+        h.read_requests().len(),
+        2,
+        "the get and closeSession went out"
+    );
+    // The server never answers; the caller stops waiting.
+    h.take_events();
+    h.s.close_now();
+    h.pump();
+    let events = h.take_events();
+    assert_eq!(replies(&events), vec![(a, Err(RequestError::Closed))]);
+    assert!(events.contains(&Event::State(SessionState::Closed)));
+    assert!(h.take_actions().contains(&Action::Disconnect));
+    assert_eq!(h.s.state(), SessionState::Closed);
+    assert_eq!(h.s.poll_timeout(), None, "no timer left");
+    // Idempotent, and also usable without a close first (a session still connecting).
+    h.s.close_now();
+    h.pump();
+    assert!(h.take_events().is_empty());
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    let q = h.s.submit(h.now, get("/q", false)).unwrap();
+    h.s.close_now();
+    h.pump();
+    let events = h.take_events();
+    assert_eq!(replies(&events), vec![(q, Err(RequestError::Closed))]);
+    assert_eq!(h.s.state(), SessionState::Closed);
+}
+
+#[test]
 fn a_reply_that_does_not_decode_fails_only_its_request() {
     let mut h = Harness::new(config(1));
     h.s.start(h.now);

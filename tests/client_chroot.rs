@@ -1,0 +1,288 @@
+//! Chroot against a real server (issue #4 §2, §5): a client on `host/app` works inside
+//! `/app`; every path it gets back (create results, sync, errors, watch events, transaction
+//! results, ephemerals) is without the chroot; a client without chroot sees the nodes under
+//! `/app`. Plus kazoo's `test_chroot` / `test_hosts` (KAZOO.md §6.3 item 7).
+
+mod client_support;
+
+use client_support::*;
+use mio_zookeeper::client::{
+    parse_connect_string, Client, CreateOptions, HostPort, OpResult, ReadOp, ReadResult,
+};
+use mio_zookeeper::proto::EventType;
+use mio_zookeeper::{CreateMode, Error, ErrorCode};
+
+fn ev(t: EventType, p: &str) -> (EventType, String) {
+    (t, p.to_string())
+}
+
+#[test]
+fn chroot_client_works_inside_its_root() {
+    let zk = server();
+    let root = client(&zk.connect_string());
+    root.create("/app", b"").unwrap();
+    let c = client(&format!("{}/app", zk.connect_string()));
+    assert_eq!(c.chroot().as_deref(), Some("/app"));
+
+    // Creates return paths without the chroot.
+    assert_eq!(c.create("/x", b"x").unwrap(), "/x");
+    let (p, _) = c
+        .create_with(
+            "/s-",
+            b"",
+            &CreateOptions::mode(CreateMode::PersistentSequential),
+        )
+        .unwrap();
+    assert_eq!(p, "/s-0000000001");
+    let (p, _) = c
+        .create_with(
+            "/deep/er/node",
+            b"",
+            &CreateOptions {
+                makepath: true,
+                ..CreateOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(p, "/deep/er/node");
+    // A bare sequence number right under the chroot (trailing '/') stays inside it.
+    let (p, _) = c
+        .create_with(
+            "/",
+            b"",
+            &CreateOptions::mode(CreateMode::EphemeralSequential),
+        )
+        .unwrap();
+    assert_eq!(p, "/0000000003");
+    let res = c
+        .transaction()
+        .create_mode("/", b"", CreateMode::PersistentSequential)
+        .commit()
+        .unwrap();
+    assert!(
+        matches!(&res[0], OpResult::Create(p) if p == "/0000000004"),
+        "{res:?}"
+    );
+    assert!(root.exists("/app/0000000003").unwrap().is_some());
+    assert!(root.exists("/app/0000000004").unwrap().is_some());
+    c.delete("/0000000003").unwrap();
+    c.delete("/0000000004").unwrap();
+    c.ensure_path("/e/f").unwrap();
+    let (p, _) = c
+        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .unwrap();
+    assert_eq!(p, "/eph");
+
+    // Reads and writes.
+    assert_eq!(c.get("/x").unwrap().0.as_deref(), Some(&b"x"[..]));
+    c.set("/x", b"y").unwrap();
+    let mut kids = c.get_children("/").unwrap();
+    kids.sort();
+    assert_eq!(kids, ["deep", "e", "eph", "s-0000000001", "x"]);
+    assert_eq!(c.get_all_children_number("/").unwrap(), 8);
+    assert!(c.exists("/").unwrap().is_some());
+
+    // Paths that come back.
+    assert_eq!(c.sync("/x").unwrap(), "/x");
+    assert_eq!(c.sync("/").unwrap(), "/");
+    assert_eq!(c.get_ephemerals("/").unwrap(), ["/eph"]);
+    assert_eq!(c.get_ephemerals("/e").unwrap(), ["/eph"]);
+    assert_zk(c.get("/missing"), ErrorCode::NoNode, "/missing");
+    assert_zk(c.create("/x", b""), ErrorCode::NodeExists, "/x");
+    let res = c
+        .multi_read(&[
+            ReadOp::GetData("/x".into()),
+            ReadOp::GetData("/nope".into()),
+        ])
+        .unwrap();
+    assert!(matches!(&res[0], Ok(ReadResult::Data(Some(d), _)) if &d[..] == b"y"));
+    assert_zk(res[1].clone(), ErrorCode::NoNode, "/nope");
+
+    // Transactions.
+    let res = c
+        .transaction()
+        .create("/t", b"")
+        .create_mode("/t-", b"", CreateMode::PersistentSequential)
+        .set_data("/x", b"z", -1)
+        .commit()
+        .unwrap();
+    assert!(
+        matches!(&res[0], OpResult::Create(p) if p == "/t"),
+        "{res:?}"
+    );
+    assert!(
+        matches!(&res[1], OpResult::Create(p) if p.starts_with("/t-") && p.len() == 13),
+        "{res:?}"
+    );
+    let res = c
+        .transaction()
+        .create("/t2", b"")
+        .delete("/nope", -1)
+        .commit()
+        .unwrap();
+    assert!(matches!(res[0], OpResult::RolledBack));
+    assert!(
+        matches!(&res[1], OpResult::Error(Error::ZooKeeper { code: ErrorCode::NoNode, path }) if path == "/nope"),
+        "{res:?}"
+    );
+
+    // The client without chroot sees everything under /app.
+    let mut under = root.get_children("/app").unwrap();
+    under.sort();
+    assert_eq!(under.len(), 7, "{under:?}");
+    assert_eq!(root.get("/app/x").unwrap().0.as_deref(), Some(&b"z"[..]));
+    assert!(root.exists("/app/deep/er/node").unwrap().is_some());
+    assert!(root.exists("/app/s-0000000001").unwrap().is_some());
+    assert!(root.exists("/x").unwrap().is_none());
+    assert!(root.exists("/app/eph").unwrap().unwrap().is_ephemeral());
+
+    // Deletes, recursive too.
+    c.delete_recursive("/deep").unwrap();
+    assert!(root.exists("/app/deep").unwrap().is_none());
+    c.delete("/x").unwrap();
+    assert!(root.exists("/app/x").unwrap().is_none());
+    assert!(root.exists("/app").unwrap().is_some());
+
+    // Everything under the chroot, a node named "zookeeper" included (it is not the
+    // server's own tree there).
+    c.ensure_path("/zookeeper/quota").unwrap();
+    c.delete_recursive("/").unwrap();
+    assert!(root.get_children("/app").unwrap().is_empty());
+    assert!(
+        root.exists("/app").unwrap().is_some(),
+        "the chroot's node stays"
+    );
+    assert!(root.exists("/zookeeper/quota").unwrap().is_some());
+}
+
+#[test]
+fn chroot_watch_events_have_unchrooted_paths() {
+    let zk = server();
+    let root = client(&zk.connect_string());
+    root.ensure_path("/app/sub").unwrap();
+    let c = client(&format!("{}/app", zk.connect_string()));
+    let events = Events::new();
+    c.create("/x", b"").unwrap();
+    c.get_watch("/x", events.watcher()).unwrap();
+    c.exists_watch("/new", events.watcher()).unwrap();
+    c.get_children_watch("/", events.watcher()).unwrap();
+    root.set("/app/x", b"1").unwrap();
+    root.create("/app/new", b"").unwrap();
+    wait_for(&c, "three events", || events.len() == 3);
+    let mut kinds = events.kinds();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ev(EventType::NodeCreated, "/new"),
+            ev(EventType::NodeDataChanged, "/x"),
+            ev(EventType::NodeChildrenChanged, "/"),
+        ]
+    );
+
+    // Persistent and recursive watches, on the chroot itself and below it.
+    let rec = Events::new();
+    let per = Events::new();
+    c.add_watch("/", true, rec.watcher()).unwrap();
+    c.add_watch("/sub", false, per.watcher()).unwrap();
+    root.create("/app/sub/a", b"").unwrap();
+    root.set("/app/sub", b"d").unwrap();
+    root.create("/outside", b"").unwrap(); // not under the chroot: not seen
+    root.delete("/app/sub/a").unwrap();
+    wait_for(&c, "the recursive events", || rec.len() == 3);
+    wait_for(&c, "the persistent events", || per.len() == 3);
+    assert_eq!(
+        rec.kinds(),
+        [
+            ev(EventType::NodeCreated, "/sub/a"),
+            ev(EventType::NodeDataChanged, "/sub"),
+            ev(EventType::NodeDeleted, "/sub/a"),
+        ]
+    );
+    assert_eq!(
+        per.kinds(),
+        [
+            ev(EventType::NodeChildrenChanged, "/sub"),
+            ev(EventType::NodeDataChanged, "/sub"),
+            ev(EventType::NodeChildrenChanged, "/sub"),
+        ]
+    );
+    // Removal events name the path without chroot too.
+    let log = Log::new();
+    c.get_watch("/sub", log.watcher("w")).unwrap();
+    c.remove_watches("/sub", mio_zookeeper::proto::WatcherType::Data, false)
+        .unwrap();
+    wait_for(&c, "the removal event", || log.len() == 1);
+    assert_eq!(log.get(), ["w DataWatchRemoved /sub"]);
+}
+
+/// A chroot of several levels, and one whose node does not exist (kazoo warns at start;
+/// requests fail with NoNode).
+#[test]
+fn nested_and_missing_chroots() {
+    let zk = server();
+    let root = client(&zk.connect_string());
+    root.ensure_path("/a/b").unwrap();
+    let c = client(&format!("{}/a/b", zk.connect_string()));
+    assert_eq!(c.create("/n", b"").unwrap(), "/n");
+    assert!(root.exists("/a/b/n").unwrap().is_some());
+
+    let missing = client(&format!("{}/nope", zk.connect_string()));
+    assert_zk(missing.create("/n", b""), ErrorCode::NoNode, "/n");
+    assert_eq!(missing.exists("/").unwrap(), None);
+    // ensure_path creates the chroot's own node.
+    missing.ensure_path("/n").unwrap();
+    assert!(root.exists("/nope/n").unwrap().is_some());
+    // So does a create with makepath.
+    let missing2 = client(&format!("{}/nope2", zk.connect_string()));
+    let mk = CreateOptions {
+        makepath: true,
+        ..CreateOptions::default()
+    };
+    assert_eq!(missing2.create_with("/m", b"", &mk).unwrap().0, "/m");
+    assert!(root.exists("/nope2/m").unwrap().is_some());
+}
+
+/// kazoo `test_chroot` and `test_hosts`: connect strings with and without chroot.
+#[test]
+fn test_chroot() {
+    let chroot = |s: &str| parse_connect_string(s).unwrap().chroot;
+    assert_eq!(chroot("127.0.0.1:2181/"), None);
+    assert_eq!(chroot("127.0.0.1:2181"), None);
+    assert_eq!(chroot("127.0.0.1:2181/a").as_deref(), Some("/a"));
+    assert_eq!(chroot("127.0.0.1/a").as_deref(), Some("/a"));
+    assert_eq!(chroot("127.0.0.1/a/b").as_deref(), Some("/a/b"));
+    assert_eq!(chroot("127.0.0.1/a/b/").as_deref(), Some("/a/b"));
+    assert_eq!(
+        chroot("127.0.0.1:2181,127.0.0.1:2182/a/b").as_deref(),
+        Some("/a/b")
+    );
+    assert_eq!(
+        Client::new("127.0.0.1:2181/x").unwrap().chroot().as_deref(),
+        Some("/x")
+    );
+    assert_eq!(Client::new("127.0.0.1:2181").unwrap().chroot(), None);
+}
+
+#[test]
+fn test_hosts() {
+    let cs = parse_connect_string("127.0.0.1:2181,127.0.0.1:2182/a").unwrap();
+    let hp = |h: &str, p| HostPort {
+        host: h.to_string(),
+        port: p,
+    };
+    assert_eq!(cs.hosts, [hp("127.0.0.1", 2181), hp("127.0.0.1", 2182)]);
+    assert_eq!(cs.chroot.as_deref(), Some("/a"));
+    // Default port, names, IPv6 in brackets, spaces after commas.
+    let cs = parse_connect_string("zk1, zk2:3000,[::1]:2183,[fe80::1]").unwrap();
+    assert_eq!(
+        cs.hosts,
+        [
+            hp("zk1", 2181),
+            hp("zk2", 3000),
+            hp("::1", 2183),
+            hp("fe80::1", 2181)
+        ]
+    );
+    assert_eq!(cs.hosts[2].to_string(), "[::1]:2183");
+}
