@@ -154,6 +154,7 @@ impl<H: Handler> Transaction<H> {
     /// Sends the transaction and waits for its results, one per op.
     pub fn commit(self) -> Result<Vec<OpResult>, Error> {
         let client = self.client.clone();
+        client.refuse_if_embedded("Transaction::commit")?;
         client.wait_result(self.commit_async())
     }
 
