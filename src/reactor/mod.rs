@@ -44,7 +44,9 @@
 //! range the host hands over. The host polls, passes each event to
 //! [`handle_event`](Reactor::handle_event) (which says whether it was ours), waits no longer
 //! than [`next_timeout`](Reactor::next_timeout), and calls
-//! [`run_pending`](Reactor::run_pending) after each poll.
+//! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
+//! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
+//! [`Error::TokenCollision`]) and offers the same three calls for all of them at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -69,6 +71,7 @@
 //! # Ok::<(), mio_zookeeper::Error>(())
 //! ```
 
+mod embed;
 mod io;
 mod remote;
 mod task;
@@ -91,6 +94,7 @@ use slab::Slab;
 
 use crate::Error;
 
+pub use embed::EmbeddedHost;
 pub use io::{Readiness, TcpSocket};
 pub use remote::LoopWaker;
 pub use timers::TimerId;
@@ -375,6 +379,9 @@ impl Reactor {
     /// [`next_timeout`](Reactor::next_timeout) and [`run_pending`](Reactor::run_pending);
     /// blocking waits are refused with [`Error::Embedded`].
     ///
+    /// Nothing here checks that `tokens` is disjoint from the ranges of other reactors in
+    /// the same `Poll`; [`EmbeddedHost::reactor`] does (and drives all of them at once).
+    ///
     /// # Notable errors
     ///
     /// [`Error::TokenRange`] when `tokens` is empty or reaches `usize::MAX` (mio's waker
@@ -441,6 +448,13 @@ impl Reactor {
     /// Whether this reactor lives in a host's `mio::Poll`.
     pub fn is_embedded(&self) -> bool {
         self.inner.embedded
+    }
+
+    /// The tokens this reactor registers its sources under: the range given to
+    /// [`embedded`](Reactor::embedded), or `0..usize::MAX` for an owned `Poll`.
+    pub fn token_range(&self) -> Range<usize> {
+        let io = self.inner.io.borrow();
+        io.base..io.limit
     }
 
     // ----- state -----
