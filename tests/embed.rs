@@ -419,7 +419,9 @@ fn several_clients_share_one_poll_and_the_hosts_events_are_never_claimed() {
                 }
             }
         }
-        host.zk.run_pending().unwrap();
+        // The two halves of run_pending, called separately.
+        host.zk.run_timers().unwrap();
+        host.zk.run_callbacks().unwrap();
     }
     edge_events.sort();
     edge_events.dedup();
@@ -583,6 +585,40 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
 }
 
 #[test]
+fn run_timers_and_run_callbacks_are_the_two_halves_of_run_pending() {
+    let poll = Poll::new().unwrap();
+    let host = EmbeddedHost::new(poll.registry()).unwrap();
+    let r = host.reactor(10..20).unwrap();
+    assert_eq!(host.next_timeout(), None, "nothing to wait for but I/O");
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    r.call_soon(move || l.borrow_mut().push("callback"));
+    let (l, r2) = (log.clone(), r.clone());
+    r.set_timeout(Duration::ZERO, move || {
+        l.borrow_mut().push("timer");
+        let l = l.clone();
+        r2.call_soon(move || l.borrow_mut().push("queued by the timer"));
+    });
+    assert_eq!(host.next_timeout(), Some(Duration::ZERO));
+    assert!(host.run_timers().unwrap());
+    assert_eq!(*log.borrow(), ["timer"]);
+    assert!(host.run_callbacks().unwrap());
+    assert_eq!(*log.borrow(), ["timer", "callback", "queued by the timer"]);
+    assert!(!host.run_callbacks().unwrap() && !host.run_timers().unwrap());
+    assert!(!host.run_pending().unwrap());
+    assert_eq!(host.next_timeout(), None);
+    // The host's timeout is the nearest of its reactors' deadlines.
+    let other = host.reactor(20..30).unwrap();
+    other.set_timeout(Duration::from_secs(60), || {});
+    r.set_timeout(Duration::from_secs(5), || {});
+    let t = host.next_timeout().unwrap();
+    assert!(
+        t <= Duration::from_secs(5) && t > Duration::from_secs(4),
+        "{t:?}"
+    );
+}
+
+#[test]
 fn blocking_calls_are_refused_before_anything_is_sent() {
     let zk = ZkServer::start().expect("a server");
     let mut host = Host::new();
@@ -683,6 +719,9 @@ fn embed_mio_example_answers_from_zookeeper_and_cleans_up() {
     assert!(text.contains("GET missing -> (none)"), "{text}");
     assert!(text.contains("PUT greeting -> ok"), "{text}");
     assert!(text.contains("GET greeting -> updated"), "{text}");
-    assert!(text.contains("[watch] NodeDataChanged /values/greeting"), "{text}");
+    assert!(
+        text.contains("[watch] NodeDataChanged /values/greeting"),
+        "{text}"
+    );
     assert!(text.contains("the ephemeral node is gone"), "{text}");
 }

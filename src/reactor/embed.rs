@@ -56,7 +56,9 @@ impl Grant {
 ///    one of the reactors' (and it has been handled), `false` means it is the host's own,
 ///    untouched;
 /// 3. call [`run_pending`](EmbeddedHost::run_pending): due timers (pings, connect and
-///    read timeouts, reconnect backoff), then the queued callbacks and tasks.
+///    read timeouts, reconnect backoff), then the queued callbacks and tasks (the two
+///    halves are also available alone: [`run_timers`](EmbeddedHost::run_timers),
+///    [`run_callbacks`](EmbeddedHost::run_callbacks)).
 ///
 /// The reactors register and re-register their sockets themselves (a client's connection
 /// changes across reconnects under a token of its range); the host does nothing special.
@@ -253,10 +255,15 @@ impl EmbeddedHost {
     /// [`Error::NestingTooDeep`] if called from deep inside callbacks; the other reactors
     /// still run, and the first error is returned.
     pub fn run_pending(&self) -> Result<bool, Error> {
+        self.each_run(Reactor::run_pending)
+    }
+
+    /// Runs `f` on every live reactor; whether any did something, or the first error.
+    fn each_run(&self, f: impl Fn(&Reactor) -> Result<bool, Error>) -> Result<bool, Error> {
         let mut did = false;
         let mut first_err = None;
         self.each_reactor(|r| {
-            match r.run_pending() {
+            match f(r) {
                 Ok(d) => did |= d,
                 Err(e) => {
                     first_err.get_or_insert(e);
@@ -268,6 +275,25 @@ impl EmbeddedHost {
             Some(e) => Err(e),
             None => Ok(did),
         }
+    }
+
+    /// Every reactor's [`run_timers`](Reactor::run_timers): fires the due timers only.
+    ///
+    /// # Notable errors
+    ///
+    /// As [`run_pending`](EmbeddedHost::run_pending).
+    pub fn run_timers(&self) -> Result<bool, Error> {
+        self.each_run(Reactor::run_timers)
+    }
+
+    /// Every reactor's [`run_callbacks`](Reactor::run_callbacks): runs the queued
+    /// callbacks and tasks only.
+    ///
+    /// # Notable errors
+    ///
+    /// As [`run_pending`](EmbeddedHost::run_pending).
+    pub fn run_callbacks(&self) -> Result<bool, Error> {
+        self.each_run(Reactor::run_callbacks)
     }
 
     /// Calls `f` with each live reactor, holding no borrow while it runs (callbacks may

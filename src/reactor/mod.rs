@@ -920,14 +920,45 @@ impl Reactor {
         Ok(())
     }
 
-    /// Fires due timers and runs queued callbacks and tasks, without polling for I/O. This
-    /// is the embedded host's call after each poll; it also works on an owned reactor.
+    /// Fires due timers and runs queued callbacks and tasks, without polling for I/O:
+    /// [`run_timers`](Reactor::run_timers) then [`run_callbacks`](Reactor::run_callbacks).
+    /// This is the embedded host's call after each poll; it also works on an owned reactor.
+    /// Returns whether anything ran.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
     pub fn run_pending(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let mut did = self.drain_remote();
         did |= self.fire_timers();
         did |= self.run_queue();
         Ok(did)
+    }
+
+    /// Fires the timers that are due (for a client: pings, connect and read timeouts,
+    /// reconnect backoff), in deadline order. What they queue runs in
+    /// [`run_callbacks`](Reactor::run_callbacks). Returns whether any fired.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    pub fn run_timers(&self) -> Result<bool, Error> {
+        let _frame = self.enter_frame()?;
+        Ok(self.fire_timers())
+    }
+
+    /// Runs the callbacks and tasks that are queued (completion and watch callbacks, state
+    /// listeners, spawned tasks, futures woken, also from other threads), in FIFO order;
+    /// work they queue runs on the next call. Returns whether any ran.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    pub fn run_callbacks(&self) -> Result<bool, Error> {
+        let _frame = self.enter_frame()?;
+        let did = self.drain_remote();
+        Ok(self.run_queue() | did)
     }
 
     /// For an embedded reactor's host: handles `event` if its token is in this reactor's
