@@ -7,6 +7,10 @@
 #[path = "../examples/embed_mio.rs"]
 mod embed_mio;
 
+#[allow(dead_code)]
+#[path = "../examples/poll_once.rs"]
+mod poll_once;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -724,4 +728,33 @@ fn embed_mio_example_answers_from_zookeeper_and_cleans_up() {
         "{text}"
     );
     assert!(text.contains("the ephemeral node is gone"), "{text}");
+}
+
+#[test]
+fn poll_once_example_drives_its_own_work_and_the_client_in_one_loop() {
+    let zk = ZkServer::start().expect("a server");
+    let lines = poll_once::run(Some(&zk.connect_string())).expect("the example runs");
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", lines.join("\n")))
+    };
+    // The caller's timers in deadline order, its task, its echo.
+    assert!(find("the 10 ms timer") < find("the 20 ms timer"));
+    assert!(find("the 20 ms timer") < find("the 30 ms timer"));
+    find("[task] a spawned closure ran");
+    find("[echo] client read back 22 bytes");
+    find("[async] got 42");
+    // The client's async calls, its watch (before the set that caused it completed), its task.
+    let watch = find("[zk] watch: NodeDataChanged /mio-zookeeper-poll-once-");
+    assert!(watch < find("= 1 (version 1)"), "{lines:?}");
+    find("[zk] task: read back \"3\"; the parent has [\"counter\"]");
+    find("[zk] the task finished, after the watch fired");
+    find("[zk] removed /mio-zookeeper-poll-once-");
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("[loop] finished") && last.ends_with("returned Ok(42)"),
+        "{last}"
+    );
 }
