@@ -34,8 +34,9 @@ pub enum Error {
     /// A call that waits on the loop was made on a reactor embedded in a host's `mio::Poll`.
     #[error(
         "{what} would have to wait on the loop, but this reactor is embedded in a host's \
-         mio::Poll: use callbacks or async tasks and let the host call handle_event, \
-         next_timeout and run_pending"
+         mio::Poll, which only the host drives: use the *_async form with a callback \
+         (rawlink) or an async task, and let the host call handle_event, next_timeout and \
+         run_pending"
     )]
     Embedded {
         /// The call that was refused.
@@ -90,6 +91,26 @@ pub enum Error {
         start: usize,
         /// One past the last token of the range.
         end: usize,
+    },
+
+    /// A token range asked of an [`EmbeddedHost`](crate::reactor::EmbeddedHost) overlaps
+    /// one it already handed out (or the host reserved): two sources would share a token.
+    #[error(
+        "token range {start}..{end} overlaps {other_start}..{other_end}, which is already \
+         held by {holder} on this mio::Poll: give every embedded reactor (and the host's own \
+         sources) a range of its own"
+    )]
+    TokenCollision {
+        /// First token of the refused range.
+        start: usize,
+        /// One past the last token of the refused range.
+        end: usize,
+        /// First token of the range it overlaps.
+        other_start: usize,
+        /// One past the last token of the range it overlaps.
+        other_end: usize,
+        /// Who holds that range: the host's own sources or another embedded reactor.
+        holder: &'static str,
     },
 
     /// A token that this reactor did not hand out, or that is no longer registered.

@@ -207,6 +207,7 @@ pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, Wa
 pub use error::Error;
 pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
+pub use reactor::EmbeddedHost;
 pub use reactor::Reactor;
 
 /// The README's Rust examples, compiled by `cargo test --doc` so they stay true.

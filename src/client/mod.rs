@@ -422,6 +422,26 @@ impl<H: Handler> Client<H> {
         c
     }
 
+    /// Refuses a blocking call on an embedded handler, whose loop only the host drives.
+    /// Blocking operations call it *before* submitting anything, so a refused call has no
+    /// effect on the server.
+    pub(crate) fn refuse_if_embedded(&self, what: &'static str) -> Result<(), Error> {
+        if self.handler.reactor().is_embedded() {
+            return Err(Error::Embedded { what });
+        }
+        Ok(())
+    }
+
+    /// A blocking operation: refused up front when embedded, else `submit` then wait.
+    fn blocking<T: 'static>(
+        &self,
+        what: &'static str,
+        submit: impl FnOnce() -> AsyncResult<T>,
+    ) -> Result<T, Error> {
+        self.refuse_if_embedded(what)?;
+        self.wait(submit())
+    }
+
     fn wait<T: 'static>(&self, r: AsyncResult<T>) -> Result<T, Error> {
         let timeout = self.timeout.unwrap_or(self.config.request_timeout);
         r.take(true, timeout)
@@ -431,6 +451,7 @@ impl<H: Handler> Client<H> {
     /// (default 15 s, as kazoo). On timeout the client is stopped again and
     /// [`Error::Timeout`] returned.
     pub fn start(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.refuse_if_embedded("Client::start")?;
         let r = self.start_async()?;
         match r.take(true, Some(timeout.unwrap_or(Duration::from_secs(15)))) {
             Ok(()) => Ok(()),
@@ -501,6 +522,8 @@ impl<H: Handler> Client<H> {
     /// loop, until the server confirmed or 10 s passed. Every request still pending fails
     /// with [`Error::ConnectionClosed`]. Idempotent.
     pub fn stop(&self) -> Result<(), Error> {
+        // Refused before closing anything: on an embedded handler use stop_async.
+        self.refuse_if_embedded("Client::stop")?;
         let r = self.stop_async();
         let res = r.take(true, Some(driver::STOP_WAIT));
         self.teardown();
@@ -708,7 +731,9 @@ impl<H: Handler> Client<H> {
         data: &[u8],
         opts: &CreateOptions,
     ) -> Result<(String, Stat), Error> {
-        self.wait(self.create_async(path, Some(Bytes::copy_from_slice(data)), opts))
+        self.blocking("Client::create_with", || {
+            self.create_async(path, Some(Bytes::copy_from_slice(data)), opts)
+        })
     }
 
     /// Creates a node (`data` `None` stores null); the result is the real path (with a
@@ -812,7 +837,7 @@ impl<H: Handler> Client<H> {
     /// Only missing nodes are created (with null data and the default ACL); under a chroot
     /// whose node is missing, that node is created too.
     pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
-        self.wait(self.ensure_path_async(path))
+        self.blocking("Client::ensure_path", || self.ensure_path_async(path))
     }
 
     /// Async form of [`ensure_path`](Self::ensure_path).
@@ -870,7 +895,7 @@ impl<H: Handler> Client<H> {
 
     /// Reads a node: its data (`None` for null data) and stat.
     pub fn get(&self, path: &str) -> Result<(Option<Bytes>, Stat), Error> {
-        self.wait(self.get_async(path))
+        self.blocking("Client::get", || self.get_async(path))
     }
 
     /// Async form of [`get`](Self::get).
@@ -886,7 +911,7 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: F,
     ) -> Result<(Option<Bytes>, Stat), Error> {
-        self.wait(self.get_watch_async(path, watcher))
+        self.blocking("Client::get_watch", || self.get_watch_async(path, watcher))
     }
 
     /// Async form of [`get_watch`](Self::get_watch).
@@ -920,7 +945,7 @@ impl<H: Handler> Client<H> {
 
     /// Whether a node exists: its stat, or `None`.
     pub fn exists(&self, path: &str) -> Result<Option<Stat>, Error> {
-        self.wait(self.exists_async(path))
+        self.blocking("Client::exists", || self.exists_async(path))
     }
 
     /// Async form of [`exists`](Self::exists).
@@ -935,7 +960,9 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: F,
     ) -> Result<Option<Stat>, Error> {
-        self.wait(self.exists_watch_async(path, watcher))
+        self.blocking("Client::exists_watch", || {
+            self.exists_watch_async(path, watcher)
+        })
     }
 
     /// Async form of [`exists_watch`](Self::exists_watch).
@@ -974,12 +1001,15 @@ impl<H: Handler> Client<H> {
 
     /// The names of a node's children (unordered).
     pub fn get_children(&self, path: &str) -> Result<Vec<String>, Error> {
-        self.wait(self.get_children_async(path)).map(|(c, _)| c)
+        self.blocking("Client::get_children", || self.get_children_async(path))
+            .map(|(c, _)| c)
     }
 
     /// The children and the node's stat (getChildren2).
     pub fn get_children_with_stat(&self, path: &str) -> Result<(Vec<String>, Stat), Error> {
-        self.wait(self.get_children_async(path))
+        self.blocking("Client::get_children_with_stat", || {
+            self.get_children_async(path)
+        })
     }
 
     /// Async form of [`get_children_with_stat`](Self::get_children_with_stat).
@@ -994,8 +1024,10 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: F,
     ) -> Result<Vec<String>, Error> {
-        self.wait(self.get_children_watch_async(path, watcher))
-            .map(|(c, _)| c)
+        self.blocking("Client::get_children_watch", || {
+            self.get_children_watch_async(path, watcher)
+        })
+        .map(|(c, _)| c)
     }
 
     /// Async form of [`get_children_watch`](Self::get_children_watch), with the stat.
@@ -1034,7 +1066,9 @@ impl<H: Handler> Client<H> {
 
     /// Sets a node's data if its version is `version` (-1: any).
     pub fn set_version(&self, path: &str, data: &[u8], version: i32) -> Result<Stat, Error> {
-        self.wait(self.set_async(path, Some(Bytes::copy_from_slice(data)), version))
+        self.blocking("Client::set_version", || {
+            self.set_async(path, Some(Bytes::copy_from_slice(data)), version)
+        })
     }
 
     /// Async form of [`set_version`](Self::set_version); `None` stores null data.
@@ -1056,12 +1090,14 @@ impl<H: Handler> Client<H> {
 
     /// Deletes a node, any version.
     pub fn delete(&self, path: &str) -> Result<(), Error> {
-        self.wait(self.delete_async(path, -1))
+        self.blocking("Client::delete", || self.delete_async(path, -1))
     }
 
     /// Deletes a node if its version is `version` (-1: any).
     pub fn delete_version(&self, path: &str, version: i32) -> Result<(), Error> {
-        self.wait(self.delete_async(path, version))
+        self.blocking("Client::delete_version", || {
+            self.delete_async(path, version)
+        })
     }
 
     /// Async form of [`delete_version`](Self::delete_version).
@@ -1080,7 +1116,9 @@ impl<H: Handler> Client<H> {
     /// Deletes a node and everything below it, depth first (not atomic; kazoo's
     /// `delete(recursive=True)`). A node that is already gone is not an error.
     pub fn delete_recursive(&self, path: &str) -> Result<(), Error> {
-        self.wait(self.delete_recursive_async(path))
+        self.blocking("Client::delete_recursive", || {
+            self.delete_recursive_async(path)
+        })
     }
 
     /// Async form of [`delete_recursive`](Self::delete_recursive).
@@ -1144,7 +1182,7 @@ impl<H: Handler> Client<H> {
 
     /// A node's ACL and stat.
     pub fn get_acls(&self, path: &str) -> Result<(Vec<Acl>, Stat), Error> {
-        self.wait(self.get_acls_async(path))
+        self.blocking("Client::get_acls", || self.get_acls_async(path))
     }
 
     /// Async form of [`get_acls`](Self::get_acls).
@@ -1166,7 +1204,9 @@ impl<H: Handler> Client<H> {
 
     /// Sets a node's ACL if its ACL version is `version` (-1: any); returns the new stat.
     pub fn set_acls(&self, path: &str, acl: Vec<Acl>, version: i32) -> Result<Stat, Error> {
-        self.wait(self.set_acls_async(path, acl, version))
+        self.blocking("Client::set_acls", || {
+            self.set_acls_async(path, acl, version)
+        })
     }
 
     /// Async form of [`set_acls`](Self::set_acls).
@@ -1193,7 +1233,7 @@ impl<H: Handler> Client<H> {
     /// Makes the server this client is connected to catch up with the leader; returns the
     /// path.
     pub fn sync(&self, path: &str) -> Result<String, Error> {
-        self.wait(self.sync_async(path))
+        self.blocking("Client::sync", || self.sync_async(path))
     }
 
     /// Async form of [`sync`](Self::sync).
@@ -1222,7 +1262,7 @@ impl<H: Handler> Client<H> {
     /// Reads several nodes in one round trip (not atomic; each read succeeds or fails on its
     /// own; ZooKeeper 3.6+).
     pub fn multi_read(&self, ops: &[ReadOp]) -> Result<Vec<Result<ReadResult, Error>>, Error> {
-        self.wait(self.multi_read_async(ops))
+        self.blocking("Client::multi_read", || self.multi_read_async(ops))
     }
 
     /// Async form of [`multi_read`](Self::multi_read).
@@ -1267,7 +1307,9 @@ impl<H: Handler> Client<H> {
     /// ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST), as in
     /// kazoo.
     pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
-        self.wait(self.add_auth_async(scheme, credential))
+        self.blocking("Client::add_auth", || {
+            self.add_auth_async(scheme, credential)
+        })
     }
 
     /// Async form of [`add_auth`](Self::add_auth).
@@ -1312,7 +1354,9 @@ impl<H: Handler> Client<H> {
         new_members: Option<&str>,
         from_config: i64,
     ) -> Result<(Bytes, Stat), Error> {
-        self.wait(self.reconfig_async(joining, leaving, new_members, from_config))
+        self.blocking("Client::reconfig", || {
+            self.reconfig_async(joining, leaving, new_members, from_config)
+        })
     }
 
     /// Async form of [`reconfig`](Self::reconfig).
@@ -1337,7 +1381,7 @@ impl<H: Handler> Client<H> {
 
     /// The ensemble's dynamic config (`/zookeeper/config`, read outside the chroot).
     pub fn get_config(&self) -> Result<(Bytes, Stat), Error> {
-        self.wait(self.get_config_async())
+        self.blocking("Client::get_config", || self.get_config_async())
     }
 
     /// Async form of [`get_config`](Self::get_config).
@@ -1355,7 +1399,9 @@ impl<H: Handler> Client<H> {
     /// The session's ephemeral nodes whose path starts with `prefix` (a string prefix, not
     /// only whole path components; ZooKeeper 3.6+).
     pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        self.wait(self.get_ephemerals_async(prefix))
+        self.blocking("Client::get_ephemerals", || {
+            self.get_ephemerals_async(prefix)
+        })
     }
 
     /// Async form of [`get_ephemerals`](Self::get_ephemerals).
@@ -1380,7 +1426,9 @@ impl<H: Handler> Client<H> {
 
     /// The number of all descendants of `path` (ZooKeeper 3.6+).
     pub fn get_all_children_number(&self, path: &str) -> Result<i32, Error> {
-        self.wait(self.get_all_children_number_async(path))
+        self.blocking("Client::get_all_children_number", || {
+            self.get_all_children_number_async(path)
+        })
     }
 
     /// Async form of [`get_all_children_number`](Self::get_all_children_number).
@@ -1402,7 +1450,7 @@ impl<H: Handler> Client<H> {
 
     /// Who the server thinks this session is (ZooKeeper 3.7+).
     pub fn whoami(&self) -> Result<Vec<ClientInfo>, Error> {
-        self.wait(self.whoami_async())
+        self.blocking("Client::whoami", || self.whoami_async())
     }
 
     /// Async form of [`whoami`](Self::whoami).
@@ -1422,7 +1470,9 @@ impl<H: Handler> Client<H> {
         recursive: bool,
         watcher: F,
     ) -> Result<(), Error> {
-        self.wait(self.add_watch_async(path, recursive, watcher))
+        self.blocking("Client::add_watch", || {
+            self.add_watch_async(path, recursive, watcher)
+        })
     }
 
     /// Async form of [`add_watch`](Self::add_watch).
@@ -1463,7 +1513,9 @@ impl<H: Handler> Client<H> {
     /// watcher is called once with a removal event. With `local`, when the server cannot be
     /// reached they are removed on this side only (and not re-registered).
     pub fn remove_watches(&self, path: &str, kind: WatcherType, local: bool) -> Result<(), Error> {
-        self.wait(self.remove_watches_async(path, kind, local))
+        self.blocking("Client::remove_watches", || {
+            self.remove_watches_async(path, kind, local)
+        })
     }
 
     /// Async form of [`remove_watches`](Self::remove_watches).

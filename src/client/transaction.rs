@@ -165,6 +165,7 @@ impl<H: Handler> Transaction<H> {
     /// ```
     pub fn commit(self) -> Result<Vec<OpResult>, Error> {
         let client = self.client.clone();
+        client.refuse_if_embedded("Transaction::commit")?;
         client.wait_result(self.commit_async())
     }
 

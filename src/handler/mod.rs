@@ -64,7 +64,7 @@ use std::time::Duration;
 
 use mio::Registry;
 
-use crate::reactor::{CallbackKind, LoopWaker, Reactor, Readiness, TcpSocket};
+use crate::reactor::{CallbackKind, EmbeddedHost, LoopWaker, Reactor, Readiness, TcpSocket};
 use crate::{AsyncResult, Error};
 
 pub use sync::{EventObject, LockObject, MioEvent, MioLock, MioRLock};
@@ -303,13 +303,46 @@ impl MioHandler {
 
     /// A handler embedded in a host's `mio::Poll` (see
     /// [`Reactor::embedded`](crate::reactor::Reactor::embedded)): blocking members are
-    /// refused with [`Error::Embedded`].
+    /// refused with [`Error::Embedded`]. Nothing checks that `tokens` is disjoint from other
+    /// reactors' ranges: prefer [`embedded_in`](MioHandler::embedded_in) with an
+    /// [`EmbeddedHost`], which does.
     pub fn embedded(
         registry: &Registry,
         tokens: std::ops::Range<usize>,
     ) -> Result<MioHandler, Error> {
         Ok(MioHandler {
             reactor: Reactor::embedded(registry, tokens)?,
+        })
+    }
+
+    /// A handler on a new reactor of `host` (see [`EmbeddedHost::reactor`]), registering
+    /// its sources under `tokens`, which no other reactor of that host (nor the host's own
+    /// reserved tokens) may overlap. Blocking members are refused with [`Error::Embedded`].
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::TokenCollision`] for an overlap; [`Error::TokenRange`] for an empty range.
+    ///
+    /// ```
+    /// use mio::Poll;
+    /// use mio_zookeeper::{EmbeddedHost, Error, MioHandler};
+    ///
+    /// let poll = Poll::new().unwrap();
+    /// let host = EmbeddedHost::new(poll.registry())?;
+    /// let first = MioHandler::embedded_in(&host, 1000..1100)?;
+    /// let err = MioHandler::embedded_in(&host, 1099..1200).unwrap_err();
+    /// assert!(matches!(err, Error::TokenCollision { .. }), "{err}");
+    /// assert!(err.to_string().contains("1000..1100"));
+    /// drop(first); // its range is free again
+    /// MioHandler::embedded_in(&host, 1099..1200)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn embedded_in(
+        host: &EmbeddedHost,
+        tokens: std::ops::Range<usize>,
+    ) -> Result<MioHandler, Error> {
+        Ok(MioHandler {
+            reactor: host.reactor(tokens)?,
         })
     }
 

@@ -44,7 +44,9 @@
 //! range the host hands over. The host polls, passes each event to
 //! [`handle_event`](Reactor::handle_event) (which says whether it was ours), waits no longer
 //! than [`next_timeout`](Reactor::next_timeout), and calls
-//! [`run_pending`](Reactor::run_pending) after each poll.
+//! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
+//! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
+//! [`Error::TokenCollision`]) and offers the same three calls for all of them at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -69,6 +71,7 @@
 //! # Ok::<(), mio_zookeeper::Error>(())
 //! ```
 
+mod embed;
 mod io;
 mod remote;
 mod task;
@@ -91,6 +94,7 @@ use slab::Slab;
 
 use crate::Error;
 
+pub use embed::EmbeddedHost;
 pub use io::{Readiness, TcpSocket};
 pub use remote::LoopWaker;
 pub use timers::TimerId;
@@ -375,6 +379,9 @@ impl Reactor {
     /// [`next_timeout`](Reactor::next_timeout) and [`run_pending`](Reactor::run_pending);
     /// blocking waits are refused with [`Error::Embedded`].
     ///
+    /// Nothing here checks that `tokens` is disjoint from the ranges of other reactors in
+    /// the same `Poll`; [`EmbeddedHost::reactor`] does (and drives all of them at once).
+    ///
     /// # Notable errors
     ///
     /// [`Error::TokenRange`] when `tokens` is empty or reaches `usize::MAX` (mio's waker
@@ -441,6 +448,13 @@ impl Reactor {
     /// Whether this reactor lives in a host's `mio::Poll`.
     pub fn is_embedded(&self) -> bool {
         self.inner.embedded
+    }
+
+    /// The tokens this reactor registers its sources under: the range given to
+    /// [`embedded`](Reactor::embedded), or `0..usize::MAX` for an owned `Poll`.
+    pub fn token_range(&self) -> Range<usize> {
+        let io = self.inner.io.borrow();
+        io.base..io.limit
     }
 
     // ----- state -----
@@ -906,14 +920,45 @@ impl Reactor {
         Ok(())
     }
 
-    /// Fires due timers and runs queued callbacks and tasks, without polling for I/O. This
-    /// is the embedded host's call after each poll; it also works on an owned reactor.
+    /// Fires due timers and runs queued callbacks and tasks, without polling for I/O:
+    /// [`run_timers`](Reactor::run_timers) then [`run_callbacks`](Reactor::run_callbacks).
+    /// This is the embedded host's call after each poll; it also works on an owned reactor.
+    /// Returns whether anything ran.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
     pub fn run_pending(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let mut did = self.drain_remote();
         did |= self.fire_timers();
         did |= self.run_queue();
         Ok(did)
+    }
+
+    /// Fires the timers that are due (for a client: pings, connect and read timeouts,
+    /// reconnect backoff), in deadline order. What they queue runs in
+    /// [`run_callbacks`](Reactor::run_callbacks). Returns whether any fired.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    pub fn run_timers(&self) -> Result<bool, Error> {
+        let _frame = self.enter_frame()?;
+        Ok(self.fire_timers())
+    }
+
+    /// Runs the callbacks and tasks that are queued (completion and watch callbacks, state
+    /// listeners, spawned tasks, futures woken, also from other threads), in FIFO order;
+    /// work they queue runs on the next call. Returns whether any ran.
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    pub fn run_callbacks(&self) -> Result<bool, Error> {
+        let _frame = self.enter_frame()?;
+        let did = self.drain_remote();
+        Ok(self.run_queue() | did)
     }
 
     /// For an embedded reactor's host: handles `event` if its token is in this reactor's
