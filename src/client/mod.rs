@@ -494,6 +494,25 @@ impl<H: Handler> Client<H> {
         Some((id, out))
     }
 
+    /// The server this client is connected to, as `host:port` from the connect string
+    /// (IPv6 hosts in brackets); `None` while not connected.
+    ///
+    /// ```no_run
+    /// # let zk = mio_zookeeper::client::Client::new("10.0.0.1:2181,10.0.0.2:2181")?;
+    /// zk.start(None)?;
+    /// let server = zk.current_server().expect("connected");
+    /// assert!(server == "10.0.0.1:2181" || server == "10.0.0.2:2181");
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    pub fn current_server(&self) -> Option<String> {
+        let core = self.shared.borrow();
+        if !core.keeper.is_connected() {
+            return None;
+        }
+        let host = core.session.as_ref()?.current_host();
+        core.hosts.get(host).map(ToString::to_string)
+    }
+
     /// The chroot, if any.
     pub fn chroot(&self) -> Option<String> {
         self.shared.borrow().chroot.clone()
