@@ -381,6 +381,15 @@ impl<H: Handler> Client<H> {
                 return Ok(r);
             }
             core.on_connected.push(r.clone());
+            // A session that ended for good (expired without reconnect, auth failed) is
+            // replaced: otherwise start() would wait for a connection that never comes.
+            if core
+                .session
+                .as_ref()
+                .is_some_and(|s| s.state().is_terminal())
+            {
+                core.session = None;
+            }
             if core.session.is_none() {
                 let c = &self.config;
                 let mut sc = SessionConfig::new(core.hosts.len());

@@ -458,6 +458,49 @@ fn client_side_expiry_when_no_server_answers_for_the_session_timeout() {
 }
 
 #[test]
+fn expiry_without_reconnect_stays_closed_even_with_a_backoff_pending() {
+    let mut c = config(1);
+    c.reconnect_after_expiry = false;
+    c.backoff_initial = Duration::from_secs(20);
+    c.backoff_max = Duration::from_secs(20);
+    let mut h = Harness::new(c);
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 0x42);
+    h.take_events();
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    // The reconnect attempt fails at once: the next pass is 12 s or more away, later than
+    // the client-side expiry 6 s from now.
+    h.accept();
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    h.take_actions();
+    h.advance(Duration::from_secs(6));
+    assert_eq!(
+        h.states(),
+        vec![
+            SessionState::Connecting,
+            SessionState::Expired,
+            SessionState::Closed
+        ]
+    );
+    h.advance(Duration::from_secs(60));
+    assert!(
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Connect { .. })),
+        "the old backoff must not revive a closed session"
+    );
+    assert_eq!(h.s.state(), SessionState::Closed);
+    assert_eq!(
+        h.s.submit(h.now, get("/a", false)),
+        Err(SubmitError::Request(RequestError::SessionExpired)),
+        "later requests say why the session is gone"
+    );
+}
+
+#[test]
 fn server_side_expiry_on_resume_opens_a_new_session() {
     let mut h = Harness::new(config(1));
     h.s.start(h.now);
@@ -513,6 +556,26 @@ fn auth_is_replayed_before_user_requests_and_connected_waits_for_it() {
     let sent = h.read_requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1, get("/a", false));
+}
+
+#[test]
+fn a_refused_user_auth_fails_with_auth_failed_like_everything_else() {
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    let auth = h.submit(Request::Auth(crate::proto::AuthPacket {
+        auth_type: 0,
+        scheme: "nope".into(),
+        auth: Some(Bytes::from_static(b"x")),
+    }));
+    let other = h.submit(get("/a", false));
+    h.read_requests();
+    h.reply(-4, 0, ErrorCode::AuthFailed, Response::Empty);
+    let r = replies(&h.take_events());
+    assert!(r.contains(&(auth, Err(RequestError::AuthFailed))), "{r:?}");
+    assert!(r.contains(&(other, Err(RequestError::AuthFailed))), "{r:?}");
+    assert_eq!(h.s.state(), SessionState::AuthFailed);
 }
 
 #[test]
