@@ -426,6 +426,9 @@ impl<H: Handler> Client<H> {
     pub fn stop(&self) -> Result<(), Error> {
         let r = self.stop_async();
         let res = r.take(true, Some(driver::STOP_WAIT));
+        // If the server did not confirm in time, close now: every request still pending
+        // completes (with ConnectionClosed) before the session is dropped.
+        driver::close_now(&self.shared);
         self.shared.borrow_mut().session = None;
         match res {
             Err(Error::Timeout) => Ok(()),
@@ -1474,7 +1477,11 @@ impl<H: Handler> Drop for Client<H> {
                 s.close(now);
             }
             drop(core);
+            // closeSession is written here; nobody can wait for its reply, so finish at
+            // once: every request still pending completes (with ConnectionClosed) instead
+            // of being dropped unanswered with the client.
             pump(&self.shared);
+            driver::close_now(&self.shared);
         }
     }
 }

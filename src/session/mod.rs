@@ -588,6 +588,16 @@ impl Session {
         }
     }
 
+    /// Closes at once, without waiting for the server's answer to closeSession: the
+    /// connection is dropped and everything still pending fails with
+    /// [`RequestError::Closed`]. For a driver that stops waiting after [`close`](Self::close)
+    /// (call `close` first so that closeSession is written). A no-op once terminal.
+    pub fn close_now(&mut self) {
+        if !self.state.is_terminal() {
+            self.finish_closed();
+        }
+    }
+
     /// The TCP connection asked for by [`Action::Connect`] is established.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.conn != Conn::Connecting {

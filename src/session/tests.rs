@@ -808,6 +808,34 @@ fn close_flushes_queued_requests_then_close_session() {
 }
 
 #[test]
+fn close_now_gives_up_on_the_close_reply_and_fails_what_is_pending() {
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    h.take_events();
+    let a = h.submit(get("/a", false));
+    h.s.close(h.now);
+    h.pump();
+    assert_eq!(
+        h.read_requests().len(),
+        2,
+        "the get and closeSession went out"
+    );
+    h.take_actions();
+    h.s.close_now();
+    h.pump();
+    let events = h.take_events();
+    assert_eq!(replies(&events), vec![(a, Err(RequestError::Closed))]);
+    assert!(events.contains(&Event::State(SessionState::Closed)));
+    assert_eq!(h.take_actions(), vec![Action::Disconnect]);
+    assert_eq!(h.s.poll_timeout(), None, "no timer left");
+    h.s.close_now();
+    h.pump();
+    assert!(h.take_events().is_empty(), "a no-op once closed");
+}
+
+#[test]
 fn a_reply_that_does_not_decode_fails_only_its_request() {
     let mut h = Harness::new(config(1));
     h.s.start(h.now);
