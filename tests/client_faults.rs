@@ -259,6 +259,130 @@ fn every_watch_kind_survives_a_dropped_connection() {
 }
 
 #[test]
+fn watches_on_a_node_deleted_while_away_fire_once_each_under_a_chroot() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let other = start_client(&zk.connect_string(), Duration::from_secs(6));
+    other.create("/app", b"").unwrap();
+    other.create("/app/gone", b"").unwrap();
+    other.create("/app/gone/kid", b"").unwrap();
+    other.create("/app/stays", b"").unwrap();
+    let c = start_client(
+        &format!("{}/app", proxy.connect_string()),
+        Duration::from_secs(6),
+    );
+    let (data, on_data) = recorder();
+    let (child, on_child) = recorder();
+    let (exists, on_exists) = recorder();
+    let (stays, on_stays) = recorder();
+    c.get_watch("/gone", on_data).unwrap();
+    c.get_children_watch("/gone", on_child).unwrap();
+    assert!(c.exists_watch("/gone", on_exists).unwrap().is_some());
+    c.get_watch("/stays", on_stays).unwrap();
+
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+    other.delete_recursive("/app/gone").unwrap();
+    proxy.set_refusing(false);
+
+    // The server answers SetWatches with a NodeDeleted for the data watches and another
+    // for the child watch of the same path; each watcher hears of it once, chroot stripped.
+    wait_for(&c, "the deletion", || {
+        !data.borrow().is_empty() && !child.borrow().is_empty() && !exists.borrow().is_empty()
+    });
+    c.exists("/stays").unwrap();
+    c.handler().run_for(Duration::from_millis(20)).unwrap();
+    assert_eq!(*data.borrow(), vec![event(EventType::NodeDeleted, "/gone")]);
+    assert_eq!(
+        *child.borrow(),
+        vec![event(EventType::NodeDeleted, "/gone")]
+    );
+    assert_eq!(
+        *exists.borrow(),
+        vec![event(EventType::NodeDeleted, "/gone")]
+    );
+    assert!(stays.borrow().is_empty(), "an unchanged node fires nothing");
+    assert_eq!(c.watch_count(), 1);
+    other.set("/app/stays", b"now").unwrap();
+    wait_for(&c, "the surviving watch", || !stays.borrow().is_empty());
+    assert_eq!(
+        *stays.borrow(),
+        vec![event(EventType::NodeDataChanged, "/stays")]
+    );
+    c.stop().unwrap();
+    other.stop().unwrap();
+}
+
+#[test]
+fn a_drop_in_the_middle_of_a_pipeline_completes_every_request_in_order() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
+    c.create("/n", b"").unwrap();
+    let results: Vec<_> = (0..3000).map(|_| c.exists_async("/n")).collect();
+    // Cut the connection once some replies are in and many are not.
+    let r = &results;
+    wait_for(&c, "the first replies", || {
+        r.iter().filter(|x| x.ready()).count() >= 100
+    });
+    proxy.drop_connections();
+    wait_for(&c, "every request", || r.iter().all(|x| x.ready()));
+    // Replies come in request order, so the answered ones come first, then ConnectionLoss.
+    let ok = results
+        .iter()
+        .take_while(|x| matches!(x.get(false, None), Ok(Some(_))))
+        .count();
+    assert!(ok >= 100, "{ok} answered before the drop");
+    assert!(ok < results.len(), "the drop came before the last reply");
+    for (i, x) in results.iter().enumerate().skip(ok) {
+        match x.get(false, None) {
+            Err(Error::ConnectionLoss) => {}
+            other => panic!("request {i} after the first failure: {other:?}"),
+        }
+    }
+    wait_for(&c, "the reconnect", || c.state() == ClientState::Connected);
+    assert!(c.exists("/n").unwrap().is_some());
+    eprintln!("{ok} of {} answered before the drop", results.len());
+    c.stop().unwrap();
+}
+
+#[test]
+fn a_frozen_server_times_out_reads_and_the_session_resumes_when_it_thaws() {
+    let mut zk = ZkServer::start().unwrap();
+    let timeout = Duration::from_secs(6);
+    let c = start_client(&zk.connect_string(), timeout);
+    let states = record_states(&c);
+    let (id, _) = c.client_id().unwrap();
+    c.create("/n", b"before").unwrap();
+    zk.pause().unwrap();
+    let paused = Instant::now();
+    let in_flight = c.get_async("/n");
+    // Nothing comes back: the read timeout (2T/3 after the last byte) drops the connection.
+    wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+    let took = paused.elapsed();
+    assert!(
+        took <= timeout * 2 / 3 + Duration::from_secs(2),
+        "SUSPENDED after {took:?}"
+    );
+    assert!(matches!(
+        in_flight.get(false, None),
+        Err(Error::ConnectionLoss)
+    ));
+    let waiting = c.get_async("/n");
+    zk.resume().unwrap();
+    // Back well within the session timeout: the same session, the data intact.
+    let (data, _) = waiting.get(true, Some(LONG)).unwrap();
+    assert_eq!(data.as_deref(), Some(&b"before"[..]));
+    assert_eq!(c.client_id().map(|(i, _)| i), Some(id));
+    assert_eq!(
+        *states.borrow(),
+        vec![ClientState::Suspended, ClientState::Connected]
+    );
+    c.stop().unwrap();
+}
+
+#[test]
 fn the_wait_queue_is_bounded_while_disconnected() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
@@ -735,6 +859,8 @@ fn stop_completes_everything_pending() {
     let zk = ZkServer::start().unwrap();
     let c = start_client(&zk.connect_string(), Duration::from_secs(6));
     let (old, _) = c.client_id().unwrap();
+    let (watched, on_watch) = recorder();
+    assert_eq!(c.exists_watch("/untouched", on_watch).unwrap(), None);
     let creates: Vec<_> = (0..50)
         .map(|i| c.create_async(&format!("/n{i}"), None, &CreateOptions::default()))
         .collect();
@@ -748,6 +874,9 @@ fn stop_completes_everything_pending() {
     assert!(reads.iter().all(|r| r.get(false, None).unwrap().is_some()));
     assert_eq!(c.state(), ClientState::Lost);
     assert_eq!(c.client_id(), None);
+    // As in kazoo, stopping tells every watcher once that its session is gone.
+    c.handler().run_for(Duration::from_millis(20)).unwrap();
+    assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Closed)]);
     assert!(matches!(c.get("/n0"), Err(Error::ConnectionClosed)));
     assert!(matches!(
         c.exists_async("/n0").get(false, None),
@@ -794,6 +923,72 @@ fn stop_while_suspended_fails_what_waits_with_connection_closed() {
     c.start(Some(LONG)).unwrap();
     assert!(c.exists("/").unwrap().is_some());
     c.stop().unwrap();
+}
+
+#[test]
+fn stop_gives_up_on_an_unanswered_close_and_still_completes_everything() {
+    // A session timeout long enough that the session's own wait for the closeSession reply
+    // (2T/3) outlasts stop()'s wait.
+    let mut zk = ZkServer::builder()
+        .cfg("maxSessionTimeout", "60000")
+        .start()
+        .unwrap();
+    let c = start_client(&zk.connect_string(), Duration::from_secs(30));
+    let states = record_states(&c);
+    let (watched, on_watch) = recorder();
+    c.exists_watch("/x", on_watch).unwrap();
+    zk.pause().unwrap();
+    let in_flight: Vec<_> = (0..5).map(|_| c.exists_async("/x")).collect();
+    let t0 = Instant::now();
+    c.stop().unwrap();
+    let took = t0.elapsed();
+    zk.resume().unwrap();
+    assert!(took < Duration::from_secs(15), "stop() took {took:?}");
+    for r in &in_flight {
+        assert!(r.ready(), "every request is complete when stop() returns");
+        assert!(matches!(r.get(false, None), Err(Error::ConnectionClosed)));
+    }
+    c.handler().run_for(Duration::from_millis(20)).unwrap();
+    assert_eq!(*states.borrow(), vec![ClientState::Lost]);
+    assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Closed)]);
+    assert!(matches!(c.get("/"), Err(Error::ConnectionClosed)));
+    c.start(Some(LONG)).unwrap();
+    assert!(c.exists("/").unwrap().is_some());
+    c.stop().unwrap();
+}
+
+#[test]
+fn dropping_the_client_completes_its_requests_and_closes_the_session() {
+    let zk = ZkServer::start().unwrap();
+    let other = start_client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
+    let (eph, _) = c
+        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .unwrap();
+    let pending: Vec<_> = (0..5).map(|_| c.exists_async("/eph")).collect();
+    let handler = c.handler().clone();
+    drop(c);
+    let p = &pending;
+    handler
+        .reactor()
+        .run_until(
+            &|| p.iter().all(|r| r.ready()),
+            Some(Duration::from_secs(5)),
+        )
+        .expect("every request completes when the last handle goes");
+    assert!(pending
+        .iter()
+        .all(|r| matches!(r.get(false, None), Err(Error::ConnectionClosed))));
+    // closeSession went out: the ephemeral goes long before the 10 s session timeout.
+    let t0 = Instant::now();
+    while other.exists(&eph).unwrap().is_some() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the session was not closed"
+        );
+        other.handler().run_for(Duration::from_millis(20)).unwrap();
+    }
+    other.stop().unwrap();
 }
 
 #[test]
