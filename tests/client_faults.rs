@@ -383,6 +383,79 @@ fn a_frozen_server_times_out_reads_and_the_session_resumes_when_it_thaws() {
 }
 
 #[test]
+fn after_a_reconnect_a_watch_event_is_seen_before_the_reply_that_reflects_it() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
+    let other = start_client(&zk.connect_string(), Duration::from_secs(6));
+    c.create("/d", b"old").unwrap();
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let l = log.clone();
+    c.get_watch("/d", move |ev| {
+        l.borrow_mut().push(format!("watch {:?}", ev.event_type))
+    })
+    .unwrap();
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+    other.set("/d", b"new").unwrap();
+    // Queued while away: it goes out after the SetWatches that re-arms the watch.
+    let read = c.get_async("/d");
+    let l = log.clone();
+    read.rawlink(move |r| {
+        let data = r.value().and_then(|(d, _)| d);
+        l.borrow_mut().push(format!("reply {:?}", data.as_deref()));
+    });
+    proxy.set_refusing(false);
+    wait_for(&c, "both callbacks", || log.borrow().len() == 2);
+    assert_eq!(
+        *log.borrow(),
+        vec![
+            "watch NodeDataChanged".to_string(),
+            format!("reply {:?}", Some(&b"new"[..]))
+        ]
+    );
+    c.stop().unwrap();
+    other.stop().unwrap();
+}
+
+#[test]
+fn repeated_drops_keep_the_session_and_its_watches() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
+    let states = record_states(&c);
+    let id = c.client_id();
+    c.create("/p", b"").unwrap();
+    let (pers, on_pers) = recorder();
+    c.add_watch("/p", false, on_pers).unwrap();
+    let rounds = 10;
+    for i in 0..rounds {
+        let (d, on_d) = recorder();
+        c.get_watch("/p", on_d).unwrap();
+        proxy.drop_connections();
+        wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+        wait_for(&c, "CONNECTED", || c.state() == ClientState::Connected);
+        c.set("/p", format!("{i}").as_bytes()).unwrap();
+        wait_for(&c, "the events", || {
+            pers.borrow().len() == i + 1 && d.borrow().len() == 1
+        });
+        assert_eq!(*d.borrow(), vec![event(EventType::NodeDataChanged, "/p")]);
+    }
+    assert_eq!(c.client_id(), id);
+    assert!(pers
+        .borrow()
+        .iter()
+        .all(|e| *e == event(EventType::NodeDataChanged, "/p")));
+    let expected: Vec<_> = (0..rounds)
+        .flat_map(|_| [ClientState::Suspended, ClientState::Connected])
+        .collect();
+    assert_eq!(*states.borrow(), expected);
+    assert_eq!(c.watch_count(), 1);
+    c.stop().unwrap();
+}
+
+#[test]
 fn the_wait_queue_is_bounded_while_disconnected() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
@@ -576,6 +649,41 @@ fn forced_expiry_is_lost_then_a_new_session_and_every_watcher_hears_it_once() {
     c.create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     assert_eq!(c.exists("/eph").unwrap().unwrap().ephemeral_owner, new);
+    c.stop().unwrap();
+}
+
+#[test]
+fn credentials_are_sent_again_for_the_new_session_after_expiry() {
+    let zk = ZkServer::start().unwrap();
+    let c = start_client(&zk.connect_string(), Duration::from_secs(4));
+    c.add_auth("digest", b"alice:secret").unwrap();
+    c.create_with(
+        "/secret",
+        b"s3",
+        &CreateOptions {
+            acl: Some(vec![Acl {
+                perms: Perms::ALL,
+                id: Id {
+                    scheme: "digest".into(),
+                    id: digest_id("alice", "secret"),
+                },
+            }]),
+            ..CreateOptions::default()
+        },
+    )
+    .unwrap();
+    let (old, _) = c.client_id().unwrap();
+    expire_session(zk.addr(), &c);
+    wait_for(&c, "a new session", || {
+        c.state() == ClientState::Connected && c.client_id().is_some_and(|(id, _)| id != old)
+    });
+    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    let who = c.whoami().unwrap();
+    assert!(
+        who.iter()
+            .any(|i| i.auth_scheme == "digest" && i.user == "alice"),
+        "{who:?}"
+    );
     c.stop().unwrap();
 }
 
