@@ -37,7 +37,9 @@ struct Shared {
     refused: AtomicUsize,
 }
 
-/// A recording TCP proxy. See the [module docs](self).
+/// A TCP proxy on loopback that records what it carries, can cut live connections (a
+/// network blip, [`drop_connections`](Proxy::drop_connections)) and can turn new ones away
+/// for a while ([`set_refusing`](Proxy::set_refusing)).
 ///
 /// # Examples
 ///
