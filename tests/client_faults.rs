@@ -456,6 +456,36 @@ fn repeated_drops_keep_the_session_and_its_watches() {
 }
 
 #[test]
+fn a_panicking_listener_does_not_break_the_client() {
+    // kazoo's test_bad_session_expire: a listener that raises. In Rust the panic unwinds
+    // out of the call driving the loop; the client must carry on when the loop runs again.
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
+    let id = c.client_id();
+    c.add_listener(|s| {
+        if s == ClientState::Suspended {
+            panic!("a listener that fails on SUSPENDED");
+        }
+    });
+    let states = record_states(&c);
+    c.create("/n", b"").unwrap();
+    proxy.drop_connections();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        c.handler().reactor().run_until(
+            &|| c.state() == ClientState::Connected && !states.borrow().is_empty(),
+            Some(LONG),
+        )
+    }));
+    assert!(unwound.is_err(), "the listener's panic reaches the caller");
+    wait_for(&c, "CONNECTED", || c.state() == ClientState::Connected);
+    assert_eq!(c.client_id(), id);
+    assert!(c.exists("/n").unwrap().is_some());
+    c.set("/n", b"still works").unwrap();
+    c.stop().unwrap();
+}
+
+#[test]
 fn the_wait_queue_is_bounded_while_disconnected() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();

@@ -1259,7 +1259,9 @@ impl<H: Handler> Client<H> {
 
     /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
     /// 3.6+. `watcher` is called for every event until the watch is removed; the watch is
-    /// re-registered after reconnects.
+    /// re-registered after reconnects. Unlike one-shot watches, it is **not** told of changes
+    /// made while the client was disconnected (the server re-adds persistent watches without
+    /// comparing zxids): re-read what matters after SUSPENDED → CONNECTED.
     pub fn add_watch<F: Fn(WatchedEvent) + 'static>(
         &self,
         path: &str,
