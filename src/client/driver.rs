@@ -69,6 +69,9 @@ pub(crate) struct Core {
     pub(crate) on_connected: Vec<crate::AsyncResult<()>>,
     /// Results waiting for the session to close (from `stop`).
     pub(crate) on_closed: Vec<crate::AsyncResult<()>>,
+    /// Credentials added with `add_auth`: every session this client starts replays them,
+    /// after the builder's (kazoo's `auth_data`, which outlives restarts).
+    pub(crate) auth: Vec<(String, bytes::Bytes)>,
     readbuf: Box<[u8]>,
 }
 
@@ -106,6 +109,7 @@ impl Core {
             keeper: SessionState::Closed,
             on_connected: Vec::new(),
             on_closed: Vec::new(),
+            auth: Vec::new(),
             readbuf: vec![0u8; 256 * 1024].into_boxed_slice(),
         }
     }

@@ -396,6 +396,11 @@ impl<H: Handler> Client<H> {
                 sc.session_timeout = c.session_timeout;
                 sc.read_only = c.read_only;
                 sc.auth = c.auth.clone();
+                for a in &core.auth {
+                    if !sc.auth.contains(a) {
+                        sc.auth.push(a.clone());
+                    }
+                }
                 sc.max_incoming_frame = c.max_incoming_frame;
                 sc.max_outgoing_frame = c.max_outgoing_frame;
                 sc.max_queued_requests = c.max_queued_requests;
@@ -1166,8 +1171,16 @@ impl<H: Handler> Client<H> {
     /// Async form of [`add_auth`](Self::add_auth).
     pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
         let cred = Bytes::copy_from_slice(credential);
-        if let Some(s) = self.shared.borrow_mut().session.as_mut() {
-            s.add_auth(scheme.to_string(), cred.clone());
+        {
+            let mut core = self.shared.borrow_mut();
+            if let Some(s) = core.session.as_mut() {
+                s.add_auth(scheme.to_string(), cred.clone());
+                // Kept for the sessions of later starts too (kazoo's auth_data).
+                let a = (scheme.to_string(), cred.clone());
+                if !core.auth.contains(&a) {
+                    core.auth.push(a);
+                }
+            }
         }
         self.submit(
             Request::Auth(AuthPacket {
