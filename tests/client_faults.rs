@@ -954,6 +954,36 @@ fn auth_is_replayed_after_a_reconnect() {
 }
 
 #[test]
+fn credentials_added_at_run_time_outlive_a_restart() {
+    // kazoo's add_auth adds to the client's auth_data, which every later connection replays,
+    // restarts included.
+    let zk = ZkServer::start().unwrap();
+    let c = start_client(&zk.connect_string(), Duration::from_secs(6));
+    c.add_auth("digest", b"alice:secret").unwrap();
+    c.create_with(
+        "/secret",
+        b"s3",
+        &CreateOptions {
+            acl: Some(vec![Acl {
+                perms: Perms::ALL,
+                id: Id {
+                    scheme: "digest".into(),
+                    id: digest_id("alice", "secret"),
+                },
+            }]),
+            ..CreateOptions::default()
+        },
+    )
+    .unwrap();
+    c.restart().unwrap();
+    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    c.stop().unwrap();
+    c.start(Some(LONG)).unwrap();
+    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    c.stop().unwrap();
+}
+
+#[test]
 fn auth_failure_is_terminal() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
@@ -977,6 +1007,10 @@ fn auth_failure_is_terminal() {
     );
     assert!(matches!(c.get("/x"), Err(Error::AuthFailed)));
     assert!(matches!(c.create("/y", b""), Err(Error::AuthFailed)));
+    // The credentials are the client's (kazoo's auth_data): starting again sends them
+    // again, and fails again.
+    assert!(matches!(c.start(Some(LONG)), Err(Error::AuthFailed)));
+    assert_eq!(c.session_state(), SessionState::AuthFailed);
     c.stop().unwrap();
 
     // Bad credentials given at start: start() fails with AuthFailed.
