@@ -815,6 +815,16 @@ impl Session {
             self.set_state(SessionState::Connecting);
             self.backoff = self.config.backoff_initial;
             self.new_pass();
+            // The host that just dropped us goes last. After a read timeout (2T/3) there is
+            // only T/3 left before the client-side expiry, exactly one connect timeout with
+            // three hosts: spent on a hung host again, the session would be given up although
+            // the others are fine.
+            if self.order.len() > 1 {
+                if let Some(i) = self.order.iter().position(|&h| h == self.host) {
+                    let h = self.order.remove(i);
+                    self.order.push(h);
+                }
+            }
         }
         // Expiry is checked before reconnecting so that a long outage ends in Expired.
         if self.established {

@@ -363,6 +363,56 @@ fn hosts_are_tried_in_shuffled_passes_with_backoff_between_passes() {
 }
 
 #[test]
+fn the_host_that_dropped_the_session_is_tried_last() {
+    // A read timeout (a hung server) takes 2T/3; trying that host first again would spend
+    // the remaining T/3 on its connect timeout and end in a client-side expiry although
+    // the other hosts are fine. Whatever the shuffle, another host comes first.
+    for seed in 0..64 {
+        let mut c = config(3);
+        c.seed = seed;
+        let mut h = Harness::new(c);
+        h.s.start(h.now);
+        h.pump();
+        h.handshake(9000, 7);
+        let first = h.connected_to.expect("connected");
+        h.take_actions();
+        // Nothing comes back: the read timeout drops the connection.
+        h.advance(Duration::from_secs(6));
+        let next: Vec<usize> = h
+            .take_actions()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Connect { host } => Some(*host),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(next.len(), 1, "seed {seed}: {next:?}");
+        assert_ne!(next[0], first, "seed {seed}: the hung host again");
+        // The rest of the pass, every attempt refused at once: the other host, then the
+        // one that dropped us.
+        let mut pass = next;
+        while pass.len() < 3 {
+            h.connected_to = pass.last().copied();
+            h.s.handle_connected(h.now);
+            h.s.handle_disconnected(h.now);
+            h.pump();
+            let more: Vec<usize> = h
+                .take_actions()
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Connect { host } => Some(*host),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(more.len(), 1, "seed {seed}: {more:?}");
+            pass.extend(more);
+        }
+        assert_eq!(pass[2], first, "seed {seed}: {pass:?}");
+        assert_ne!(pass[0], pass[1], "seed {seed}: {pass:?}");
+    }
+}
+
+#[test]
 fn refused_handshake_moves_to_the_next_host() {
     let mut h = Harness::new(config(2));
     h.s.start(h.now);
