@@ -233,3 +233,55 @@ fn failover(kill_leader: bool) {
     );
     other.stop().unwrap();
 }
+
+#[test]
+fn a_frozen_follower_is_left_after_the_read_timeout_with_the_session() {
+    // A server that hangs (SIGSTOP: sockets open, nothing answered) is a partition as the
+    // client sees it: only the read timeout (2T/3) tells.
+    let mut ens = ZkEnsemble::start(3).unwrap();
+    let timeout = Duration::from_secs(6);
+    let c = Client::builder(&ens.connect_string())
+        .session_timeout(timeout)
+        .connection_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .build()
+        .unwrap();
+    c.start(Some(LONG)).unwrap();
+    let leader = ens.leader().expect("a leader");
+    for _ in 0..60 {
+        if connected_to(&ens, &c) != leader {
+            break;
+        }
+        c.restart().unwrap();
+    }
+    let idx = connected_to(&ens, &c);
+    assert_ne!(idx, leader, "could not land on a follower");
+    let (id, _) = c.client_id().unwrap();
+    let (eph, _) = c
+        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .unwrap();
+    let (w, on_w) = recorder();
+    c.get_watch(&eph, on_w).unwrap();
+
+    ens.pause(idx).unwrap();
+    let t0 = Instant::now();
+    let in_flight = c.exists_async(&eph);
+    wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+    let suspended_after = t0.elapsed();
+    assert!(matches!(
+        in_flight.get(false, None),
+        Err(Error::ConnectionLoss)
+    ));
+    wait_for(&c, "the failover", || c.state() == ClientState::Connected);
+    assert!(
+        suspended_after <= timeout * 2 / 3 + Duration::from_secs(2),
+        "SUSPENDED after {suspended_after:?}"
+    );
+    assert_eq!(c.client_id().map(|(i, _)| i), Some(id), "the same session");
+    assert_ne!(connected_to(&ens, &c), idx);
+    assert_eq!(c.exists(&eph).unwrap().unwrap().ephemeral_owner, id);
+    c.set(&eph, b"x").unwrap();
+    wait_for(&c, "the watch", || !w.borrow().is_empty());
+    assert_eq!(*w.borrow(), vec![event(EventType::NodeDataChanged, &eph)]);
+    c.stop().unwrap();
+    ens.resume(idx).unwrap();
+}
