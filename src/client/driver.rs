@@ -175,6 +175,17 @@ pub(crate) fn pump(shared: &Shared) {
     rearm_timer(shared);
 }
 
+/// Stops waiting for the session to close: it is finished at once (the socket is dropped,
+/// everything still pending fails with ConnectionClosed) and the results are handed out.
+/// Used when `stop()` gives up waiting and when the last client handle goes, so that no
+/// `AsyncResult` is left pending forever.
+pub(crate) fn close_now(shared: &Shared) {
+    if let Some(s) = shared.borrow_mut().session.as_mut() {
+        s.close_now();
+    }
+    pump(shared);
+}
+
 fn now(shared: &Shared) -> Instant {
     shared.borrow().reactor.now()
 }

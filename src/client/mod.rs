@@ -536,13 +536,7 @@ impl<H: Handler> Client<H> {
     /// Ends the session at once (after `stop` waited, or gave up waiting): whatever is still
     /// pending fails with [`Error::ConnectionClosed`], so every result handed out completes.
     fn teardown(&self) {
-        {
-            let mut core = self.shared.borrow_mut();
-            if let Some(s) = core.session.as_mut() {
-                s.close_now();
-            }
-        }
-        pump(&self.shared);
+        driver::close_now(&self.shared);
         let (leftover, closed) = {
             let mut core = self.shared.borrow_mut();
             core.session = None;
@@ -632,6 +626,25 @@ impl<H: Handler> Client<H> {
             out.copy_from_slice(&pw);
         }
         Some((id, out))
+    }
+
+    /// The server this client is connected to, as `host:port` from the connect string
+    /// (IPv6 hosts in brackets); `None` while not connected.
+    ///
+    /// ```no_run
+    /// # let zk = mio_zookeeper::client::Client::new("10.0.0.1:2181,10.0.0.2:2181")?;
+    /// zk.start(None)?;
+    /// let server = zk.current_server().expect("connected");
+    /// assert!(server == "10.0.0.1:2181" || server == "10.0.0.2:2181");
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    pub fn current_server(&self) -> Option<String> {
+        let core = self.shared.borrow();
+        if !core.keeper.is_connected() {
+            return None;
+        }
+        let host = core.session.as_ref()?.current_host();
+        core.hosts.get(host).map(ToString::to_string)
     }
 
     /// The chroot, if any.
@@ -1463,7 +1476,9 @@ impl<H: Handler> Client<H> {
 
     /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
     /// 3.6+. `watcher` is called for every event until the watch is removed; the watch is
-    /// re-registered after reconnects.
+    /// re-registered after reconnects. Unlike one-shot watches, it is **not** told of changes
+    /// made while the client was disconnected (the server re-adds persistent watches without
+    /// comparing zxids): re-read what matters after SUSPENDED → CONNECTED.
     pub fn add_watch<F: Fn(WatchedEvent) + 'static>(
         &self,
         path: &str,

@@ -330,6 +330,9 @@ pub struct Session {
     /// When the last connection was lost (for client-side expiry).
     lost_at: Option<Instant>,
     closing: bool,
+    /// Why the session is [`SessionState::Closed`]: `Closed`, or `SessionExpired` when it
+    /// expired and `reconnect_after_expiry` is off (later requests fail with that).
+    closed_reason: RequestError,
     close_deadline: Option<Instant>,
     probe_at: Option<Instant>,
     probe_next: usize,
@@ -385,6 +388,7 @@ impl Session {
             last_recv: None,
             lost_at: None,
             closing: false,
+            closed_reason: RequestError::Closed,
             close_deadline: None,
             probe_at: None,
             probe_next: 0,
@@ -538,7 +542,7 @@ impl Session {
     pub fn submit(&mut self, now: Instant, req: Request) -> Result<RequestId, SubmitError> {
         match self.state {
             SessionState::AuthFailed => return Err(RequestError::AuthFailed.into()),
-            SessionState::Closed => return Err(RequestError::Closed.into()),
+            SessionState::Closed => return Err(self.closed_reason.clone().into()),
             _ if self.closing => return Err(RequestError::Closed.into()),
             _ => {}
         }
@@ -813,6 +817,16 @@ impl Session {
             self.set_state(SessionState::Connecting);
             self.backoff = self.config.backoff_initial;
             self.new_pass();
+            // The host that just dropped us goes last. After a read timeout (2T/3) there is
+            // only T/3 left before the client-side expiry, exactly one connect timeout with
+            // three hosts: spent on a hung host again, the session would be given up although
+            // the others are fine.
+            if self.order.len() > 1 {
+                if let Some(i) = self.order.iter().position(|&h| h == self.host) {
+                    let h = self.order.remove(i);
+                    self.order.push(h);
+                }
+            }
         }
         // Expiry is checked before reconnecting so that a long outage ends in Expired.
         if self.established {
@@ -874,6 +888,11 @@ impl Session {
         self.outbuf.clear();
         self.inbuf.clear();
         self.connect_deadline = None;
+        // A backoff still pending from the old session's reconnect attempts must not fire:
+        // with no reconnect it would revive a Closed session, and otherwise the new session
+        // makes its own schedule below.
+        self.retry_at = None;
+        self.probe_at = None;
         self.fail_inflight(RequestError::SessionExpired);
         self.fail_queue(RequestError::SessionExpired);
         self.watches.clear();
@@ -890,6 +909,7 @@ impl Session {
             self.new_pass();
             self.connect_next(now);
         } else {
+            self.closed_reason = RequestError::SessionExpired;
             self.set_state(SessionState::Closed);
         }
     }
@@ -1121,11 +1141,14 @@ impl Session {
                 if header.err != ErrorCode::Ok {
                     warn!("authentication failed: {}", header.err);
                     if let Some(id) = owner {
+                        // The session is unusable now, whatever the code (AuthFailed in
+                        // practice): the auth request fails like every other pending one,
+                        // with AuthFailed (kazoo's AuthFailedError on that result).
                         self.events.push_back(Event::Reply {
                             id,
                             reply: Reply {
                                 zxid: header.zxid,
-                                result: Err(RequestError::Server(header.err)),
+                                result: Err(RequestError::AuthFailed),
                             },
                         });
                     }

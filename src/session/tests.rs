@@ -363,6 +363,56 @@ fn hosts_are_tried_in_shuffled_passes_with_backoff_between_passes() {
 }
 
 #[test]
+fn the_host_that_dropped_the_session_is_tried_last() {
+    // A read timeout (a hung server) takes 2T/3; trying that host first again would spend
+    // the remaining T/3 on its connect timeout and end in a client-side expiry although
+    // the other hosts are fine. Whatever the shuffle, another host comes first.
+    for seed in 0..64 {
+        let mut c = config(3);
+        c.seed = seed;
+        let mut h = Harness::new(c);
+        h.s.start(h.now);
+        h.pump();
+        h.handshake(9000, 7);
+        let first = h.connected_to.expect("connected");
+        h.take_actions();
+        // Nothing comes back: the read timeout drops the connection.
+        h.advance(Duration::from_secs(6));
+        let next: Vec<usize> = h
+            .take_actions()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Connect { host } => Some(*host),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(next.len(), 1, "seed {seed}: {next:?}");
+        assert_ne!(next[0], first, "seed {seed}: the hung host again");
+        // The rest of the pass, every attempt refused at once: the other host, then the
+        // one that dropped us.
+        let mut pass = next;
+        while pass.len() < 3 {
+            h.connected_to = pass.last().copied();
+            h.s.handle_connected(h.now);
+            h.s.handle_disconnected(h.now);
+            h.pump();
+            let more: Vec<usize> = h
+                .take_actions()
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Connect { host } => Some(*host),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(more.len(), 1, "seed {seed}: {more:?}");
+            pass.extend(more);
+        }
+        assert_eq!(pass[2], first, "seed {seed}: {pass:?}");
+        assert_ne!(pass[0], pass[1], "seed {seed}: {pass:?}");
+    }
+}
+
+#[test]
 fn refused_handshake_moves_to_the_next_host() {
     let mut h = Harness::new(config(2));
     h.s.start(h.now);
@@ -458,6 +508,49 @@ fn client_side_expiry_when_no_server_answers_for_the_session_timeout() {
 }
 
 #[test]
+fn expiry_without_reconnect_stays_closed_even_with_a_backoff_pending() {
+    let mut c = config(1);
+    c.reconnect_after_expiry = false;
+    c.backoff_initial = Duration::from_secs(20);
+    c.backoff_max = Duration::from_secs(20);
+    let mut h = Harness::new(c);
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 0x42);
+    h.take_events();
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    // The reconnect attempt fails at once: the next pass is 12 s or more away, later than
+    // the client-side expiry 6 s from now.
+    h.accept();
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    h.take_actions();
+    h.advance(Duration::from_secs(6));
+    assert_eq!(
+        h.states(),
+        vec![
+            SessionState::Connecting,
+            SessionState::Expired,
+            SessionState::Closed
+        ]
+    );
+    h.advance(Duration::from_secs(60));
+    assert!(
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Connect { .. })),
+        "the old backoff must not revive a closed session"
+    );
+    assert_eq!(h.s.state(), SessionState::Closed);
+    assert_eq!(
+        h.s.submit(h.now, get("/a", false)),
+        Err(SubmitError::Request(RequestError::SessionExpired)),
+        "later requests say why the session is gone"
+    );
+}
+
+#[test]
 fn server_side_expiry_on_resume_opens_a_new_session() {
     let mut h = Harness::new(config(1));
     h.s.start(h.now);
@@ -513,6 +606,26 @@ fn auth_is_replayed_before_user_requests_and_connected_waits_for_it() {
     let sent = h.read_requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].1, get("/a", false));
+}
+
+#[test]
+fn a_refused_user_auth_fails_with_auth_failed_like_everything_else() {
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    let auth = h.submit(Request::Auth(crate::proto::AuthPacket {
+        auth_type: 0,
+        scheme: "nope".into(),
+        auth: Some(Bytes::from_static(b"x")),
+    }));
+    let other = h.submit(get("/a", false));
+    h.read_requests();
+    h.reply(-4, 0, ErrorCode::AuthFailed, Response::Empty);
+    let r = replies(&h.take_events());
+    assert!(r.contains(&(auth, Err(RequestError::AuthFailed))), "{r:?}");
+    assert!(r.contains(&(other, Err(RequestError::AuthFailed))), "{r:?}");
+    assert_eq!(h.s.state(), SessionState::AuthFailed);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //!
 //! Put it between a client and a [`ZkServer`](super::ZkServer) to capture real traffic (each
 //! direction of each connection, raw, as `examples/zkdump.rs` reads it), or to drop the
-//! client's connection without touching the server (a "network blip").
+//! client's connection without touching the server (a "network blip"). With
+//! [`set_refusing`](Proxy::set_refusing) it turns new connections away for a while, so a
+//! client stays disconnected (SUSPENDED) until the test lets it back.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -30,11 +32,14 @@ struct Shared {
     workers: Mutex<Vec<JoinHandle<()>>>,
     stop: AtomicBool,
     accepted: AtomicUsize,
+    /// While set, new connections are accepted and closed at once, without a byte.
+    refusing: AtomicBool,
+    refused: AtomicUsize,
 }
 
-/// A recording TCP proxy on loopback: put it between a client and a [`ZkServer`](super::ZkServer)
-/// to capture real traffic (each direction of each connection, raw, as `examples/zkdump.rs`
-/// reads it), or to cut the client's connections without touching the server.
+/// A TCP proxy on loopback that records what it carries, can cut live connections (a
+/// network blip, [`drop_connections`](Proxy::drop_connections)) and can turn new ones away
+/// for a while ([`set_refusing`](Proxy::set_refusing)).
 ///
 /// # Examples
 ///
@@ -70,6 +75,11 @@ impl Proxy {
             .spawn(move || {
                 while !s.stop.load(Ordering::SeqCst) {
                     match listener.accept() {
+                        Ok((client, _)) if s.refusing.load(Ordering::SeqCst) => {
+                            s.refused.fetch_add(1, Ordering::SeqCst);
+                            let _ = client.shutdown(Shutdown::Both);
+                            drop(client);
+                        }
                         Ok((client, _)) => {
                             let index = s.accepted.fetch_add(1, Ordering::SeqCst);
                             let s2 = s.clone();
@@ -104,9 +114,47 @@ impl Proxy {
         self.addr.to_string()
     }
 
-    /// How many connections the proxy has accepted so far.
+    /// How many connections the proxy has accepted and relayed so far (refused ones are
+    /// not counted).
     pub fn accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// While `refusing` is true, every new connection is accepted and closed at once, before
+    /// anything is relayed: the server is unreachable through the proxy, as when the network
+    /// is down. Live connections are not touched (cut them with
+    /// [`drop_connections`](Self::drop_connections)). `false` relays new connections again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use mio_zookeeper::testing::{Proxy, ZkServer};
+    ///
+    /// let zk = ZkServer::start()?;
+    /// let proxy = Proxy::start(zk.addr())?;
+    /// proxy.set_refusing(true);
+    /// let mut s = std::net::TcpStream::connect(proxy.addr())?;
+    /// let mut buf = [0u8; 1];
+    /// assert_eq!(s.read(&mut buf)?, 0, "closed without a byte");
+    /// assert_eq!(proxy.refused(), 1);
+    /// proxy.set_refusing(false);
+    /// let timeout = std::time::Duration::from_secs(5);
+    /// assert_eq!(mio_zookeeper::testing::four_letter(proxy.addr(), "ruok", timeout)?, "imok");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_refusing(&self, refusing: bool) {
+        self.shared.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    /// Whether new connections are being refused (see [`set_refusing`](Self::set_refusing)).
+    pub fn is_refusing(&self) -> bool {
+        self.shared.refusing.load(Ordering::SeqCst)
+    }
+
+    /// How many connections were refused so far (see [`set_refusing`](Self::set_refusing)).
+    pub fn refused(&self) -> usize {
+        self.shared.refused.load(Ordering::SeqCst)
     }
 
     /// Cuts every live connection (both sides), as a network failure would. New connections
