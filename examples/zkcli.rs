@@ -64,7 +64,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
+use mio_zookeeper::client::{validate_path, Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{Acl, CreateMode, EventType, Perms, Stat, WatcherType};
 use mio_zookeeper::{Error, ErrorCode};
 
@@ -176,6 +176,14 @@ fn arg_bytes(arg: OsString) -> Vec<u8> {
 /// `arg` as text, or a usage message naming `what` it was meant to be.
 fn text(arg: &[u8], what: &str) -> Result<String, String> {
     String::from_utf8(arg.to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
+}
+
+/// `arg` as a ZooKeeper path, checked as the client would (so a bad one is a usage error,
+/// found before connecting). `sequential`: the server adds a suffix, so it may end in `/`.
+fn zk_path(arg: &[u8], sequential: bool) -> Result<String, String> {
+    let path = text(arg, "PATH")?;
+    validate_path(&path, sequential).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// The options before the command.
@@ -305,7 +313,7 @@ impl Command {
     }
 
     fn parse_args(name: &str, args: &[Vec<u8>]) -> Result<Command, String> {
-        let path = |arg: &[u8]| text(arg, "PATH");
+        let path = |arg: &[u8]| zk_path(arg, false);
         match name {
             "ls" | "get" | "stat" | "acl" => {
                 let p = match args {
@@ -408,13 +416,14 @@ impl Command {
                     })?;
                     ttl = Some(Duration::from_millis(ms));
                 }
-                b"--" => break text(it.next().ok_or("missing PATH")?, "PATH")?,
+                b"--" => break it.next().ok_or("missing PATH")?,
                 a if a.starts_with(b"-") && a.len() > 1 => {
                     return Err(format!("unknown flag {:?}", String::from_utf8_lossy(a)))
                 }
-                a => break text(a, "PATH")?,
+                _ => break arg,
             }
         };
+        let path = zk_path(path, s)?;
         let data = it.next().cloned().unwrap_or_default();
         if it.next().is_some() {
             return Err("too many arguments (quote DATA that has blanks)".into());
@@ -491,8 +500,13 @@ fn usage_error(message: &str, command: Option<&str>) -> ExitCode {
 /// Why a command failed, which decides the exit status.
 #[derive(Debug)]
 enum Failure {
-    /// The client or the server refused or failed `what` (exit 1).
-    Zk { what: String, error: Error },
+    /// The client or the server refused or failed `what` (exit 1); `hint` says what may
+    /// be behind it.
+    Zk {
+        what: String,
+        error: Error,
+        hint: Option<&'static str>,
+    },
     /// The arguments do not make sense (exit 2).
     Usage(String),
     /// Writing the output failed (exit 1, or 0 quietly when the reader went away).
@@ -502,7 +516,11 @@ enum Failure {
 impl Failure {
     fn zk(what: impl Into<String>) -> impl FnOnce(Error) -> Failure {
         let what = what.into();
-        move |error| Failure::Zk { what, error }
+        move |error| Failure::Zk {
+            what,
+            error,
+            hint: None,
+        }
     }
 
     /// Prints the failure to stderr and returns the exit status.
@@ -527,9 +545,16 @@ impl fmt::Display for Failure {
             // What the issue asks for: the error's name and the path, e.g. `NoNode: /a/b`.
             Failure::Zk {
                 error: Error::ZooKeeper { code, path },
+                hint,
                 ..
-            } => write!(f, "{}: {path}", code.name()),
-            Failure::Zk { what, error } => write!(f, "zkcli: {what}: {error}"),
+            } => {
+                write!(f, "{}: {path}", code.name())?;
+                if let Some(hint) = hint {
+                    write!(f, "\nzkcli: {hint}")?;
+                }
+                Ok(())
+            }
+            Failure::Zk { what, error, .. } => write!(f, "zkcli: {what}: {error}"),
             Failure::Usage(m) => write!(f, "zkcli: {m}"),
             Failure::Output(e) => write!(f, "zkcli: writing the output: {e}"),
         }
@@ -650,9 +675,16 @@ impl Command {
                     ttl: *ttl,
                     ..CreateOptions::mode(*mode)
                 };
-                let (created, _) = zk
-                    .create_with(path, data, &opts)
-                    .map_err(Failure::zk(format!("create {path}")))?;
+                let (created, _) = zk.create_with(path, data, &opts).map_err(|error| {
+                    let disabled = ttl.is_some() && error.code() == Some(ErrorCode::Unimplemented);
+                    Failure::Zk {
+                        what: format!("create {path}"),
+                        error,
+                        hint: disabled.then_some(
+                            "TTL nodes need zookeeper.extendedTypesEnabled=true on the server",
+                        ),
+                    }
+                })?;
                 writeln!(out, "{created}")?;
             }
             Command::Delete {
