@@ -558,10 +558,18 @@ fn dispatch_events(shared: &Shared) {
 }
 
 fn on_state(shared: &Shared, s: SessionState) {
-    let (reactor, listeners, changed, lost_watchers, connected, closed) = {
+    let (reactor, listeners, changed, lost_watchers, connected, closed, resumed) = {
         let mut core = shared.borrow_mut();
         core.keeper = s;
         let new = kazoo_state(core.state, s);
+        // Back on the same session after a connection loss: ZooKeeper re-registers
+        // persistent watches (SetWatches2) without replaying what changed meanwhile, so
+        // their watchers are told to re-read (as the Java client tells every watcher).
+        let resumed = if core.state == ClientState::Suspended && new == ClientState::Connected {
+            core.watchers.persistent()
+        } else {
+            Vec::new()
+        };
         let changed = (new != core.state).then_some(new);
         core.state = new;
         let lost = matches!(
@@ -602,6 +610,7 @@ fn on_state(shared: &Shared, s: SessionState) {
             lost_watchers,
             connected,
             closed,
+            resumed,
         )
     };
     for r in connected {
@@ -614,6 +623,15 @@ fn on_state(shared: &Shared, s: SessionState) {
         for l in listeners {
             reactor.call_soon(move || l(new));
         }
+    }
+    let chroot = shared.borrow().chroot.clone();
+    for (path, f) in resumed {
+        let ev = WatchedEvent {
+            event_type: EventType::None,
+            state: keeper_state(s),
+            path: Some(unchroot(chroot.as_deref(), &path)),
+        };
+        reactor.dispatch_watch(move || f(ev));
     }
     // kazoo: when the session is gone every watcher hears it once, then is dropped.
     let ks = keeper_state(s);

@@ -1476,9 +1476,12 @@ impl<H: Handler> Client<H> {
 
     /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
     /// 3.6+. `watcher` is called for every event until the watch is removed; the watch is
-    /// re-registered after reconnects. Unlike one-shot watches, it is **not** told of changes
-    /// made while the client was disconnected (the server re-adds persistent watches without
-    /// comparing zxids): re-read what matters after SUSPENDED → CONNECTED.
+    /// re-registered after reconnects. ZooKeeper re-adds persistent watches without replaying
+    /// the changes made while the client was disconnected, so after every reconnect of the
+    /// same session the watcher gets a [`WatchedEvent`] with
+    /// [`EventType::None`](crate::proto::EventType::None), state SyncConnected and the
+    /// watch's path: "you may have missed changes, re-read what matters" (the Java client
+    /// likewise tells every watcher of connection changes).
     pub fn add_watch<F: Fn(WatchedEvent) + 'static>(
         &self,
         path: &str,

@@ -192,6 +192,18 @@ impl Watchers {
         out
     }
 
+    /// Every persistent and persistent-recursive watcher with its server path (they stay
+    /// registered).
+    pub(crate) fn persistent(&self) -> Vec<(String, Persistent)> {
+        let mut out = Vec::new();
+        for map in [&self.persistent, &self.recursive] {
+            for (p, v) in map {
+                out.extend(v.iter().map(|f| (p.clone(), f.clone())));
+            }
+        }
+        out
+    }
+
     /// Takes every watcher out (the session is gone).
     pub(crate) fn drain(&mut self) -> Vec<Fire> {
         let mut out = Vec::new();
