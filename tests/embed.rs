@@ -463,6 +463,7 @@ fn several_clients_share_one_poll_and_the_hosts_events_are_never_claimed() {
     let watch = b.get_watch_async("/shared", move |ev| s.borrow_mut().push(ev.event_type));
     host.run_until("b's data watch was set", |_| watch.ready());
     let set = a2.set_async("/shared", Some(Bytes::from_static(b"x")), -1);
+    host.run_until("a2's set is acknowledged", |_| set.ready());
     let done = Rc::new(Cell::new(false));
     let d = done.clone();
     let b2 = b.clone();
