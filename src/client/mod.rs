@@ -134,6 +134,17 @@ use driver::{flush_soon, pump, Core, Pending, Shared};
 use hosts::{chroot_path, unchroot};
 use watchers::PendingWatcher;
 
+/// The value of a `Result`, or (on error) an already failed `AsyncResult` returned from the
+/// enclosing `*_async` method: bad arguments fail the result, they never panic or block.
+macro_rules! or_fail {
+    ($client:ident, $result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(e) => return $client.failed(e),
+        }
+    };
+}
+
 /// kazoo's `KazooState`: what listeners are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ClientState {
@@ -941,10 +952,7 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: Option<watchers::OneShot>,
     ) -> AsyncResult<(Option<Bytes>, Stat)> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let watch = watcher.map(|w| PendingWatcher::Data(full.clone(), w));
         let req = Request::GetData(PathWatch {
             path: full,
@@ -992,10 +1000,7 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: Option<watchers::OneShot>,
     ) -> AsyncResult<Option<Stat>> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let watch = watcher.map(|w| PendingWatcher::Exists(full.clone(), w));
         let req = Request::Exists(PathWatch {
             path: full,
@@ -1057,10 +1062,7 @@ impl<H: Handler> Client<H> {
         path: &str,
         watcher: Option<watchers::OneShot>,
     ) -> AsyncResult<(Vec<String>, Stat)> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let watch = watcher.map(|w| PendingWatcher::Child(full.clone(), w));
         let req = Request::GetChildren2(PathWatch {
             path: full,
@@ -1086,10 +1088,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`set_version`](Self::set_version); `None` stores null data.
     pub fn set_async(&self, path: &str, data: Option<Bytes>, version: i32) -> AsyncResult<Stat> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let req = Request::SetData(SetDataRequest {
             path: full,
             data,
@@ -1115,10 +1114,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`delete_version`](Self::delete_version).
     pub fn delete_async(&self, path: &str, version: i32) -> AsyncResult<()> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let req = Request::Delete(DeleteRequest {
             path: full,
             version,
@@ -1200,10 +1196,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`get_acls`](Self::get_acls).
     pub fn get_acls_async(&self, path: &str) -> AsyncResult<(Vec<Acl>, Stat)> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::GetAcl(PathOnly { path: full }),
             path,
@@ -1224,10 +1217,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`set_acls`](Self::set_acls).
     pub fn set_acls_async(&self, path: &str, acl: Vec<Acl>, version: i32) -> AsyncResult<Stat> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::SetAcl(SetAclRequest {
                 path: full,
@@ -1251,10 +1241,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`sync`](Self::sync).
     pub fn sync_async(&self, path: &str) -> AsyncResult<String> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let this = self.clone();
         self.submit(
             Request::Sync(PathOnly { path: full }),
@@ -1419,10 +1406,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`get_ephemerals`](Self::get_ephemerals).
     pub fn get_ephemerals_async(&self, prefix: &str) -> AsyncResult<Vec<String>> {
-        let full = match self.path(prefix, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(prefix, false));
         let this = self.clone();
         self.submit(
             Request::GetEphemerals(PathOnly { path: full }),
@@ -1446,10 +1430,7 @@ impl<H: Handler> Client<H> {
 
     /// Async form of [`get_all_children_number`](Self::get_all_children_number).
     pub fn get_all_children_number_async(&self, path: &str) -> AsyncResult<i32> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::GetAllChildrenNumber(PathOnly { path: full }),
             path,
@@ -1500,10 +1481,7 @@ impl<H: Handler> Client<H> {
         recursive: bool,
         watcher: F,
     ) -> AsyncResult<()> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         let w: watchers::Persistent = Rc::new(watcher);
         let (mode, pending) = if recursive {
             (
@@ -1543,10 +1521,7 @@ impl<H: Handler> Client<H> {
         kind: WatcherType,
         local: bool,
     ) -> AsyncResult<()> {
-        let full = match self.path(path, false) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
+        let full = or_fail!(self, self.path(path, false));
         if local && !self.connected() {
             if let Some(s) = self.shared.borrow_mut().session.as_mut() {
                 s.remove_watches_locally(&full, kind);
