@@ -954,11 +954,7 @@ impl Bench for Raw {
             "exists_lat" => {
                 // A ping-pong of the same pre-encoded request, one at a time.
                 let (buf, _) = self.encode((0..opts.lat_n).map(|_| exists()))?;
-                let frame_len = if opts.lat_n == 0 {
-                    0
-                } else {
-                    buf.len() / opts.lat_n
-                };
+                let frame_len = buf.len().checked_div(opts.lat_n).unwrap_or(0);
                 let mut lat = Vec::with_capacity(opts.lat_n);
                 let mut errors = 0;
                 let start = Instant::now();
