@@ -56,6 +56,10 @@ pub(crate) const ALL_WORKLOADS: &[&str] = &[
     "watch_sets",
 ];
 
+/// The session timeout the benchmark asks for: long, since each client's session idles while
+/// the other client runs a workload (servers cap it at 20 ticks).
+const SESSION_TIMEOUT: Duration = Duration::from_secs(40);
+
 /// How long any single wait may take before the benchmark gives up.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -193,7 +197,8 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
             (h.clone(), opts.server_pid)
         }
         None => {
-            let zk = ZkServer::start()?;
+            // tickTime 2 s: sessions up to 40 s (SESSION_TIMEOUT).
+            let zk = ZkServer::builder().tick_time(2000).start()?;
             let pid = zk.pid();
             eprintln!(
                 "bench: started a throwaway ZooKeeper at {} (server pid {})",
@@ -206,29 +211,35 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
         }
     };
     let admin = Client::builder(&hosts)
-        .session_timeout(Duration::from_secs(10))
+        .session_timeout(SESSION_TIMEOUT)
         .build()?;
     admin.start(Some(Duration::from_secs(30)))?;
     let mut out = Vec::new();
     let result = (|| -> Result<()> {
+        // Every client gets its own subtree and session; the workloads run in turn for each
+        // client (ours, then raw), so both see the server in the same state.
+        // (name, subtree, client, the nodes its create_seq made for its delete)
+        type Entry<'a> = (&'a str, String, Box<dyn Bench>, Vec<String>);
+        let mut clients: Vec<Entry<'_>> = Vec::new();
         for name in &opts.clients {
             let base = format!("{}/{}", opts.prefix, name);
             setup(&admin, &base, opts)?;
             let mut bench: Box<dyn Bench> = if name == "raw" {
-                Box::new(Raw::connect(&hosts)?)
+                Box::new(Raw::connect(&hosts, server_pid)?)
             } else {
-                Box::new(Ours::connect(&hosts, opts)?)
+                Box::new(Ours::connect(&hosts, opts, server_pid)?)
             };
             bench.warmup(&base, opts)?;
-            let mut created = Vec::new();
-            for w in &opts.workloads {
-                let cpu0 = (cpu_secs(None), server_pid.map(|p| cpu_secs(Some(p))));
-                let m = bench.workload(w, &base, opts, &mut created)?;
-                let cpu1 = (cpu_secs(None), server_pid.map(|p| cpu_secs(Some(p))));
-                let line = m.to_json(name, w, cpu0, cpu1);
+            clients.push((name, base, bench, Vec::new()));
+        }
+        for w in &opts.workloads {
+            for (name, base, bench, created) in clients.iter_mut() {
+                let line = bench.workload(w, base, opts, created)?.to_json(name, w);
                 println!("{line}");
                 out.push(line);
             }
+        }
+        for (_, _, bench, _) in clients {
             bench.close()?;
         }
         Ok(())
@@ -267,22 +278,67 @@ struct Measure {
     p99_us: Option<f64>,
     window: Option<usize>,
     errors: usize,
+    /// The CPU seconds of the timed part(s), and how many operations they cover.
+    cost: Cost,
+}
+
+/// CPU used while timing.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cost {
+    client_cpu_s: f64,
+    server_cpu_s: Option<f64>,
+    ops: usize,
+}
+
+impl Cost {
+    fn add(&mut self, other: Cost) {
+        self.client_cpu_s += other.client_cpu_s;
+        self.server_cpu_s = match (self.server_cpu_s, other.server_cpu_s) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.ops += other.ops;
+    }
+}
+
+/// A timed region: wall clock, and the CPU of this process and of the server.
+struct Span {
+    start: Instant,
+    cpu: f64,
+    server_pid: Option<u32>,
+    server_cpu: Option<f64>,
+}
+
+impl Span {
+    fn begin(server_pid: Option<u32>) -> Span {
+        Span {
+            cpu: cpu_secs(None),
+            server_cpu: server_pid.map(|p| cpu_secs(Some(p))),
+            server_pid,
+            start: Instant::now(),
+        }
+    }
+
+    /// Seconds since `begin`, and the CPU used over `ops` operations.
+    fn end(&self, ops: usize) -> (f64, Cost) {
+        let secs = self.start.elapsed().as_secs_f64();
+        let cost = Cost {
+            client_cpu_s: cpu_secs(None) - self.cpu,
+            server_cpu_s: match (self.server_cpu, self.server_pid) {
+                (Some(a), Some(p)) => Some(cpu_secs(Some(p)) - a),
+                _ => None,
+            },
+            ops,
+        };
+        (secs, cost)
+    }
 }
 
 impl Measure {
-    fn to_json(
-        &self,
-        client: &str,
-        workload: &str,
-        cpu0: (f64, Option<f64>),
-        cpu1: (f64, Option<f64>),
-    ) -> Value {
-        let ops = self.ops.max(1) as f64;
-        let ccpu = cpu1.0 - cpu0.0;
-        let scpu = match (cpu0.1, cpu1.1) {
-            (Some(a), Some(b)) => Some(b - a),
-            _ => None,
-        };
+    fn to_json(&self, client: &str, workload: &str) -> Value {
+        let ops = self.cost.ops.max(1) as f64;
+        let ccpu = self.cost.client_cpu_s;
+        let scpu = self.cost.server_cpu_s;
         json!({
             "client": client,
             "workload": workload,
@@ -354,17 +410,18 @@ trait Bench {
 
 struct Ours {
     zk: Client,
+    server_pid: Option<u32>,
 }
 
 impl Ours {
-    fn connect(hosts: &str, opts: &Opts) -> Result<Ours> {
+    fn connect(hosts: &str, opts: &Opts, server_pid: Option<u32>) -> Result<Ours> {
         let zk = Client::builder(hosts)
-            .session_timeout(Duration::from_secs(10))
+            .session_timeout(SESSION_TIMEOUT)
             .max_queued_requests(opts.n.max(opts.watch_n).max(opts.warmup) + 1)
             .request_timeout(Some(WAIT))
             .build()?;
         zk.start(Some(Duration::from_secs(30)))?;
-        Ok(Ours { zk })
+        Ok(Ours { zk, server_pid })
     }
 
     /// Issues `n` requests with at most `window` outstanding, driving the loop with
@@ -381,7 +438,8 @@ impl Ours {
         let lat: Rc<std::cell::RefCell<Vec<f64>>> =
             Rc::new(std::cell::RefCell::new(Vec::with_capacity(n)));
         let kept: Rc<std::cell::RefCell<Vec<T>>> = Rc::default();
-        let start = Instant::now();
+        let span = Span::begin(self.server_pid);
+        let start = span.start;
         let mut issued = 0;
         while done.get() < n {
             while issued < n && issued - done.get() < window {
@@ -402,7 +460,7 @@ impl Ours {
                 return Err(format!("{} of {n} requests done in {WAIT:?}", done.get()).into());
             }
         }
-        let secs = start.elapsed().as_secs_f64();
+        let (secs, cost) = span.end(n);
         for v in kept.take() {
             keep(v);
         }
@@ -414,6 +472,7 @@ impl Ours {
             p99_us,
             window: Some(window),
             errors: errors.get(),
+            cost,
         })
     }
 
@@ -422,6 +481,7 @@ impl Ours {
         let k = opts.watch_n;
         let mut rounds = Vec::new();
         let mut errors = 0;
+        let mut cost = Cost::default();
         for round in 0..opts.watch_rounds {
             let fired = Rc::new(Cell::new(0usize));
             let gets: Vec<_> = (0..k)
@@ -435,7 +495,7 @@ impl Ours {
                 g.get(true, Some(WAIT))?;
             }
             let data = Bytes::from(format!("round {round}"));
-            let t0 = Instant::now();
+            let span = Span::begin(self.server_pid);
             let sets: Vec<AsyncResult<()>> = if multi {
                 let mut tx = self.zk.transaction();
                 for i in 0..k {
@@ -466,7 +526,8 @@ impl Ours {
                 .handler()
                 .reactor()
                 .run_until(&|| f.get() >= k, Some(WAIT))?;
-            let secs = t0.elapsed().as_secs_f64();
+            let (secs, c) = span.end(k);
+            cost.add(c);
             if fired.get() < k {
                 return Err(format!("{} of {k} watches fired in {WAIT:?}", fired.get()).into());
             }
@@ -477,7 +538,7 @@ impl Ours {
             }
             rounds.push(secs);
         }
-        Ok(watch_measure(k, rounds, errors))
+        Ok(watch_measure(k, rounds, errors, cost))
     }
 }
 
@@ -491,7 +552,7 @@ fn unit<T: Clone + 'static>(zk: &Client, r: AsyncResult<T>) -> AsyncResult<()> {
     out
 }
 
-fn watch_measure(k: usize, mut rounds: Vec<f64>, errors: usize) -> Measure {
+fn watch_measure(k: usize, mut rounds: Vec<f64>, errors: usize, cost: Cost) -> Measure {
     rounds.sort_by(f64::total_cmp);
     let median = rounds[rounds.len() / 2];
     let max = rounds[rounds.len() - 1];
@@ -502,6 +563,7 @@ fn watch_measure(k: usize, mut rounds: Vec<f64>, errors: usize) -> Measure {
         p99_us: Some(max * 1e6),
         window: None,
         errors,
+        cost,
     }
 }
 
@@ -568,13 +630,13 @@ impl Bench for Ours {
             }
             "exists_lat" => {
                 let mut lat = Vec::with_capacity(opts.lat_n);
-                let start = Instant::now();
+                let span = Span::begin(self.server_pid);
                 for _ in 0..opts.lat_n {
                     let t0 = Instant::now();
                     zk.exists(&e)?;
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
-                let secs = start.elapsed().as_secs_f64();
+                let (secs, cost) = span.end(opts.lat_n);
                 let (p50_us, p99_us) = percentiles(lat);
                 Ok(Measure {
                     ops: opts.lat_n,
@@ -583,6 +645,7 @@ impl Bench for Ours {
                     p99_us,
                     window: Some(1),
                     errors: 0,
+                    cost,
                 })
             }
             "watch_multi" => self.watches(base, opts, true),
@@ -625,6 +688,7 @@ struct Raw {
     next_xid: i32,
     /// Sequential nodes the raw create_seq made: `seq` counts from 0 in a fresh parent.
     seq_next: usize,
+    server_pid: Option<u32>,
 }
 
 /// One reply's header: xid and error.
@@ -635,7 +699,7 @@ struct RawHeader {
 }
 
 impl Raw {
-    fn connect(hosts: &str) -> Result<Raw> {
+    fn connect(hosts: &str, server_pid: Option<u32>) -> Result<Raw> {
         let first = hosts.split(',').next().unwrap_or(hosts).trim();
         let addr: SocketAddr = first
             .to_socket_addrs()?
@@ -650,9 +714,11 @@ impl Raw {
             filled: 0,
             next_xid: 1,
             seq_next: 0,
+            server_pid,
         };
         let mut out = BytesMut::new();
-        encode_connect_request(&ConnectRequest::new_session(10_000, false), &mut out);
+        let timeout_ms = i32::try_from(SESSION_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
+        encode_connect_request(&ConnectRequest::new_session(timeout_ms, false), &mut out);
         raw.stream.write_all(&out)?;
         let frame = raw.next_frame()?;
         match decode_connect_reply(&Bytes::from(frame))? {
@@ -748,7 +814,7 @@ impl Raw {
         let mut sent_at = Vec::with_capacity(n);
         let mut lat = Vec::with_capacity(n);
         let (mut sent, mut done, mut errors) = (0usize, 0usize, 0usize);
-        let start = Instant::now();
+        let span = Span::begin(self.server_pid);
         while done < n {
             if sent < n && sent - done < window {
                 let upto = (done + window).min(n);
@@ -773,7 +839,7 @@ impl Raw {
                 }
             })?;
         }
-        let secs = start.elapsed().as_secs_f64();
+        let (secs, cost) = span.end(n);
         let (p50_us, p99_us) = percentiles(lat);
         Ok(Measure {
             ops: n,
@@ -782,6 +848,7 @@ impl Raw {
             p99_us,
             window: Some(window),
             errors,
+            cost,
         })
     }
 
@@ -791,6 +858,7 @@ impl Raw {
         let k = opts.watch_n;
         let mut rounds = Vec::new();
         let mut errors = 0;
+        let mut cost = Cost::default();
         for round in 0..opts.watch_rounds {
             let gets = (0..k).map(|i| {
                 Request::GetData(PathWatch {
@@ -815,7 +883,8 @@ impl Raw {
             };
             let replies_due = fire.len();
             let (buf, _) = self.encode(fire.into_iter())?;
-            let t0 = Instant::now();
+            let span = Span::begin(self.server_pid);
+            let t0 = span.start;
             self.stream.write_all(&buf)?;
             let (mut fired, mut replies) = (0usize, 0usize);
             let mut secs = None;
@@ -831,7 +900,9 @@ impl Raw {
                     _ => {}
                 })?;
                 if fired >= k && secs.is_none() {
-                    secs = Some(t0.elapsed().as_secs_f64());
+                    let (t, c) = span.end(k);
+                    secs = Some(t);
+                    cost.add(c);
                 }
                 if t0.elapsed() > WAIT {
                     return Err(format!("{fired} of {k} watches fired in {WAIT:?}").into());
@@ -839,7 +910,7 @@ impl Raw {
             }
             rounds.push(secs.unwrap_or_else(|| t0.elapsed().as_secs_f64()));
         }
-        Ok(watch_measure(k, rounds, errors))
+        Ok(watch_measure(k, rounds, errors, cost))
     }
 }
 
@@ -957,7 +1028,7 @@ impl Bench for Raw {
                 let frame_len = buf.len().checked_div(opts.lat_n).unwrap_or(0);
                 let mut lat = Vec::with_capacity(opts.lat_n);
                 let mut errors = 0;
-                let start = Instant::now();
+                let span = Span::begin(self.server_pid);
                 for chunk in buf.chunks(frame_len.max(1)) {
                     let t0 = Instant::now();
                     self.stream.write_all(chunk)?;
@@ -974,7 +1045,7 @@ impl Bench for Raw {
                     }
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
-                let secs = start.elapsed().as_secs_f64();
+                let (secs, cost) = span.end(opts.lat_n);
                 let (p50_us, p99_us) = percentiles(lat);
                 Ok(Measure {
                     ops: opts.lat_n,
@@ -983,6 +1054,7 @@ impl Bench for Raw {
                     p99_us,
                     window: Some(1),
                     errors,
+                    cost,
                 })
             }
             "watch_multi" => self.watches(base, opts, true),

@@ -46,9 +46,10 @@ fn every_workload_prints_a_json_line_for_both_clients() {
     ]))
     .expect("valid flags");
     let lines = bench::run(&opts).expect("the benchmark runs");
-    let expected: Vec<(&str, &str)> = ["mio-zookeeper", "raw"]
+    // Each workload in turn, run by each client in turn.
+    let expected: Vec<(&str, &str)> = bench::ALL_WORKLOADS
         .iter()
-        .flat_map(|c| bench::ALL_WORKLOADS.iter().map(move |w| (*c, *w)))
+        .flat_map(|w| ["mio-zookeeper", "raw"].map(|c| (c, *w)))
         .collect();
     assert_eq!(
         lines.len(),
