@@ -16,10 +16,16 @@
 //! Workloads: `exists_all`, `exists_w`, `get_1k`, `create_seq`, `delete`, `set_1k`,
 //! `exists_lat`, `watch_multi`, `watch_sets`. Each prints one JSON line on stdout:
 //! `client, workload, ops, secs, ops_per_s, p50_us, p99_us, window, client_cpu_s,
-//! client_cpu_us_per_op, server_cpu_s, server_cpu_us_per_op` (and `errors`). For the
-//! pipelined workloads p50/p99 are the latencies from issuing a request to its completion;
-//! for the watch workloads `secs` is the median round (commit → every watch callback ran),
-//! `p50_us` that median and `p99_us` the slowest round. Diagnostics go to stderr.
+//! client_cpu_us_per_op, server_cpu_s, server_cpu_us_per_op`, and `errors` and
+//! `client_user_us_per_op` (the user-mode part of the client's CPU). CPU figures cover the
+//! timed region only. For the pipelined workloads p50/p99 are the latencies from issuing a
+//! request to its completion; for the watch workloads `secs` is the median round (commit →
+//! every watch callback ran), `p50_us` that median and `p99_us` the slowest round, and the
+//! CPU figures are per watch over all rounds' timed parts. Diagnostics go to stderr.
+//!
+//! With several `--client-name`s every client gets its own session and subtree, and each
+//! workload is run by each client in turn. Without `--hosts` the throwaway server's pid is
+//! printed on stderr (to pin it with `taskset -a -p -c 0 PID`), and used as `--server-pid`.
 //!
 //! The logic is in [`run`], which `tests/bench_smoke.rs` runs in-process.
 
@@ -286,6 +292,9 @@ struct Measure {
 #[derive(Debug, Default, Clone, Copy)]
 struct Cost {
     client_cpu_s: f64,
+    /// The user-mode part of `client_cpu_s` (the rest is the kernel: syscalls and loopback
+    /// TCP, which on one machine includes part of the server's receive path).
+    client_user_s: f64,
     server_cpu_s: Option<f64>,
     ops: usize,
 }
@@ -293,6 +302,7 @@ struct Cost {
 impl Cost {
     fn add(&mut self, other: Cost) {
         self.client_cpu_s += other.client_cpu_s;
+        self.client_user_s += other.client_user_s;
         self.server_cpu_s = match (self.server_cpu_s, other.server_cpu_s) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -304,7 +314,7 @@ impl Cost {
 /// A timed region: wall clock, and the CPU of this process and of the server.
 struct Span {
     start: Instant,
-    cpu: f64,
+    cpu: (f64, f64),
     server_pid: Option<u32>,
     server_cpu: Option<f64>,
 }
@@ -312,7 +322,7 @@ struct Span {
 impl Span {
     fn begin(server_pid: Option<u32>) -> Span {
         Span {
-            cpu: cpu_secs(None),
+            cpu: cpu_times(None),
             server_cpu: server_pid.map(|p| cpu_secs(Some(p))),
             server_pid,
             start: Instant::now(),
@@ -323,7 +333,8 @@ impl Span {
     fn end(&self, ops: usize) -> (f64, Cost) {
         let secs = self.start.elapsed().as_secs_f64();
         let cost = Cost {
-            client_cpu_s: cpu_secs(None) - self.cpu,
+            client_cpu_s: cpu_times(None).1 - self.cpu.1,
+            client_user_s: cpu_times(None).0 - self.cpu.0,
             server_cpu_s: match (self.server_cpu, self.server_pid) {
                 (Some(a), Some(p)) => Some(cpu_secs(Some(p)) - a),
                 _ => None,
@@ -349,6 +360,7 @@ impl Measure {
             "p99_us": self.p99_us,
             "window": self.window,
             "client_cpu_s": ccpu,
+            "client_user_us_per_op": self.cost.client_user_s * 1e6 / ops,
             "client_cpu_us_per_op": ccpu * 1e6 / ops,
             "server_cpu_s": scpu,
             "server_cpu_us_per_op": scpu.map(|s| s * 1e6 / ops),
@@ -370,17 +382,22 @@ fn percentiles(mut us: Vec<f64>) -> (Option<f64>, Option<f64>) {
 /// User + system CPU seconds of this process (`None`) or of `pid`, from `/proc/PID/stat`;
 /// NaN when it cannot be read.
 fn cpu_secs(pid: Option<u32>) -> f64 {
+    cpu_times(pid).1
+}
+
+/// User, and user + system, CPU seconds of this process (`None`) or of `pid`.
+fn cpu_times(pid: Option<u32>) -> (f64, f64) {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_string(),
     };
     let Ok(stat) = std::fs::read_to_string(path) else {
-        return f64::NAN;
+        return (f64::NAN, f64::NAN);
     };
     // Fields after the command name (which may hold spaces) start at field 3 (state);
     // utime and stime are fields 14 and 15.
     let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return f64::NAN;
+        return (f64::NAN, f64::NAN);
     };
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
@@ -388,8 +405,8 @@ fn cpu_secs(pid: Option<u32>) -> f64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
     match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u + s) / hz,
-        _ => f64::NAN,
+        (Some(u), Some(s)) => (u / hz, (u + s) / hz),
+        _ => (f64::NAN, f64::NAN),
     }
 }
 

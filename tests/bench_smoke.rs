@@ -17,6 +17,7 @@ const FIELDS: &[&str] = &[
     "p99_us",
     "window",
     "client_cpu_s",
+    "client_user_us_per_op",
     "client_cpu_us_per_op",
     "server_cpu_s",
     "server_cpu_us_per_op",
