@@ -8,7 +8,7 @@
 //! listeners are queued on the reactor and run from its queue.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::{Rc, Weak};
@@ -21,15 +21,69 @@ use super::watchers::{PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
-use crate::reactor::{Reactor, Readiness, TcpSocket, TimerId};
+use crate::reactor::{Deferred, Reactor, Readiness, TcpSocket, TimerId};
 use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState};
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
 pub(crate) struct Pending {
     pub(crate) complete: Box<dyn FnOnce(Result<Response, Error>)>,
     pub(crate) watcher: Option<PendingWatcher>,
-    /// The request's path (unchrooted) for error messages.
-    pub(crate) path: String,
+    /// Names the request in a server error when the session gives back no path for it.
+    pub(crate) label: &'static str,
+}
+
+/// The pending requests by id. Ids are handed out in increasing order and replies come back
+/// in the same order (ZooKeeper answers a session's requests in order), so this is a FIFO:
+/// insertion at the back, removal almost always at the front, lookup by binary search for the
+/// rest (auth replies and failures can complete out of order). No hashing, and the requests
+/// still pending at a teardown are failed in submission order.
+#[derive(Default)]
+pub(crate) struct PendingTable {
+    slots: VecDeque<(RequestId, Option<Pending>)>,
+    live: usize,
+}
+
+impl PendingTable {
+    pub(crate) fn insert(&mut self, id: RequestId, p: Pending) {
+        match self.slots.back() {
+            Some((last, _)) if *last >= id => {
+                // Never happens with the session's ids; kept correct anyway.
+                let at = self.slots.partition_point(|(i, _)| *i < id);
+                if self.slots.get(at).is_some_and(|(i, _)| *i == id) {
+                    self.slots[at].1 = Some(p);
+                    return;
+                }
+                self.slots.insert(at, (id, Some(p)));
+            }
+            _ => self.slots.push_back((id, Some(p))),
+        }
+        self.live += 1;
+    }
+
+    pub(crate) fn remove(&mut self, id: RequestId) -> Option<Pending> {
+        let at = match self.slots.front() {
+            Some((first, _)) if *first == id => 0,
+            _ => self.slots.binary_search_by_key(&id, |(i, _)| *i).ok()?,
+        };
+        let p = self.slots.get_mut(at)?.1.take();
+        if p.is_some() {
+            self.live -= 1;
+        }
+        while self.slots.front().is_some_and(|(_, p)| p.is_none()) {
+            self.slots.pop_front();
+        }
+        p
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Takes every pending request, oldest first.
+    pub(crate) fn drain(&mut self) -> Vec<Pending> {
+        self.live = 0;
+        self.slots.drain(..).filter_map(|(_, p)| p).collect()
+    }
 }
 
 /// A state listener.
@@ -57,7 +111,9 @@ pub(crate) struct Core {
     probe: Option<Probe>,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
-    pub(crate) pending: HashMap<RequestId, Pending>,
+    /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
+    flusher: Option<Rc<Flusher>>,
+    pub(crate) pending: PendingTable,
     pub(crate) watchers: Watchers,
     pub(crate) listeners: Vec<(u64, Listener)>,
     pub(crate) next_listener: u64,
@@ -101,7 +157,8 @@ impl Core {
             probe: None,
             timer: None,
             flush_scheduled: false,
-            pending: HashMap::new(),
+            flusher: None,
+            pending: PendingTable::default(),
             watchers: Watchers::default(),
             listeners: Vec::new(),
             next_listener: 1,
@@ -135,21 +192,34 @@ pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
 /// Schedules one flush-and-pump on the loop, so requests submitted in one go leave in one
 /// write.
 pub(crate) fn flush_soon(shared: &Shared) {
-    let reactor = {
-        let mut core = shared.borrow_mut();
-        if core.flush_scheduled {
-            return;
+    let mut core = shared.borrow_mut();
+    if core.flush_scheduled {
+        return;
+    }
+    core.flush_scheduled = true;
+    let flusher = match &core.flusher {
+        Some(f) => f.clone(),
+        None => {
+            let f = Rc::new(Flusher(Rc::downgrade(shared)));
+            core.flusher = Some(f.clone());
+            f
         }
-        core.flush_scheduled = true;
-        core.reactor.clone()
     };
-    let weak = Rc::downgrade(shared);
-    reactor.call_soon(move || {
-        if let Some(shared) = weak.upgrade() {
+    let reactor = core.reactor.clone();
+    drop(core);
+    reactor.defer(flusher);
+}
+
+/// The flush queued by [`flush_soon`].
+struct Flusher(Weak<RefCell<Core>>);
+
+impl Deferred for Flusher {
+    fn run_deferred(self: Rc<Self>) {
+        if let Some(shared) = self.0.upgrade() {
             shared.borrow_mut().flush_scheduled = false;
             pump(&shared);
         }
-    });
+    }
 }
 
 /// Runs the session's calling order: actions, output, events, timer.
@@ -282,13 +352,13 @@ fn on_ready(shared: &Shared, r: Readiness) {
         }
     }
     if r.is_readable() || r.is_read_closed() || r.is_error() {
-        read_in(shared, t);
+        read_in(shared, t, r.is_read_closed() || r.is_error());
     }
     pump(shared);
 }
 
 /// Reads until the socket would block, feeding the session.
-fn read_in(shared: &Shared, t: Instant) {
+fn read_in(shared: &Shared, t: Instant, closing: bool) {
     let mut guard = shared.borrow_mut();
     let core = &mut *guard;
     loop {
@@ -311,6 +381,13 @@ fn read_in(shared: &Shared, t: Instant) {
                 if let Some(s) = core.session.as_mut() {
                     s.handle_data(t, &core.readbuf[..n]);
                 }
+                // A short read emptied the socket: with edge-triggered readiness the next
+                // arrival raises a new event, so the read that would only say WouldBlock is
+                // skipped (one syscall less per wake-up). A pending end of stream or error
+                // is read now, since no new edge would announce it.
+                if n < core.readbuf.len() && !closing {
+                    return;
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -328,7 +405,6 @@ fn read_in(shared: &Shared, t: Instant) {
 
 /// Writes the session's output until it is gone or the socket would block.
 fn write_out(shared: &Shared) {
-    let t = now(shared);
     let mut guard = shared.borrow_mut();
     let core = &mut *guard;
     let (Some(conn), Some(session)) = (core.conn.as_ref(), core.session.as_mut()) else {
@@ -350,7 +426,7 @@ fn write_out(shared: &Shared) {
             Err(e) => {
                 debug!("write failed: {e}");
                 core.conn = None;
-                session.handle_disconnected(t);
+                session.handle_disconnected(core.reactor.now());
                 return;
             }
         }
@@ -367,7 +443,11 @@ fn rearm_timer(shared: &Shared) {
         )
     };
     match (deadline, current) {
-        (Some(d), Some((_, at))) if d == at => {}
+        // The armed timer fires no later than needed. When the deadline moved later (the
+        // ping deadline moves with every request sent) the timer is left alone: firing early
+        // is harmless (the session does nothing yet) and re-arms it then, which saves a
+        // reschedule per request.
+        (Some(d), Some((_, at))) if d >= at => {}
         (Some(d), Some((id, _))) => {
             if reactor.reschedule_timer(id, d) {
                 shared.borrow_mut().timer = Some((id, d));
@@ -518,7 +598,7 @@ fn dispatch_events(shared: &Shared) {
         let Some(event) = event else { return };
         match event {
             Event::Reply { id, reply } => {
-                let pending = shared.borrow_mut().pending.remove(&id);
+                let pending = shared.borrow_mut().pending.remove(id);
                 let Some(p) = pending else { continue };
                 let exists_nonode = matches!(
                     (&reply.result, &p.watcher),
@@ -533,7 +613,13 @@ fn dispatch_events(shared: &Shared) {
                         shared.borrow_mut().watchers.register(w, ok);
                     }
                 }
-                let result = reply.result.map_err(|e| request_error(e, &p.path));
+                let result = reply.result.map_err(|e| {
+                    let chroot = shared.borrow().chroot.clone();
+                    match &reply.path {
+                        Some(path) => request_error(e, &unchroot(chroot.as_deref(), path)),
+                        None => request_error(e, p.label),
+                    }
+                });
                 (p.complete)(result);
             }
             Event::Watch { event, .. } => {

@@ -132,55 +132,69 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
         path: path.to_string(),
         reason,
     };
-    if path.is_empty() {
+    let bytes = path.as_bytes();
+    if bytes.is_empty() {
         return Err(bad("a path cannot be empty"));
     }
-    if !path.starts_with('/') {
+    if bytes[0] != b'/' {
         return Err(bad(
             "a path must start with '/' (paths are absolute; the chroot is added by the client)",
         ));
     }
-    if path.len() == 1 {
+    if bytes.len() == 1 {
         return Ok(());
     }
-    if path.ends_with('/') && !sequential {
-        return Err(bad(
-            "a path cannot end with '/' (except for a sequential create)",
-        ));
-    }
-    let body = if sequential && path.ends_with('/') {
-        &path[1..path.len() - 1]
-    } else {
-        &path[1..]
-    };
-    if body.is_empty() {
-        return Ok(());
-    }
-    for part in body.split('/') {
-        if part.is_empty() {
-            return Err(bad("a path cannot contain an empty component ('//')"));
-        }
-        if part == "." || part == ".." {
-            return Err(bad("'.' and '..' are not allowed as path components"));
-        }
-    }
-    for c in path.chars() {
-        let u = c as u32;
-        if u == 0 {
-            return Err(bad("a path cannot contain the NUL character"));
-        }
-        if (0x01..=0x1f).contains(&u)
-            || (0x7f..=0x9f).contains(&u)
-            || (0xd800..=0xf8ff).contains(&u)
-            || (0xfff0..=0xffff).contains(&u)
-        {
+    let body = match bytes.split_last() {
+        Some((b'/', rest)) if sequential => rest,
+        Some((b'/', _)) => {
             return Err(bad(
-                "a path cannot contain control characters or characters ZooKeeper reserves (U+0001-U+001F, U+007F-U+009F, U+D800-U+F8FF, U+FFF0-U+FFFF)",
-            ));
+                "a path cannot end with '/' (except for a sequential create)",
+            ))
+        }
+        _ => bytes,
+    };
+    // One pass over the bytes after the leading '/': component rules at each '/', and the
+    // character rules. Every forbidden character is either an ASCII control byte or
+    // starts with a byte >= 0xC2, so a path that is all printable ASCII (the usual case)
+    // needs no decoding.
+    let mut component_start = 1;
+    let mut non_ascii = false;
+    for i in 1..=body.len() {
+        let b = body.get(i).copied();
+        match b {
+            None | Some(b'/') => {
+                match &body[component_start..i] {
+                    [] if i > 1 || b.is_some() => {
+                        return Err(bad("a path cannot contain an empty component ('//')"))
+                    }
+                    b"." | b".." => {
+                        return Err(bad("'.' and '..' are not allowed as path components"))
+                    }
+                    _ => {}
+                }
+                component_start = i + 1;
+            }
+            Some(0) => return Err(bad("a path cannot contain the NUL character")),
+            Some(c) if c < 0x20 || c == 0x7f => return Err(bad(RESERVED_CHARACTERS)),
+            Some(c) if c >= 0x80 => non_ascii = true,
+            Some(_) => {}
+        }
+    }
+    if non_ascii {
+        for c in path.chars() {
+            let u = c as u32;
+            if (0x7f..=0x9f).contains(&u)
+                || (0xd800..=0xf8ff).contains(&u)
+                || (0xfff0..=0xffff).contains(&u)
+            {
+                return Err(bad(RESERVED_CHARACTERS));
+            }
         }
     }
     Ok(())
 }
+
+const RESERVED_CHARACTERS: &str = "a path cannot contain control characters or characters ZooKeeper reserves (U+0001-U+001F, U+007F-U+009F, U+D800-U+F8FF, U+FFF0-U+FFFF)";
 
 /// Prefixes `path` with the chroot (after validating it).
 pub(crate) fn chroot_path(

@@ -551,7 +551,7 @@ impl<H: Handler> Client<H> {
         let (leftover, closed) = {
             let mut core = self.shared.borrow_mut();
             core.session = None;
-            let leftover: Vec<Pending> = core.pending.drain().map(|(_, p)| p).collect();
+            let leftover: Vec<Pending> = core.pending.drain();
             (leftover, std::mem::take(&mut core.on_closed))
         };
         for p in leftover {
@@ -609,7 +609,7 @@ impl<H: Handler> Client<H> {
             ));
         }
         let mut core = self.shared.borrow_mut();
-        core.pending.clear();
+        core.pending.drain();
         Ok(())
     }
 
@@ -692,42 +692,43 @@ impl<H: Handler> Client<H> {
     }
 
     /// Submits a request; `convert` turns the reply into the typed value.
+    /// Hands `req` to the session and returns its result, completed through `convert`.
+    /// `label` names the request in a server error when it has no path of its own.
     fn submit<T: 'static>(
         &self,
         req: Request,
-        path: &str,
+        label: &'static str,
         watcher: Option<PendingWatcher>,
         convert: impl FnOnce(Result<Response, Error>) -> Result<T, Error> + 'static,
     ) -> AsyncResult<T> {
         let r = self.handler.async_result::<T>();
-        let submitted = {
-            let mut core = self.shared.borrow_mut();
-            let now = core.reactor.now();
-            match core.session.as_mut() {
-                None => Err(Error::ConnectionClosed),
-                Some(s) => s
-                    .submit(now, req)
-                    .map_err(|crate::session::SubmitError::Request(e)| {
-                        driver::request_error(e, path)
-                    }),
-            }
+        let mut guard = self.shared.borrow_mut();
+        let core = &mut *guard;
+        let now = core.reactor.now();
+        let submitted = match core.session.as_mut() {
+            None => Err(Error::ConnectionClosed),
+            Some(s) => s
+                .submit(now, req)
+                .map_err(|crate::session::SubmitError::Request(e)| driver::request_error(e, label)),
         };
         match submitted {
             Ok(id) => {
                 let r2 = r.clone();
-                self.shared.borrow_mut().pending.insert(
+                core.pending.insert(
                     id,
                     Pending {
                         complete: Box::new(move |res| {
                             let _ = r2.set_result(convert(res));
                         }),
                         watcher,
-                        path: path.to_string(),
+                        label,
                     },
                 );
+                drop(guard);
                 flush_soon(&self.shared);
             }
             Err(e) => {
+                drop(guard);
                 let _ = r.set_exception(e);
             }
         }
@@ -851,7 +852,7 @@ impl<H: Handler> Client<H> {
             }
         };
         let this = self.clone();
-        self.submit(req, path, None, move |res| match res? {
+        self.submit(req, "create", None, move |res| match res? {
             Response::Create2 { path, stat } => Ok((this.unchroot(&path), stat)),
             other => Err(unexpected("create", &other)),
         })
@@ -958,7 +959,7 @@ impl<H: Handler> Client<H> {
             path: full,
             watch: watch.is_some(),
         });
-        self.submit(req, path, watch, |res| match res? {
+        self.submit(req, "getData", watch, |res| match res? {
             Response::GetData { data, stat } => Ok((data, stat)),
             other => Err(unexpected("getData", &other)),
         })
@@ -1006,7 +1007,7 @@ impl<H: Handler> Client<H> {
             path: full,
             watch: watch.is_some(),
         });
-        self.submit(req, path, watch, |res| match res {
+        self.submit(req, "exists", watch, |res| match res {
             Ok(Response::Stat(s)) => Ok(Some(s)),
             Ok(other) => Err(unexpected("exists", &other)),
             Err(Error::ZooKeeper {
@@ -1068,7 +1069,7 @@ impl<H: Handler> Client<H> {
             path: full,
             watch: watch.is_some(),
         });
-        self.submit(req, path, watch, |res| match res? {
+        self.submit(req, "getChildren", watch, |res| match res? {
             Response::GetChildren2 { children, stat } => Ok((children, stat)),
             other => Err(unexpected("getChildren2", &other)),
         })
@@ -1094,7 +1095,7 @@ impl<H: Handler> Client<H> {
             data,
             version,
         });
-        self.submit(req, path, None, |res| match res? {
+        self.submit(req, "setData", None, |res| match res? {
             Response::Stat(s) => Ok(s),
             other => Err(unexpected("setData", &other)),
         })
@@ -1119,7 +1120,7 @@ impl<H: Handler> Client<H> {
             path: full,
             version,
         });
-        self.submit(req, path, None, |res| res.map(|_| ()))
+        self.submit(req, "delete", None, |res| res.map(|_| ()))
     }
 
     /// Deletes a node and everything below it, depth first (not atomic; kazoo's
@@ -1199,7 +1200,7 @@ impl<H: Handler> Client<H> {
         let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::GetAcl(PathOnly { path: full }),
-            path,
+            "getACL",
             None,
             |res| match res? {
                 Response::GetAcl { acl, stat } => Ok((acl, stat)),
@@ -1224,7 +1225,7 @@ impl<H: Handler> Client<H> {
                 acl,
                 version,
             }),
-            path,
+            "setACL",
             None,
             |res| match res? {
                 Response::Stat(s) => Ok(s),
@@ -1245,7 +1246,7 @@ impl<H: Handler> Client<H> {
         let this = self.clone();
         self.submit(
             Request::Sync(PathOnly { path: full }),
-            path,
+            "sync",
             None,
             move |res| match res? {
                 Response::Sync { path } => Ok(this.unchroot(&path)),
@@ -1331,7 +1332,7 @@ impl<H: Handler> Client<H> {
                 scheme: scheme.to_string(),
                 auth: Some(cred),
             }),
-            scheme,
+            "auth",
             None,
             |res| match res {
                 Ok(_) => Ok(()),
@@ -1410,7 +1411,7 @@ impl<H: Handler> Client<H> {
         let this = self.clone();
         self.submit(
             Request::GetEphemerals(PathOnly { path: full }),
-            prefix,
+            "getEphemerals",
             None,
             move |res| match res? {
                 Response::GetEphemerals { ephemerals } => {
@@ -1433,7 +1434,7 @@ impl<H: Handler> Client<H> {
         let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::GetAllChildrenNumber(PathOnly { path: full }),
-            path,
+            "getAllChildrenNumber",
             None,
             |res| match res? {
                 Response::GetAllChildrenNumber { total } => Ok(total),
@@ -1499,7 +1500,7 @@ impl<H: Handler> Client<H> {
                 path: full,
                 mode: mode as i32,
             }),
-            path,
+            "addWatch",
             Some(pending),
             |res| res.map(|_| ()),
         )
@@ -1538,7 +1539,7 @@ impl<H: Handler> Client<H> {
                 path: full,
                 watcher_type: kind as i32,
             }),
-            path,
+            "removeWatches",
             None,
             move |res| {
                 res?;

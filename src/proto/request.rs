@@ -326,6 +326,47 @@ pub enum Request {
 }
 
 impl Request {
+    /// The request's one path, moved out (the request is consumed); `None` for requests
+    /// without a single path (multi, multiRead, reconfig, setWatches, auth, sasl, whoAmI,
+    /// ping, closeSession).
+    ///
+    /// ```
+    /// use mio_zookeeper::proto::{PathWatch, Request};
+    /// let req = Request::Exists(PathWatch { path: "/a".into(), watch: false });
+    /// assert_eq!(req.into_path().as_deref(), Some("/a"));
+    /// assert_eq!(Request::WhoAmI.into_path(), None);
+    /// ```
+    pub fn into_path(self) -> Option<String> {
+        match self {
+            Request::Create(r) | Request::Create2(r) | Request::CreateContainer(r) => Some(r.path),
+            Request::CreateTtl(r) => Some(r.path),
+            Request::Delete(r) => Some(r.path),
+            Request::Exists(r)
+            | Request::GetData(r)
+            | Request::GetChildren(r)
+            | Request::GetChildren2(r) => Some(r.path),
+            Request::SetData(r) => Some(r.path),
+            Request::GetAcl(r)
+            | Request::Sync(r)
+            | Request::GetEphemerals(r)
+            | Request::GetAllChildrenNumber(r) => Some(r.path),
+            Request::SetAcl(r) => Some(r.path),
+            Request::Check(r) => Some(r.path),
+            Request::CheckWatches(r) | Request::RemoveWatches(r) => Some(r.path),
+            Request::AddWatch(r) => Some(r.path),
+            Request::Multi(_)
+            | Request::MultiRead(_)
+            | Request::Reconfig(_)
+            | Request::SetWatches(_)
+            | Request::SetWatches2(_)
+            | Request::Auth(_)
+            | Request::Sasl(_)
+            | Request::WhoAmI
+            | Request::Ping
+            | Request::CloseSession => None,
+        }
+    }
+
     /// The opcode written in the `RequestHeader`.
     pub fn op_code(&self) -> OpCode {
         match self {

@@ -183,6 +183,9 @@ pub struct Reply {
     pub zxid: i64,
     /// The decoded reply, or why there is none.
     pub result: Result<Response, RequestError>,
+    /// The request's path as sent ([`Request::into_path`]), for error messages; `None` for
+    /// requests without one.
+    pub path: Option<String>,
 }
 
 /// What the application gets from the session, in wire order.
@@ -258,6 +261,8 @@ struct InFlight {
     xid: i32,
     op: OpCode,
     owner: Owner,
+    /// The request's path (moved out of it once encoded), for the reply.
+    path: Option<String>,
 }
 
 #[derive(Debug)]
@@ -579,6 +584,7 @@ impl Session {
                     xid: x,
                     op: OpCode::CloseSession,
                     owner: Owner::Close,
+                    path: None,
                 });
                 self.last_send = Some(now);
             }
@@ -848,6 +854,7 @@ impl Session {
                     reply: Reply {
                         zxid: -1,
                         result: Err(err.clone()),
+                        path: f.path,
                     },
                 });
             }
@@ -861,6 +868,7 @@ impl Session {
                 reply: Reply {
                     zxid: -1,
                     result: Err(err.clone()),
+                    path: None,
                 },
             });
         }
@@ -873,6 +881,7 @@ impl Session {
                 reply: Reply {
                     zxid: -1,
                     result: Err(err.clone()),
+                    path: q.req.into_path(),
                 },
             });
         }
@@ -1001,6 +1010,7 @@ impl Session {
                         xid: x,
                         op: req.op_code(),
                         owner: Owner::SetWatches,
+                        path: None,
                     });
                 }
             }
@@ -1042,6 +1052,7 @@ impl Session {
                     reply: Reply {
                         zxid: -1,
                         result: Err(e),
+                        path: None,
                     },
                 });
             }
@@ -1075,6 +1086,7 @@ impl Session {
                     xid: x,
                     op: q.req.op_code(),
                     owner: Owner::User(q.id, watch),
+                    path: q.req.into_path(),
                 });
                 self.last_send = Some(now);
                 Ok(())
@@ -1149,6 +1161,7 @@ impl Session {
                             reply: Reply {
                                 zxid: header.zxid,
                                 result: Err(RequestError::AuthFailed),
+                                path: None,
                             },
                         });
                     }
@@ -1161,6 +1174,7 @@ impl Session {
                         reply: Reply {
                             zxid: header.zxid,
                             result: Ok(Response::Empty),
+                            path: None,
                         },
                     }),
                     None => {
@@ -1216,6 +1230,7 @@ impl Session {
                             reply: Reply {
                                 zxid: header.zxid,
                                 result,
+                                path: f.path,
                             },
                         });
                         true
