@@ -153,10 +153,23 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
         }
         _ => bytes,
     };
-    // One pass over the bytes after the leading '/', tracking the current component's
-    // length and how many of its bytes are '.', and whether any byte is outside printable
-    // ASCII (every forbidden character is an ASCII control byte or starts with a byte
-    // >= 0x80, so the usual all-ASCII path needs no decoding).
+    // A quick scan first (branch-free folds the compiler vectorises): a path with no '.',
+    // no "//" and only printable ASCII (the usual case) breaks no component or character
+    // rule. Every forbidden character is an ASCII control byte or starts with a byte
+    // >= 0x80. Only other paths get the exact checks below.
+    let rest = &body[1..];
+    let special = rest
+        .iter()
+        .fold(false, |acc, &c| acc | !(0x20..0x7f).contains(&c));
+    let dot = rest.iter().fold(false, |acc, &c| acc | (c == b'.'));
+    let double_slash = body
+        .iter()
+        .zip(rest)
+        .fold(false, |acc, (&a, &b)| acc | ((a == b'/') & (b == b'/')));
+    let empty_last = body.len() > 1 && body.ends_with(b"/");
+    if !(special || dot || double_slash || empty_last) {
+        return Ok(());
+    }
     let component_ok = |len: usize, dots: usize| -> Result<(), Error> {
         if len == 0 {
             Err(bad("a path cannot contain an empty component ('//')"))
@@ -166,8 +179,8 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
             Ok(())
         }
     };
-    let (mut len, mut dots, mut special) = (0usize, 0usize, false);
-    for &c in &body[1..] {
+    let (mut len, mut dots) = (0usize, 0usize);
+    for &c in rest {
         if c == b'/' {
             component_ok(len, dots)?;
             len = 0;
@@ -175,7 +188,6 @@ pub fn validate_path(path: &str, sequential: bool) -> Result<(), Error> {
         } else {
             len += 1;
             dots += usize::from(c == b'.');
-            special |= !(0x20..0x7f).contains(&c);
         }
     }
     // `body` is "/" only for the sequential "//" (a bare sequence number under "/").
