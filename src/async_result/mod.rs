@@ -46,23 +46,25 @@ enum Outcome<T> {
 }
 
 /// Linked callbacks in link order: `first` (if any) is older than everything in `rest`.
+/// Nearly every result has at most one callback, so the others live behind a box that is
+/// only allocated for a second one (this keeps every result small).
 struct Links<T> {
     first: Option<(LinkId, Callback<T>)>,
-    rest: Vec<(LinkId, Callback<T>)>,
+    rest: Option<Box<Vec<(LinkId, Callback<T>)>>>,
 }
 
 impl<T> Default for Links<T> {
     fn default() -> Self {
         Links {
             first: None,
-            rest: Vec::new(),
+            rest: None,
         }
     }
 }
 
 impl<T> Links<T> {
     fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
+        self.first.is_none() && self.rest.as_ref().map_or(true, |r| r.is_empty())
     }
 }
 
@@ -70,7 +72,8 @@ struct Inner<T> {
     outcome: Outcome<T>,
     links: Links<T>,
     waker: Option<Waker>,
-    more_wakers: Vec<Waker>,
+    /// Tasks awaiting the result besides `waker` (rare: boxed when needed).
+    more_wakers: Option<Box<Vec<Waker>>>,
     next_link: u32,
 }
 
@@ -157,7 +160,7 @@ impl<T: 'static> AsyncResult<T> {
                     outcome: Outcome::Pending,
                     links: Links::default(),
                     waker: None,
-                    more_wakers: Vec::new(),
+                    more_wakers: None,
                     next_link: 0,
                 }),
                 queued: Cell::new(false),
@@ -197,11 +200,7 @@ impl<T: 'static> AsyncResult<T> {
                 return Err(Error::AlreadySet);
             }
             i.outcome = Outcome::Done(result);
-            (
-                !i.links.is_empty(),
-                i.waker.take(),
-                std::mem::take(&mut i.more_wakers),
-            )
+            (!i.links.is_empty(), i.waker.take(), i.more_wakers.take())
         };
         if has_links {
             self.queue_notify();
@@ -209,7 +208,7 @@ impl<T: 'static> AsyncResult<T> {
         if let Some(w) = waker {
             w.wake();
         }
-        for w in more {
+        for w in more.into_iter().flat_map(|m| *m) {
             w.wake();
         }
         Ok(())
@@ -266,7 +265,7 @@ impl<T: 'static> AsyncResult<T> {
             if i.links.is_empty() {
                 i.links.first = Some((id, cb));
             } else {
-                i.links.rest.push((id, cb));
+                i.links.rest.get_or_insert_default().push((id, cb));
             }
             (id, !matches!(i.outcome, Outcome::Pending))
         };
@@ -287,8 +286,9 @@ impl<T: 'static> AsyncResult<T> {
             if matches!(&i.links.first, Some((x, _)) if *x == id) {
                 i.links.first.take()
             } else {
-                match i.links.rest.iter().position(|(x, _)| *x == id) {
-                    Some(pos) => Some(i.links.rest.remove(pos)),
+                let rest = i.links.rest.as_deref_mut();
+                match rest.and_then(|r| Some((r.iter().position(|(x, _)| *x == id)?, r))) {
+                    Some((pos, r)) => Some(r.remove(pos)),
                     None => None,
                 }
             }
@@ -441,7 +441,7 @@ impl<T: 'static> Deferred for State<T> {
         if let Some((_, cb)) = links.first {
             cb(&handle);
         }
-        for (_, cb) in links.rest {
+        for (_, cb) in links.rest.into_iter().flat_map(|r| *r) {
             cb(&handle);
         }
     }
@@ -465,12 +465,14 @@ impl<T: Clone + 'static> Future for AsyncResult<T> {
         let mut i = self.state.inner.borrow_mut();
         let new = cx.waker();
         let known = i.waker.as_ref().is_some_and(|w| w.will_wake(new))
-            || i.more_wakers.iter().any(|w| w.will_wake(new));
+            || i.more_wakers
+                .as_ref()
+                .is_some_and(|m| m.iter().any(|w| w.will_wake(new)));
         if !known {
             if i.waker.is_none() {
                 i.waker = Some(new.clone());
             } else {
-                i.more_wakers.push(new.clone());
+                i.more_wakers.get_or_insert_default().push(new.clone());
             }
         }
         Poll::Pending
@@ -499,4 +501,8 @@ mod tests {
         reactor.run_pending().unwrap();
         assert_eq!(*order.borrow(), [1, 2, 3]);
     }
+}
+#[cfg(test)]
+pub(crate) fn state_size<T>() -> usize {
+    std::mem::size_of::<State<T>>()
 }

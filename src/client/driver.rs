@@ -27,7 +27,8 @@ use crate::session::{Action, Event, RequestError, RequestId, Session, SessionSta
 /// What to do with a reply: the typed completion, and the watcher to register on success.
 pub(crate) struct Pending {
     pub(crate) complete: Box<dyn FnOnce(Result<Response, Error>)>,
-    pub(crate) watcher: Option<PendingWatcher>,
+    /// Boxed: most requests have none, and this keeps the pending table small.
+    pub(crate) watcher: Option<Box<PendingWatcher>>,
     /// Names the request in a server error when the session gives back no path for it.
     pub(crate) label: &'static str,
 }
@@ -601,7 +602,7 @@ fn dispatch_events(shared: &Shared) {
                 let pending = shared.borrow_mut().pending.remove(id);
                 let Some(p) = pending else { continue };
                 let exists_nonode = matches!(
-                    (&reply.result, &p.watcher),
+                    (&reply.result, p.watcher.as_deref()),
                     (
                         Err(RequestError::Server(ErrorCode::NoNode)),
                         Some(PendingWatcher::Exists(..))
@@ -610,7 +611,7 @@ fn dispatch_events(shared: &Shared) {
                 let ok = reply.result.is_ok();
                 if let Some(w) = p.watcher {
                     if ok || exists_nonode {
-                        shared.borrow_mut().watchers.register(w, ok);
+                        shared.borrow_mut().watchers.register(*w, ok);
                     }
                 }
                 let result = reply.result.map_err(|e| {
@@ -733,3 +734,17 @@ fn on_state(shared: &Shared, s: SessionState) {
 
 /// The longest `stop()` waits for the server to confirm closeSession.
 pub(crate) const STOP_WAIT: Duration = Duration::from_secs(10);
+#[cfg(test)]
+mod tests {
+    /// The per-request bookkeeping stays small (issue #6 measures heap bytes per outstanding
+    /// request; these are the fixed parts of it, on 64-bit targets).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn per_request_records_stay_small() {
+        use std::mem::size_of;
+        assert!(size_of::<super::Pending>() <= 40, "{}", size_of::<super::Pending>());
+        assert!(crate::session::inflight_size() <= 56);
+        assert!(crate::async_result::state_size::<()>() <= 144);
+        assert!(crate::async_result::state_size::<Option<crate::proto::Stat>>() <= 168);
+    }
+}

@@ -720,7 +720,7 @@ impl<H: Handler> Client<H> {
                         complete: Box::new(move |res| {
                             let _ = r2.set_result(convert(res));
                         }),
-                        watcher,
+                        watcher: watcher.map(Box::new),
                         label,
                     },
                 );

@@ -251,7 +251,8 @@ enum Conn {
 
 #[derive(Debug)]
 enum Owner {
-    User(RequestId, Option<PendingWatch>),
+    /// A user request, with the watch it leaves (boxed: rare, and it keeps `InFlight` small).
+    User(RequestId, Option<Box<PendingWatch>>),
     SetWatches,
     Close,
 }
@@ -1062,7 +1063,7 @@ impl Session {
     /// Encodes a user request into the output buffer (or fails it via an event when it
     /// cannot be encoded).
     fn send_user(&mut self, now: Instant, q: Queued) -> Result<(), SubmitError> {
-        let watch = PendingWatch::of(&q.req);
+        let watch = PendingWatch::of(&q.req).map(Box::new);
         if let Request::Auth(_) = q.req {
             match encode_request(
                 xid::AUTH,
@@ -1276,4 +1277,8 @@ fn frame_error(e: FrameError) -> String {
 fn check_size(req: &Request, max: usize) -> Result<(), RequestError> {
     let mut scratch = BytesMut::new();
     encode_request(0, req, &mut scratch, max).map_err(RequestError::Encode)
+}
+#[cfg(test)]
+pub(crate) fn inflight_size() -> usize {
+    std::mem::size_of::<InFlight>()
 }
