@@ -742,7 +742,11 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn per_request_records_stay_small() {
         use std::mem::size_of;
-        assert!(size_of::<super::Pending>() <= 40, "{}", size_of::<super::Pending>());
+        assert!(
+            size_of::<super::Pending>() <= 40,
+            "{}",
+            size_of::<super::Pending>()
+        );
         assert!(crate::session::inflight_size() <= 56);
         assert!(crate::async_result::state_size::<()>() <= 144);
         assert!(crate::async_result::state_size::<Option<crate::proto::Stat>>() <= 168);
