@@ -1,8 +1,8 @@
-//! Benchmarks against a real ZooKeeper server (issue #6 §1–2): the crate's `Client`, and a
+//! Benchmarks against a real ZooKeeper server (issue #6 §1–3): the crate's `Client`, and a
 //! minimal raw-socket client that gives the ceiling of what the server can do here.
 //!
 //! ```text
-//! cargo run --release --example bench                       # a throwaway harness server
+//! cargo run --release --example bench -- --client-name mio-zookeeper,raw   # throwaway server
 //! cargo run --release --example bench -- --client-name mio-zookeeper,raw --n 20000
 //! cargo run --release --example bench -- --hosts 10.0.0.5:2181 --server-pid 1234
 //! ```
@@ -11,24 +11,57 @@
 //! [`/mio-zookeeper-bench-<pid>`], `--n N` [50000], `--window W` [1000], `--lat-n L` [5000],
 //! `--watch-n K` [1000], `--watch-rounds R` [5], `--server-pid PID` [the throwaway server's],
 //! `--client-name NAME[,NAME]` [`mio-zookeeper`; `raw` is the raw-socket client],
-//! `--workloads a,b,..` [all, in the order below], `--warmup M` [10000].
+//! `--workloads a,b,..` [all, in the order below], `--warmup M` [10000],
+//! `--pin auto|none|S,C` [`auto`]: pin every thread of the server to CPU `S` and of the bench
+//! to CPU `C`; `auto` uses the first two CPUs the bench may run on (nothing with fewer), and
+//! pins the server only when its pid is known. Pinning is done at start and again after the
+//! warm-up, and reported on stderr.
 //!
 //! Workloads: `exists_all`, `exists_w`, `get_1k`, `create_seq`, `delete`, `set_1k`,
-//! `exists_lat`, `watch_multi`, `watch_sets`. Each prints one JSON line on stdout:
-//! `client, workload, ops, secs, ops_per_s, p50_us, p99_us, window, client_cpu_s,
-//! client_cpu_us_per_op, server_cpu_s, server_cpu_us_per_op`, and `errors` and
-//! `client_user_us_per_op` (the user-mode part of the client's CPU). CPU figures cover the
-//! timed region only. For the pipelined workloads p50/p99 are the latencies from issuing a
-//! request to its completion; for the watch workloads `secs` is the median round (commit →
-//! every watch callback ran), `p50_us` that median and `p99_us` the slowest round, and the
-//! CPU figures are per watch over all rounds' timed parts. Diagnostics go to stderr.
+//! `exists_lat`, `watch_multi`, `watch_sets`, `mem_request`, `mem_watch`. Each prints one JSON
+//! line per client on stdout, every line with every field (null where meaningless):
+//! - `client, workload, ops, secs, ops_per_s, p50_us, p99_us, window, errors, note`;
+//! - CPU over the timed region: `client_cpu_s, client_cpu_us_per_op, client_user_us_per_op`
+//!   (the user-mode part), `server_cpu_s, server_cpu_us_per_op`;
+//! - system calls over the timed region, per operation: `reads_per_op, writes_per_op,
+//!   polls_per_op` (`epoll_wait`; 0 for the raw client, which blocks in `read`),
+//!   `syscalls_per_op` (their sum), and `bytes_per_read, bytes_per_write`; from
+//!   `Reactor::io_stats` for ours, the raw client's own counts for it. Other system calls
+//!   (`clock_gettime` is a vDSO call, reading `/proc` for the CPU figures) are not counted;
+//! - `allocs_per_op`: heap allocation calls per operation over the timed region (the bench's
+//!   allocator counts the calls and live bytes of the bench thread; this includes the bench's
+//!   own bookkeeping, e.g. latency vectors growing);
+//! - memory, for `mem_request` and `mem_watch` (the raw client prints nulls and a `note`: it
+//!   keeps no state per request or watch): `heap_bytes_per_op` (live heap per outstanding
+//!   request / registered watch, without its path and unsent bytes), `heap_total_bytes_per_op`
+//!   (everything), `path_bytes_per_op` (the path's bytes times `path_copies`, the copies the
+//!   client keeps, measured with a second, longer path), `unsent_bytes_per_op` (encoded
+//!   requests not yet taken by the socket), `live_allocs_per_op` (live heap blocks).
+//!
+//! For the pipelined workloads p50/p99 are the latencies from issuing a request to its
+//! completion; for the watch workloads `secs` is the median round (commit → every watch
+//! callback ran), `p50_us` that median and `p99_us` the slowest round, and the CPU and
+//! syscall figures are per watch over all rounds' timed parts.
+//!
+//! `mem_request` (N' = min(N, 10000)) stops the server (SIGSTOP; it needs the server's pid:
+//! skipped with a note under `--hosts` without `--server-pid`), issues N' `exists_async` of
+//! one node on a fresh client, drives the loop until the requests are written, and takes the
+//! live heap's growth over that; then SIGCONT, and every request must succeed. `mem_watch`
+//! registers K data watches (`exists_watch_async` on K existing nodes) on a fresh client, one
+//! at a time (so that only the watch state grows with K, not the request tables or buffers),
+//! and takes the live heap's growth; then it fires them, and each must run once. Both run
+//! twice, the second time with paths 64 bytes longer, to measure how many copies of the path
+//! the client keeps. Their figures are the same from run to run for given sizes; the CPU and
+//! syscall figures of their lines cover the measured phase of the first run (issuing N'
+//! requests to a stopped server; K sequential registrations).
 //!
 //! With several `--client-name`s every client gets its own session and subtree, and each
 //! workload is run by each client in turn. Without `--hosts` the throwaway server's pid is
-//! printed on stderr (to pin it with `taskset -a -p -c 0 PID`), and used as `--server-pid`.
+//! printed on stderr and used as `--server-pid`. Diagnostics go to stderr.
 //!
 //! The logic is in [`run`], which `tests/bench_smoke.rs` runs in-process.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::error::Error as StdError;
 use std::io::{Read, Write};
@@ -43,6 +76,7 @@ use mio_zookeeper::proto::{
     CreateMode, CreateRequest, DeleteRequest, MultiOp, PathWatch, Request, SetDataRequest,
     DEFAULT_MAX_OUTGOING_FRAME,
 };
+use mio_zookeeper::reactor::IoStats;
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler};
 use serde_json::{json, Value};
@@ -60,6 +94,8 @@ pub(crate) const ALL_WORKLOADS: &[&str] = &[
     "exists_lat",
     "watch_multi",
     "watch_sets",
+    "mem_request",
+    "mem_watch",
 ];
 
 /// The session timeout the benchmark asks for: long, since each client's session idles while
@@ -68,6 +104,93 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// How long any single wait may take before the benchmark gives up.
 const WAIT: Duration = Duration::from_secs(120);
+
+/// How many requests `mem_request` keeps outstanding at most.
+const MEM_REQUESTS: usize = 10_000;
+
+/// How many bytes longer the second path of the memory workloads is.
+const LONG_PAD: usize = 64;
+
+// ------------------------------------------------------------------ heap accounting
+
+/// The global allocator: `System`, counting per thread the live heap bytes and blocks and the
+/// allocation calls. Per-thread counts (plain `Cell`s, no atomics) keep it cheap and leave out
+/// other threads (the test harness, the server harness's log readers).
+struct CountingAlloc;
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// This thread's heap counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct HeapCount {
+    /// Bytes allocated minus bytes freed (sizes as requested, not as rounded up by malloc).
+    live_bytes: i64,
+    /// Blocks allocated minus blocks freed.
+    live_blocks: i64,
+    /// Allocation calls (alloc, alloc_zeroed, realloc).
+    calls: u64,
+}
+
+thread_local! {
+    static HEAP: Cell<HeapCount> = const {
+        Cell::new(HeapCount { live_bytes: 0, live_blocks: 0, calls: 0 })
+    };
+}
+
+fn heap_note(bytes: i64, blocks: i64, calls: u64) {
+    // `try_with`: never panic in the allocator (e.g. while the thread's locals are torn down).
+    let _ = HEAP.try_with(|h| {
+        let c = h.get();
+        h.set(HeapCount {
+            live_bytes: c.live_bytes + bytes,
+            live_blocks: c.live_blocks + blocks,
+            calls: c.calls + calls,
+        });
+    });
+}
+
+/// This thread's heap counts now.
+fn heap() -> HeapCount {
+    HEAP.try_with(Cell::get).unwrap_or_default()
+}
+
+// SAFETY: every call is passed on unchanged to `System`, which upholds `GlobalAlloc`'s
+// contract; the counting only touches a thread-local `Cell` and never allocates.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            heap_note(layout.size() as i64, 1, 1);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            heap_note(layout.size() as i64, 1, 1);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` (through us) with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        heap_note(-(layout.size() as i64), -1, 0);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `dealloc`, and the caller's contract on `new_size`.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            heap_note(new_size as i64 - layout.size() as i64, 0, 1);
+        }
+        p
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -89,7 +212,39 @@ fn main() {
 
 const USAGE: &str = "usage: bench [--hosts H:P[,..]] [--prefix /p] [--n N] [--window W] \
 [--lat-n L] [--watch-n K] [--watch-rounds R] [--server-pid PID] [--client-name NAME[,NAME]] \
-[--workloads a,b,..] [--warmup M]";
+[--workloads a,b,..] [--warmup M] [--pin auto|none|SERVER_CPU,CLIENT_CPU]";
+
+/// Which CPUs the server and the bench are pinned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pin {
+    /// The first two CPUs the bench may use: the server on the first, the bench on the second.
+    Auto,
+    /// No pinning.
+    None,
+    /// The server's CPU and the bench's.
+    Cpus(usize, usize),
+}
+
+impl Pin {
+    fn parse(v: &str) -> Result<Pin> {
+        match v {
+            "auto" => Ok(Pin::Auto),
+            "none" => Ok(Pin::None),
+            _ => {
+                let bad = || format!("--pin {v:?}: auto, none or SERVER_CPU,CLIENT_CPU");
+                let (s, c) = v.split_once(',').ok_or_else(bad)?;
+                let cpu = |x: &str| -> Result<usize> {
+                    let n: usize = x.trim().parse().map_err(|_| bad())?;
+                    if n >= libc::CPU_SETSIZE as usize {
+                        return Err(format!("--pin {v:?}: CPU {n} out of range").into());
+                    }
+                    Ok(n)
+                };
+                Ok(Pin::Cpus(cpu(s)?, cpu(c)?))
+            }
+        }
+    }
+}
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -105,6 +260,7 @@ pub(crate) struct Opts {
     pub(crate) clients: Vec<String>,
     pub(crate) workloads: Vec<String>,
     pub(crate) warmup: usize,
+    pub(crate) pin: Pin,
 }
 
 impl Default for Opts {
@@ -121,6 +277,7 @@ impl Default for Opts {
             clients: vec!["mio-zookeeper".to_string()],
             workloads: ALL_WORKLOADS.iter().map(|s| s.to_string()).collect(),
             warmup: 10_000,
+            pin: Pin::Auto,
         }
     }
 }
@@ -154,6 +311,7 @@ impl Opts {
                 }
                 "--client-name" => o.clients = split_list(&value()?),
                 "--workloads" => o.workloads = split_list(&value()?),
+                "--pin" => o.pin = Pin::parse(&value()?)?,
                 "-h" | "--help" => return Err("help".into()),
                 other => return Err(format!("unknown flag {other:?}").into()),
             }
@@ -216,6 +374,9 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
             (h, opts.server_pid.or(pid))
         }
     };
+    let plan = pin_plan(opts.pin);
+    let strict = matches!(opts.pin, Pin::Cpus(..));
+    apply_pin(plan, server_pid, strict, "at start")?;
     let admin = Client::builder(&hosts)
         .session_timeout(SESSION_TIMEOUT)
         .build()?;
@@ -238,6 +399,8 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
             bench.warmup(&base, opts)?;
             clients.push((name, base, bench, Vec::new()));
         }
+        // Threads the server started since are pinned too.
+        apply_pin(plan, server_pid, strict, "after the warm-up")?;
         for w in &opts.workloads {
             for (name, base, bench, created) in clients.iter_mut() {
                 let line = bench.workload(w, base, opts, created)?.to_json(name, w);
@@ -255,6 +418,105 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
     result?;
     cleaned?;
     Ok(out)
+}
+
+// ------------------------------------------------------------------ pinning
+
+/// The CPUs the calling thread may run on.
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: an all-zero `cpu_set_t` is a valid (empty) set; sched_getaffinity writes at
+    // most `size_of::<cpu_set_t>()` bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+/// What `--pin` comes to here: the server's CPU and the bench's, or nothing.
+fn pin_plan(pin: Pin) -> Option<(usize, usize)> {
+    match pin {
+        Pin::None => None,
+        Pin::Cpus(server, bench) => Some((server, bench)),
+        Pin::Auto => {
+            let cpus = allowed_cpus();
+            if cpus.len() < 2 {
+                eprintln!(
+                    "bench: not pinning: the bench may run on {} CPU(s) only",
+                    cpus.len()
+                );
+                return None;
+            }
+            Some((cpus[0], cpus[1]))
+        }
+    }
+}
+
+/// Pins every thread of `pid` (`None`: this process) to `cpu`; returns how many.
+fn pin_threads(pid: Option<u32>, cpu: usize) -> Result<usize> {
+    let dir = match pid {
+        Some(p) => format!("/proc/{p}/task"),
+        None => "/proc/self/task".to_string(),
+    };
+    // SAFETY: an all-zero `cpu_set_t` is a valid (empty) set; CPU_SET checks `cpu` against
+    // the set's size (`Pin::parse` keeps it below CPU_SETSIZE anyway).
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        set
+    };
+    let mut pinned = 0;
+    for entry in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
+        let name = entry.map_err(|e| format!("{dir}: {e}"))?.file_name();
+        let Ok(tid) = name.to_string_lossy().parse::<libc::pid_t>() else {
+            continue;
+        };
+        // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes of `set`.
+        let r =
+            unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+        if r == 0 {
+            pinned += 1;
+        } else {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                // (ESRCH: the thread ended meanwhile.)
+                return Err(format!("pinning thread {tid} of {dir} to CPU {cpu}: {e}").into());
+            }
+        }
+    }
+    Ok(pinned)
+}
+
+/// Pins the bench, and the server when its pid is known, as `plan` says; reports it on
+/// stderr. A failure is an error when the CPUs were given (`strict`), else a warning.
+fn apply_pin(
+    plan: Option<(usize, usize)>,
+    server_pid: Option<u32>,
+    strict: bool,
+    when: &str,
+) -> Result<()> {
+    let Some((server_cpu, bench_cpu)) = plan else {
+        return Ok(());
+    };
+    let mut done = Vec::new();
+    let mut jobs = vec![(None, bench_cpu, "the bench".to_string())];
+    match server_pid {
+        Some(pid) => jobs.push((Some(pid), server_cpu, format!("the server (pid {pid})"))),
+        None => done.push("not the server (pid unknown)".to_string()),
+    }
+    for (pid, cpu, who) in jobs {
+        match pin_threads(pid, cpu) {
+            Ok(n) => done.push(format!("{who}: {n} threads to CPU {cpu}")),
+            Err(e) if !strict => eprintln!("bench: could not pin {who}: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    eprintln!("bench: pinned {when}: {}", done.join("; "));
+    Ok(())
 }
 
 /// Creates `base` with the nodes the workloads use: `e` (exists), `g` (1 KiB), `s` (set),
@@ -286,9 +548,30 @@ struct Measure {
     errors: usize,
     /// The CPU seconds of the timed part(s), and how many operations they cover.
     cost: Cost,
+    /// The memory workloads' figures.
+    mem: Option<Mem>,
+    /// Why the workload was skipped, or what to know about its figures.
+    note: Option<String>,
 }
 
-/// CPU used while timing.
+/// What a memory workload measured, per outstanding request or registered watch.
+#[derive(Debug, Default, Clone, Copy)]
+struct Mem {
+    /// Live heap growth without the path copies and the unsent bytes.
+    heap_bytes: f64,
+    /// Live heap growth.
+    heap_total_bytes: f64,
+    /// The path's length times `path_copies`.
+    path_bytes: f64,
+    /// How many copies of the path the client keeps (measured).
+    path_copies: f64,
+    /// Encoded request bytes the socket had not taken.
+    unsent_bytes: f64,
+    /// Live heap blocks.
+    live_allocs: f64,
+}
+
+/// CPU, system calls and allocations while timing.
 #[derive(Debug, Default, Clone, Copy)]
 struct Cost {
     client_cpu_s: f64,
@@ -296,49 +579,78 @@ struct Cost {
     /// TCP, which on one machine includes part of the server's receive path).
     client_user_s: f64,
     server_cpu_s: Option<f64>,
+    /// Socket reads and writes and polls.
+    io: Option<IoStats>,
+    /// Allocation calls of the bench thread.
+    allocs: Option<u64>,
     ops: usize,
 }
 
 impl Cost {
     fn add(&mut self, other: Cost) {
+        fn both<T>(a: Option<T>, b: Option<T>, f: impl FnOnce(T, T) -> T) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
         self.client_cpu_s += other.client_cpu_s;
         self.client_user_s += other.client_user_s;
-        self.server_cpu_s = match (self.server_cpu_s, other.server_cpu_s) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        self.server_cpu_s = both(self.server_cpu_s, other.server_cpu_s, |a, b| a + b);
+        self.io = both(self.io, other.io, |a, b| IoStats {
+            reads: a.reads + b.reads,
+            writes: a.writes + b.writes,
+            bytes_read: a.bytes_read + b.bytes_read,
+            bytes_written: a.bytes_written + b.bytes_written,
+            polls: a.polls + b.polls,
+        });
+        self.allocs = both(self.allocs, other.allocs, |a, b| a + b);
         self.ops += other.ops;
     }
 }
 
-/// A timed region: wall clock, and the CPU of this process and of the server.
+/// A timed region: wall clock, the CPU of this process and of the server, the client's I/O
+/// counts and this thread's allocation calls.
 struct Span {
     start: Instant,
     cpu: (f64, f64),
     server_pid: Option<u32>,
     server_cpu: Option<f64>,
+    io: IoStats,
+    allocs: u64,
 }
 
 impl Span {
-    fn begin(server_pid: Option<u32>) -> Span {
+    /// Starts timing; `io` is the client's I/O counts now.
+    fn begin(server_pid: Option<u32>, io: IoStats) -> Span {
+        let cpu = cpu_times(None);
+        let server_cpu = server_pid.map(|p| cpu_secs(Some(p)));
         Span {
-            cpu: cpu_times(None),
-            server_cpu: server_pid.map(|p| cpu_secs(Some(p))),
+            cpu,
+            server_cpu,
             server_pid,
+            io,
+            // Last, so that reading /proc above is not counted.
+            allocs: heap().calls,
             start: Instant::now(),
         }
     }
 
-    /// Seconds since `begin`, and the CPU used over `ops` operations.
-    fn end(&self, ops: usize) -> (f64, Cost) {
+    /// Seconds since `begin`, and what `ops` operations cost; `io` is the client's I/O counts
+    /// now.
+    fn end(&self, ops: usize, io: IoStats) -> (f64, Cost) {
         let secs = self.start.elapsed().as_secs_f64();
+        let allocs = heap().calls - self.allocs;
+        let (user, all) = cpu_times(None);
         let cost = Cost {
-            client_cpu_s: cpu_times(None).1 - self.cpu.1,
-            client_user_s: cpu_times(None).0 - self.cpu.0,
+            client_cpu_s: all - self.cpu.1,
+            client_user_s: user - self.cpu.0,
             server_cpu_s: match (self.server_cpu, self.server_pid) {
                 (Some(a), Some(p)) => Some(cpu_secs(Some(p)) - a),
                 _ => None,
             },
+            io: Some(io.since(&self.io)),
+            allocs: Some(allocs),
             ops,
         };
         (secs, cost)
@@ -346,26 +658,77 @@ impl Span {
 }
 
 impl Measure {
+    /// A line for a workload this client does not run.
+    fn skipped(note: impl Into<String>) -> Measure {
+        Measure {
+            note: Some(note.into()),
+            ..Measure::default()
+        }
+    }
+
     fn to_json(&self, client: &str, workload: &str) -> Value {
         let ops = self.cost.ops.max(1) as f64;
         let ccpu = self.cost.client_cpu_s;
         let scpu = self.cost.server_cpu_s;
-        json!({
-            "client": client,
-            "workload": workload,
-            "ops": self.ops,
-            "secs": self.secs,
-            "ops_per_s": if self.secs > 0.0 { self.ops as f64 / self.secs } else { 0.0 },
-            "p50_us": self.p50_us,
-            "p99_us": self.p99_us,
-            "window": self.window,
-            "client_cpu_s": ccpu,
-            "client_user_us_per_op": self.cost.client_user_s * 1e6 / ops,
-            "client_cpu_us_per_op": ccpu * 1e6 / ops,
-            "server_cpu_s": scpu,
-            "server_cpu_us_per_op": scpu.map(|s| s * 1e6 / ops),
-            "errors": self.errors,
-        })
+        let io = self.cost.io;
+        let per_op = |v: u64| v as f64 / ops;
+        let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+        let mem = |f: fn(&Mem) -> f64| self.mem.as_ref().map(f);
+        let fields = [
+            ("client", json!(client)),
+            ("workload", json!(workload)),
+            ("ops", json!(self.ops)),
+            ("secs", json!(self.secs)),
+            (
+                "ops_per_s",
+                json!(if self.secs > 0.0 {
+                    self.ops as f64 / self.secs
+                } else {
+                    0.0
+                }),
+            ),
+            ("p50_us", json!(self.p50_us)),
+            ("p99_us", json!(self.p99_us)),
+            ("window", json!(self.window)),
+            ("client_cpu_s", json!(ccpu)),
+            (
+                "client_user_us_per_op",
+                json!(self.cost.client_user_s * 1e6 / ops),
+            ),
+            ("client_cpu_us_per_op", json!(ccpu * 1e6 / ops)),
+            ("server_cpu_s", json!(scpu)),
+            ("server_cpu_us_per_op", json!(scpu.map(|s| s * 1e6 / ops))),
+            ("errors", json!(self.errors)),
+            ("reads_per_op", json!(io.map(|i| per_op(i.reads)))),
+            ("writes_per_op", json!(io.map(|i| per_op(i.writes)))),
+            ("polls_per_op", json!(io.map(|i| per_op(i.polls)))),
+            ("syscalls_per_op", json!(io.map(|i| per_op(i.syscalls())))),
+            (
+                "bytes_per_read",
+                json!(io.and_then(|i| ratio(i.bytes_read, i.reads))),
+            ),
+            (
+                "bytes_per_write",
+                json!(io.and_then(|i| ratio(i.bytes_written, i.writes))),
+            ),
+            ("allocs_per_op", json!(self.cost.allocs.map(per_op))),
+            ("heap_bytes_per_op", json!(mem(|m| m.heap_bytes))),
+            (
+                "heap_total_bytes_per_op",
+                json!(mem(|m| m.heap_total_bytes)),
+            ),
+            ("path_bytes_per_op", json!(mem(|m| m.path_bytes))),
+            ("path_copies", json!(mem(|m| m.path_copies))),
+            ("unsent_bytes_per_op", json!(mem(|m| m.unsent_bytes))),
+            ("live_allocs_per_op", json!(mem(|m| m.live_allocs))),
+            ("note", json!(self.note)),
+        ];
+        Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 }
 
@@ -427,18 +790,328 @@ trait Bench {
 
 struct Ours {
     zk: Client,
+    hosts: String,
     server_pid: Option<u32>,
+}
+
+/// A started client with the benchmark's settings.
+fn new_client(hosts: &str, opts: &Opts) -> Result<Client> {
+    let zk = Client::builder(hosts)
+        .session_timeout(SESSION_TIMEOUT)
+        .max_queued_requests(opts.n.max(opts.watch_n).max(opts.warmup) + 1)
+        .request_timeout(Some(WAIT))
+        .build()?;
+    zk.start(Some(Duration::from_secs(30)))?;
+    Ok(zk)
+}
+
+/// The I/O counts of `zk`'s reactor.
+fn io_of(zk: &Client) -> IoStats {
+    zk.handler().reactor().io_stats()
+}
+
+/// Runs `zk`'s loop without waiting until an iteration finds nothing to do: queued callbacks
+/// have run and what the socket takes is written.
+fn settle(zk: &Client) -> Result<()> {
+    for _ in 0..100_000 {
+        if !zk.poll_once(Some(Duration::ZERO))? {
+            return Ok(());
+        }
+    }
+    Err("the client's loop never went idle".into())
+}
+
+/// The size of the frame of an `exists` of `path` (xid and length prefix included).
+fn exists_frame_len(path: &str) -> Result<u64> {
+    let mut out = BytesMut::new();
+    let req = Request::Exists(PathWatch {
+        path: path.to_string(),
+        watch: false,
+    });
+    encode_request(1, &req, &mut out, DEFAULT_MAX_OUTGOING_FRAME)?;
+    Ok(out.len() as u64)
+}
+
+/// The server stopped with SIGSTOP until this is dropped (SIGCONT).
+struct Frozen(libc::pid_t);
+
+impl Frozen {
+    /// Stops `pid` and waits until every thread of it shows as stopped in /proc.
+    fn new(pid: u32) -> Result<Frozen> {
+        let p = libc::pid_t::try_from(pid).map_err(|_| format!("pid {pid} out of range"))?;
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+        if unsafe { libc::kill(p, libc::SIGSTOP) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("SIGSTOP to the server (pid {pid}): {e}").into());
+        }
+        let frozen = Frozen(p);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !all_threads_stopped(pid) {
+            if Instant::now() > deadline {
+                return Err(format!("the server (pid {pid}) did not stop").into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(frozen)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        if unsafe { libc::kill(self.0, libc::SIGCONT) } != 0 {
+            eprintln!(
+                "bench: SIGCONT to the server (pid {}) failed: {}",
+                self.0,
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
+/// Whether every thread of `pid` is in state `T` (stopped) or `t` (traced).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
+        // A thread that ended meanwhile has no stat any more: it answers nothing either.
+        stat.is_empty() || matches!(state, Some("T" | "t"))
+    })
+}
+
+/// What one round of a memory workload saw: heap growth, unsent bytes, and the cost.
+#[derive(Debug, Default)]
+struct MemRound {
+    bytes: i64,
+    blocks: i64,
+    unsent: u64,
+    secs: f64,
+    cost: Cost,
+    errors: usize,
+}
+
+/// The per-operation figures of a short-path round and a long-path round of `count`
+/// operations; `path_bytes` is the short round's total path length, `extra` how much longer
+/// the long round's paths were in all.
+fn mem_figures(
+    short: &MemRound,
+    long: &MemRound,
+    count: usize,
+    path_bytes: usize,
+    extra: usize,
+) -> Mem {
+    let n = count.max(1) as f64;
+    let grown = |r: &MemRound| r.bytes as f64 - r.unsent as f64;
+    let path_copies = if extra > 0 {
+        (grown(long) - grown(short)) / extra as f64
+    } else {
+        0.0
+    };
+    let path = path_copies * path_bytes as f64 / n;
+    let unsent = short.unsent as f64 / n;
+    let total = short.bytes as f64 / n;
+    Mem {
+        heap_bytes: total - path - unsent,
+        heap_total_bytes: total,
+        path_bytes: path,
+        path_copies,
+        unsent_bytes: unsent,
+        live_allocs: short.blocks as f64 / n,
+    }
 }
 
 impl Ours {
     fn connect(hosts: &str, opts: &Opts, server_pid: Option<u32>) -> Result<Ours> {
-        let zk = Client::builder(hosts)
-            .session_timeout(SESSION_TIMEOUT)
-            .max_queued_requests(opts.n.max(opts.watch_n).max(opts.warmup) + 1)
-            .request_timeout(Some(WAIT))
-            .build()?;
-        zk.start(Some(Duration::from_secs(30)))?;
-        Ok(Ours { zk, server_pid })
+        Ok(Ours {
+            zk: new_client(hosts, opts)?,
+            hosts: hosts.to_string(),
+            server_pid,
+        })
+    }
+
+    fn io(&self) -> IoStats {
+        io_of(&self.zk)
+    }
+
+    /// `mem_request`: N' `exists` held outstanding by a stopped server, with a short and a
+    /// long path, each on a fresh client.
+    fn mem_request(&self, base: &str, opts: &Opts) -> Result<Measure> {
+        let Some(pid) = self.server_pid else {
+            let note = "skipped: stopping the server needs its pid (--server-pid)";
+            eprintln!("bench: mem_request {note}");
+            return Ok(Measure::skipped(note));
+        };
+        let count = opts.n.min(MEM_REQUESTS);
+        let short = format!("{base}/e");
+        let long = format!("{short}{}", "x".repeat(LONG_PAD));
+        if self.zk.exists(&long)?.is_none() {
+            self.zk.create(&long, b"")?;
+        }
+        let s = self.mem_request_round(&short, count, pid, opts)?;
+        let l = self.mem_request_round(&long, count, pid, opts)?;
+        let mem = mem_figures(&s, &l, count, short.len() * count, LONG_PAD * count);
+        Ok(Measure {
+            ops: count,
+            secs: s.secs,
+            window: Some(count),
+            errors: s.errors + l.errors,
+            cost: s.cost,
+            mem: Some(mem),
+            ..Measure::default()
+        })
+    }
+
+    /// One `mem_request` round: the heap growth while `count` `exists` of `path` are
+    /// outstanding on a fresh client.
+    fn mem_request_round(
+        &self,
+        path: &str,
+        count: usize,
+        pid: u32,
+        opts: &Opts,
+    ) -> Result<MemRound> {
+        /// Requests issued between two runs of the loop (which write them out).
+        const BATCH: usize = 256;
+        let zk = new_client(&self.hosts, opts)?;
+        // The first request allocates what any later one finds in place.
+        zk.exists(path)?;
+        let frame = exists_frame_len(path)?;
+        let mut results = Vec::with_capacity(count);
+        let frozen = Frozen::new(pid)?;
+        settle(&zk)?;
+        let (heap0, io0) = (heap(), io_of(&zk));
+        let span = Span::begin(None, io0);
+        let mut issued = 0;
+        while issued < count {
+            let upto = (issued + BATCH).min(count);
+            for _ in issued..upto {
+                results.push(zk.exists_async(path));
+            }
+            issued = upto;
+            settle(&zk)?;
+        }
+        let (secs, cost) = span.end(count, io_of(&zk));
+        let heap1 = heap();
+        let written = io_of(&zk).since(&io0).bytes_written;
+        drop(frozen);
+        let mut errors = 0;
+        for r in results {
+            match r.get(true, Some(WAIT)) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => errors += 1,
+            }
+        }
+        zk.stop()?;
+        Ok(MemRound {
+            bytes: heap1.live_bytes - heap0.live_bytes,
+            blocks: heap1.live_blocks - heap0.live_blocks,
+            unsent: (frame * count as u64).saturating_sub(written),
+            secs,
+            cost,
+            errors,
+        })
+    }
+
+    /// `mem_watch`: K data watches on `w/0..K` and on K nodes with longer names, each set on
+    /// a fresh client.
+    fn mem_watch(&self, base: &str, opts: &Opts) -> Result<Measure> {
+        let k = opts.watch_n;
+        let short: Vec<String> = (0..k).map(|i| format!("{base}/w/{i}")).collect();
+        let pad = "x".repeat(LONG_PAD);
+        let long: Vec<String> = (0..k).map(|i| format!("{base}/wl/{pad}{i}")).collect();
+        self.zk.ensure_path(&format!("{base}/wl"))?;
+        let creates: Vec<_> = long
+            .iter()
+            .map(|p| self.zk.create_async(p, None, &CreateOptions::default()))
+            .collect();
+        for c in creates {
+            match c.get(true, Some(WAIT)) {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(mio_zookeeper::ErrorCode::NodeExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let s = self.mem_watch_round(base, &short, opts)?;
+        let l = self.mem_watch_round(base, &long, opts)?;
+        let len = |v: &[String]| v.iter().map(String::len).sum::<usize>();
+        let mem = mem_figures(&s, &l, k, len(&short), len(&long) - len(&short));
+        Ok(Measure {
+            ops: k,
+            secs: s.secs,
+            window: Some(1),
+            errors: s.errors + l.errors,
+            cost: s.cost,
+            mem: Some(mem),
+            ..Measure::default()
+        })
+    }
+
+    /// One `mem_watch` round: the heap growth from registering a data watch on each of
+    /// `paths` on a fresh client, one at a time (so that no request table, buffer or queue
+    /// grows with K: what grows is the watch state); then the watches are fired, and each
+    /// must run once.
+    fn mem_watch_round(&self, base: &str, paths: &[String], opts: &Opts) -> Result<MemRound> {
+        let k = paths.len();
+        let zk = new_client(&self.hosts, opts)?;
+        // The first requests allocate what any later one finds in place. The input buffer
+        // is replaced by a new one the first time it fills (64 KiB: the session's password,
+        // a slice of the connect reply, keeps the first one alive): receive well over that
+        // first, so the watch requests' replies do not cause it.
+        for p in paths.iter().take(2) {
+            zk.exists(p)?;
+        }
+        let g = format!("{base}/g");
+        for _ in 0..200 {
+            zk.get(&g)?;
+        }
+        let fired = Rc::new(Cell::new(0usize));
+        let mut errors = 0;
+        settle(&zk)?;
+        let (heap0, io0) = (heap(), io_of(&zk));
+        let span = Span::begin(self.server_pid, io0);
+        for p in paths {
+            let f = fired.clone();
+            let r = zk.exists_watch_async(p, move |_| f.set(f.get() + 1));
+            match r.get(true, Some(WAIT)) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => errors += 1,
+            }
+        }
+        settle(&zk)?;
+        let (secs, cost) = span.end(k, io_of(&zk));
+        let heap1 = heap();
+        if zk.watch_count() != k {
+            return Err(format!("{} of {k} watches registered", zk.watch_count()).into());
+        }
+        // Fire them: each must run once.
+        let data = Bytes::from_static(b"m");
+        let sets: Vec<_> = paths
+            .iter()
+            .map(|p| zk.set_async(p, Some(data.clone()), -1))
+            .collect();
+        for s in sets {
+            if s.get(true, Some(WAIT)).is_err() {
+                errors += 1;
+            }
+        }
+        let f = fired.clone();
+        zk.handler()
+            .reactor()
+            .run_until(&|| f.get() >= k, Some(WAIT))?;
+        zk.stop()?;
+        Ok(MemRound {
+            bytes: heap1.live_bytes - heap0.live_bytes,
+            blocks: heap1.live_blocks - heap0.live_blocks,
+            unsent: 0,
+            secs,
+            cost,
+            errors,
+        })
     }
 
     /// Issues `n` requests with at most `window` outstanding, driving the loop with
@@ -455,7 +1128,7 @@ impl Ours {
         let lat: Rc<std::cell::RefCell<Vec<f64>>> =
             Rc::new(std::cell::RefCell::new(Vec::with_capacity(n)));
         let kept: Rc<std::cell::RefCell<Vec<T>>> = Rc::default();
-        let span = Span::begin(self.server_pid);
+        let span = Span::begin(self.server_pid, self.io());
         let start = span.start;
         let mut issued = 0;
         while done.get() < n {
@@ -477,7 +1150,7 @@ impl Ours {
                 return Err(format!("{} of {n} requests done in {WAIT:?}", done.get()).into());
             }
         }
-        let (secs, cost) = span.end(n);
+        let (secs, cost) = span.end(n, self.io());
         for v in kept.take() {
             keep(v);
         }
@@ -490,6 +1163,7 @@ impl Ours {
             window: Some(window),
             errors: errors.get(),
             cost,
+            ..Measure::default()
         })
     }
 
@@ -512,7 +1186,7 @@ impl Ours {
                 g.get(true, Some(WAIT))?;
             }
             let data = Bytes::from(format!("round {round}"));
-            let span = Span::begin(self.server_pid);
+            let span = Span::begin(self.server_pid, self.io());
             let sets: Vec<AsyncResult<()>> = if multi {
                 let mut tx = self.zk.transaction();
                 for i in 0..k {
@@ -543,7 +1217,7 @@ impl Ours {
                 .handler()
                 .reactor()
                 .run_until(&|| f.get() >= k, Some(WAIT))?;
-            let (secs, c) = span.end(k);
+            let (secs, c) = span.end(k, self.io());
             cost.add(c);
             if fired.get() < k {
                 return Err(format!("{} of {k} watches fired in {WAIT:?}", fired.get()).into());
@@ -581,6 +1255,7 @@ fn watch_measure(k: usize, mut rounds: Vec<f64>, errors: usize, cost: Cost) -> M
         window: None,
         errors,
         cost,
+        ..Measure::default()
     }
 }
 
@@ -647,13 +1322,13 @@ impl Bench for Ours {
             }
             "exists_lat" => {
                 let mut lat = Vec::with_capacity(opts.lat_n);
-                let span = Span::begin(self.server_pid);
+                let span = Span::begin(self.server_pid, self.io());
                 for _ in 0..opts.lat_n {
                     let t0 = Instant::now();
                     zk.exists(&e)?;
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
-                let (secs, cost) = span.end(opts.lat_n);
+                let (secs, cost) = span.end(opts.lat_n, self.io());
                 let (p50_us, p99_us) = percentiles(lat);
                 Ok(Measure {
                     ops: opts.lat_n,
@@ -663,10 +1338,13 @@ impl Bench for Ours {
                     window: Some(1),
                     errors: 0,
                     cost,
+                    ..Measure::default()
                 })
             }
             "watch_multi" => self.watches(base, opts, true),
             "watch_sets" => self.watches(base, opts, false),
+            "mem_request" => self.mem_request(base, opts),
+            "mem_watch" => self.mem_watch(base, opts),
             other => Err(format!("unknown workload {other:?}").into()),
         }
     }
@@ -706,6 +1384,8 @@ struct Raw {
     /// Sequential nodes the raw create_seq made: `seq` counts from 0 in a fresh parent.
     seq_next: usize,
     server_pid: Option<u32>,
+    /// Its `read` and `write` calls (it has no poll: reads block).
+    io: IoStats,
 }
 
 /// One reply's header: xid and error.
@@ -732,11 +1412,12 @@ impl Raw {
             next_xid: 1,
             seq_next: 0,
             server_pid,
+            io: IoStats::default(),
         };
         let mut out = BytesMut::new();
         let timeout_ms = i32::try_from(SESSION_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
         encode_connect_request(&ConnectRequest::new_session(timeout_ms, false), &mut out);
-        raw.stream.write_all(&out)?;
+        raw.send(&out)?;
         let frame = raw.next_frame()?;
         match decode_connect_reply(&Bytes::from(frame))? {
             ConnectReply::Response(_) => Ok(raw),
@@ -771,8 +1452,28 @@ impl Raw {
         }
     }
 
+    /// `write_all`, counting the `write` calls.
+    fn send(&mut self, mut buf: &[u8]) -> Result<()> {
+        while !buf.is_empty() {
+            let res = self.stream.write(buf);
+            self.io.writes += 1;
+            match res {
+                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(n) => {
+                    self.io.bytes_written += n as u64;
+                    buf = &buf[n..];
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     fn fill(&mut self) -> Result<()> {
         let n = self.stream.read(&mut self.inbuf[self.filled..])?;
+        self.io.reads += 1;
+        self.io.bytes_read += n as u64;
         if n == 0 {
             return Err("the server closed the connection".into());
         }
@@ -831,12 +1532,12 @@ impl Raw {
         let mut sent_at = Vec::with_capacity(n);
         let mut lat = Vec::with_capacity(n);
         let (mut sent, mut done, mut errors) = (0usize, 0usize, 0usize);
-        let span = Span::begin(self.server_pid);
+        let span = Span::begin(self.server_pid, self.io);
         while done < n {
             if sent < n && sent - done < window {
                 let upto = (done + window).min(n);
                 let from = if sent == 0 { 0 } else { ends[sent - 1] };
-                self.stream.write_all(&buf[from..ends[upto - 1]])?;
+                self.send(&buf[from..ends[upto - 1]])?;
                 let now = Instant::now();
                 sent_at.resize(upto, now);
                 sent = upto;
@@ -856,7 +1557,7 @@ impl Raw {
                 }
             })?;
         }
-        let (secs, cost) = span.end(n);
+        let (secs, cost) = span.end(n, self.io);
         let (p50_us, p99_us) = percentiles(lat);
         Ok(Measure {
             ops: n,
@@ -866,6 +1567,7 @@ impl Raw {
             window: Some(window),
             errors,
             cost,
+            ..Measure::default()
         })
     }
 
@@ -900,9 +1602,9 @@ impl Raw {
             };
             let replies_due = fire.len();
             let (buf, _) = self.encode(fire.into_iter())?;
-            let span = Span::begin(self.server_pid);
+            let span = Span::begin(self.server_pid, self.io);
             let t0 = span.start;
-            self.stream.write_all(&buf)?;
+            self.send(&buf)?;
             let (mut fired, mut replies) = (0usize, 0usize);
             let mut secs = None;
             while fired < k || replies < replies_due {
@@ -917,7 +1619,7 @@ impl Raw {
                     _ => {}
                 })?;
                 if fired >= k && secs.is_none() {
-                    let (t, c) = span.end(k);
+                    let (t, c) = span.end(k, self.io);
                     secs = Some(t);
                     cost.add(c);
                 }
@@ -1045,10 +1747,10 @@ impl Bench for Raw {
                 let frame_len = buf.len().checked_div(opts.lat_n).unwrap_or(0);
                 let mut lat = Vec::with_capacity(opts.lat_n);
                 let mut errors = 0;
-                let span = Span::begin(self.server_pid);
+                let span = Span::begin(self.server_pid, self.io);
                 for chunk in buf.chunks(frame_len.max(1)) {
                     let t0 = Instant::now();
-                    self.stream.write_all(chunk)?;
+                    self.send(chunk)?;
                     let mut got = false;
                     while !got {
                         self.read_replies(|h| {
@@ -1062,7 +1764,7 @@ impl Bench for Raw {
                     }
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
-                let (secs, cost) = span.end(opts.lat_n);
+                let (secs, cost) = span.end(opts.lat_n, self.io);
                 let (p50_us, p99_us) = percentiles(lat);
                 Ok(Measure {
                     ops: opts.lat_n,
@@ -1072,17 +1774,21 @@ impl Bench for Raw {
                     window: Some(1),
                     errors,
                     cost,
+                    ..Measure::default()
                 })
             }
             "watch_multi" => self.watches(base, opts, true),
             "watch_sets" => self.watches(base, opts, false),
+            "mem_request" | "mem_watch" => Ok(Measure::skipped(
+                "the raw client keeps no state per request or watch",
+            )),
             other => Err(format!("unknown workload {other:?}").into()),
         }
     }
 
     fn close(mut self: Box<Self>) -> Result<()> {
         let (buf, _) = self.encode(std::iter::once(Request::CloseSession))?;
-        self.stream.write_all(&buf)?;
+        self.send(&buf)?;
         let mut closed = false;
         while !closed {
             match self.read_replies(|h| closed |= h.xid > 0) {

@@ -1,9 +1,11 @@
 //! Readiness flags and the loop's TCP socket.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::ops::{BitOr, BitOrAssign};
+use std::rc::Rc;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -174,6 +176,8 @@ pub struct TcpSocket {
     reactor: WeakReactor,
     /// Where `connect` was asked to go (for error messages: a failed connect has no peer).
     target: Option<SocketAddr>,
+    /// The reactor's I/O counters.
+    counters: Rc<IoCounters>,
 }
 
 impl fmt::Debug for TcpSocket {
@@ -210,6 +214,7 @@ impl TcpSocket {
             token,
             reactor: reactor.downgrade(),
             target: None,
+            counters: reactor.inner.io_counters.clone(),
         })
     }
 
@@ -323,6 +328,8 @@ impl Read for TcpSocket {
 impl Read for &TcpSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let res = (&self.stream).read(buf);
+        self.counters
+            .count(&self.counters.reads, &self.counters.bytes_read, &res);
         self.track(res, Readiness::READABLE)
     }
 }
@@ -339,6 +346,8 @@ impl Write for TcpSocket {
 impl Write for &TcpSocket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let res = (&self.stream).write(buf);
+        self.counters
+            .count(&self.counters.writes, &self.counters.bytes_written, &res);
         self.track(res, Readiness::WRITABLE)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -352,6 +361,106 @@ impl Drop for TcpSocket {
             if let Err(e) = r.deregister(&mut self.stream, self.token) {
                 log::debug!("deregistering a dropped socket: {e}");
             }
+        }
+    }
+}
+
+/// What a [`Reactor`] has done on the wire so far: its sockets' `read` and `write` calls and
+/// its polls, counted from its creation (see [`Reactor::io_stats`]). Cheap to take; compare
+/// two snapshots with [`since`](IoStats::since).
+///
+/// Every call on a [`TcpSocket`] counts, also one that returned `WouldBlock` or an error
+/// (each is a system call); bytes count only what was transferred. `polls` counts the polls
+/// of the reactor's own `mio::Poll` (one `epoll_wait` each on Linux); it stays 0 on an
+/// [embedded](Reactor::embedded) reactor, whose host polls.
+///
+/// ```
+/// use std::io::Write;
+/// use std::net::TcpListener;
+/// use std::time::Duration;
+/// use mio_zookeeper::reactor::{Reactor, TcpSocket};
+///
+/// let reactor = Reactor::new()?;
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let mut sock = TcpSocket::connect(&reactor, listener.local_addr().unwrap())?;
+/// let _peer = listener.accept().unwrap();
+/// reactor.run_until(&|| sock.readiness().is_writable(), Some(Duration::from_secs(5)))?;
+/// let before = reactor.io_stats();
+/// assert!(before.polls >= 1);
+/// sock.write_all(b"ping").unwrap();
+/// let used = reactor.io_stats().since(&before);
+/// assert_eq!((used.writes, used.bytes_written, used.reads), (1, 4, 0));
+/// assert_eq!(used.syscalls(), 1);
+/// # Ok::<(), mio_zookeeper::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoStats {
+    /// `read` calls on the reactor's sockets.
+    pub reads: u64,
+    /// `write` calls on the reactor's sockets.
+    pub writes: u64,
+    /// Bytes those reads returned.
+    pub bytes_read: u64,
+    /// Bytes those writes took.
+    pub bytes_written: u64,
+    /// Polls for I/O readiness.
+    pub polls: u64,
+}
+
+impl IoStats {
+    /// The counts since the `earlier` snapshot of the same reactor (field by field).
+    pub fn since(&self, earlier: &IoStats) -> IoStats {
+        IoStats {
+            reads: self.reads.saturating_sub(earlier.reads),
+            writes: self.writes.saturating_sub(earlier.writes),
+            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
+            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
+            polls: self.polls.saturating_sub(earlier.polls),
+        }
+    }
+
+    /// The system calls counted: reads, writes and polls.
+    pub fn syscalls(&self) -> u64 {
+        self.reads + self.writes + self.polls
+    }
+}
+
+impl Reactor {
+    /// The reactor's I/O counters (see [`IoStats`]).
+    pub fn io_stats(&self) -> IoStats {
+        self.inner.io_counters.snapshot()
+    }
+}
+
+/// The live counters behind [`IoStats`], shared by a reactor and its sockets.
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    reads: Cell<u64>,
+    writes: Cell<u64>,
+    bytes_read: Cell<u64>,
+    bytes_written: Cell<u64>,
+    polls: Cell<u64>,
+}
+
+impl IoCounters {
+    fn count(&self, calls: &Cell<u64>, bytes: &Cell<u64>, res: &io::Result<usize>) {
+        calls.set(calls.get() + 1);
+        if let Ok(n) = res {
+            bytes.set(bytes.get() + *n as u64);
+        }
+    }
+
+    pub(crate) fn count_poll(&self) {
+        self.polls.set(self.polls.get() + 1);
+    }
+
+    fn snapshot(&self) -> IoStats {
+        IoStats {
+            reads: self.reads.get(),
+            writes: self.writes.get(),
+            bytes_read: self.bytes_read.get(),
+            bytes_written: self.bytes_written.get(),
+            polls: self.polls.get(),
         }
     }
 }

@@ -97,7 +97,7 @@ use slab::Slab;
 use crate::Error;
 
 pub use embed::EmbeddedHost;
-pub use io::{Readiness, TcpSocket};
+pub use io::{IoStats, Readiness, TcpSocket};
 pub use remote::LoopWaker;
 pub use timers::TimerId;
 
@@ -228,6 +228,8 @@ struct Inner {
     in_watch: Cell<bool>,
     context: Cell<u64>,
     next_context: Cell<u64>,
+    /// Socket reads and writes and polls (see `Reactor::io_stats`).
+    io_counters: Rc<io::IoCounters>,
 }
 
 impl Drop for Inner {
@@ -435,6 +437,7 @@ impl Reactor {
             in_watch: Cell::new(false),
             context: Cell::new(0),
             next_context: Cell::new(1),
+            io_counters: Rc::default(),
         });
         task::register_loop(id, Rc::downgrade(&inner), Arc::downgrade(&remote));
         Reactor { inner }
@@ -1076,6 +1079,7 @@ impl Reactor {
             let mut io = self.inner.io.borrow_mut();
             let io = &mut *io;
             if let Backend::Owned(poll) = &mut io.backend {
+                self.inner.io_counters.count_poll();
                 match poll.poll(&mut io.events, wait) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
