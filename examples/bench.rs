@@ -742,35 +742,62 @@ fn percentiles(mut us: Vec<f64>) -> (Option<f64>, Option<f64>) {
     (Some(at(0.5)), Some(at(0.99)))
 }
 
-/// User + system CPU seconds of this process (`None`) or of `pid`, from `/proc/PID/stat`;
-/// NaN when it cannot be read.
+/// User + system CPU seconds of this process (`None`) or of `pid`; NaN when it cannot be
+/// read.
 fn cpu_secs(pid: Option<u32>) -> f64 {
     cpu_times(pid).1
 }
 
 /// User, and user + system, CPU seconds of this process (`None`) or of `pid`.
+///
+/// This process: `getrusage`, whose total is exact (the scheduler's runtime, in µs) and
+/// whose user/system split the kernel apportions from tick samples. Another process: the sum
+/// of its threads' on-CPU nanoseconds from `/proc/PID/task/*/schedstat` (exact; threads that
+/// already ended are missed), with the user part from `/proc/PID/stat` in clock ticks.
 fn cpu_times(pid: Option<u32>) -> (f64, f64) {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/stat"),
-        None => "/proc/self/stat".to_string(),
-    };
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return (f64::NAN, f64::NAN);
+    match pid {
+        None => {
+            // SAFETY: an all-zero rusage is a valid value, and getrusage only writes into it.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: RUSAGE_SELF with a valid pointer has no other preconditions.
+            if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+                return (f64::NAN, f64::NAN);
+            }
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let user = secs(ru.ru_utime);
+            (user, user + secs(ru.ru_stime))
+        }
+        Some(p) => {
+            let total = std::fs::read_dir(format!("/proc/{p}/task")).ok().map(|dir| {
+                dir.flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                    .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                    .sum::<f64>()
+                    / 1e9
+            });
+            let user = proc_stat_user(p);
+            (user, total.unwrap_or(f64::NAN))
+        }
+    }
+}
+
+/// User CPU seconds of `pid` from `/proc/PID/stat` (clock ticks); NaN when unreadable.
+fn proc_stat_user(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
     };
     // Fields after the command name (which may hold spaces) start at field 3 (state);
-    // utime and stime are fields 14 and 15.
+    // utime is field 14.
     let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return (f64::NAN, f64::NAN);
+        return f64::NAN;
     };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
-    match (ticks(11), ticks(12)) {
-        (Some(u), Some(s)) => (u / hz, (u + s) / hz),
-        _ => (f64::NAN, f64::NAN),
-    }
+    rest.split_whitespace()
+        .nth(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(f64::NAN, |u| u / hz)
 }
 
 /// One client under test.
