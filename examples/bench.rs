@@ -768,13 +768,15 @@ fn cpu_times(pid: Option<u32>) -> (f64, f64) {
             (user, user + secs(ru.ru_stime))
         }
         Some(p) => {
-            let total = std::fs::read_dir(format!("/proc/{p}/task")).ok().map(|dir| {
-                dir.flatten()
-                    .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-                    .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-                    .sum::<f64>()
-                    / 1e9
-            });
+            let total = std::fs::read_dir(format!("/proc/{p}/task"))
+                .ok()
+                .map(|dir| {
+                    dir.flatten()
+                        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+                        .filter_map(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                        .sum::<f64>()
+                        / 1e9
+                });
             let user = proc_stat_user(p);
             (user, total.unwrap_or(f64::NAN))
         }

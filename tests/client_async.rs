@@ -392,3 +392,41 @@ fn test_async_result_callbacks_are_always_called() {
     );
     c.handler().start().unwrap();
 }
+
+/// Many requests submitted in one go, far more than one early write (64 KiB) and than the
+/// socket buffers hold: they leave in large writes while the caller is still submitting,
+/// and every one completes, in submission order, with the right answer.
+#[test]
+fn a_large_burst_of_requests_completes_in_order() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    c.create("/burst", b"x").unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let n = 30_000;
+    let results: Vec<_> = (0..n)
+        .map(|i| {
+            // Every third asks for a node that does not exist.
+            let path = if i % 3 == 2 { "/burst-none" } else { "/burst" };
+            let r = c.exists_async(path);
+            let o = order.clone();
+            r.rawlink(move |_| o.borrow_mut().push(i));
+            r
+        })
+        .collect();
+    for (i, r) in results.into_iter().enumerate() {
+        let stat = r.take(true, Some(WAIT)).unwrap();
+        assert_eq!(stat.is_some(), i % 3 != 2, "request {i}");
+    }
+    // The callbacks ran in submission order.
+    c.handler()
+        .reactor()
+        .run_until(&|| order.borrow().len() == n, Some(WAIT))
+        .unwrap();
+    assert!(order.borrow().iter().copied().eq(0..n));
+    let io = c.handler().reactor().io_stats();
+    assert!(
+        io.writes < n as u64 / 10,
+        "{n} requests took {} writes",
+        io.writes
+    );
+}

@@ -112,6 +112,8 @@ pub(crate) struct Core {
     probe: Option<Probe>,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
+    /// The last write found the socket full; no early write is tried until it is writable.
+    pub(crate) write_blocked: bool,
     /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
     flusher: Option<Rc<Flusher>>,
     pub(crate) pending: PendingTable,
@@ -158,6 +160,7 @@ impl Core {
             probe: None,
             timer: None,
             flush_scheduled: false,
+            write_blocked: false,
             flusher: None,
             pending: PendingTable::default(),
             watchers: Watchers::default(),
@@ -294,7 +297,9 @@ fn connect(shared: &Shared, host: usize) {
                 failed(shared);
                 return;
             }
-            shared.borrow_mut().conn = Some(Conn {
+            let mut core = shared.borrow_mut();
+            core.write_blocked = false;
+            core.conn = Some(Conn {
                 socket,
                 connecting: true,
             });
@@ -352,6 +357,9 @@ fn on_ready(shared: &Shared, r: Readiness) {
             None => return,
         }
     }
+    if r.is_writable() {
+        shared.borrow_mut().write_blocked = false;
+    }
     if r.is_readable() || r.is_read_closed() || r.is_error() {
         read_in(shared, t, r.is_read_closed() || r.is_error());
     }
@@ -404,8 +412,12 @@ fn read_in(shared: &Shared, t: Instant, closing: bool) {
     }
 }
 
+/// How much submitted output makes [`Client`](super::Client)'s submit write at once instead
+/// of waiting for the loop's flush (requests submitted in one go otherwise leave together).
+pub(crate) const WRITE_AT_ONCE: usize = 64 * 1024;
+
 /// Writes the session's output until it is gone or the socket would block.
-fn write_out(shared: &Shared) {
+pub(crate) fn write_out(shared: &Shared) {
     let mut guard = shared.borrow_mut();
     let core = &mut *guard;
     let (Some(conn), Some(session)) = (core.conn.as_ref(), core.session.as_mut()) else {
@@ -422,7 +434,10 @@ fn write_out(shared: &Shared) {
         match (&conn.socket).write(out) {
             Ok(0) => return,
             Ok(n) => session.advance_output(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                core.write_blocked = true;
+                return;
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
                 debug!("write failed: {e}");

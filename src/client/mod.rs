@@ -724,7 +724,17 @@ impl<H: Handler> Client<H> {
                         label,
                     },
                 );
+                let big = !core.write_blocked
+                    && core
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.pending_output().len() >= driver::WRITE_AT_ONCE);
                 drop(guard);
+                if big {
+                    // Enough for a large write: send it now, so the server starts on it
+                    // while the caller goes on submitting.
+                    driver::write_out(&self.shared);
+                }
                 flush_soon(&self.shared);
             }
             Err(e) => {

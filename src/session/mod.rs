@@ -489,7 +489,7 @@ impl Session {
     /// written.
     pub fn advance_output(&mut self, n: usize) {
         let n = n.min(self.outbuf.len());
-        let _ = self.outbuf.split_to(n);
+        bytes::Buf::advance(&mut self.outbuf, n);
     }
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
