@@ -361,8 +361,12 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
             (h.clone(), opts.server_pid)
         }
         None => {
-            // tickTime 2 s: sessions up to 40 s (SESSION_TIMEOUT).
-            let zk = ZkServer::builder().tick_time(2000).start()?;
+            // tickTime 2 s: sessions up to 40 s (SESSION_TIMEOUT). The JVM's full JIT (test
+            // servers stop at C1 for a quick start), as a production server runs.
+            let zk = ZkServer::builder()
+                .tick_time(2000)
+                .jvm_arg("-XX:TieredStopAtLevel=4")
+                .start()?;
             let pid = zk.pid();
             eprintln!(
                 "bench: started a throwaway ZooKeeper at {} (server pid {})",

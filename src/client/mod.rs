@@ -970,7 +970,7 @@ impl<H: Handler> Client<H> {
             watch: watch.is_some(),
         });
         self.submit(req, "getData", watch, |res| match res? {
-            Response::GetData { data, stat } => Ok((data, stat)),
+            Response::GetData { data, stat } => Ok((data.map(detach), stat)),
             other => Err(unexpected("getData", &other)),
         })
     }
@@ -1300,7 +1300,9 @@ impl<H: Handler> Client<H> {
                     .into_iter()
                     .zip(paths)
                     .map(|(r, p)| match r {
-                        MultiResult::GetData { data, stat } => Ok(ReadResult::Data(data, stat)),
+                        MultiResult::GetData { data, stat } => {
+                            Ok(ReadResult::Data(data.map(detach), stat))
+                        }
                         MultiResult::GetChildren { children } => Ok(ReadResult::Children(children)),
                         MultiResult::Error(code) => Err(Error::ZooKeeper { code, path: p }),
                         other => Err(Error::BadArgument(format!(
@@ -1385,7 +1387,7 @@ impl<H: Handler> Client<H> {
             cur_config_id: from_config,
         });
         self.submit(req, "reconfig", None, |res| match res? {
-            Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+            Response::GetData { data, stat } => Ok((data.map(detach).unwrap_or_default(), stat)),
             other => Err(unexpected("reconfig", &other)),
         })
     }
@@ -1402,7 +1404,7 @@ impl<H: Handler> Client<H> {
             watch: false,
         });
         self.submit(req, "/zookeeper/config", None, |res| match res? {
-            Response::GetData { data, stat } => Ok((data.unwrap_or_default(), stat)),
+            Response::GetData { data, stat } => Ok((data.map(detach).unwrap_or_default(), stat)),
             other => Err(unexpected("getConfig", &other)),
         })
     }
@@ -1701,6 +1703,21 @@ impl<H: Handler> Drop for Client<H> {
         }
     }
 }
+
+/// A reply's data as the caller keeps it. The decoder hands out slices of the buffer the
+/// reply was read into, which holds many replies; a small value kept by the caller would keep
+/// that whole buffer alive, so it is copied out. Large values (most of their buffer anyway)
+/// stay zero-copy.
+fn detach(data: Bytes) -> Bytes {
+    if data.len() <= DETACH_UP_TO {
+        Bytes::copy_from_slice(&data)
+    } else {
+        data
+    }
+}
+
+/// Replies' data up to this size are copied out of the read buffer ([`detach`]).
+const DETACH_UP_TO: usize = 64 * 1024;
 
 fn unexpected(op: &str, r: &Response) -> Error {
     Error::BadArgument(format!("{op}: the server sent an unexpected reply {r:?}"))

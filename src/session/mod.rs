@@ -976,7 +976,8 @@ impl Session {
         }
         let resumed = self.established && resp.session_id == self.session_id;
         self.session_id = resp.session_id;
-        self.passwd = resp.passwd.clone();
+        // A copy: a slice would keep the whole read buffer it came in alive.
+        self.passwd = Bytes::copy_from_slice(&resp.passwd);
         self.timeout = Duration::from_millis(resp.timeout_ms as u64);
         self.established = true;
         self.lost_at = None;
