@@ -98,6 +98,18 @@ fn every_workload_prints_a_json_line_for_both_clients() {
         }
         assert!(ops > 0, "{printed}");
         assert!(num(&printed, "ops_per_s") > 0.0, "{printed}");
+        // Every timed run's rate is there, and the line is the fastest of them.
+        let runs: Vec<f64> = printed["runs_ops_per_s"]
+            .as_array()
+            .expect("runs_ops_per_s")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        assert_eq!(runs.len(), opts.repeat, "{printed}");
+        assert!(
+            runs.iter().all(|r| *r <= num(&printed, "ops_per_s")),
+            "{printed}"
+        );
         assert!(num(&printed, "secs") > 0.0, "{printed}");
         assert!(num(&printed, "p50_us") > 0.0, "{printed}");
         // The throwaway server's pid is known: its CPU is measured.

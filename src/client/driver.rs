@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
 use crate::reactor::{Deferred, Reactor, Readiness, TcpSocket, TimerId};
 use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState};
+use mio::Interest;
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
 pub(crate) struct Pending {
@@ -93,6 +94,27 @@ pub(crate) type Listener = Rc<dyn Fn(ClientState)>;
 struct Conn {
     socket: TcpSocket,
     connecting: bool,
+    /// Registered for writability too: while connecting, and after a write would block.
+    /// Otherwise only for reading, so acknowledgements of what was sent do not wake the
+    /// loop.
+    writable_interest: bool,
+}
+
+impl Conn {
+    fn want_writable(&mut self, on: bool) {
+        if self.writable_interest == on {
+            return;
+        }
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        match self.socket.set_interest(interest) {
+            Ok(()) => self.writable_interest = on,
+            Err(e) => debug!("changing the socket's interest failed: {e}"),
+        }
+    }
 }
 
 /// An `isro` probe of another host (read-only mode).
@@ -302,6 +324,7 @@ fn connect(shared: &Shared, host: usize) {
             core.conn = Some(Conn {
                 socket,
                 connecting: true,
+                writable_interest: true,
             });
         }
         Some((addr, Err(e))) => {
@@ -342,6 +365,7 @@ fn on_ready(shared: &Shared, r: Readiness) {
                 let mut core = shared.borrow_mut();
                 if let Some(c) = core.conn.as_mut() {
                     c.connecting = false;
+                    c.want_writable(false);
                 }
                 if let Some(s) = core.session.as_mut() {
                     s.handle_connected(t);
@@ -420,7 +444,7 @@ pub(crate) const WRITE_AT_ONCE: usize = 64 * 1024;
 pub(crate) fn write_out(shared: &Shared) {
     let mut guard = shared.borrow_mut();
     let core = &mut *guard;
-    let (Some(conn), Some(session)) = (core.conn.as_ref(), core.session.as_mut()) else {
+    let (Some(conn), Some(session)) = (core.conn.as_mut(), core.session.as_mut()) else {
         return;
     };
     if conn.connecting {
@@ -429,6 +453,7 @@ pub(crate) fn write_out(shared: &Shared) {
     loop {
         let out = session.pending_output();
         if out.is_empty() {
+            conn.want_writable(false);
             return;
         }
         match (&conn.socket).write(out) {
@@ -436,6 +461,7 @@ pub(crate) fn write_out(shared: &Shared) {
             Ok(n) => session.advance_output(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 core.write_blocked = true;
+                conn.want_writable(true);
                 return;
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,

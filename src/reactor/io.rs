@@ -292,6 +292,17 @@ impl TcpSocket {
         self.stream.peer_addr()
     }
 
+    /// Changes the readiness this socket is registered for (it starts with readable and
+    /// writable). A stream that writes only when it has output can drop `WRITABLE` while
+    /// it has none, so the loop is not woken by every acknowledgement that frees send
+    /// space, and take it back when a write would block.
+    pub fn set_interest(&mut self, interest: Interest) -> Result<(), Error> {
+        self.reactor
+            .upgrade()
+            .ok_or(Error::ReactorGone)?
+            .reregister(&mut self.stream, self.token, interest)
+    }
+
     /// Shuts down one or both halves.
     pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
         self.stream.shutdown(how)
