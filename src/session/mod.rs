@@ -31,6 +31,12 @@
 //!   client side (the server will have expired it): pending requests fail with
 //!   SessionExpired and, unless configured otherwise, a new session is opened.
 
+/// The size of an in-flight record (tests keep it small).
+#[cfg(test)]
+pub(crate) fn inflight_size() -> usize {
+    std::mem::size_of::<InFlight>()
+}
+
 #[cfg(test)]
 mod tests;
 mod watches;
@@ -1278,8 +1284,4 @@ fn frame_error(e: FrameError) -> String {
 fn check_size(req: &Request, max: usize) -> Result<(), RequestError> {
     let mut scratch = BytesMut::new();
     encode_request(0, req, &mut scratch, max).map_err(RequestError::Encode)
-}
-#[cfg(test)]
-pub(crate) fn inflight_size() -> usize {
-    std::mem::size_of::<InFlight>()
 }
