@@ -134,8 +134,6 @@ pub(crate) struct Core {
     probe: Option<Probe>,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
-    /// The last write found the socket full; no early write is tried until it is writable.
-    pub(crate) write_blocked: bool,
     /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
     flusher: Option<Rc<Flusher>>,
     pub(crate) pending: PendingTable,
@@ -182,7 +180,6 @@ impl Core {
             probe: None,
             timer: None,
             flush_scheduled: false,
-            write_blocked: false,
             flusher: None,
             pending: PendingTable::default(),
             watchers: Watchers::default(),
@@ -217,7 +214,7 @@ pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
 
 /// Schedules one flush-and-pump on the loop, so requests submitted in one go leave in one
 /// write.
-pub(crate) fn flush_soon(shared: &Shared) {
+fn flush_soon(shared: &Shared) {
     let mut core = shared.borrow_mut();
     if core.flush_scheduled {
         return;
@@ -319,9 +316,7 @@ fn connect(shared: &Shared, host: usize) {
                 failed(shared);
                 return;
             }
-            let mut core = shared.borrow_mut();
-            core.write_blocked = false;
-            core.conn = Some(Conn {
+            shared.borrow_mut().conn = Some(Conn {
                 socket,
                 connecting: true,
                 writable_interest: true,
@@ -381,9 +376,6 @@ fn on_ready(shared: &Shared, r: Readiness) {
             None => return,
         }
     }
-    if r.is_writable() {
-        shared.borrow_mut().write_blocked = false;
-    }
     if r.is_readable() || r.is_read_closed() || r.is_error() {
         read_in(shared, t, r.is_read_closed() || r.is_error());
     }
@@ -436,12 +428,32 @@ fn read_in(shared: &Shared, t: Instant, closing: bool) {
     }
 }
 
-/// How much submitted output makes [`Client`](super::Client)'s submit write at once instead
-/// of waiting for the loop's flush (requests submitted in one go otherwise leave together).
-pub(crate) const WRITE_AT_ONCE: usize = 64 * 1024;
+/// How much submitted output is written at once instead of waiting for the loop's flush
+/// (requests submitted in one go otherwise leave together).
+const WRITE_AT_ONCE: usize = 64 * 1024;
+
+/// After a request was submitted: the output leaves with the loop's next flush or, once there
+/// is enough for a large write and the socket was not last found full, at once, so the
+/// server starts on it while the caller goes on submitting.
+pub(crate) fn submitted(shared: &Shared) {
+    let large = {
+        let core = shared.borrow();
+        // Writable interest is on only while connecting or after a write would block.
+        let writable = core.conn.as_ref().is_some_and(|c| !c.writable_interest);
+        writable
+            && core
+                .session
+                .as_ref()
+                .is_some_and(|s| s.pending_output().len() >= WRITE_AT_ONCE)
+    };
+    if large {
+        write_out(shared);
+    }
+    flush_soon(shared);
+}
 
 /// Writes the session's output until it is gone or the socket would block.
-pub(crate) fn write_out(shared: &Shared) {
+fn write_out(shared: &Shared) {
     let mut guard = shared.borrow_mut();
     let core = &mut *guard;
     let (Some(conn), Some(session)) = (core.conn.as_mut(), core.session.as_mut()) else {
@@ -460,7 +472,6 @@ pub(crate) fn write_out(shared: &Shared) {
             Ok(0) => return,
             Ok(n) => session.advance_output(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                core.write_blocked = true;
                 conn.want_writable(true);
                 return;
             }
@@ -655,12 +666,12 @@ fn dispatch_events(shared: &Shared) {
                         shared.borrow_mut().watchers.register(*w, ok);
                     }
                 }
-                let result = reply.result.map_err(|e| {
-                    let chroot = shared.borrow().chroot.clone();
-                    match &reply.path {
-                        Some(path) => request_error(e, &unchroot(chroot.as_deref(), path)),
-                        None => request_error(e, p.label),
+                let result = reply.result.map_err(|e| match &reply.path {
+                    Some(path) => {
+                        let path = unchroot(shared.borrow().chroot.as_deref(), path);
+                        request_error(e, &path)
                     }
+                    None => request_error(e, p.label),
                 });
                 (p.complete)(result);
             }
@@ -775,6 +786,7 @@ fn on_state(shared: &Shared, s: SessionState) {
 
 /// The longest `stop()` waits for the server to confirm closeSession.
 pub(crate) const STOP_WAIT: Duration = Duration::from_secs(10);
+
 #[cfg(test)]
 mod tests {
     /// The per-request bookkeeping stays small (issue #6 measures heap bytes per outstanding
@@ -788,7 +800,11 @@ mod tests {
             "{}",
             size_of::<super::Pending>()
         );
-        assert!(crate::session::inflight_size() <= 56);
+        assert!(
+            crate::session::inflight_size() <= 48,
+            "{}",
+            crate::session::inflight_size()
+        );
         assert!(crate::async_result::state_size::<()>() <= 144);
         assert!(crate::async_result::state_size::<Option<crate::proto::Stat>>() <= 168);
     }

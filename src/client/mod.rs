@@ -130,7 +130,7 @@ use crate::proto::{
     WatchesRequest, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use crate::session::{Session, SessionConfig, SessionState};
-use driver::{flush_soon, pump, Core, Pending, Shared};
+use driver::{pump, Core, Pending, Shared};
 use hosts::{chroot_path, unchroot};
 use watchers::PendingWatcher;
 
@@ -691,7 +691,6 @@ impl<H: Handler> Client<H> {
         unchroot(self.shared.borrow().chroot.as_deref(), path)
     }
 
-    /// Submits a request; `convert` turns the reply into the typed value.
     /// Hands `req` to the session and returns its result, completed through `convert`.
     /// `label` names the request in a server error when it has no path of its own.
     fn submit<T: 'static>(
@@ -724,18 +723,8 @@ impl<H: Handler> Client<H> {
                         label,
                     },
                 );
-                let big = !core.write_blocked
-                    && core
-                        .session
-                        .as_ref()
-                        .is_some_and(|s| s.pending_output().len() >= driver::WRITE_AT_ONCE);
                 drop(guard);
-                if big {
-                    // Enough for a large write: send it now, so the server starts on it
-                    // while the caller goes on submitting.
-                    driver::write_out(&self.shared);
-                }
-                flush_soon(&self.shared);
+                driver::submitted(&self.shared);
             }
             Err(e) => {
                 drop(guard);

@@ -257,8 +257,9 @@ enum Conn {
 
 #[derive(Debug)]
 enum Owner {
-    /// A user request, with the watch it leaves (boxed: rare, and it keeps `InFlight` small).
-    User(RequestId, Option<Box<PendingWatch>>),
+    /// A user request: its id, the watch it leaves (boxed: rare, and it keeps `InFlight`
+    /// small), and its path, moved out of it once encoded, to give back with the reply.
+    User(RequestId, Option<Box<PendingWatch>>, Option<String>),
     SetWatches,
     Close,
 }
@@ -268,8 +269,6 @@ struct InFlight {
     xid: i32,
     op: OpCode,
     owner: Owner,
-    /// The request's path (moved out of it once encoded), for the reply.
-    path: Option<String>,
 }
 
 #[derive(Debug)]
@@ -591,7 +590,6 @@ impl Session {
                     xid: x,
                     op: OpCode::CloseSession,
                     owner: Owner::Close,
-                    path: None,
                 });
                 self.last_send = Some(now);
             }
@@ -855,13 +853,13 @@ impl Session {
 
     fn fail_inflight(&mut self, err: RequestError) {
         for f in std::mem::take(&mut self.inflight) {
-            if let Owner::User(id, _) = f.owner {
+            if let Owner::User(id, _, path) = f.owner {
                 self.events.push_back(Event::Reply {
                     id,
                     reply: Reply {
                         zxid: -1,
                         result: Err(err.clone()),
-                        path: f.path,
+                        path,
                     },
                 });
             }
@@ -1018,7 +1016,6 @@ impl Session {
                         xid: x,
                         op: req.op_code(),
                         owner: Owner::SetWatches,
-                        path: None,
                     });
                 }
             }
@@ -1093,8 +1090,7 @@ impl Session {
                 self.inflight.push_back(InFlight {
                     xid: x,
                     op: q.req.op_code(),
-                    owner: Owner::User(q.id, watch),
-                    path: q.req.into_path(),
+                    owner: Owner::User(q.id, watch, q.req.into_path()),
                 });
                 self.last_send = Some(now);
                 Ok(())
@@ -1227,7 +1223,7 @@ impl Session {
                     decode_response(f.op, &header, &body).map_err(RequestError::Decode)
                 };
                 match f.owner {
-                    Owner::User(id, watch) => {
+                    Owner::User(id, watch, path) => {
                         if let Some(w) = &watch {
                             if result.is_ok() || header.err == ErrorCode::NoNode {
                                 self.watches.on_reply(w, header.err);
@@ -1238,7 +1234,7 @@ impl Session {
                             reply: Reply {
                                 zxid: header.zxid,
                                 result,
-                                path: f.path,
+                                path,
                             },
                         });
                         true
