@@ -134,13 +134,23 @@ pub enum Error {
     },
 
     /// The connection was lost while the request was in flight; it may or may not have been
-    /// applied (kazoo's `ConnectionLoss`).
+    /// applied (kazoo's `ConnectionLoss`): read back before retrying a non-idempotent write.
+    ///
+    /// Also the error of a request that was written to the socket and not answered when the
+    /// client was stopped ([`Client::stop`](crate::client::Client::stop), or the last handle
+    /// dropped), and, conservatively, of one still waiting in the output buffer when the
+    /// connection dropped. [`may_have_been_applied`](Self::may_have_been_applied) is `true`.
     #[error(
         "connection lost while the request was in flight (it may or may not have been applied)"
     )]
     ConnectionLoss,
 
     /// The session expired before the request was answered (kazoo's `SessionExpiredError`).
+    ///
+    /// A request that was in flight when the session expired may have been applied (the
+    /// server can have applied it before the session ended); one that was still waiting for
+    /// a connection was not. [`may_have_been_applied`](Self::may_have_been_applied) is
+    /// `true`, since a caller cannot tell the two apart.
     #[error("the ZooKeeper session expired")]
     SessionExpired,
 
@@ -152,6 +162,11 @@ pub enum Error {
     AuthFailed,
 
     /// The client is stopped or closed (kazoo's `ConnectionClosedError`).
+    ///
+    /// As a request's error it means "not sent, certainly not applied": the request was
+    /// refused, queued, or not fully written when the client was stopped. A request whose
+    /// bytes had left fails with [`ConnectionLoss`](Self::ConnectionLoss) instead.
+    /// [`may_have_been_applied`](Self::may_have_been_applied) is `false`.
     #[error("the client is not started (or was stopped): call start() first")]
     ConnectionClosed,
 
@@ -205,9 +220,34 @@ impl Error {
         matches!(self, Error::Timeout | Error::ConnectTimedOut { .. })
     }
 
+    /// Whether the request that failed with this error may have been applied by the server
+    /// anyway: `true` for [`Error::ConnectionLoss`] and [`Error::SessionExpired`] (sent, no
+    /// answer: the outcome is unknown; read back before retrying a non-idempotent write),
+    /// and for [`Error::Timeout`] on a blocking call (the request stays in flight after the
+    /// caller stopped waiting). `false` for every other error, among them
+    /// [`Error::ConnectionClosed`] (not sent) and the server's own refusals.
+    ///
+    /// ```
+    /// use mio_zookeeper::Error;
+    /// assert!(Error::ConnectionLoss.may_have_been_applied());
+    /// assert!(Error::SessionExpired.may_have_been_applied());
+    /// assert!(!Error::ConnectionClosed.may_have_been_applied());
+    /// ```
+    pub fn may_have_been_applied(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLoss | Error::SessionExpired | Error::Timeout
+        )
+    }
+
     /// The ZooKeeper error code this error stands for, if any: the server's code for
     /// [`Error::ZooKeeper`], and the client-side codes of PROTOCOL.md §7 for connection loss,
     /// session expiry, auth failure and timeouts.
+    ///
+    /// The code alone does not tell whether a request was applied: `ConnectionLoss` and
+    /// `SessionExpired` may or may not have been, and [`Error::ConnectionClosed`] (certainly
+    /// not sent) also maps to `SessionExpired`, kazoo's code for a closed client. Ask
+    /// [`may_have_been_applied`](Self::may_have_been_applied) instead.
     ///
     /// ```
     /// use mio_zookeeper::{Error, ErrorCode};

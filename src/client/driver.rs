@@ -269,7 +269,8 @@ pub(crate) fn pump(shared: &Shared) {
 }
 
 /// Stops waiting for the session to close: it is finished at once (the socket is dropped,
-/// everything still pending fails with ConnectionClosed) and the results are handed out.
+/// everything still pending fails: ConnectionLoss if written, ConnectionClosed if not) and
+/// the results are handed out.
 /// Used when `stop()` gives up waiting and when the last client handle goes, so that no
 /// `AsyncResult` is left pending forever.
 pub(crate) fn close_now(shared: &Shared) {

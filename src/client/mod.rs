@@ -530,8 +530,10 @@ impl<H: Handler> Client<H> {
     }
 
     /// Closes the session (requests already submitted go out first) and waits, running the
-    /// loop, until the server confirmed or 10 s passed. Every request still pending fails
-    /// with [`Error::ConnectionClosed`]. Idempotent.
+    /// loop, until the server confirmed or 10 s passed. Every request still pending then
+    /// fails: with [`Error::ConnectionLoss`] if it was written to the socket (the server may
+    /// have applied it), with [`Error::ConnectionClosed`] if it was not (certainly not
+    /// applied). Idempotent.
     pub fn stop(&self) -> Result<(), Error> {
         // Refused before closing anything: on an embedded handler use stop_async.
         self.refuse_if_embedded("Client::stop")?;
@@ -545,7 +547,8 @@ impl<H: Handler> Client<H> {
     }
 
     /// Ends the session at once (after `stop` waited, or gave up waiting): whatever is still
-    /// pending fails with [`Error::ConnectionClosed`], so every result handed out completes.
+    /// pending fails (ConnectionLoss if written, ConnectionClosed if not: see `stop`), so
+    /// every result handed out completes.
     fn teardown(&self) {
         driver::close_now(&self.shared);
         let (leftover, closed) = {
@@ -1304,10 +1307,12 @@ impl<H: Handler> Client<H> {
         )
     }
 
-    /// Adds credentials to the session (sent now, again after every reconnect, and in every
-    /// new session of this client, as kazoo's `auth_data`). A failure
-    /// ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST), as in
-    /// kazoo.
+    /// Adds credentials to the session (sent now; once the server accepted them, again after
+    /// every reconnect and in every new session of this client, as kazoo's `auth_data`). A
+    /// failure ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST),
+    /// as in kazoo, but the refused credential is forgotten: [`restart`](Self::restart)
+    /// opens a working session. Credentials given to the builder are configuration and are
+    /// always sent.
     pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
         self.blocking("Client::add_auth", || {
             self.add_auth_async(scheme, credential)
@@ -1317,16 +1322,11 @@ impl<H: Handler> Client<H> {
     /// Async form of [`add_auth`](Self::add_auth).
     pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
         let cred = Bytes::copy_from_slice(credential);
-        {
-            let mut core = self.shared.borrow_mut();
-            let pair = (scheme.to_string(), cred.clone());
-            if !core.added_auth.contains(&pair) {
-                core.added_auth.push(pair);
-            }
-            if let Some(s) = core.session.as_mut() {
-                s.add_auth(scheme.to_string(), cred.clone());
-            }
-        }
+        // Remembered for later sessions (restart) only once the server accepted it: a
+        // refused one would fail every later session too. The session replays it into its
+        // own reconnects on the same condition.
+        let pair = (scheme.to_string(), cred.clone());
+        let core = Rc::downgrade(&self.shared);
         self.submit(
             Request::Auth(AuthPacket {
                 auth_type: 0,
@@ -1335,8 +1335,16 @@ impl<H: Handler> Client<H> {
             }),
             "auth",
             None,
-            |res| match res {
-                Ok(_) => Ok(()),
+            move |res| match res {
+                Ok(_) => {
+                    if let Some(core) = core.upgrade() {
+                        let mut core = core.borrow_mut();
+                        if !core.added_auth.contains(&pair) {
+                            core.added_auth.push(pair);
+                        }
+                    }
+                    Ok(())
+                }
                 // The same error as every other request of the now unusable session.
                 Err(Error::ZooKeeper {
                     code: ErrorCode::AuthFailed,

@@ -39,6 +39,7 @@ pub(crate) fn inflight_size() -> usize {
 
 #[cfg(test)]
 mod tests;
+mod unsent;
 mod watches;
 
 pub use watches::{WatchKind, WatchRegistry};
@@ -55,6 +56,7 @@ use crate::proto::{
     DecodeError, EncodeError, ErrorCode, FrameDecoder, FrameError, OpCode, Request, Response,
     WatcherEvent, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
+use unsent::Unsent;
 use watches::PendingWatch;
 
 /// Identifies a submitted request; its reply comes back as [`Event::Reply`] with this id.
@@ -155,17 +157,22 @@ pub enum RequestError {
     /// The server answered with this error code.
     #[error("server error {0}")]
     Server(ErrorCode),
-    /// The connection dropped while the request was in flight; it may or may not have been
-    /// applied.
+    /// The connection dropped (or the session was closed) while the request was in flight:
+    /// it may or may not have been applied. After a connection loss this is also the error
+    /// of a request still in the output buffer (conservatively); after
+    /// [`Session::close_now`] only of one whose bytes were all written.
     #[error("connection lost while the request was in flight")]
     ConnectionLoss,
-    /// The session expired before the request was answered.
+    /// The session expired before the request was answered. A request that was in flight at
+    /// that moment may have been applied; a queued one was not.
     #[error("session expired")]
     SessionExpired,
     /// Authentication failed; the session is unusable.
     #[error("authentication failed")]
     AuthFailed,
-    /// The session was closed.
+    /// The session was closed before the request was (fully) written: it was certainly not
+    /// applied. (A request written and unanswered when the session is closed fails with
+    /// [`ConnectionLoss`](Self::ConnectionLoss) instead.)
     #[error("session closed")]
     Closed,
     /// Too many requests were waiting for a connection.
@@ -331,6 +338,9 @@ pub struct Session {
     /// Auth replies come back out of band (the server answers auth at once, ahead of earlier
     /// pipelined requests), so they have a FIFO of their own. `None` = replayed at connect.
     auth_inflight: VecDeque<Option<RequestId>>,
+    /// The credentials of the user auth packets in `auth_inflight` (its `Some` entries, in
+    /// order): replayed after a reconnect only once the server accepted them.
+    auth_sent: VecDeque<(String, Bytes)>,
     /// Auth packets of the handshake still unanswered; CONNECTED waits for them.
     connect_auths: usize,
     /// Whether the server of the current handshake is read-only (reported once auth is done).
@@ -354,6 +364,8 @@ pub struct Session {
     /// Bytes to write. Invariant: everything in it belongs to the current connection; it is
     /// cleared when the connection goes.
     outbuf: BytesMut,
+    /// Which requests' frames have not fully left yet (see [`Unsent`]).
+    unsent: Unsent,
     events: VecDeque<Event>,
     actions: VecDeque<Action>,
 }
@@ -392,6 +404,7 @@ impl Session {
             queue: VecDeque::new(),
             inflight: VecDeque::new(),
             auth_inflight: VecDeque::new(),
+            auth_sent: VecDeque::new(),
             connect_auths: 0,
             pending_read_only: false,
             ping_outstanding: false,
@@ -406,6 +419,7 @@ impl Session {
             watches: WatchRegistry::default(),
             inbuf: BytesMut::with_capacity(64 * 1024),
             outbuf: BytesMut::with_capacity(64 * 1024),
+            unsent: Unsent::default(),
             events: VecDeque::new(),
             actions: VecDeque::new(),
         }
@@ -449,8 +463,10 @@ impl Session {
         self.watches.remove(path, t)
     }
 
-    /// Adds credentials to replay after every reconnect (the client's `add_auth` sends them
-    /// now as well, through [`submit`](Self::submit)).
+    /// Adds credentials to replay after every reconnect, as if they were in
+    /// [`SessionConfig::auth`]. An auth packet submitted with [`submit`](Self::submit) needs
+    /// no call here: its credential is replayed once the server accepted it (and never if it
+    /// refused it).
     pub fn add_auth(&mut self, scheme: String, credential: Bytes) {
         if !self
             .config
@@ -495,6 +511,7 @@ impl Session {
     pub fn advance_output(&mut self, n: usize) {
         let n = n.min(self.outbuf.len());
         bytes::Buf::advance(&mut self.outbuf, n);
+        self.unsent.advance(n);
     }
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
@@ -586,7 +603,7 @@ impl Session {
             self.flush_queue(now);
             let x = self.alloc_xid();
             if encode_request(x, &Request::CloseSession, &mut self.outbuf, usize::MAX).is_ok() {
-                self.inflight.push_back(InFlight {
+                self.push_inflight(InFlight {
                     xid: x,
                     op: OpCode::CloseSession,
                     owner: Owner::Close,
@@ -600,9 +617,12 @@ impl Session {
     }
 
     /// Closes at once, without waiting for the server to confirm (for a caller that gave up
-    /// waiting after [`close`](Self::close)): the connection is dropped, everything still
-    /// pending fails with [`RequestError::Closed`] and the state becomes
-    /// [`SessionState::Closed`]. Does nothing once the session has ended.
+    /// waiting after [`close`](Self::close)): the connection is dropped, and everything
+    /// still pending fails: with [`RequestError::ConnectionLoss`] a request whose bytes were
+    /// all written (reported with [`advance_output`](Self::advance_output)), since the
+    /// server may have applied it, and with [`RequestError::Closed`] one that was queued or
+    /// not fully written. The state becomes [`SessionState::Closed`]. Does nothing once the
+    /// session has ended.
     pub fn close_now(&mut self) {
         if self.state.is_terminal() {
             return;
@@ -619,6 +639,7 @@ impl Session {
         self.conn = Conn::Handshaking;
         self.inbuf.clear();
         self.outbuf.clear();
+        self.unsent.reset();
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: self.last_zxid,
@@ -851,9 +872,25 @@ impl Session {
         self.connect_next(now);
     }
 
+    /// Fails every in-flight request with `err`. On a connection loss that is
+    /// ConnectionLoss also for the requests not fully written (conservative: a caller must
+    /// treat ConnectionLoss as "maybe applied" anyway, and the split only matters where the
+    /// error would otherwise say "certainly not applied", see `finish_closed`).
     fn fail_inflight(&mut self, err: RequestError) {
-        for f in std::mem::take(&mut self.inflight) {
+        self.fail_inflight_split(err.clone(), err);
+    }
+
+    /// Fails every in-flight request: with `sent` those whose frame fully left (the server
+    /// may have applied them), with `unsent` those not (or only partly) written, which the
+    /// server cannot have applied.
+    fn fail_inflight_split(&mut self, sent: RequestError, unsent: RequestError) {
+        let (unsent_n, unsent_auth) = self.unsent.counts();
+        self.unsent.reset();
+        let inflight = std::mem::take(&mut self.inflight);
+        let first_unsent = inflight.len().saturating_sub(unsent_n);
+        for (i, f) in inflight.into_iter().enumerate() {
             if let Owner::User(id, _, path) = f.owner {
+                let err = if i < first_unsent { &sent } else { &unsent };
                 self.events.push_back(Event::Reply {
                     id,
                     reply: Reply {
@@ -864,12 +901,14 @@ impl Session {
                 });
             }
         }
-        for a in std::mem::take(&mut self.auth_inflight)
-            .into_iter()
-            .flatten()
-        {
+        self.auth_sent.clear();
+        let auths = std::mem::take(&mut self.auth_inflight);
+        let first_unsent = auths.len().saturating_sub(unsent_auth);
+        for (i, a) in auths.into_iter().enumerate() {
+            let Some(id) = a else { continue };
+            let err = if i < first_unsent { &sent } else { &unsent };
             self.events.push_back(Event::Reply {
-                id: a,
+                id,
                 reply: Reply {
                     zxid: -1,
                     result: Err(err.clone()),
@@ -938,7 +977,9 @@ impl Session {
         self.connect_deadline = None;
         self.retry_at = None;
         self.probe_at = None;
-        self.fail_inflight(RequestError::Closed);
+        // Written and unanswered: the server may have applied it. Never (fully) written:
+        // certainly not.
+        self.fail_inflight_split(RequestError::ConnectionLoss, RequestError::Closed);
         self.fail_queue(RequestError::Closed);
         self.set_state(SessionState::Closed);
     }
@@ -1004,7 +1045,7 @@ impl Session {
                 auth: Some(cred),
             });
             if encode_request(xid::AUTH, &pkt, &mut self.outbuf, usize::MAX).is_ok() {
-                self.auth_inflight.push_back(None);
+                self.push_auth(None);
                 self.connect_auths += 1;
             }
         }
@@ -1012,7 +1053,7 @@ impl Session {
             for req in self.watches.set_watches_requests(self.last_zxid) {
                 let x = self.alloc_xid();
                 if encode_request(x, &req, &mut self.outbuf, usize::MAX).is_ok() {
-                    self.inflight.push_back(InFlight {
+                    self.push_inflight(InFlight {
                         xid: x,
                         op: req.op_code(),
                         owner: Owner::SetWatches,
@@ -1076,7 +1117,11 @@ impl Session {
                 self.config.max_outgoing_frame,
             ) {
                 Ok(()) => {
-                    self.auth_inflight.push_back(Some(q.id));
+                    if let Request::Auth(a) = &q.req {
+                        let cred = a.auth.clone().unwrap_or_default();
+                        self.auth_sent.push_back((a.scheme.clone(), cred));
+                    }
+                    self.push_auth(Some(q.id));
                     self.last_send = Some(now);
                     return Ok(());
                 }
@@ -1087,7 +1132,7 @@ impl Session {
         match encode_request(x, &q.req, &mut self.outbuf, self.config.max_outgoing_frame) {
             Ok(()) => {
                 self.alloc_xid();
-                self.inflight.push_back(InFlight {
+                self.push_inflight(InFlight {
                     xid: x,
                     op: q.req.op_code(),
                     owner: Owner::User(q.id, watch, q.req.into_path()),
@@ -1154,6 +1199,11 @@ impl Session {
                     self.protocol_error(now, "an auth reply nobody asked for");
                     return false;
                 };
+                let cred = if owner.is_some() {
+                    self.auth_sent.pop_front()
+                } else {
+                    None
+                };
                 if header.err != ErrorCode::Ok {
                     warn!("authentication failed: {}", header.err);
                     if let Some(id) = owner {
@@ -1173,14 +1223,20 @@ impl Session {
                     return false;
                 }
                 match owner {
-                    Some(id) => self.events.push_back(Event::Reply {
-                        id,
-                        reply: Reply {
-                            zxid: header.zxid,
-                            result: Ok(Response::Empty),
-                            path: None,
-                        },
-                    }),
+                    Some(id) => {
+                        // Accepted: replayed into every later connection of this session.
+                        if let Some((scheme, cred)) = cred {
+                            self.add_auth(scheme, cred);
+                        }
+                        self.events.push_back(Event::Reply {
+                            id,
+                            reply: Reply {
+                                zxid: header.zxid,
+                                result: Ok(Response::Empty),
+                                path: None,
+                            },
+                        });
+                    }
                     None => {
                         self.connect_auths = self.connect_auths.saturating_sub(1);
                         if self.connect_auths == 0 {
@@ -1252,6 +1308,18 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Records a request whose frame was just appended to the output buffer.
+    fn push_inflight(&mut self, f: InFlight) {
+        self.inflight.push_back(f);
+        self.unsent.encoded(self.outbuf.len(), false);
+    }
+
+    /// Records an auth packet just appended to the output buffer.
+    fn push_auth(&mut self, owner: Option<RequestId>) {
+        self.auth_inflight.push_back(owner);
+        self.unsent.encoded(self.outbuf.len(), true);
     }
 
     fn auth_failed(&mut self) {

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::*;
+
+mod loss;
 use crate::proto::{
     decode_request, encode_connect_response, encode_notification, encode_reply, AddWatchRequest,
     ConnectResponse, EventType, KeeperState, PathWatch, ReplyHeader, RequestHeader, SetDataRequest,
@@ -871,12 +873,16 @@ fn close_now_fails_everything_without_waiting_for_the_server() {
         2,
         "the get and closeSession went out"
     );
-    // The server never answers; the caller stops waiting.
+    // The server never answers; the caller stops waiting. The get was written: the server
+    // may have applied it.
     h.take_events();
     h.s.close_now();
     h.pump();
     let events = h.take_events();
-    assert_eq!(replies(&events), vec![(a, Err(RequestError::Closed))]);
+    assert_eq!(
+        replies(&events),
+        vec![(a, Err(RequestError::ConnectionLoss))]
+    );
     assert!(events.contains(&Event::State(SessionState::Closed)));
     assert!(h.take_actions().contains(&Action::Disconnect));
     assert_eq!(h.s.state(), SessionState::Closed);
