@@ -382,8 +382,8 @@ fn reply(frame: &Bytes, ops: &mut HashMap<i32, VecDeque<OpCode>>) -> Line {
         Some(OpCode::Notification) => {
             let ev = decode_notification(&body).map_err(|e| e.to_string())?;
             let mut b = Obj::new();
-            b.num("type", (ev.event_type as i32).into())
-                .num("state", (ev.state as i32).into())
+            b.num("type", ev.event_type.as_i32().into())
+                .num("state", ev.state.as_i32().into())
                 .str("path", &ev.path);
             o.obj("body", b);
         }

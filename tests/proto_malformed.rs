@@ -350,25 +350,34 @@ fn bool_bytes_other_than_0_and_1_are_errors() {
 }
 
 #[test]
-fn unknown_event_types_and_states_are_errors() {
+fn unknown_event_types_and_states_decode_as_unknown() {
+    // A newer server's event is kept (and delivered), not a decode error that would drop
+    // the connection (and make a reconnect loop if the server keeps sending it).
     let ev = |t: i32, s: i32| cat(&[&be32(t), &be32(s), &be32(2), b"/a"]);
+    let decoded = |t, s| decode_notification(&ev(t, s)).unwrap();
+    assert_eq!(decoded(8, 3).event_type, EventType::Unknown(8));
+    assert_eq!(decoded(0, 3).event_type, EventType::Unknown(0));
+    assert_eq!(decoded(1, 2).state, KeeperState::Unknown(2));
+    assert_eq!(decoded(1, -113).state, KeeperState::Unknown(-113));
+    assert_eq!(decoded(1, -1).state, KeeperState::Unknown(-1));
+    let e = decoded(i32::MIN, i32::MAX);
     assert_eq!(
-        decode_notification(&ev(8, 3)),
-        Err(DecodeError::UnknownEventType(8))
+        (e.event_type, e.state, e.path.as_str()),
+        (
+            EventType::Unknown(i32::MIN),
+            KeeperState::Unknown(i32::MAX),
+            "/a"
+        )
     );
+    // Re-encoded as received.
+    let mut out = bytes::BytesMut::new();
+    encode_notification(-1, &e, &mut out);
+    assert_eq!(&out[20..], &ev(i32::MIN, i32::MAX)[..]);
+    let known = decoded(1, 3);
     assert_eq!(
-        decode_notification(&ev(0, 3)),
-        Err(DecodeError::UnknownEventType(0))
+        (known.event_type, known.state),
+        (EventType::NodeCreated, KeeperState::SyncConnected)
     );
-    assert_eq!(
-        decode_notification(&ev(1, 2)),
-        Err(DecodeError::UnknownKeeperState(2))
-    );
-    assert_eq!(
-        decode_notification(&ev(1, -113)),
-        Err(DecodeError::UnknownKeeperState(-113))
-    );
-    assert!(decode_notification(&ev(1, 3)).is_ok());
 }
 
 #[test]

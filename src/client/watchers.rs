@@ -374,4 +374,25 @@ mod tests {
         assert_eq!(ws.remove("/r", WatcherType::PersistentRecursive).len(), 1);
         assert_eq!(ws.len(), 1);
     }
+
+    #[test]
+    fn an_unknown_event_reaches_persistent_watchers_and_leaves_one_shot_ones_armed() {
+        let mut ws = Watchers::default();
+        let (_, w) = recorder();
+        ws.register(PendingWatcher::Data("/a".into(), w("data")), true);
+        ws.register(PendingWatcher::Child("/a".into(), w("child")), true);
+        ws.register(
+            PendingWatcher::Persistent("/a".into(), Rc::new(|_| ())),
+            true,
+        );
+        ws.register(PendingWatcher::Recursive("/".into(), Rc::new(|_| ())), true);
+        let fires = ws.route(EventType::Unknown(42), "/a");
+        assert_eq!(fires.len(), 2, "the persistent and the recursive watcher");
+        assert!(fires.iter().all(|f| matches!(f, Fire::Many(_))));
+        assert_eq!(
+            ws.len(),
+            4,
+            "the one-shot watchers wait for an event they understand"
+        );
+    }
 }

@@ -88,10 +88,14 @@ pub enum DecodeError {
         /// The opcode found.
         op: i32,
     },
-    /// A watch notification carries an event type this codec does not know.
+    /// A watch notification carries an event type this codec does not know. (Not produced
+    /// by [`decode_notification`](crate::proto::decode_notification), which keeps unknown
+    /// types as [`EventType::Unknown`](crate::proto::EventType::Unknown).)
     #[error("WatcherEvent.type: unknown event type {0}")]
     UnknownEventType(i32),
-    /// A watch notification carries a keeper state this codec does not know.
+    /// A watch notification carries a keeper state this codec does not know. (Not produced
+    /// by [`decode_notification`](crate::proto::decode_notification), which keeps unknown
+    /// states as [`KeeperState::Unknown`](crate::proto::KeeperState::Unknown).)
     #[error("WatcherEvent.state: unknown keeper state {0}")]
     UnknownKeeperState(i32),
     /// A multi or multiRead request or response holds an op or result type that is unknown

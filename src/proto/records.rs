@@ -711,8 +711,9 @@ impl Record for MultiHeader {
 /// A watch notification's body (PROTOCOL.md §4): `int type; int state; ustring path`,
 /// after a `ReplyHeader` with xid −1.
 ///
-/// `path` is the server-side path, including any chroot. Unknown types and states are
-/// decode errors (PROTOCOL.md §11).
+/// `path` is the server-side path, including any chroot. Types and states this version does
+/// not know decode as [`EventType::Unknown`] and [`KeeperState::Unknown`], so that a newer
+/// server's event is delivered instead of dropping the connection.
 ///
 /// # Examples
 ///
@@ -748,9 +749,10 @@ impl Record for WatcherEvent {
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         const R: &str = "WatcherEvent";
         let t = r.read_i32(R, "type")?;
-        let event_type = EventType::from_i32(t).ok_or(DecodeError::UnknownEventType(t))?;
+        // A newer server's type or state is kept, not an error (`Unknown(n)`).
+        let event_type = EventType::from_wire(t);
         let s = r.read_i32(R, "state")?;
-        let state = KeeperState::from_i32(s).ok_or(DecodeError::UnknownKeeperState(s))?;
+        let state = KeeperState::from_wire(s);
         Ok(WatcherEvent {
             event_type,
             state,

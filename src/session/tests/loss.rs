@@ -153,3 +153,40 @@ fn an_auth_never_answered_is_not_replayed() {
     assert!(h.read_requests().is_empty());
     assert!(h.states().contains(&SessionState::Connected));
 }
+
+#[test]
+fn a_notification_of_an_unknown_type_is_delivered_and_keeps_the_connection() {
+    let mut h = connected();
+    h.submit(get("/a", true));
+    let sent = h.read_requests();
+    h.reply(sent[0].0.xid, 5, ErrorCode::Ok, data_reply());
+    h.take_events();
+    // A newer server's event type, and state, then a known event on the same path.
+    let mut b = BytesMut::new();
+    encode_notification(
+        -1,
+        &WatcherEvent {
+            event_type: EventType::Unknown(42),
+            state: KeeperState::Unknown(9),
+            path: "/a".into(),
+        },
+        &mut b,
+    );
+    h.server_send(b);
+    assert!(!h.take_actions().contains(&Action::Disconnect));
+    let events = h.take_events();
+    assert!(
+        matches!(&events[..], [Event::Watch { event, .. }]
+            if event.event_type == EventType::Unknown(42)
+                && event.state == KeeperState::Unknown(9)
+                && event.path == "/a"),
+        "{events:?}"
+    );
+    assert!(
+        h.s.watches().contains(WatchKind::Data, "/a"),
+        "a one-shot watch is not consumed by an event it cannot interpret"
+    );
+    h.notify(EventType::NodeDataChanged, "/a");
+    assert!(!h.s.watches().contains(WatchKind::Data, "/a"));
+    assert_eq!(h.s.state(), SessionState::Connected);
+}
