@@ -22,7 +22,7 @@ use super::ClientState;
 use crate::error::Error;
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
 use crate::reactor::{Deferred, Reactor, Readiness, TcpSocket, TimerId};
-use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState};
+use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState, WatchKind};
 use mio::Interest;
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
@@ -693,7 +693,28 @@ fn dispatch_events(shared: &Shared) {
                 }
             }
             Event::State(s) => on_state(shared, s),
+            Event::WatchReset { kind, path, kept } => on_watch_reset(shared, kind, &path, kept),
         }
+    }
+}
+
+/// A watch the server would not re-register after a reconnect: its watchers get the
+/// "reconnected, re-read" event they know from reconnects (`None`, `SyncConnected`, the
+/// path), and are dropped unless the watch is registered again (`kept`).
+fn on_watch_reset(shared: &Shared, kind: WatchKind, path: &str, kept: bool) {
+    let (reactor, fires, path) = {
+        let mut core = shared.borrow_mut();
+        let fires = core.watchers.reset(kind, path, kept);
+        let path = unchroot(core.chroot.as_deref(), path);
+        (core.reactor.clone(), fires, path)
+    };
+    for f in fires {
+        let ev = WatchedEvent {
+            event_type: EventType::None,
+            state: KeeperState::SyncConnected,
+            path: Some(path.clone()),
+        };
+        reactor.dispatch_watch(move || f.call(ev));
     }
 }
 

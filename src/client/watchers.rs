@@ -7,6 +7,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::proto::{EventType, KeeperState, WatcherType};
+use crate::session::WatchKind;
 
 /// A watch notification as a watcher sees it (kazoo's `WatchedEvent`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +210,37 @@ impl Watchers {
         out
     }
 
+    /// The watchers of the session's watch of `kind` on server path `path`, after the
+    /// server refused to re-register it (`Event::WatchReset`): removed unless `kept` (a
+    /// persistent watch re-added), for them to be told to re-read.
+    pub(crate) fn reset(&mut self, kind: WatchKind, path: &str, kept: bool) -> Vec<Fire> {
+        let one_shot = match kind {
+            WatchKind::Data => &mut self.data,
+            WatchKind::Exist => &mut self.exist,
+            WatchKind::Child => &mut self.child,
+            WatchKind::Persistent | WatchKind::PersistentRecursive => {
+                let map = if kind == WatchKind::Persistent {
+                    &mut self.persistent
+                } else {
+                    &mut self.recursive
+                };
+                return if kept {
+                    map.get(path)
+                        .map(|v| v.iter().cloned().map(Fire::Many).collect())
+                        .unwrap_or_default()
+                } else {
+                    map.remove(path)
+                        .map(|v| v.into_iter().map(Fire::Many).collect())
+                        .unwrap_or_default()
+                };
+            }
+        };
+        one_shot
+            .remove(path)
+            .map(|v| v.into_iter().map(Fire::Once).collect())
+            .unwrap_or_default()
+    }
+
     /// Removes the watchers of type `t` on `path`, returning them with the removal event
     /// type each should see.
     pub(crate) fn remove(&mut self, path: &str, t: WatcherType) -> Vec<(Fire, EventType)> {
@@ -394,5 +426,23 @@ mod tests {
             4,
             "the one-shot watchers wait for an event they understand"
         );
+    }
+
+    #[test]
+    fn a_reset_watch_hands_out_its_watchers_and_keeps_only_re_added_persistent_ones() {
+        let mut ws = Watchers::default();
+        let (_, w) = recorder();
+        ws.register(PendingWatcher::Data("/a".into(), w("d1")), true);
+        ws.register(PendingWatcher::Data("/a".into(), w("d2")), true);
+        ws.register(PendingWatcher::Exists("/a".into(), w("e")), false);
+        ws.register(PendingWatcher::Persistent("/p".into(), Rc::new(|_| ())), true);
+        ws.register(PendingWatcher::Recursive("/r".into(), Rc::new(|_| ())), true);
+        assert_eq!(ws.reset(WatchKind::Data, "/a", false).len(), 2);
+        assert_eq!(ws.len(), 3, "the exist watcher is another watch");
+        assert_eq!(ws.reset(WatchKind::Persistent, "/p", true).len(), 1);
+        assert_eq!(ws.len(), 3, "a re-added persistent watcher stays");
+        assert_eq!(ws.reset(WatchKind::PersistentRecursive, "/r", false).len(), 1);
+        assert_eq!(ws.reset(WatchKind::Child, "/a", false).len(), 0);
+        assert_eq!(ws.len(), 2);
     }
 }

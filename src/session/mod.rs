@@ -39,6 +39,7 @@ pub(crate) fn inflight_size() -> usize {
 
 #[cfg(test)]
 mod tests;
+mod rewatch;
 mod unsent;
 mod watches;
 
@@ -203,6 +204,7 @@ pub struct Reply {
 
 /// What the application gets from the session, in wire order.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// The reply to request `id`.
     Reply {
@@ -220,6 +222,19 @@ pub enum Event {
     },
     /// The state changed.
     State(SessionState),
+    /// A watch could not be re-registered after a reconnect (the server refused the
+    /// SetWatches batch that carried it): events may have been missed. With `kept: false`
+    /// the server does not have it (a one-shot watch, or a persistent one whose re-add
+    /// failed too) and the session forgot it; with `kept: true` it is a persistent watch
+    /// that was re-added with `addWatch`. Either way its watchers should re-read.
+    WatchReset {
+        /// The kind of the watch.
+        kind: WatchKind,
+        /// Its path, as the server knows it.
+        path: String,
+        /// Whether the watch is registered with the server again.
+        kept: bool,
+    },
 }
 
 /// What the session asks of the driver.
@@ -267,7 +282,11 @@ enum Owner {
     /// A user request: its id, the watch it leaves (boxed: rare, and it keeps `InFlight`
     /// small), and its path, moved out of it once encoded, to give back with the reply.
     User(RequestId, Option<Box<PendingWatch>>, Option<String>),
-    SetWatches,
+    /// A SetWatches / SetWatches2 batch, kept to tell its watchers if it fails (boxed: it
+    /// keeps `InFlight` small).
+    SetWatches(Box<Request>),
+    /// An `addWatch` re-adding a persistent watch after its SetWatches failed.
+    Rewatch(Box<(WatchKind, String)>),
     Close,
 }
 
@@ -1056,7 +1075,7 @@ impl Session {
                     self.push_inflight(InFlight {
                         xid: x,
                         op: req.op_code(),
-                        owner: Owner::SetWatches,
+                        owner: Owner::SetWatches(Box::new(req)),
                     });
                 }
             }
@@ -1295,10 +1314,15 @@ impl Session {
                         });
                         true
                     }
-                    Owner::SetWatches => {
+                    Owner::SetWatches(batch) => {
                         if header.err != ErrorCode::Ok {
-                            warn!("re-registering watches failed: {}", header.err);
+                            self.set_watches_failed(*batch, header.err);
                         }
+                        true
+                    }
+                    Owner::Rewatch(w) => {
+                        let (kind, path) = *w;
+                        self.rewatch_answered(kind, path, &result);
                         true
                     }
                     Owner::Close => {

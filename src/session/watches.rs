@@ -157,6 +157,11 @@ impl WatchRegistry {
         }
     }
 
+    /// Forgets the watch of `kind` on `path`. Returns whether it was registered.
+    pub(crate) fn forget(&mut self, kind: WatchKind, path: &str) -> bool {
+        self.set_mut(kind).remove(path)
+    }
+
     /// Forgets the watches of type `t` on `path` (a successful removeWatches, or a local
     /// removal). Returns whether anything was registered.
     pub fn remove(&mut self, path: &str, t: WatcherType) -> bool {

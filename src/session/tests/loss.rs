@@ -3,6 +3,7 @@
 //! unknown types delivered.
 
 use super::*;
+use crate::proto::{AddWatchRequest, PathWatch};
 
 impl Harness {
     /// Like `pump`, but writes only the first `n` bytes of the output (a socket that would
@@ -162,23 +163,23 @@ fn a_notification_of_an_unknown_type_is_delivered_and_keeps_the_connection() {
     h.reply(sent[0].0.xid, 5, ErrorCode::Ok, data_reply());
     h.take_events();
     // A newer server's event type, and state, then a known event on the same path.
+    // Built by hand: header (xid -1, zxid -1, err 0), type 42, state 9, path "/a".
     let mut b = BytesMut::new();
-    encode_notification(
-        -1,
-        &WatcherEvent {
-            event_type: EventType::Unknown(42),
-            state: KeeperState::Unknown(9),
-            path: "/a".into(),
-        },
-        &mut b,
-    );
+    for v in [16 + 4 + 4 + 4 + 2, -1i32] {
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    b.extend_from_slice(&(-1i64).to_be_bytes());
+    for v in [0i32, 42, 9, 2] {
+        b.extend_from_slice(&v.to_be_bytes());
+    }
+    b.extend_from_slice(b"/a");
     h.server_send(b);
     assert!(!h.take_actions().contains(&Action::Disconnect));
     let events = h.take_events();
     assert!(
         matches!(&events[..], [Event::Watch { event, .. }]
-            if event.event_type == EventType::Unknown(42)
-                && event.state == KeeperState::Unknown(9)
+            if event.event_type.as_i32() == 42
+                && event.state.as_i32() == 9
                 && event.path == "/a"),
         "{events:?}"
     );
@@ -189,4 +190,123 @@ fn a_notification_of_an_unknown_type_is_delivered_and_keeps_the_connection() {
     h.notify(EventType::NodeDataChanged, "/a");
     assert!(!h.s.watches().contains(WatchKind::Data, "/a"));
     assert_eq!(h.s.state(), SessionState::Connected);
+}
+
+/// A session with a data, an exist, a child, a persistent and a recursive watch, reconnected
+/// on the same session: returns the SetWatches2 request's xid.
+fn resumed_with_watches(h: &mut Harness) -> i32 {
+    h.submit(get("/d", true));
+    h.submit(Request::Exists(PathWatch {
+        path: "/e".into(),
+        watch: true,
+    }));
+    h.submit(Request::GetChildren(PathWatch {
+        path: "/c".into(),
+        watch: true,
+    }));
+    for (path, mode) in [("/p", 0), ("/r", 1)] {
+        h.submit(Request::AddWatch(AddWatchRequest {
+            path: path.into(),
+            mode,
+        }));
+    }
+    let sent = h.read_requests();
+    h.reply(sent[0].0.xid, 1, ErrorCode::Ok, data_reply());
+    h.reply(sent[1].0.xid, 2, ErrorCode::NoNode, Response::Empty);
+    h.reply(
+        sent[2].0.xid,
+        3,
+        ErrorCode::Ok,
+        Response::GetChildren { children: vec![] },
+    );
+    for s in &sent[3..] {
+        h.reply(s.0.xid, 4, ErrorCode::Ok, Response::AddWatch { err: ErrorCode::Ok });
+    }
+    assert_eq!(h.s.watches().len(), 5);
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    h.take_events();
+    let sent = h.read_requests();
+    assert!(matches!(sent[..], [(_, Request::SetWatches2(_))]), "{sent:?}");
+    sent[0].0.xid
+}
+
+#[test]
+fn a_refused_set_watches_forgets_one_shot_watches_and_re_adds_persistent_ones() {
+    let mut h = connected();
+    let xid = resumed_with_watches(&mut h);
+    h.reply(xid, 5, ErrorCode::MarshallingError, Response::Empty);
+    assert!(!h.take_actions().contains(&Action::Disconnect));
+    let w = h.s.watches();
+    for (kind, path) in [
+        (WatchKind::Data, "/d"),
+        (WatchKind::Exist, "/e"),
+        (WatchKind::Child, "/c"),
+    ] {
+        assert!(!w.contains(kind, path), "{kind:?} {path}: not on the server");
+    }
+    let sent = h.read_requests();
+    let added: Vec<_> = sent
+        .iter()
+        .map(|(_, r)| match r {
+            Request::AddWatch(a) => (a.path.as_str(), a.mode),
+            other => panic!("expected addWatch, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(added, vec![("/p", 0), ("/r", 1)]);
+}
+
+#[test]
+fn a_refused_set_watches_tells_every_watch_of_the_batch() {
+    let mut h = connected();
+    let xid = resumed_with_watches(&mut h);
+    h.reply(xid, 5, ErrorCode::MarshallingError, Response::Empty);
+    let reset = |events: Vec<Event>| -> Vec<(WatchKind, String, bool)> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::WatchReset { kind, path, kept } => Some((kind, path, kept)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        reset(h.take_events()),
+        vec![
+            (WatchKind::Data, "/d".into(), false),
+            (WatchKind::Exist, "/e".into(), false),
+            (WatchKind::Child, "/c".into(), false),
+        ]
+    );
+    let sent = h.read_requests();
+    // The persistent watch is back; the recursive one is refused again and dropped.
+    h.reply(
+        sent[0].0.xid,
+        6,
+        ErrorCode::Ok,
+        Response::AddWatch { err: ErrorCode::Ok },
+    );
+    h.reply(sent[1].0.xid, 7, ErrorCode::NoAuth, Response::Empty);
+    assert_eq!(
+        reset(h.take_events()),
+        vec![
+            (WatchKind::Persistent, "/p".into(), true),
+            (WatchKind::PersistentRecursive, "/r".into(), false),
+        ]
+    );
+    let w = h.s.watches();
+    assert!(w.contains(WatchKind::Persistent, "/p"));
+    assert_eq!(w.len(), 1);
+    // Nothing is re-registered twice at the next reconnect: only what the server has.
+    h.s.handle_disconnected(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    match &h.read_requests()[..] {
+        [(_, Request::SetWatches2(sw))] => {
+            assert_eq!(sw.persistent_watches, vec!["/p".to_string()]);
+            assert!(sw.data_watches.is_empty() && sw.persistent_recursive_watches.is_empty());
+        }
+        other => panic!("expected one SetWatches2, got {other:?}"),
+    }
 }
