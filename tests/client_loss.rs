@@ -89,3 +89,118 @@ fn stop_reports_written_requests_as_connection_loss_and_unsent_ones_as_closed() 
         );
     }
 }
+
+/// A fake server on a free port: the first connection answers the handshake and the
+/// requests, then drops after the first `getData`; the next ones answer the handshake
+/// (same session) and refuse SetWatches with MarshallingError. It serves until the test
+/// ends (the thread dies with the listener's last connection).
+fn server_refusing_set_watches() -> std::net::SocketAddr {
+    use bytes::BytesMut;
+    use mio_zookeeper::proto::{
+        decode_request, encode_connect_response, encode_reply, ConnectResponse, ErrorCode,
+        ReplyHeader, Request, Response, Stat,
+    };
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).ok()?;
+        let mut body = vec![0u8; i32::from_be_bytes(len).clamp(0, 1 << 20) as usize];
+        s.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+    fn send(s: &mut TcpStream, b: BytesMut) -> Option<()> {
+        s.write_all(&b).ok()
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut s) = conn else { return };
+            let mut serve = || -> Option<()> {
+                read_frame(&mut s)?; // ConnectRequest
+                let mut b = BytesMut::new();
+                encode_connect_response(
+                    &ConnectResponse {
+                        protocol_version: 0,
+                        timeout_ms: 4000,
+                        session_id: 0x4242,
+                        passwd: Bytes::from_static(&[1; 16]),
+                        read_only: Some(false),
+                    },
+                    &mut b,
+                );
+                send(&mut s, b)?;
+                loop {
+                    let f = read_frame(&mut s)?;
+                    let (h, req) = decode_request(&f).ok()?;
+                    let (err, resp) = match req {
+                        Request::GetData(_) => (
+                            ErrorCode::Ok,
+                            Response::GetData {
+                                data: Some(Bytes::from_static(b"v")),
+                                stat: Stat::default(),
+                            },
+                        ),
+                        Request::SetWatches(_) | Request::SetWatches2(_) => {
+                            (ErrorCode::MarshallingError, Response::Empty)
+                        }
+                        _ => (ErrorCode::Ok, Response::Empty),
+                    };
+                    let mut b = BytesMut::new();
+                    let header = ReplyHeader {
+                        xid: h.xid,
+                        zxid: 7,
+                        err,
+                    };
+                    encode_reply(&header, &resp, &mut b);
+                    send(&mut s, b)?;
+                    if n == 0 && matches!(req, Request::GetData(_)) {
+                        return None; // drop the first connection: the client reconnects
+                    }
+                }
+            };
+            let _ = serve();
+        }
+    });
+    addr
+}
+
+/// The server refuses to re-register a one-shot watch after a reconnect (SetWatches fails):
+/// its watcher is told to re-read (`None`, `SyncConnected`, its path) instead of waiting
+/// for an event that never comes.
+#[test]
+fn a_refused_set_watches_tells_the_watcher_to_re_read() {
+    use mio_zookeeper::client::{Client, WatchedEvent};
+    use mio_zookeeper::proto::{EventType, KeeperState};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let addr = server_refusing_set_watches();
+    let c = Client::builder(&addr.to_string())
+        .session_timeout(SESSION)
+        .connection_backoff(
+            std::time::Duration::from_millis(20),
+            std::time::Duration::from_millis(200),
+        )
+        .build()
+        .unwrap();
+    c.start(Some(WAIT)).unwrap();
+    let seen: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();
+    let s = seen.clone();
+    c.get_watch("/w", move |ev| s.borrow_mut().push(ev)).unwrap();
+    wait_for(&c, "the watcher hears of the refused SetWatches", || {
+        !seen.borrow().is_empty()
+    });
+    assert_eq!(
+        seen.borrow()[..],
+        [WatchedEvent {
+            event_type: EventType::None,
+            state: KeeperState::SyncConnected,
+            path: Some("/w".into()),
+        }]
+    );
+    assert_eq!(c.state(), ClientState::Connected, "the session goes on");
+}
