@@ -190,7 +190,8 @@ fn a_refused_set_watches_tells_the_watcher_to_re_read() {
     c.start(Some(WAIT)).unwrap();
     let seen: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();
     let s = seen.clone();
-    c.get_watch("/w", move |ev| s.borrow_mut().push(ev)).unwrap();
+    c.get_watch("/w", move |ev| s.borrow_mut().push(ev))
+        .unwrap();
     wait_for(&c, "the watcher hears of the refused SetWatches", || {
         !seen.borrow().is_empty()
     });

@@ -88,7 +88,9 @@
 //! listeners when it changes; [`Client::session_state`] is the fine-grained one. A dropped
 //! connection makes the client SUSPENDED: requests in flight fail with
 //! [`Error::ConnectionLoss`], new ones wait (up to `max_queued_requests`) and go out after
-//! the reconnect, and **watches are kept** (re-registered with SetWatches). When the session
+//! the reconnect, and **watches are kept** (re-registered with SetWatches; if the server
+//! refuses that, one-shot watchers are told with an `EventType::None` event and dropped,
+//! and persistent watches are re-added with `addWatch`). When the session
 //! expires the client is LOST: pending requests fail with [`Error::SessionExpired`], every
 //! watcher is told once with an [`EventType::None`](crate::proto::EventType::None) event,
 //! and a new session follows (kazoo's behaviour) unless configured otherwise.

@@ -13,8 +13,13 @@ use crate::session::WatchKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchedEvent {
     /// What happened: a node event, [`EventType::None`] when the session is gone (the watch
-    /// will not fire any more), or a removal event (`DataWatchRemoved`, ...) after
-    /// `remove_watches`.
+    /// will not fire any more, state `Expired`/`Closed`/`AuthFailed`) or when changes may
+    /// have been missed (state `SyncConnected`, with the path: re-read; a persistent watcher
+    /// hears it after every reconnect, and any watcher when the server refused to
+    /// re-register its watch after a reconnect, which ends a one-shot watch), a removal
+    /// event (`DataWatchRemoved`, ...) after `remove_watches`, or
+    /// [`EventType::Unknown`] for a type this version does not know (persistent watchers
+    /// only: it does not consume a one-shot watch).
     pub event_type: EventType,
     /// The session's state when the event was dispatched.
     pub state: KeeperState,
@@ -435,13 +440,22 @@ mod tests {
         ws.register(PendingWatcher::Data("/a".into(), w("d1")), true);
         ws.register(PendingWatcher::Data("/a".into(), w("d2")), true);
         ws.register(PendingWatcher::Exists("/a".into(), w("e")), false);
-        ws.register(PendingWatcher::Persistent("/p".into(), Rc::new(|_| ())), true);
-        ws.register(PendingWatcher::Recursive("/r".into(), Rc::new(|_| ())), true);
+        ws.register(
+            PendingWatcher::Persistent("/p".into(), Rc::new(|_| ())),
+            true,
+        );
+        ws.register(
+            PendingWatcher::Recursive("/r".into(), Rc::new(|_| ())),
+            true,
+        );
         assert_eq!(ws.reset(WatchKind::Data, "/a", false).len(), 2);
         assert_eq!(ws.len(), 3, "the exist watcher is another watch");
         assert_eq!(ws.reset(WatchKind::Persistent, "/p", true).len(), 1);
         assert_eq!(ws.len(), 3, "a re-added persistent watcher stays");
-        assert_eq!(ws.reset(WatchKind::PersistentRecursive, "/r", false).len(), 1);
+        assert_eq!(
+            ws.reset(WatchKind::PersistentRecursive, "/r", false).len(),
+            1
+        );
         assert_eq!(ws.reset(WatchKind::Child, "/a", false).len(), 0);
         assert_eq!(ws.len(), 2);
     }

@@ -37,9 +37,9 @@ pub(crate) fn inflight_size() -> usize {
     std::mem::size_of::<InFlight>()
 }
 
+mod rewatch;
 #[cfg(test)]
 mod tests;
-mod rewatch;
 mod unsent;
 mod watches;
 

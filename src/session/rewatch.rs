@@ -110,12 +110,7 @@ impl Session {
         path: String,
         result: &Result<Response, RequestError>,
     ) {
-        let ok = matches!(
-            result,
-            Ok(Response::AddWatch {
-                err: ErrorCode::Ok
-            })
-        );
+        let ok = matches!(result, Ok(Response::AddWatch { err: ErrorCode::Ok }));
         if !self.watches.contains(kind, &path) {
             return; // removed meanwhile
         }

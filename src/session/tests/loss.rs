@@ -220,7 +220,12 @@ fn resumed_with_watches(h: &mut Harness) -> i32 {
         Response::GetChildren { children: vec![] },
     );
     for s in &sent[3..] {
-        h.reply(s.0.xid, 4, ErrorCode::Ok, Response::AddWatch { err: ErrorCode::Ok });
+        h.reply(
+            s.0.xid,
+            4,
+            ErrorCode::Ok,
+            Response::AddWatch { err: ErrorCode::Ok },
+        );
     }
     assert_eq!(h.s.watches().len(), 5);
     h.s.handle_disconnected(h.now);
@@ -228,7 +233,10 @@ fn resumed_with_watches(h: &mut Harness) -> i32 {
     h.handshake(6000, 1);
     h.take_events();
     let sent = h.read_requests();
-    assert!(matches!(sent[..], [(_, Request::SetWatches2(_))]), "{sent:?}");
+    assert!(
+        matches!(sent[..], [(_, Request::SetWatches2(_))]),
+        "{sent:?}"
+    );
     sent[0].0.xid
 }
 
@@ -244,7 +252,10 @@ fn a_refused_set_watches_forgets_one_shot_watches_and_re_adds_persistent_ones() 
         (WatchKind::Exist, "/e"),
         (WatchKind::Child, "/c"),
     ] {
-        assert!(!w.contains(kind, path), "{kind:?} {path}: not on the server");
+        assert!(
+            !w.contains(kind, path),
+            "{kind:?} {path}: not on the server"
+        );
     }
     let sent = h.read_requests();
     let added: Vec<_> = sent
