@@ -205,3 +205,50 @@ fn a_refused_set_watches_tells_the_watcher_to_re_read() {
     );
     assert_eq!(c.state(), ClientState::Connected, "the session goes on");
 }
+
+/// The same with a paused server, so that the socket fills up and part of the batch never
+/// leaves the client: those creates fail with `ConnectionClosed` and are absent once the
+/// server runs again; the written ones fail with `ConnectionLoss`.
+#[test]
+fn stop_with_a_full_socket_reports_the_unsent_requests_as_closed() {
+    let mut zk = server();
+    let c = client(&zk.connect_string());
+    c.create("/full", b"").unwrap();
+    zk.pause().unwrap();
+    let payload = Bytes::from(vec![7u8; 64 * 1024]);
+    let n = 200; // 12.5 MiB: more than loopback socket buffers hold
+    let results: Vec<_> = (0..n)
+        .map(|i| {
+            c.create_async(
+                &format!("/full/n{i}"),
+                Some(payload.clone()),
+                &CreateOptions::default(),
+            )
+        })
+        .collect();
+    // Let the loop write what the socket takes.
+    settle(&c, std::time::Duration::from_millis(300));
+    c.handler().stop().unwrap();
+    let _ = c.stop();
+    zk.resume().unwrap();
+    let (mut loss, mut closed) = (0, Vec::new());
+    for (i, r) in results.iter().enumerate() {
+        match r.get_nowait() {
+            Err(Error::ConnectionLoss) => loss += 1,
+            Err(Error::ConnectionClosed) => closed.push(i),
+            other => panic!("create {i}: unexpected {other:?}"),
+        }
+    }
+    eprintln!("{loss} connection loss, {} closed", closed.len());
+    assert!(!closed.is_empty(), "the socket cannot have taken 12.5 MiB");
+    assert!(loss > 0, "the socket took some");
+    c.handler().start().unwrap();
+    let check = client(&zk.connect_string());
+    check.sync("/full").unwrap();
+    for i in &closed {
+        assert!(
+            check.exists(&format!("/full/n{i}")).unwrap().is_none(),
+            "create {i} was reported ConnectionClosed (not sent) but exists"
+        );
+    }
+}
