@@ -132,7 +132,8 @@ impl WatchRegistry {
         *self = WatchRegistry::default();
     }
 
-    /// Records what a successful (or, for `exists`, NoNode) reply registered.
+    /// Records what a successful (or, for `exists`, NoNode) reply registered, and what a
+    /// removeWatches reply (successful or NoWatcher) removed.
     pub(crate) fn on_reply(&mut self, pending: &PendingWatch, err: ErrorCode) {
         match (pending, err) {
             (PendingWatch::Exists(p), ErrorCode::Ok) => {
@@ -150,11 +151,17 @@ impl WatchRegistry {
             (PendingWatch::Add(p, kind), ErrorCode::Ok) => {
                 self.set_mut(*kind).insert(p.clone());
             }
-            (PendingWatch::Remove(p, t), ErrorCode::Ok) => {
+            // NoWatcher: the server holds none of these, so none is re-registered either.
+            (PendingWatch::Remove(p, t), ErrorCode::Ok | ErrorCode::NoWatcher) => {
                 self.remove(p, *t);
             }
             _ => {}
         }
+    }
+
+    /// Forgets the watch of `kind` on `path`. Returns whether it was registered.
+    pub fn forget(&mut self, kind: WatchKind, path: &str) -> bool {
+        self.set_mut(kind).remove(path)
     }
 
     /// Forgets the watches of type `t` on `path` (a successful removeWatches, or a local
