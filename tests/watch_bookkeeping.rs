@@ -117,6 +117,8 @@ fn a_watch_call_that_timed_out_registers_nothing_when_its_reply_comes_late() {
             .borrow()
             .ends_with(&[ClientState::Suspended, ClientState::Connected])
     });
+    // A round trip: whatever the reconnect re-registered (SetWatches goes first) is in.
+    c.sync("/").unwrap();
     let watching = || zk.four_letter("wchs").unwrap_or_default();
     wait_for(&c, "no watch left on the server", || {
         watching().contains("Total watches:0")
