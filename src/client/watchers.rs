@@ -92,10 +92,11 @@ impl fmt::Debug for PendingWatcher {
 }
 
 /// The watchers registered on one path for one kind of watch, each once. Nearly always
-/// there is one, so it is held inline: no vector is allocated per watch.
+/// there is one, so it is held inline: no vector is allocated per watch, and the rare
+/// vector is boxed so that a table slot stays two words.
 pub(crate) enum Callbacks<F> {
     One(F),
-    Many(Vec<F>),
+    Many(Box<Vec<F>>),
 }
 
 impl Callbacks<Watcher> {
@@ -107,9 +108,9 @@ impl Callbacks<Watcher> {
         match self {
             Callbacks::Many(v) => v.push(w),
             Callbacks::One(_) => {
-                if let Callbacks::One(first) = std::mem::replace(self, Callbacks::Many(Vec::new()))
-                {
-                    *self = Callbacks::Many(vec![first, w]);
+                let empty = Callbacks::Many(Box::default());
+                if let Callbacks::One(first) = std::mem::replace(self, empty) {
+                    *self = Callbacks::Many(Box::new(vec![first, w]));
                 }
             }
         }
@@ -141,7 +142,7 @@ impl<F> IntoIterator for Callbacks<F> {
     fn into_iter(self) -> Self::IntoIter {
         let (one, many) = match self {
             Callbacks::One(f) => (Some(f), Vec::new()),
-            Callbacks::Many(v) => (None, v),
+            Callbacks::Many(v) => (None, *v),
         };
         one.into_iter().chain(many)
     }
@@ -497,5 +498,15 @@ mod tests {
         on_time.withdraw = Some(Withdraw::default());
         assert_eq!(ws.register(on_time, true), None);
         assert_eq!(ws.len(), 2);
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod size {
+    /// A table slot's value is two words: the one watcher's pointer (the common case), or a
+    /// boxed vector (issue #6 measures heap bytes per watch).
+    #[test]
+    fn a_table_slot_stays_two_words() {
+        assert_eq!(std::mem::size_of::<super::Callbacks<super::Watcher>>(), 16);
     }
 }
