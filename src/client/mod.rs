@@ -101,6 +101,12 @@
 //! loop's queue, never inside the call that triggered them, in the order the server sent
 //! their triggers: a watch event is seen before the reply that reflects the change. Watch
 //! callbacks run one at a time (see [`crate::handler`]).
+//!
+//! Watchers are [`Watcher`]s (a closure converts into a new one): the same watcher is stored
+//! once per path and kind of watch however often it is registered there, and called once
+//! per event, so polling a node with `get_watch` and one watcher does not grow the watch
+//! table. A blocking watch call that fails on its per-call timeout registers nothing, even
+//! when the reply comes later.
 
 mod driver;
 mod hosts;
