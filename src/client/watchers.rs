@@ -96,6 +96,8 @@ impl fmt::Debug for PendingWatcher {
 /// vector is boxed so that a table slot stays two words.
 pub(crate) enum Callbacks<F> {
     One(F),
+    // Boxed on purpose (see above): the extra allocation is only for the rare case.
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<F>>),
 }
 
