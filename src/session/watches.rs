@@ -268,3 +268,37 @@ impl WatchRegistry {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_no_watcher_reply_forgets_the_watches_like_a_successful_removal() {
+        let mut reg = WatchRegistry::default();
+        reg.on_reply(&PendingWatch::Data("/a".into()), ErrorCode::Ok);
+        reg.on_reply(&PendingWatch::Exists("/a".into()), ErrorCode::NoNode);
+        reg.on_reply(&PendingWatch::Child("/a".into()), ErrorCode::Ok);
+        assert_eq!(reg.len(), 3);
+        let remove = PendingWatch::Remove("/a".into(), WatcherType::Data);
+        reg.on_reply(&remove, ErrorCode::NoWatcher);
+        assert!(!reg.contains(WatchKind::Data, "/a"));
+        assert!(!reg.contains(WatchKind::Exist, "/a"));
+        assert!(reg.contains(WatchKind::Child, "/a"), "another kind stays");
+        // Any other error leaves them alone.
+        let remove = PendingWatch::Remove("/a".into(), WatcherType::Any);
+        reg.on_reply(&remove, ErrorCode::MarshallingError);
+        assert_eq!(reg.len(), 1);
+    }
+
+    #[test]
+    fn forget_removes_one_kind_only() {
+        let mut reg = WatchRegistry::default();
+        reg.on_reply(&PendingWatch::Data("/a".into()), ErrorCode::Ok);
+        reg.on_reply(&PendingWatch::Exists("/a".into()), ErrorCode::NoNode);
+        assert!(reg.forget(WatchKind::Exist, "/a"));
+        assert!(!reg.forget(WatchKind::Exist, "/a"));
+        assert!(reg.contains(WatchKind::Data, "/a"));
+        assert_eq!(reg.set_watches_requests(0).len(), 1);
+    }
+}
