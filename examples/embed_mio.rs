@@ -210,10 +210,14 @@ fn serve_and_self_test(hosts: &str, out: &Out) -> Result<()> {
             return;
         }
         let o2 = o.clone();
-        zk.add_watch_async("/values", true, move |ev| match ev.path {
-            Some(path) => o2.say(format!("[watch] {} {path}", ev.event_type)),
-            None => o2.say("[watch] the session ended: the watch is gone"),
-        })
+        zk.add_watch_async(
+            "/values",
+            true,
+            move |ev: mio_zookeeper::WatchedEvent| match ev.path {
+                Some(path) => o2.say(format!("[watch] {} {path}", ev.event_type)),
+                None => o2.say("[watch] the session ended: the watch is gone"),
+            },
+        )
         .rawlink(|r| {
             if let Some(e) = r.exception() {
                 eprintln!("watching /values: {e}");

@@ -262,7 +262,7 @@ fn zookeeper_work(
             let o2 = o.clone();
             let fired = Rc::new(Cell::new(false));
             let fi = fired.clone();
-            zk2.get_watch_async(&path, move |ev| {
+            zk2.get_watch_async(&path, move |ev: mio_zookeeper::WatchedEvent| {
                 o2.say(format!(
                     "[zk] watch: {} {}",
                     ev.event_type,

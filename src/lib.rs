@@ -203,6 +203,7 @@ pub mod fuzzing;
 
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
 pub use async_result::AsyncResult;
+pub use client::Watcher;
 pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};

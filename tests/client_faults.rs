@@ -396,7 +396,7 @@ fn after_a_reconnect_a_watch_event_is_seen_before_the_reply_that_reflects_it() {
     c.create("/d", b"old").unwrap();
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
     let l = log.clone();
-    c.get_watch("/d", move |ev| {
+    c.get_watch("/d", move |ev: mio_zookeeper::WatchedEvent| {
         l.borrow_mut().push(format!("watch {:?}", ev.event_type))
     })
     .unwrap();

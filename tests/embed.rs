@@ -286,7 +286,7 @@ fn host_serves_its_clients_while_zookeeper_calls_complete_through_a_server_resta
     record(
         &log,
         "exists_watch",
-        client.exists_watch_async("/svc/later", move |ev| {
+        client.exists_watch_async("/svc/later", move |ev: mio_zookeeper::WatchedEvent| {
             w.borrow_mut().push((ev.event_type, ev.path))
         }),
     );
@@ -453,14 +453,18 @@ fn several_clients_share_one_poll_and_the_hosts_events_are_never_claimed() {
     // Clients in one Poll see each other's changes: b watches, a creates, a2 sets.
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    let watch = b.exists_watch_async("/shared", move |ev| s.borrow_mut().push(ev.event_type));
+    let watch = b.exists_watch_async("/shared", move |ev: mio_zookeeper::WatchedEvent| {
+        s.borrow_mut().push(ev.event_type)
+    });
     host.run_until("b's watch was set", |_| watch.ready());
     let created = a.create_async("/shared", None, &CreateOptions::default());
     host.run_until("b's watch fired", |_| {
         created.ready() && !seen.borrow().is_empty()
     });
     let s = seen.clone();
-    let watch = b.get_watch_async("/shared", move |ev| s.borrow_mut().push(ev.event_type));
+    let watch = b.get_watch_async("/shared", move |ev: mio_zookeeper::WatchedEvent| {
+        s.borrow_mut().push(ev.event_type)
+    });
     host.run_until("b's data watch was set", |_| watch.ready());
     let set = a2.set_async("/shared", Some(Bytes::from_static(b"x")), -1);
     host.run_until("a2's set is acknowledged", |_| set.ready());

@@ -270,7 +270,7 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
         });
     let l = log.clone();
     client
-        .exists_watch_async("/e", move |ev| {
+        .exists_watch_async("/e", move |ev: mio_zookeeper::WatchedEvent| {
             l.borrow_mut().push(format!("watch {}", ev.event_type))
         })
         .rawlink(|_| {});

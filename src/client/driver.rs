@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 
 use super::hosts::{unchroot, HostPort};
-use super::watchers::{PendingWatcher, WatchedEvent, Watchers};
+use super::watchers::{PendingKind, PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
@@ -658,13 +658,23 @@ fn dispatch_events(shared: &Shared) {
                     (&reply.result, p.watcher.as_deref()),
                     (
                         Err(RequestError::Server(ErrorCode::NoNode)),
-                        Some(PendingWatcher::Exists(..))
+                        Some(PendingWatcher {
+                            kind: PendingKind::Exists,
+                            ..
+                        })
                     )
                 );
                 let ok = reply.result.is_ok();
                 if let Some(w) = p.watcher {
                     if ok || exists_nonode {
-                        shared.borrow_mut().watchers.register(*w, ok);
+                        let mut core = shared.borrow_mut();
+                        // A watcher withdrawn by its timed-out caller leaves a server watch
+                        // that nobody listens to: not re-registered on reconnects.
+                        if let Some((kind, path)) = core.watchers.register(*w, ok) {
+                            if let Some(s) = core.session.as_mut() {
+                                s.forget_watch(kind, &path);
+                            }
+                        }
                     }
                 }
                 let result = reply.result.map_err(|e| match &reply.path {
@@ -792,7 +802,7 @@ fn on_state(shared: &Shared, s: SessionState) {
             state: keeper_state(s),
             path: Some(unchroot(chroot.as_deref(), &path)),
         };
-        reactor.dispatch_watch(move || f(ev));
+        reactor.dispatch_watch(move || f.call(ev));
     }
     // kazoo: when the session is gone every watcher hears it once, then is dropped.
     let ks = keeper_state(s);

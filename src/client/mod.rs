@@ -16,7 +16,7 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::{cell::Cell, rc::Rc, time::Duration};
-//! use mio_zookeeper::client::Client;
+//! use mio_zookeeper::client::{Client, WatchedEvent};
 //! use mio_zookeeper::proto::EventType;
 //!
 //! let zk = Client::new(&hosts)?; // for example "127.0.0.1:2181/app"
@@ -26,7 +26,7 @@
 //!
 //! let changed = Rc::new(Cell::new(false));
 //! let c = changed.clone();
-//! let (data, stat) = zk.get_watch("/config", move |event| {
+//! let (data, stat) = zk.get_watch("/config", move |event: WatchedEvent| {
 //!     c.set(event.event_type == EventType::NodeDataChanged)
 //! })?;
 //! assert_eq!(data.as_deref(), Some(&b"v1"[..]));
@@ -103,16 +103,24 @@
 //! loop's queue, never inside the call that triggered them, in the order the server sent
 //! their triggers: a watch event is seen before the reply that reflects the change. Watch
 //! callbacks run one at a time (see [`crate::handler`]).
+//!
+//! Watchers are [`Watcher`]s (a closure converts into a new one): the same watcher is stored
+//! once per path and kind of watch however often it is registered there, and called once
+//! per event, so polling a node with `get_watch` and one watcher does not grow the watch
+//! table. A blocking watch call that fails on its per-call timeout registers nothing, even
+//! when the reply comes later.
 
 mod driver;
 mod hosts;
 mod security;
 mod transaction;
+mod watcher;
 mod watchers;
 
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
+pub use watcher::Watcher;
 pub use watchers::WatchedEvent;
 
 use std::cell::RefCell;
@@ -134,7 +142,7 @@ use crate::proto::{
 use crate::session::{Session, SessionConfig, SessionState};
 use driver::{pump, Core, Pending, Shared};
 use hosts::{chroot_path, unchroot};
-use watchers::PendingWatcher;
+use watchers::{PendingKind, PendingWatcher, Withdraw};
 
 /// The value of a `Result`, or (on error) an already failed `AsyncResult` returned from the
 /// enclosing `*_async` method: bad arguments fail the result, they never panic or block.
@@ -458,6 +466,25 @@ impl<H: Handler> Client<H> {
     fn wait<T: 'static>(&self, r: AsyncResult<T>) -> Result<T, Error> {
         let timeout = self.timeout.unwrap_or(self.config.request_timeout);
         r.take(true, timeout)
+    }
+
+    /// A blocking operation that leaves a watch: [`blocking`](Self::blocking), and when the
+    /// wait ends before the reply (the per-call timeout), the watcher is withdrawn: the
+    /// caller saw the call fail, so the late reply completes the request but registers
+    /// nothing.
+    fn blocking_watch<T: 'static>(
+        &self,
+        what: &'static str,
+        submit: impl FnOnce(Withdraw) -> AsyncResult<T>,
+    ) -> Result<T, Error> {
+        self.refuse_if_embedded(what)?;
+        let withdraw = Withdraw::default();
+        let r = submit(withdraw.clone());
+        let out = self.wait(r.clone());
+        if !r.ready() {
+            withdraw.withdraw();
+        }
+        out
     }
 
     /// Starts the session and waits (running the loop) until connected or `timeout` passes
@@ -934,31 +961,37 @@ impl<H: Handler> Client<H> {
 
     /// [`get`](Self::get), leaving a one-shot data watch: `watcher` is called once when the
     /// node's data changes or it is deleted (or with an `EventType::None` event when the
-    /// session is lost).
-    pub fn get_watch<F: FnOnce(WatchedEvent) + 'static>(
+    /// session is lost). A closure converts into a new [`Watcher`]; the same watcher
+    /// registered again on the path is stored once (see [`Watcher`] for the identity rule).
+    /// If the call fails on its per-call timeout, the watcher is not registered, even when
+    /// the reply comes later.
+    pub fn get_watch<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> Result<(Option<Bytes>, Stat), Error> {
-        self.blocking("Client::get_watch", || self.get_watch_async(path, watcher))
+        let watcher = watcher.into();
+        self.blocking_watch("Client::get_watch", |withdraw| {
+            self.get_impl(path, Some((watcher, Some(withdraw))))
+        })
     }
 
     /// Async form of [`get_watch`](Self::get_watch).
-    pub fn get_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+    pub fn get_watch_async<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> AsyncResult<(Option<Bytes>, Stat)> {
-        self.get_impl(path, Some(Box::new(watcher)))
+        self.get_impl(path, Some((watcher.into(), None)))
     }
 
     fn get_impl(
         &self,
         path: &str,
-        watcher: Option<watchers::OneShot>,
+        watcher: Option<(Watcher, Option<Withdraw>)>,
     ) -> AsyncResult<(Option<Bytes>, Stat)> {
         let full = or_fail!(self, self.path(path, false));
-        let watch = watcher.map(|w| PendingWatcher::Data(full.clone(), w));
+        let watch = PendingWatcher::of(PendingKind::Data, &full, watcher);
         let req = Request::GetData(PathWatch {
             path: full,
             watch: watch.is_some(),
@@ -980,33 +1013,35 @@ impl<H: Handler> Client<H> {
     }
 
     /// [`exists`](Self::exists), leaving a one-shot watch: on a node that exists it fires on
-    /// data change or delete; on a missing node it fires when the node is created.
-    pub fn exists_watch<F: FnOnce(WatchedEvent) + 'static>(
+    /// data change or delete; on a missing node it fires when the node is created. Watcher
+    /// identity and timeouts as for [`get_watch`](Self::get_watch).
+    pub fn exists_watch<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> Result<Option<Stat>, Error> {
-        self.blocking("Client::exists_watch", || {
-            self.exists_watch_async(path, watcher)
+        let watcher = watcher.into();
+        self.blocking_watch("Client::exists_watch", |withdraw| {
+            self.exists_impl(path, Some((watcher, Some(withdraw))))
         })
     }
 
     /// Async form of [`exists_watch`](Self::exists_watch).
-    pub fn exists_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+    pub fn exists_watch_async<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> AsyncResult<Option<Stat>> {
-        self.exists_impl(path, Some(Box::new(watcher)))
+        self.exists_impl(path, Some((watcher.into(), None)))
     }
 
     fn exists_impl(
         &self,
         path: &str,
-        watcher: Option<watchers::OneShot>,
+        watcher: Option<(Watcher, Option<Withdraw>)>,
     ) -> AsyncResult<Option<Stat>> {
         let full = or_fail!(self, self.path(path, false));
-        let watch = watcher.map(|w| PendingWatcher::Exists(full.clone(), w));
+        let watch = PendingWatcher::of(PendingKind::Exists, &full, watcher);
         let req = Request::Exists(PathWatch {
             path: full,
             watch: watch.is_some(),
@@ -1041,34 +1076,36 @@ impl<H: Handler> Client<H> {
     }
 
     /// [`get_children`](Self::get_children), leaving a one-shot child watch (fires when a
-    /// child is added or removed, or the node is deleted).
-    pub fn get_children_watch<F: FnOnce(WatchedEvent) + 'static>(
+    /// child is added or removed, or the node is deleted). Watcher identity and timeouts as
+    /// for [`get_watch`](Self::get_watch).
+    pub fn get_children_watch<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> Result<Vec<String>, Error> {
-        self.blocking("Client::get_children_watch", || {
-            self.get_children_watch_async(path, watcher)
+        let watcher = watcher.into();
+        self.blocking_watch("Client::get_children_watch", |withdraw| {
+            self.children_impl(path, Some((watcher, Some(withdraw))))
         })
         .map(|(c, _)| c)
     }
 
     /// Async form of [`get_children_watch`](Self::get_children_watch), with the stat.
-    pub fn get_children_watch_async<F: FnOnce(WatchedEvent) + 'static>(
+    pub fn get_children_watch_async<W: Into<Watcher>>(
         &self,
         path: &str,
-        watcher: F,
+        watcher: W,
     ) -> AsyncResult<(Vec<String>, Stat)> {
-        self.children_impl(path, Some(Box::new(watcher)))
+        self.children_impl(path, Some((watcher.into(), None)))
     }
 
     fn children_impl(
         &self,
         path: &str,
-        watcher: Option<watchers::OneShot>,
+        watcher: Option<(Watcher, Option<Withdraw>)>,
     ) -> AsyncResult<(Vec<String>, Stat)> {
         let full = or_fail!(self, self.path(path, false));
-        let watch = watcher.map(|w| PendingWatcher::Child(full.clone(), w));
+        let watch = PendingWatcher::of(PendingKind::Child, &full, watcher);
         let req = Request::GetChildren2(PathWatch {
             path: full,
             watch: watch.is_some(),
@@ -1475,44 +1512,52 @@ impl<H: Handler> Client<H> {
     /// [`EventType::None`](crate::proto::EventType::None), state SyncConnected and the
     /// watch's path: "you may have missed changes, re-read what matters" (the Java client
     /// likewise tells every watcher of connection changes).
-    pub fn add_watch<F: Fn(WatchedEvent) + 'static>(
+    ///
+    /// The same [`Watcher`] added again on the path (same kind) is stored once. If the call
+    /// fails on its per-call timeout, the watcher is not registered, even when the reply
+    /// comes later.
+    pub fn add_watch<W: Into<Watcher>>(
         &self,
         path: &str,
         recursive: bool,
-        watcher: F,
+        watcher: W,
     ) -> Result<(), Error> {
-        self.blocking("Client::add_watch", || {
-            self.add_watch_async(path, recursive, watcher)
+        let watcher = watcher.into();
+        self.blocking_watch("Client::add_watch", |withdraw| {
+            self.add_watch_impl(path, recursive, (watcher, Some(withdraw)))
         })
     }
 
     /// Async form of [`add_watch`](Self::add_watch).
-    pub fn add_watch_async<F: Fn(WatchedEvent) + 'static>(
+    pub fn add_watch_async<W: Into<Watcher>>(
         &self,
         path: &str,
         recursive: bool,
-        watcher: F,
+        watcher: W,
+    ) -> AsyncResult<()> {
+        self.add_watch_impl(path, recursive, (watcher.into(), None))
+    }
+
+    fn add_watch_impl(
+        &self,
+        path: &str,
+        recursive: bool,
+        watcher: (Watcher, Option<Withdraw>),
     ) -> AsyncResult<()> {
         let full = or_fail!(self, self.path(path, false));
-        let w: watchers::Persistent = Rc::new(watcher);
-        let (mode, pending) = if recursive {
-            (
-                AddWatchMode::PersistentRecursive,
-                PendingWatcher::Recursive(full.clone(), w),
-            )
+        let (mode, kind) = if recursive {
+            (AddWatchMode::PersistentRecursive, PendingKind::Recursive)
         } else {
-            (
-                AddWatchMode::Persistent,
-                PendingWatcher::Persistent(full.clone(), w),
-            )
+            (AddWatchMode::Persistent, PendingKind::Persistent)
         };
+        let pending = PendingWatcher::of(kind, &full, Some(watcher));
         self.submit(
             Request::AddWatch(AddWatchRequest {
                 path: full,
                 mode: mode as i32,
             }),
             "addWatch",
-            Some(pending),
+            pending,
             |res| res.map(|_| ()),
         )
     }
@@ -1520,6 +1565,13 @@ impl<H: Handler> Client<H> {
     /// Removes this client's watches of `kind` on `path` from the server; each removed
     /// watcher is called once with a removal event. With `local`, when the server cannot be
     /// reached they are removed on this side only (and not re-registered).
+    ///
+    /// # Notable errors
+    ///
+    /// - [`ErrorCode::NoWatcher`] (in [`Error::ZooKeeper`]): the server holds no watch of
+    ///   that kind on the path for this session. Watchers of that kind this client still
+    ///   had there (whose server side was lost) are removed all the same, each told with
+    ///   its removal event: they would otherwise wait for events that never come.
     pub fn remove_watches(&self, path: &str, kind: WatcherType, local: bool) -> Result<(), Error> {
         self.blocking("Client::remove_watches", || {
             self.remove_watches_async(path, kind, local)
@@ -1538,12 +1590,13 @@ impl<H: Handler> Client<H> {
             if let Some(s) = self.shared.borrow_mut().session.as_mut() {
                 s.remove_watches_locally(&full, kind);
             }
-            self.fire_removed(&full, kind);
+            fire_removed(&self.shared, &full, kind);
             let r = self.handler.async_result();
             let _ = r.set(());
             return r;
         }
-        let this = self.clone();
+        // Weak: a pending request does not keep the client alive.
+        let weak = Rc::downgrade(&self.shared);
         let full2 = full.clone();
         self.submit(
             Request::RemoveWatches(WatchesRequest {
@@ -1553,31 +1606,24 @@ impl<H: Handler> Client<H> {
             "removeWatches",
             None,
             move |res| {
-                res?;
-                this.fire_removed(&full2, kind);
-                Ok(())
+                // Removed, or none there on the server (NoWatcher): either way the server
+                // holds none of these watches now, so the local watchers go too (the
+                // session forgets them in both cases as well).
+                let no_watcher = matches!(
+                    &res,
+                    Err(Error::ZooKeeper {
+                        code: ErrorCode::NoWatcher,
+                        ..
+                    })
+                );
+                if res.is_ok() || no_watcher {
+                    if let Some(shared) = weak.upgrade() {
+                        fire_removed(&shared, &full2, kind);
+                    }
+                }
+                res.map(|_| ())
             },
         )
-    }
-
-    fn fire_removed(&self, full: &str, kind: WatcherType) {
-        let (reactor, removed, path) = {
-            let mut core = self.shared.borrow_mut();
-            let removed = core.watchers.remove(full, kind);
-            (
-                core.reactor.clone(),
-                removed,
-                unchroot(core.chroot.as_deref(), full),
-            )
-        };
-        for (f, t) in removed {
-            let ev = WatchedEvent {
-                event_type: t,
-                state: crate::proto::KeeperState::SyncConnected,
-                path: Some(path.clone()),
-            };
-            reactor.dispatch_watch(move || f.call(ev));
-        }
     }
 
     /// Sends a four-letter word (`ruok`, `srvr`, `envi`...) to the server this client is
@@ -1700,6 +1746,28 @@ impl<H: Handler> Drop for Client<H> {
                 self.teardown();
             }
         }
+    }
+}
+
+/// Removes the local watchers of `kind` on server path `full` and queues each one's removal
+/// event.
+fn fire_removed(shared: &Shared, full: &str, kind: WatcherType) {
+    let (reactor, removed, path) = {
+        let mut core = shared.borrow_mut();
+        let removed = core.watchers.remove(full, kind);
+        (
+            core.reactor.clone(),
+            removed,
+            unchroot(core.chroot.as_deref(), full),
+        )
+    };
+    for (f, t) in removed {
+        let ev = WatchedEvent {
+            event_type: t,
+            state: crate::proto::KeeperState::SyncConnected,
+            path: Some(path.clone()),
+        };
+        reactor.dispatch_watch(move || f.call(ev));
     }
 }
 

@@ -1,11 +1,16 @@
 //! The client's watch callbacks, keyed by server path, and how notifications reach them
 //! (PROTOCOL.md §6).
+//!
+//! A [`Watcher`] is stored at most once per path and kind of watch (its identity rule is on
+//! [`Watcher`]), and called at most once per event.
 
+use std::cell::Cell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
+use super::watcher::Watcher;
 use crate::proto::{EventType, KeeperState, WatcherType};
 use crate::session::WatchKind;
 
@@ -27,58 +32,100 @@ pub struct WatchedEvent {
     pub path: Option<String>,
 }
 
-/// A one-shot watcher: called at most once.
-pub(crate) type OneShot = Box<dyn FnOnce(WatchedEvent)>;
-/// A persistent watcher: called for every event until removed.
-pub(crate) type Persistent = Rc<dyn Fn(WatchedEvent)>;
+/// Which watch a pending request leaves if its reply succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PendingKind {
+    /// `exists`: a data watch if the node exists, an exist watch if not.
+    Exists,
+    /// `get`.
+    Data,
+    /// `get_children`.
+    Child,
+    /// `add_watch`, persistent.
+    Persistent,
+    /// `add_watch`, persistent recursive.
+    Recursive,
+}
+
+/// Set by a blocking call that stopped waiting before its reply came (its per-call timeout):
+/// the caller saw the call fail, so the late reply must not register its watcher.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Withdraw(Rc<Cell<bool>>);
+
+impl Withdraw {
+    /// Marks the watcher withdrawn.
+    pub(crate) fn withdraw(&self) {
+        self.0.set(true)
+    }
+
+    fn is_withdrawn(&self) -> bool {
+        self.0.get()
+    }
+}
 
 /// What a pending request registers when its reply succeeds.
-pub(crate) enum PendingWatcher {
-    /// `exists`: a data watch if the node exists, an exist watch if not.
-    Exists(String, OneShot),
-    /// `get`.
-    Data(String, OneShot),
-    /// `get_children`.
-    Child(String, OneShot),
-    /// `add_watch`, persistent.
-    Persistent(String, Persistent),
-    /// `add_watch`, persistent recursive.
-    Recursive(String, Persistent),
+pub(crate) struct PendingWatcher {
+    pub(crate) kind: PendingKind,
+    /// The server path.
+    pub(crate) path: String,
+    pub(crate) watcher: Watcher,
+    /// Present for blocking calls, which can give up waiting.
+    pub(crate) withdraw: Option<Withdraw>,
+}
+
+impl PendingWatcher {
+    /// What a request of `kind` on server path `path` registers, if it has a watcher (with
+    /// the token of a blocking call that may withdraw it).
+    pub(crate) fn of(
+        kind: PendingKind,
+        path: &str,
+        watcher: Option<(Watcher, Option<Withdraw>)>,
+    ) -> Option<PendingWatcher> {
+        watcher.map(|(watcher, withdraw)| PendingWatcher {
+            kind,
+            path: path.to_string(),
+            watcher,
+            withdraw,
+        })
+    }
 }
 
 impl fmt::Debug for PendingWatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, path) = match self {
-            PendingWatcher::Exists(p, _) => ("exists", p),
-            PendingWatcher::Data(p, _) => ("data", p),
-            PendingWatcher::Child(p, _) => ("child", p),
-            PendingWatcher::Persistent(p, _) => ("persistent", p),
-            PendingWatcher::Recursive(p, _) => ("recursive", p),
-        };
-        write!(f, "PendingWatcher({kind} {path})")
+        write!(f, "PendingWatcher({:?} {})", self.kind, self.path)
     }
 }
 
-/// The callbacks registered on one path for one kind of watch. Nearly always there is one,
-/// so it is held inline: no vector is allocated per watch.
+/// The watchers registered on one path for one kind of watch, each once. Nearly always
+/// there is one, so it is held inline: no vector is allocated per watch, and the rare
+/// vector is boxed so that a table slot stays two words.
 pub(crate) enum Callbacks<F> {
     One(F),
-    Many(Vec<F>),
+    // Boxed on purpose (see above): the extra allocation is only for the rare case.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<F>>),
 }
 
-impl<F> Callbacks<F> {
-    fn push(&mut self, f: F) {
+impl Callbacks<Watcher> {
+    /// Adds `w` unless the same watcher is there; returns whether it was added.
+    fn insert(&mut self, w: Watcher) -> bool {
+        if self.iter().any(|x| x.same(&w)) {
+            return false;
+        }
         match self {
-            Callbacks::Many(v) => v.push(f),
+            Callbacks::Many(v) => v.push(w),
             Callbacks::One(_) => {
-                if let Callbacks::One(first) = std::mem::replace(self, Callbacks::Many(Vec::new()))
-                {
-                    *self = Callbacks::Many(vec![first, f]);
+                let empty = Callbacks::Many(Box::default());
+                if let Callbacks::One(first) = std::mem::replace(self, empty) {
+                    *self = Callbacks::Many(Box::new(vec![first, w]));
                 }
             }
         }
+        true
     }
+}
 
+impl<F> Callbacks<F> {
     fn len(&self) -> usize {
         match self {
             Callbacks::One(_) => 1,
@@ -102,32 +149,43 @@ impl<F> IntoIterator for Callbacks<F> {
     fn into_iter(self) -> Self::IntoIter {
         let (one, many) = match self {
             Callbacks::One(f) => (Some(f), Vec::new()),
-            Callbacks::Many(v) => (None, v),
+            Callbacks::Many(v) => (None, *v),
         };
         one.into_iter().chain(many)
     }
 }
 
-/// Adds `f` to the callbacks of `path` in `map`.
-fn add<F>(map: &mut HashMap<Box<str>, Callbacks<F>>, path: String, f: F) {
+type Table = HashMap<Box<str>, Callbacks<Watcher>>;
+
+/// Adds `w` to the watchers of `path` in `map`, unless it is there already.
+fn add(map: &mut Table, path: String, w: Watcher) {
     // A boxed str key: 8 bytes less per watch than a String (the paths come with no spare
     // capacity, so this does not reallocate).
     match map.entry(path.into_boxed_str()) {
-        Entry::Occupied(mut e) => e.get_mut().push(f),
-        Entry::Vacant(e) => {
-            e.insert(Callbacks::One(f));
+        Entry::Occupied(mut e) => {
+            e.get_mut().insert(w);
         }
+        Entry::Vacant(e) => {
+            e.insert(Callbacks::One(w));
+        }
+    }
+}
+
+/// Appends `w` to `out` unless the same watcher is there: one call per event.
+fn push_once(out: &mut Vec<Watcher>, w: Watcher) {
+    if !out.iter().any(|x| x.same(&w)) {
+        out.push(w);
     }
 }
 
 /// Watch callbacks by server path.
 #[derive(Default)]
 pub(crate) struct Watchers {
-    data: HashMap<Box<str>, Callbacks<OneShot>>,
-    exist: HashMap<Box<str>, Callbacks<OneShot>>,
-    child: HashMap<Box<str>, Callbacks<OneShot>>,
-    persistent: HashMap<Box<str>, Callbacks<Persistent>>,
-    recursive: HashMap<Box<str>, Callbacks<Persistent>>,
+    data: Table,
+    exist: Table,
+    child: Table,
+    persistent: Table,
+    recursive: Table,
 }
 
 impl fmt::Debug for Watchers {
@@ -142,41 +200,54 @@ impl fmt::Debug for Watchers {
     }
 }
 
-/// A watcher to call, and how.
-pub(crate) enum Fire {
-    Once(OneShot),
-    Many(Persistent),
-}
-
-impl Fire {
-    pub(crate) fn call(self, ev: WatchedEvent) {
-        match self {
-            Fire::Once(f) => f(ev),
-            Fire::Many(f) => f(ev),
-        }
-    }
-}
-
 impl Watchers {
-    /// Registers what a successful reply (or an exists NoNode) set.
-    pub(crate) fn register(&mut self, w: PendingWatcher, node_exists: bool) {
-        match w {
-            PendingWatcher::Exists(p, f) if node_exists => add(&mut self.data, p, f),
-            PendingWatcher::Exists(p, f) => add(&mut self.exist, p, f),
-            PendingWatcher::Data(p, f) => add(&mut self.data, p, f),
-            PendingWatcher::Child(p, f) => add(&mut self.child, p, f),
-            PendingWatcher::Persistent(p, f) => add(&mut self.persistent, p, f),
-            PendingWatcher::Recursive(p, f) => add(&mut self.recursive, p, f),
+    fn table(&mut self, kind: WatchKind) -> &mut Table {
+        match kind {
+            WatchKind::Data => &mut self.data,
+            WatchKind::Exist => &mut self.exist,
+            WatchKind::Child => &mut self.child,
+            WatchKind::Persistent => &mut self.persistent,
+            WatchKind::PersistentRecursive => &mut self.recursive,
         }
     }
 
-    /// The watchers a notification of `t` on server path `path` triggers; one-shot ones are
-    /// removed.
-    pub(crate) fn route(&mut self, t: EventType, path: &str) -> Vec<Fire> {
+    /// Registers what a successful reply (or an exists NoNode) set; `node_exists` tells an
+    /// exists reply's two cases apart.
+    ///
+    /// A watcher withdrawn by its caller (a blocking call that timed out) is not registered.
+    /// The server did set the watch, so when no watcher of that kind is left on the path,
+    /// the kind and path are returned: the session should forget that watch rather than
+    /// re-register it on every reconnect for nobody.
+    pub(crate) fn register(
+        &mut self,
+        w: PendingWatcher,
+        node_exists: bool,
+    ) -> Option<(WatchKind, String)> {
+        let kind = match w.kind {
+            PendingKind::Exists if node_exists => WatchKind::Data,
+            PendingKind::Exists => WatchKind::Exist,
+            PendingKind::Data => WatchKind::Data,
+            PendingKind::Child => WatchKind::Child,
+            PendingKind::Persistent => WatchKind::Persistent,
+            PendingKind::Recursive => WatchKind::PersistentRecursive,
+        };
+        if w.withdraw.as_ref().is_some_and(Withdraw::is_withdrawn) {
+            let left = self.table(kind).contains_key(w.path.as_str());
+            return (!left).then_some((kind, w.path));
+        }
+        add(self.table(kind), w.path, w.watcher);
+        None
+    }
+
+    /// The watchers a notification of `t` on server path `path` triggers, each once;
+    /// one-shot ones are removed.
+    pub(crate) fn route(&mut self, t: EventType, path: &str) -> Vec<Watcher> {
         let mut out = Vec::new();
-        let mut take = |map: &mut HashMap<Box<str>, Callbacks<OneShot>>| {
+        let mut take = |map: &mut Table| {
             if let Some(v) = map.remove(path) {
-                out.extend(v.into_iter().map(Fire::Once));
+                for w in v {
+                    push_once(&mut out, w);
+                }
             }
         };
         match t {
@@ -193,14 +264,18 @@ impl Watchers {
             _ => {}
         }
         if let Some(v) = self.persistent.get(path) {
-            out.extend(v.iter().cloned().map(Fire::Many));
+            for w in v.iter() {
+                push_once(&mut out, w.clone());
+            }
         }
         if t != EventType::NodeChildrenChanged && !self.recursive.is_empty() {
             // The node itself and every ancestor.
             let mut p = path;
             loop {
                 if let Some(v) = self.recursive.get(p) {
-                    out.extend(v.iter().cloned().map(Fire::Many));
+                    for w in v.iter() {
+                        push_once(&mut out, w.clone());
+                    }
                 }
                 if p == "/" {
                     break;
@@ -218,118 +293,96 @@ impl Watchers {
     /// The watchers of the session's watch of `kind` on server path `path`, after the
     /// server refused to re-register it (`Event::WatchReset`): removed unless `kept` (a
     /// persistent watch re-added), for them to be told to re-read.
-    pub(crate) fn reset(&mut self, kind: WatchKind, path: &str, kept: bool) -> Vec<Fire> {
-        let one_shot = match kind {
-            WatchKind::Data => &mut self.data,
-            WatchKind::Exist => &mut self.exist,
-            WatchKind::Child => &mut self.child,
-            WatchKind::Persistent | WatchKind::PersistentRecursive => {
-                let map = if kind == WatchKind::Persistent {
-                    &mut self.persistent
-                } else {
-                    &mut self.recursive
-                };
-                return if kept {
-                    map.get(path)
-                        .map(|v| v.iter().cloned().map(Fire::Many).collect())
-                        .unwrap_or_default()
-                } else {
-                    map.remove(path)
-                        .map(|v| v.into_iter().map(Fire::Many).collect())
-                        .unwrap_or_default()
-                };
-            }
-        };
-        one_shot
+    pub(crate) fn reset(&mut self, kind: WatchKind, path: &str, kept: bool) -> Vec<Watcher> {
+        let persistent = matches!(kind, WatchKind::Persistent | WatchKind::PersistentRecursive);
+        let table = self.table(kind);
+        if persistent && kept {
+            return table
+                .get(path)
+                .map(|v| v.iter().cloned().collect())
+                .unwrap_or_default();
+        }
+        table
             .remove(path)
-            .map(|v| v.into_iter().map(Fire::Once).collect())
+            .map(|v| v.into_iter().collect())
             .unwrap_or_default()
     }
 
     /// Removes the watchers of type `t` on `path`, returning them with the removal event
-    /// type each should see.
-    pub(crate) fn remove(&mut self, path: &str, t: WatcherType) -> Vec<(Fire, EventType)> {
-        let mut out = Vec::new();
+    /// type each should see (a watcher registered under several kinds that share a removal
+    /// event type hears it once).
+    pub(crate) fn remove(&mut self, path: &str, t: WatcherType) -> Vec<(Watcher, EventType)> {
         let data = matches!(t, WatcherType::Data | WatcherType::Any);
         let child = matches!(t, WatcherType::Children | WatcherType::Any);
         let pers = matches!(t, WatcherType::Persistent | WatcherType::Any);
         let rec = matches!(t, WatcherType::PersistentRecursive | WatcherType::Any);
-        if data {
-            for map in [&mut self.data, &mut self.exist] {
-                if let Some(v) = map.remove(path) {
-                    out.extend(
-                        v.into_iter()
-                            .map(|f| (Fire::Once(f), EventType::DataWatchRemoved)),
-                    );
+        let mut out: Vec<(Watcher, EventType)> = Vec::new();
+        let mut take = |map: &mut Table, removal: EventType| {
+            for w in map.remove(path).into_iter().flatten() {
+                if !out.iter().any(|(x, e)| x.same(&w) && *e == removal) {
+                    out.push((w, removal));
                 }
             }
+        };
+        if data {
+            take(&mut self.data, EventType::DataWatchRemoved);
+            take(&mut self.exist, EventType::DataWatchRemoved);
         }
         if child {
-            if let Some(v) = self.child.remove(path) {
-                out.extend(
-                    v.into_iter()
-                        .map(|f| (Fire::Once(f), EventType::ChildWatchRemoved)),
-                );
-            }
+            take(&mut self.child, EventType::ChildWatchRemoved);
         }
         if pers {
-            if let Some(v) = self.persistent.remove(path) {
-                out.extend(
-                    v.into_iter()
-                        .map(|f| (Fire::Many(f), EventType::PersistentWatchRemoved)),
-                );
-            }
+            take(&mut self.persistent, EventType::PersistentWatchRemoved);
         }
         if rec {
-            if let Some(v) = self.recursive.remove(path) {
-                out.extend(
-                    v.into_iter()
-                        .map(|f| (Fire::Many(f), EventType::PersistentWatchRemoved)),
-                );
-            }
+            take(&mut self.recursive, EventType::PersistentWatchRemoved);
         }
         out
     }
 
     /// Every persistent and persistent-recursive watcher with its server path (they stay
     /// registered).
-    pub(crate) fn persistent(&self) -> Vec<(String, Persistent)> {
+    pub(crate) fn persistent(&self) -> Vec<(String, Watcher)> {
         let mut out = Vec::new();
         for map in [&self.persistent, &self.recursive] {
             for (p, v) in map {
-                out.extend(v.iter().map(|f| (p.to_string(), f.clone())));
+                out.extend(v.iter().map(|w| (p.to_string(), w.clone())));
             }
         }
         out
     }
 
-    /// Takes every watcher out (the session is gone).
-    pub(crate) fn drain(&mut self) -> Vec<Fire> {
+    /// Takes every watcher out (the session is gone), each once.
+    pub(crate) fn drain(&mut self) -> Vec<Watcher> {
         let mut out = Vec::new();
-        for map in [&mut self.data, &mut self.exist, &mut self.child] {
+        for map in [
+            &mut self.data,
+            &mut self.exist,
+            &mut self.child,
+            &mut self.persistent,
+            &mut self.recursive,
+        ] {
             for (_, v) in map.drain() {
-                out.extend(v.into_iter().map(Fire::Once));
-            }
-        }
-        for map in [&mut self.persistent, &mut self.recursive] {
-            for (_, v) in map.drain() {
-                out.extend(v.into_iter().map(Fire::Many));
+                for w in v {
+                    push_once(&mut out, w);
+                }
             }
         }
         out
     }
 
-    /// How many watchers are registered.
+    /// How many watchers are registered (a watcher counts once per path and kind).
     pub(crate) fn len(&self) -> usize {
-        let one: usize = [&self.data, &self.exist, &self.child]
-            .iter()
-            .map(|m| m.values().map(Callbacks::len).sum::<usize>())
-            .sum();
-        let many: usize = [&self.persistent, &self.recursive]
-            .iter()
-            .map(|m| m.values().map(Callbacks::len).sum::<usize>())
-            .sum();
-        one + many
+        [
+            &self.data,
+            &self.exist,
+            &self.child,
+            &self.persistent,
+            &self.recursive,
+        ]
+        .iter()
+        .map(|m| m.values().map(Callbacks::len).sum::<usize>())
+        .sum()
     }
 }
 
@@ -338,13 +391,15 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    fn recorder() -> (Rc<RefCell<Vec<String>>>, impl Fn(&str) -> OneShot) {
-        let log = Rc::new(RefCell::new(Vec::new()));
+    type Seen = Rc<RefCell<Vec<String>>>;
+
+    fn recorder() -> (Seen, impl Fn(&str) -> Watcher) {
+        let log = Seen::default();
         let l = log.clone();
-        let make = move |name: &str| -> OneShot {
+        let make = move |name: &str| -> Watcher {
             let l = l.clone();
             let name = name.to_string();
-            Box::new(move |ev: WatchedEvent| {
+            Watcher::new(move |ev: WatchedEvent| {
                 l.borrow_mut()
                     .push(format!("{name} {:?} {:?}", ev.event_type, ev.path))
             })
@@ -352,7 +407,7 @@ mod tests {
         (log, make)
     }
 
-    fn fire_all(fires: Vec<Fire>, t: EventType, path: &str) {
+    fn fire_all(fires: Vec<Watcher>, t: EventType, path: &str) {
         for f in fires {
             f.call(WatchedEvent {
                 event_type: t,
@@ -362,13 +417,17 @@ mod tests {
         }
     }
 
+    fn pw(kind: PendingKind, path: &str, w: &Watcher) -> PendingWatcher {
+        PendingWatcher::of(kind, path, Some((w.clone(), None))).unwrap()
+    }
+
     #[test]
     fn routing_follows_the_protocol() {
         let (log, w) = recorder();
         let mut ws = Watchers::default();
-        ws.register(PendingWatcher::Data("/a".into(), w("data")), true);
-        ws.register(PendingWatcher::Exists("/b".into(), w("exist")), false);
-        ws.register(PendingWatcher::Child("/a".into(), w("child")), true);
+        ws.register(pw(PendingKind::Data, "/a", &w("data")), true);
+        ws.register(pw(PendingKind::Exists, "/b", &w("exist")), false);
+        ws.register(pw(PendingKind::Child, "/a", &w("child")), true);
         fire_all(
             ws.route(EventType::NodeChildrenChanged, "/a"),
             EventType::NodeChildrenChanged,
@@ -394,19 +453,15 @@ mod tests {
     #[test]
     fn recursive_watches_see_descendants_but_not_child_events() {
         let mut ws = Watchers::default();
-        let hits = Rc::new(RefCell::new(0));
-        let h = hits.clone();
-        ws.register(
-            PendingWatcher::Recursive("/r".into(), Rc::new(move |_| *h.borrow_mut() += 1)),
-            true,
-        );
+        let r = Watcher::new(|_| ());
+        ws.register(pw(PendingKind::Recursive, "/r", &r), true);
         assert_eq!(ws.route(EventType::NodeCreated, "/r/a/b").len(), 1);
         assert_eq!(ws.route(EventType::NodeDataChanged, "/r").len(), 1);
         assert_eq!(ws.route(EventType::NodeChildrenChanged, "/r").len(), 0);
         assert_eq!(ws.route(EventType::NodeCreated, "/rx").len(), 0);
         assert_eq!(ws.len(), 1, "persistent");
-        let root = Rc::new(|_| ());
-        ws.register(PendingWatcher::Recursive("/".into(), root), true);
+        let root = Watcher::new(|_| ());
+        ws.register(pw(PendingKind::Recursive, "/", &root), true);
         assert_eq!(ws.route(EventType::NodeDeleted, "/r/a").len(), 2);
         assert_eq!(ws.remove("/r", WatcherType::PersistentRecursive).len(), 1);
         assert_eq!(ws.len(), 1);
@@ -416,16 +471,12 @@ mod tests {
     fn an_unknown_event_reaches_persistent_watchers_and_leaves_one_shot_ones_armed() {
         let mut ws = Watchers::default();
         let (_, w) = recorder();
-        ws.register(PendingWatcher::Data("/a".into(), w("data")), true);
-        ws.register(PendingWatcher::Child("/a".into(), w("child")), true);
-        ws.register(
-            PendingWatcher::Persistent("/a".into(), Rc::new(|_| ())),
-            true,
-        );
-        ws.register(PendingWatcher::Recursive("/".into(), Rc::new(|_| ())), true);
+        ws.register(pw(PendingKind::Data, "/a", &w("data")), true);
+        ws.register(pw(PendingKind::Child, "/a", &w("child")), true);
+        ws.register(pw(PendingKind::Persistent, "/a", &w("p")), true);
+        ws.register(pw(PendingKind::Recursive, "/", &w("r")), true);
         let fires = ws.route(EventType::Unknown(42), "/a");
         assert_eq!(fires.len(), 2, "the persistent and the recursive watcher");
-        assert!(fires.iter().all(|f| matches!(f, Fire::Many(_))));
         assert_eq!(
             ws.len(),
             4,
@@ -437,17 +488,11 @@ mod tests {
     fn a_reset_watch_hands_out_its_watchers_and_keeps_only_re_added_persistent_ones() {
         let mut ws = Watchers::default();
         let (_, w) = recorder();
-        ws.register(PendingWatcher::Data("/a".into(), w("d1")), true);
-        ws.register(PendingWatcher::Data("/a".into(), w("d2")), true);
-        ws.register(PendingWatcher::Exists("/a".into(), w("e")), false);
-        ws.register(
-            PendingWatcher::Persistent("/p".into(), Rc::new(|_| ())),
-            true,
-        );
-        ws.register(
-            PendingWatcher::Recursive("/r".into(), Rc::new(|_| ())),
-            true,
-        );
+        ws.register(pw(PendingKind::Data, "/a", &w("d1")), true);
+        ws.register(pw(PendingKind::Data, "/a", &w("d2")), true);
+        ws.register(pw(PendingKind::Exists, "/a", &w("e")), false);
+        ws.register(pw(PendingKind::Persistent, "/p", &w("p")), true);
+        ws.register(pw(PendingKind::Recursive, "/r", &w("r")), true);
         assert_eq!(ws.reset(WatchKind::Data, "/a", false).len(), 2);
         assert_eq!(ws.len(), 3, "the exist watcher is another watch");
         assert_eq!(ws.reset(WatchKind::Persistent, "/p", true).len(), 1);
@@ -458,5 +503,73 @@ mod tests {
         );
         assert_eq!(ws.reset(WatchKind::Child, "/a", false).len(), 0);
         assert_eq!(ws.len(), 2);
+    }
+
+    #[test]
+    fn the_same_watcher_is_stored_once_per_path_and_kind_and_called_once_per_event() {
+        let (log, w) = recorder();
+        let mut ws = Watchers::default();
+        let same = w("same");
+        for _ in 0..1000 {
+            ws.register(pw(PendingKind::Data, "/a", &same), true);
+        }
+        assert_eq!(ws.len(), 1);
+        // Under two kinds, and as a recursive watch on the parent: a delete calls it once.
+        ws.register(pw(PendingKind::Child, "/a", &same), true);
+        ws.register(pw(PendingKind::Recursive, "/", &same), true);
+        ws.register(pw(PendingKind::Data, "/a", &w("other")), true);
+        assert_eq!(ws.len(), 4);
+        fire_all(
+            ws.route(EventType::NodeDeleted, "/a"),
+            EventType::NodeDeleted,
+            "/a",
+        );
+        let mut got = log.borrow().clone();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "other NodeDeleted Some(\"/a\")",
+                "same NodeDeleted Some(\"/a\")"
+            ]
+        );
+        assert_eq!(ws.len(), 1, "the recursive watch stays");
+        assert_eq!(ws.drain().len(), 1);
+    }
+
+    #[test]
+    fn a_withdrawn_watcher_is_not_registered_and_its_watch_is_forgotten_if_none_is_left() {
+        let mut ws = Watchers::default();
+        let w = Watcher::new(|_| ());
+        let gone = Withdraw::default();
+        gone.withdraw();
+        let mut late = pw(PendingKind::Exists, "/a", &w);
+        late.withdraw = Some(gone.clone());
+        assert_eq!(
+            ws.register(late, false),
+            Some((WatchKind::Exist, "/a".to_string()))
+        );
+        assert_eq!(ws.len(), 0);
+        // Another watcher of that kind is left: the session keeps the watch.
+        ws.register(pw(PendingKind::Data, "/a", &Watcher::new(|_| ())), true);
+        let mut late = pw(PendingKind::Exists, "/a", &w);
+        late.withdraw = Some(gone);
+        assert_eq!(ws.register(late, true), None);
+        assert_eq!(ws.len(), 1);
+        // Not withdrawn: registered.
+        let mut on_time = pw(PendingKind::Child, "/a", &w);
+        on_time.withdraw = Some(Withdraw::default());
+        assert_eq!(ws.register(on_time, true), None);
+        assert_eq!(ws.len(), 2);
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod size {
+    /// A table slot's value is two words: the one watcher's pointer (the common case), or a
+    /// boxed vector (issue #6 measures heap bytes per watch).
+    #[test]
+    fn a_table_slot_stays_two_words() {
+        assert_eq!(std::mem::size_of::<super::Callbacks<super::Watcher>>(), 16);
     }
 }

@@ -482,6 +482,12 @@ impl Session {
         self.watches.remove(path, t)
     }
 
+    /// Forgets the watch of `kind` on `path` (no watcher listens to it any more), so that
+    /// it is not re-registered on reconnect. Returns whether it was registered.
+    pub fn forget_watch(&mut self, kind: WatchKind, path: &str) -> bool {
+        self.watches.forget(kind, path)
+    }
+
     /// Adds credentials to replay after every reconnect, as if they were in
     /// [`SessionConfig::auth`]. An auth packet submitted with [`submit`](Self::submit) needs
     /// no call here: its credential is replayed once the server accepted it (and never if it
@@ -1300,7 +1306,9 @@ impl Session {
                 match f.owner {
                     Owner::User(id, watch, path) => {
                         if let Some(w) = &watch {
-                            if result.is_ok() || header.err == ErrorCode::NoNode {
+                            if result.is_ok()
+                                || matches!(header.err, ErrorCode::NoNode | ErrorCode::NoWatcher)
+                            {
                                 self.watches.on_reply(w, header.err);
                             }
                         }

@@ -132,7 +132,8 @@ impl WatchRegistry {
         *self = WatchRegistry::default();
     }
 
-    /// Records what a successful (or, for `exists`, NoNode) reply registered.
+    /// Records what a successful (or, for `exists`, NoNode) reply registered, and what a
+    /// removeWatches reply (successful or NoWatcher) removed.
     pub(crate) fn on_reply(&mut self, pending: &PendingWatch, err: ErrorCode) {
         match (pending, err) {
             (PendingWatch::Exists(p), ErrorCode::Ok) => {
@@ -150,7 +151,8 @@ impl WatchRegistry {
             (PendingWatch::Add(p, kind), ErrorCode::Ok) => {
                 self.set_mut(*kind).insert(p.clone());
             }
-            (PendingWatch::Remove(p, t), ErrorCode::Ok) => {
+            // NoWatcher: the server holds none of these, so none is re-registered either.
+            (PendingWatch::Remove(p, t), ErrorCode::Ok | ErrorCode::NoWatcher) => {
                 self.remove(p, *t);
             }
             _ => {}
@@ -158,7 +160,7 @@ impl WatchRegistry {
     }
 
     /// Forgets the watch of `kind` on `path`. Returns whether it was registered.
-    pub(crate) fn forget(&mut self, kind: WatchKind, path: &str) -> bool {
+    pub fn forget(&mut self, kind: WatchKind, path: &str) -> bool {
         self.set_mut(kind).remove(path)
     }
 
@@ -264,5 +266,39 @@ impl WatchRegistry {
             .iter()
             .all(|r| matches!(r.op_code(), OpCode::SetWatches | OpCode::SetWatches2)));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_no_watcher_reply_forgets_the_watches_like_a_successful_removal() {
+        let mut reg = WatchRegistry::default();
+        reg.on_reply(&PendingWatch::Data("/a".into()), ErrorCode::Ok);
+        reg.on_reply(&PendingWatch::Exists("/a".into()), ErrorCode::NoNode);
+        reg.on_reply(&PendingWatch::Child("/a".into()), ErrorCode::Ok);
+        assert_eq!(reg.len(), 3);
+        let remove = PendingWatch::Remove("/a".into(), WatcherType::Data);
+        reg.on_reply(&remove, ErrorCode::NoWatcher);
+        assert!(!reg.contains(WatchKind::Data, "/a"));
+        assert!(!reg.contains(WatchKind::Exist, "/a"));
+        assert!(reg.contains(WatchKind::Child, "/a"), "another kind stays");
+        // Any other error leaves them alone.
+        let remove = PendingWatch::Remove("/a".into(), WatcherType::Any);
+        reg.on_reply(&remove, ErrorCode::MarshallingError);
+        assert_eq!(reg.len(), 1);
+    }
+
+    #[test]
+    fn forget_removes_one_kind_only() {
+        let mut reg = WatchRegistry::default();
+        reg.on_reply(&PendingWatch::Data("/a".into()), ErrorCode::Ok);
+        reg.on_reply(&PendingWatch::Exists("/a".into()), ErrorCode::NoNode);
+        assert!(reg.forget(WatchKind::Exist, "/a"));
+        assert!(!reg.forget(WatchKind::Exist, "/a"));
+        assert!(reg.contains(WatchKind::Data, "/a"));
+        assert_eq!(reg.set_watches_requests(0).len(), 1);
     }
 }
