@@ -12,6 +12,9 @@
 //! - [`ZkEnsemble`]: N servers with leader election, for fault tests (stop a follower, kill
 //!   the leader, freeze a server).
 //! - [`Installation`]: where ZooKeeper and `java` are.
+//! - [`Proxy`]: a recording TCP proxy that stages network faults (cuts, cuts in the middle
+//!   of a frame, seeded random cuts, freezes, held connections), with [`SeededRng`] for
+//!   reproducible randomness.
 //!
 //! Every server is killed when its handle is dropped, and on Linux also when the test
 //! process dies, even by SIGKILL (`PR_SET_PDEATHSIG`). When a test panics, the end of the
@@ -60,6 +63,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod chaos;
 mod digest;
 mod ensemble;
 mod install;
@@ -70,6 +74,7 @@ mod raw;
 mod server;
 mod util;
 
+pub use chaos::{Direction, RandomCuts, SeededRng};
 pub use digest::digest_id;
 pub use ensemble::{EnsembleMember, ZkEnsemble, ZkEnsembleBuilder};
 pub use install::Installation;
