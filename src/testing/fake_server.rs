@@ -61,6 +61,14 @@ pub enum Garbage {
         /// How many.
         len: usize,
     },
+    /// A well-framed reply to the request (its xid, error `Ok`) whose body is `len` seeded
+    /// random bytes: random input for the body decoders rather than the framing.
+    RandomReply {
+        /// Fixes the bytes.
+        seed: u64,
+        /// How many.
+        len: usize,
+    },
 }
 
 impl Garbage {
@@ -113,6 +121,16 @@ impl Garbage {
             Garbage::RandomBytes { seed, len } => {
                 let mut bytes = vec![0u8; *len];
                 SeededRng::new(*seed).fill(&mut bytes);
+                out.extend_from_slice(&bytes);
+                true
+            }
+            Garbage::RandomReply { seed, len } => {
+                let mut bytes = vec![0u8; *len];
+                SeededRng::new(*seed).fill(&mut bytes);
+                out.put_i32((16 + bytes.len()) as i32);
+                out.put_i32(xid);
+                out.put_i64(1);
+                out.put_i32(0);
                 out.extend_from_slice(&bytes);
                 true
             }
@@ -316,8 +334,8 @@ fn serve(mut stream: TcpStream, garbage: &Garbage, s: &Shared) -> io::Result<()>
     };
     let mut out = BytesMut::new();
     encode_connect_response(&resp, &mut out);
-    stream.write_all(&out)?;
     s.handshakes.fetch_add(1, Ordering::SeqCst);
+    stream.write_all(&out)?;
     let mut garbage_done = false;
     while let Some(frame) = read_frame(&mut stream)? {
         if s.stop.load(Ordering::SeqCst) {
@@ -340,8 +358,9 @@ fn serve(mut stream: TcpStream, garbage: &Garbage, s: &Shared) -> io::Result<()>
             garbage_done = true;
             s.requests.fetch_add(1, Ordering::SeqCst);
             let (bytes, replied) = garbage.bytes(xid);
-            stream.write_all(&bytes)?;
+            // Counted first: the client may act on the bytes before this thread runs again.
             s.garbage_sent.fetch_add(1, Ordering::SeqCst);
+            stream.write_all(&bytes)?;
             if !replied {
                 stream.write_all(&header_only(xid, ErrorCode::NoNode))?;
             }
