@@ -192,6 +192,10 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
     let outcomes = outcomes.borrow();
     let mut acked = 0;
     let mut unknown = 0;
+    // "Not sent": once ConnectionLoss and ConnectionClosed are told apart, such a create
+    // must not exist; counted (not asserted) until then.
+    let mut closed = 0;
+    let mut closed_but_exists = 0;
     let mut reads_ok = 0;
     for (i, o) in outcomes.iter().enumerate() {
         let o = o.as_ref().expect("completed");
@@ -214,7 +218,14 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
             }
             // Sent and unanswered: may or may not exist. (ConnectionClosed is "never sent"
             // once the loss/closed split lands; today both can mean either.)
-            Done::Err(Error::ConnectionLoss | Error::ConnectionClosed) => unknown += 1,
+            Done::Err(Error::ConnectionLoss) => unknown += 1,
+            Done::Err(Error::ConnectionClosed) => {
+                unknown += 1;
+                closed += 1;
+                if children.contains(&name) {
+                    closed_but_exists += 1;
+                }
+            }
             Done::Err(e) => panic!(
                 "seed {seed:#x}: create {name} failed with {e:?} (NodeExists would mean it \
                  was sent twice)"
@@ -238,7 +249,8 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
     );
     eprintln!(
         "seed {seed:#x}: {total} requests in {:?} through {cuts} cuts: {acked} creates \
-         acknowledged, {unknown} unknown ({} of those exist), {reads_ok} reads answered",
+         acknowledged, {unknown} unknown ({} of those exist; {closed} ConnectionClosed, \
+         {closed_but_exists} of those exist), {reads_ok} reads answered",
         started.elapsed(),
         children.len() - acked,
     );
@@ -289,10 +301,21 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
                 c.get_watch(&path, move |ev| log.borrow_mut().push((i, ev)))
             });
         }
+        // Odd rounds change every node while the client is away: the server fires those
+        // watches when the reconnect re-registers them (SetWatches with the last zxid seen).
+        let away = round % 2 == 1;
+        if away {
+            proxy.set_refusing(true);
+            proxy.drop_connections();
+            wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+        }
         for i in 0..NODES {
             direct
                 .set(&format!("/ow/{i}"), round.to_string().as_bytes())
                 .unwrap();
+        }
+        if away {
+            proxy.set_refusing(false);
         }
         wait_for(
             &c,
@@ -485,4 +508,55 @@ fn a_frozen_server_fails_pending_requests_reports_lost_within_t_to_4t_over_3_the
             .map(|(s, at)| (*s, at.duration_since(frozen_at)))
             .collect::<Vec<_>>()
     );
+}
+
+// ---------------------------------------------------------------- held reconnects
+
+#[test]
+fn reconnects_held_back_for_half_the_session_timeout_resume_the_same_session() {
+    let t = Duration::from_secs(4);
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), t);
+    let states: Rc<RefCell<Vec<ClientState>>> = Rc::default();
+    let s = states.clone();
+    c.add_listener(move |st| s.borrow_mut().push(st));
+    let id = c.client_id();
+    c.create("/held", b"").unwrap();
+
+    // Every reconnect is accepted but neither connected upstream nor answered: the client
+    // sees handshakes that never complete, and must keep trying.
+    proxy.set_holding(true);
+    proxy.drop_connections();
+    wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
+    let held_since = Instant::now();
+    let waiting: Vec<_> = (0..5).map(|_| c.get_async("/held")).collect();
+    wait_for(&c, "a held reconnect", || proxy.held() >= 1);
+    // (run_for, not run_until: nothing wakes the loop to re-check a clock condition.)
+    c.handler()
+        .run_for((t / 2).saturating_sub(held_since.elapsed()))
+        .unwrap();
+    assert!(
+        waiting.iter().all(|r| !r.ready()),
+        "requests wait while SUSPENDED: {:?}, states {:?}",
+        waiting.iter().map(|r| r.exception()).collect::<Vec<_>>(),
+        states.borrow()
+    );
+
+    // Released: the held handshake reaches the server and resumes the session.
+    proxy.set_holding(false);
+    wait_for(&c, "CONNECTED", || c.state() == ClientState::Connected);
+    for r in &waiting {
+        r.get(true, Some(LONG))
+            .expect("a held request completes once resumed");
+    }
+    assert_eq!(c.client_id(), id, "the same session");
+    c.handler().run_for(Duration::from_millis(300)).unwrap();
+    assert!(
+        !states.borrow().contains(&ClientState::Lost),
+        "{:?}",
+        states.borrow()
+    );
+    assert_eq!(c.state(), ClientState::Connected);
+    c.stop().unwrap();
 }
