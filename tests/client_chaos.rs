@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
 use mio_zookeeper::proto::{EventType, KeeperState};
-use mio_zookeeper::testing::{Proxy, RandomCuts, SeededRng, ZkServer};
+use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
 use mio_zookeeper::Error;
 
 /// The longest any single wait may take before the test fails.
@@ -558,5 +558,86 @@ fn reconnects_held_back_for_half_the_session_timeout_resume_the_same_session() {
         states.borrow()
     );
     assert_eq!(c.state(), ClientState::Connected);
+    c.stop().unwrap();
+}
+
+#[test]
+fn a_handshake_cut_in_the_middle_is_a_connection_loss_and_the_session_resumes() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
+    let id = c.client_id();
+    c.create("/hs", b"").unwrap();
+    let states: Rc<RefCell<Vec<ClientState>>> = Rc::default();
+    let s = states.clone();
+    c.add_listener(move |st| s.borrow_mut().push(st));
+
+    // The ConnectRequest is 48 bytes with its prefix, the ConnectResponse 41: cut each
+    // inside the first reconnect's handshake.
+    for (dir, after) in [
+        (Direction::ClientToServer, 20),
+        (Direction::ServerToClient, 9),
+    ] {
+        let accepted = proxy.accepted();
+        proxy.set_holding(true);
+        proxy.drop_connections();
+        wait_for(&c, "a held reconnect", || proxy.held() >= 1);
+        proxy.cut_after(dir, after);
+        let cuts = proxy.cuts();
+        proxy.set_holding(false);
+        let waiting = c.get_async("/hs");
+        wait_for(&c, &format!("{dir:?}: the handshake cut"), || {
+            proxy.cuts() > cuts
+        });
+        wait_for(&c, &format!("{dir:?}: CONNECTED again"), || {
+            c.state() == ClientState::Connected && proxy.accepted() >= accepted + 2
+        });
+        waiting
+            .get(true, Some(LONG))
+            .unwrap_or_else(|e| panic!("{dir:?}: a waiting request after the cut: {e:?}"));
+        assert_eq!(c.client_id(), id, "{dir:?}: the same session");
+    }
+    assert!(
+        !states.borrow().contains(&ClientState::Lost),
+        "{:?}",
+        states.borrow()
+    );
+    c.stop().unwrap();
+}
+
+#[test]
+fn a_freeze_shorter_than_the_read_timeout_loses_nothing() {
+    let t = Duration::from_secs(6);
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), t);
+    let states: Rc<RefCell<Vec<ClientState>>> = Rc::default();
+    let s = states.clone();
+    c.add_listener(move |st| s.borrow_mut().push(st));
+    c.exists("/").unwrap();
+
+    // Frozen for T/3: a ping may go unanswered meanwhile, but the read timeout is 2T/3.
+    let frozen_at = Instant::now();
+    proxy.set_frozen(true);
+    let during: Vec<_> = (0..20)
+        .map(|i| c.create_async(&format!("/f{i}"), None, &Default::default()))
+        .collect();
+    c.handler()
+        .run_for((t / 3).saturating_sub(frozen_at.elapsed()))
+        .unwrap();
+    assert!(
+        during.iter().all(|r| !r.ready()),
+        "nothing answered while frozen"
+    );
+    proxy.set_frozen(false);
+    for (i, r) in during.iter().enumerate() {
+        let (path, _) = r.get(true, Some(LONG)).unwrap_or_else(|e| {
+            panic!("/f{i} after the thaw: {e:?} (states {:?})", states.borrow())
+        });
+        assert_eq!(path, format!("/f{i}"));
+    }
+    c.handler().run_for(Duration::from_millis(200)).unwrap();
+    assert_eq!(*states.borrow(), vec![], "no state change");
+    assert_eq!(proxy.cuts(), 0);
     c.stop().unwrap();
 }
