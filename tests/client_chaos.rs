@@ -452,6 +452,7 @@ fn a_frozen_server_fails_pending_requests_reports_lost_within_t_to_4t_over_3_the
 
     // Hear from the server just before the freeze, so the session's clock starts now.
     c.exists("/").unwrap();
+    let io_before = c.handler().reactor().io_stats();
     let frozen_at = Instant::now();
     proxy.set_frozen(true);
     let pending: Vec<_> = (0..10).map(|_| c.get_async("/")).collect();
@@ -480,6 +481,9 @@ fn a_frozen_server_fails_pending_requests_reports_lost_within_t_to_4t_over_3_the
         .find(|(s, _)| *s == ClientState::Lost)
         .map(|(_, at)| at.duration_since(frozen_at))
         .unwrap();
+    // Waiting on a silent server is waiting, not spinning: a few polls per timer.
+    let polls = c.handler().reactor().io_stats().since(&io_before).polls;
+    assert!(polls <= 500, "{polls} polls while frozen: a busy loop");
 
     eprintln!(
         "LOST {lost_after:?} after the freeze; states: {:?}",

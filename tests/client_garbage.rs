@@ -194,3 +194,54 @@ fn seeded_random_reply_bodies_never_panic_hang_or_spin() {
         );
     }
 }
+
+/// A server that sends garbage right after every handshake makes the client drop every
+/// connection it opens: the reconnects must back off, not storm the server.
+fn reconnects_back_off(garbage: Garbage) {
+    let label = format!("eager {garbage:?}");
+    let fake = FakeServer::start_eager(garbage).unwrap();
+    let c = Client::builder(&fake.connect_string())
+        .session_timeout(SESSION)
+        .connection_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let _ = c.start_async().unwrap();
+    let io_before = c.handler().reactor().io_stats();
+    let cpu_before = thread_cpu();
+    let t0 = Instant::now();
+    let window = Duration::from_secs(2);
+    c.handler().run_for(window).unwrap();
+    let wall = t0.elapsed();
+    let cpu = thread_cpu().saturating_sub(cpu_before);
+    let polls = c.handler().reactor().io_stats().since(&io_before).polls;
+    let conns = fake.accepted();
+    eprintln!("{label}: {conns} connections, {polls} polls, {cpu:?} CPU in {wall:?}");
+    // With a 20 ms initial backoff doubling to 200 ms, 2 s hold about 15 attempts; a
+    // generous bound still tells a backoff from a storm (one per round trip: hundreds).
+    assert!(
+        conns <= 40,
+        "{label}: {conns} connections in {wall:?}: the reconnects do not back off"
+    );
+    // Polls per connection are few; more than that per second is a spin.
+    assert!(
+        polls <= 200 + 500 * wall.as_secs() + 5 * conns as u64,
+        "{label}: {polls} polls in {wall:?}: a busy loop"
+    );
+    assert!(
+        cpu <= wall / 2 + Duration::from_millis(300),
+        "{label}: {cpu:?} of CPU in {wall:?}: a busy loop"
+    );
+    let t = Instant::now();
+    let _ = c.stop();
+    assert!(t.elapsed() < LONG, "{label}: stop() hung");
+}
+
+#[test]
+fn a_server_that_sends_a_bad_length_after_every_handshake_gets_backed_off_reconnects() {
+    reconnects_back_off(Garbage::NegativeLength);
+}
+
+#[test]
+fn a_server_that_sends_an_unknown_event_after_every_handshake_gets_no_reconnect_storm() {
+    reconnects_back_off(Garbage::UnknownEventType);
+}

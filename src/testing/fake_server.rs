@@ -7,7 +7,9 @@
 //! sends the configured [`Garbage`] instead of a reply. Every later request on that
 //! connection (and the triggering one, where the garbage was not a reply to it) is answered
 //! with a header-only `NoNode` error, so a client that survives the garbage sees every request
-//! complete, with an error.
+//! complete, with an error. [`FakeServer::start_eager`] sends the garbage right after the
+//! handshake instead, without waiting for a request: a server that does that on every
+//! connection tests the client's reconnect loop.
 //!
 //! It is a test tool for "no panic, no hang, no spin" on hostile or broken peers; it keeps
 //! no data.
@@ -142,6 +144,8 @@ impl Garbage {
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
+    /// Send the garbage right after the handshake.
+    eager: bool,
     accepted: AtomicUsize,
     handshakes: AtomicUsize,
     garbage_sent: AtomicUsize,
@@ -173,12 +177,26 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
-    /// Listens on a free `127.0.0.1` port and serves every connection with `garbage`.
+    /// Listens on a free `127.0.0.1` port and serves every connection with `garbage`, sent
+    /// in place of the reply to the first request of each connection.
     pub fn start(garbage: Garbage) -> io::Result<FakeServer> {
+        Self::start_inner(garbage, false)
+    }
+
+    /// Like [`start`](Self::start), but the garbage goes out right after the handshake on
+    /// every connection, before any request (where it stands for a reply, it answers xid 1).
+    pub fn start_eager(garbage: Garbage) -> io::Result<FakeServer> {
+        Self::start_inner(garbage, true)
+    }
+
+    fn start_inner(garbage: Garbage, eager: bool) -> io::Result<FakeServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            eager,
+            ..Shared::default()
+        });
         let s = shared.clone();
         let acceptor = thread::Builder::new()
             .name("zk-fake-server".into())
@@ -337,6 +355,11 @@ fn serve(mut stream: TcpStream, garbage: &Garbage, s: &Shared) -> io::Result<()>
     s.handshakes.fetch_add(1, Ordering::SeqCst);
     stream.write_all(&out)?;
     let mut garbage_done = false;
+    if s.eager {
+        garbage_done = true;
+        s.garbage_sent.fetch_add(1, Ordering::SeqCst);
+        stream.write_all(&garbage.bytes(1).0)?;
+    }
     while let Some(frame) = read_frame(&mut stream)? {
         if s.stop.load(Ordering::SeqCst) {
             break;
