@@ -155,8 +155,14 @@ struct Shared {
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// A fake ZooKeeper server on loopback that answers the handshake, then sends [`Garbage`]
-/// (see the [module docs](self) for the script). Stopped when dropped.
+/// A fake ZooKeeper server on loopback that answers the handshake, then sends [`Garbage`].
+///
+/// On every connection: a correct ConnectResponse (a new session with id
+/// [`FAKE_SESSION_ID`], or the one the client asks to resume, with the timeout it asks for);
+/// pings, auth and closeSession answered `Ok`; the garbage in place of the reply to the
+/// first other request ([`start`](Self::start)) or right after the handshake
+/// ([`start_eager`](Self::start_eager)); every other request answered with a header-only
+/// `NoNode`. Stopped when dropped.
 ///
 /// # Examples
 ///
