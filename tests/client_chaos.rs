@@ -292,14 +292,37 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
         )
         .unwrap();
 
+    // Watch i is a data watch (i % 3 == 0, fired by a set), an exists watch on a node that
+    // does not exist yet (1, fired by its creation) or a child watch (2, fired by a new
+    // child): (kind of event, path) it must be told about, once.
+    let expected = |i: usize, round: usize| -> (EventType, String) {
+        match i % 3 {
+            0 => (EventType::NodeDataChanged, format!("/ow/{i}")),
+            1 => (EventType::NodeCreated, format!("/ow/{i}/r{round}")),
+            _ => (EventType::NodeChildrenChanged, format!("/ow/{i}")),
+        }
+    };
     for round in 0..ROUNDS {
         let log: EventLog = Rc::default();
         for i in 0..NODES {
-            let path = format!("/ow/{i}");
-            retry(&c, &format!("round {round}: watch {path}"), || {
-                let log = log.clone();
-                c.get_watch(&path, move |ev| log.borrow_mut().push((i, ev)))
-            });
+            let what = format!("round {round}: watch {i}");
+            let log = log.clone();
+            let watcher = move |ev| log.borrow_mut().push((i, ev));
+            match i % 3 {
+                0 => drop(retry(&c, &what, || {
+                    c.get_watch(&format!("/ow/{i}"), watcher.clone())
+                })),
+                1 => {
+                    let path = expected(i, round).1;
+                    assert_eq!(
+                        retry(&c, &what, || c.exists_watch(&path, watcher.clone())),
+                        None
+                    );
+                }
+                _ => drop(retry(&c, &what, || {
+                    c.get_children_watch(&format!("/ow/{i}"), watcher.clone())
+                })),
+            }
         }
         // Odd rounds change every node while the client is away: the server fires those
         // watches when the reconnect re-registers them (SetWatches with the last zxid seen).
@@ -310,9 +333,15 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
             wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
         }
         for i in 0..NODES {
-            direct
-                .set(&format!("/ow/{i}"), round.to_string().as_bytes())
-                .unwrap();
+            match i % 3 {
+                0 => drop(
+                    direct
+                        .set(&format!("/ow/{i}"), round.to_string().as_bytes())
+                        .unwrap(),
+                ),
+                1 => drop(direct.create(&expected(i, round).1, b"").unwrap()),
+                _ => drop(direct.create(&format!("/ow/{i}/k{round}"), b"").unwrap()),
+            }
         }
         if away {
             proxy.set_refusing(false);
@@ -329,19 +358,17 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
         c.handler().run_for(Duration::from_millis(200)).unwrap();
         let log = log.borrow();
         for i in 0..NODES {
-            let got: Vec<&WatchedEvent> = log
+            let got: Vec<(EventType, String)> = log
                 .iter()
                 .filter(|(w, _)| *w == i)
-                .map(|(_, e)| e)
+                .map(|(_, e)| (e.event_type, e.path.clone().unwrap_or_default()))
                 .collect();
             assert_eq!(
-                got.len(),
-                1,
-                "seed {seed:#x} round {round}: /ow/{i}'s one-shot watch fired {} times: {got:?}",
-                got.len()
+                got,
+                vec![expected(i, round)],
+                "seed {seed:#x} round {round} (away: {away}): one-shot watch {i} must fire \
+                 once for its change"
             );
-            assert_eq!(got[0].event_type, EventType::NodeDataChanged, "{got:?}");
-            assert_eq!(got[0].path.as_deref(), Some(format!("/ow/{i}").as_str()));
         }
     }
     proxy.stop_random_cuts();
