@@ -215,7 +215,10 @@ fn reconnects_back_off(garbage: Garbage) {
     let cpu = thread_cpu().saturating_sub(cpu_before);
     let polls = c.handler().reactor().io_stats().since(&io_before).polls;
     let conns = fake.accepted();
-    assert!(started.ready(), "{label}: start() completes once a handshake succeeded");
+    assert!(
+        started.ready(),
+        "{label}: start() completes once a handshake succeeded"
+    );
     eprintln!("{label}: {conns} connections, {polls} polls, {cpu:?} CPU in {wall:?}");
     // With a 20 ms initial backoff doubling to 200 ms, 2 s hold about 15 attempts; a
     // generous bound still tells a backoff from a storm (one per round trip: hundreds).
