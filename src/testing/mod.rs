@@ -12,6 +12,10 @@
 //! - [`ZkEnsemble`]: N servers with leader election, for fault tests (stop a follower, kill
 //!   the leader, freeze a server).
 //! - [`Installation`]: where ZooKeeper and `java` are.
+//! - [`Proxy`]: a recording TCP proxy that stages network faults (cuts, cuts in the middle
+//!   of a frame, seeded random cuts, freezes, held connections), with [`SeededRng`] for
+//!   reproducible randomness.
+//! - [`FakeServer`]: a fake server that answers the handshake, then sends [`Garbage`].
 //!
 //! Every server is killed when its handle is dropped, and on Linux also when the test
 //! process dies, even by SIGKILL (`PR_SET_PDEATHSIG`). When a test panics, the end of the
@@ -60,8 +64,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod chaos;
 mod digest;
 mod ensemble;
+mod fake_server;
 mod install;
 mod options;
 mod process;
@@ -70,8 +76,10 @@ mod raw;
 mod server;
 mod util;
 
+pub use chaos::{Direction, RandomCuts, SeededRng};
 pub use digest::digest_id;
 pub use ensemble::{EnsembleMember, ZkEnsemble, ZkEnsembleBuilder};
+pub use fake_server::{FakeServer, Garbage, FAKE_SESSION_ID};
 pub use install::Installation;
 pub use proxy::{Proxy, RecordedConnection};
 pub use raw::{RawConnection, RawReply};
