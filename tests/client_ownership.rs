@@ -280,7 +280,7 @@ fn a_watcher_capturing_a_weak_client_does_not_keep_the_session_alive() {
     victim
         .get_watch("/weak", move |_| {
             if let Some(zk) = w.upgrade() {
-                let _ = zk.get_watch_async("/weak", |_| {});
+                drop(zk.get_watch_async("/weak", |_| {}));
             }
         })
         .expect("watch with a weak handle");

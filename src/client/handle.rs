@@ -116,10 +116,11 @@ pub(crate) fn teardown(shared: &Shared) {
 /// fn watch(zk: WeakClient, seen: Rc<Cell<u32>>) {
 ///     let Some(client) = zk.upgrade() else { return }; // the client is gone: stop
 ///     let (z, s) = (zk.clone(), seen.clone());
-///     let _ = client.exists_watch_async("/flag", move |_: WatchedEvent| {
+///     // The result does not matter here: the watcher is armed when the reply comes.
+///     drop(client.exists_watch_async("/flag", move |_: WatchedEvent| {
 ///         s.set(s.get() + 1);
 ///         watch(z, s);
-///     });
+///     }));
 /// }
 ///
 /// let zk = Client::new(&hosts)?;

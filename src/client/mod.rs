@@ -82,6 +82,30 @@
 //! the loop misses its pings, and the server expires the session after the timeout. Use
 //! `client.handler().sleep(d)` instead of `std::thread::sleep(d)`.
 //!
+//! Which waits drive which clients: clients built without a handler ([`Client::new`],
+//! [`ClientBuilder::build`]) share their thread's default loop
+//! ([`MioHandler::current`]), so a wait of any of them (or on that loop) drives them all:
+//! a blocking call on one client sends the others' pings too. A client built on a handler of
+//! its own ([`ClientBuilder::handler`] with [`MioHandler::new`]) is driven only by waits on
+//! that handler's loop. An embedded client is driven by its host only.
+//!
+//! # Ownership: dropping the client closes the session
+//!
+//! A `Client` is a cheap handle; its clones share one client. When the program's last
+//! handle is dropped the session is closed, as by [`stop`](Client::stop) without the
+//! wait: closeSession goes out at once, after whatever was already submitted, and every
+//! pending result completes (with its reply when the server answers before closing,
+//! otherwise with an error; a client with no connection fails them at once). The library's
+//! own copies (a create with `makepath`, `ensure_path`, `delete_recursive`, a transaction in
+//! flight) never keep the session open. The client's loop finishes the close (reads the
+//! server's answer, releases the socket) the next time it is driven.
+//!
+//! **A watcher or a listener must not capture a `Client` clone**: it is stored in the
+//! client, so the clone keeps the client alive — a cycle; the session then stays open
+//! (pings and all) after the program dropped its own handles, until that callback is
+//! dropped (a one-shot watcher after it ran, a listener never). Capture a [`WeakClient`]
+//! ([`Client::downgrade`]) and [`upgrade`](WeakClient::upgrade) it when the callback runs.
+//!
 //! # States
 //!
 //! [`ClientState`] is kazoo's coarse state (CONNECTED / SUSPENDED / LOST), told to
@@ -109,9 +133,9 @@ mod security;
 mod transaction;
 mod watchers;
 
+pub use handle::WeakClient;
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
 pub use security::{make_digest_acl, make_digest_acl_credential};
-pub use handle::WeakClient;
 pub use transaction::{OpResult, Transaction};
 pub use watchers::WatchedEvent;
 
@@ -372,6 +396,11 @@ impl<H: Handler> ClientBuilder<H> {
 
 /// A ZooKeeper client. Cheap to clone (an `Rc`); `!Send`: it lives on its loop's thread.
 /// See the [module docs](self).
+///
+/// Dropping the last clone closes the session (see [Ownership](self#ownership-dropping-the-client-closes-the-session)).
+/// A watcher or listener that needs the client captures a [`WeakClient`]
+/// ([`downgrade`](Client::downgrade)), never a clone: a clone stored in the client's own
+/// callbacks keeps the session open after the program dropped its handles.
 pub struct Client<H: Handler = MioHandler> {
     shared: Shared,
     handler: H,
