@@ -1155,8 +1155,8 @@ fn dropping_the_client_completes_its_requests_and_closes_the_session() {
     let zk = ZkServer::start().unwrap();
     let other = start_client(&zk.connect_string(), Duration::from_secs(10));
 
-    // Requests in flight when the last handle goes complete: they left before the
-    // closeSession, so the server answers them before it closes the session.
+    // Requests in flight when the last handle goes complete at once: sent, outcome unknown
+    // (ConnectionLoss).
     let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     let pending: Vec<_> = (0..5).map(|_| c.exists_async("/")).collect();
     let handler = c.handler().clone();
@@ -1171,7 +1171,7 @@ fn dropping_the_client_completes_its_requests_and_closes_the_session() {
         .expect("every request completes when the last handle goes");
     assert!(pending
         .iter()
-        .all(|r| matches!(r.get(false, None), Ok(Some(_)))));
+        .all(|r| matches!(r.get(false, None), Err(Error::ConnectionLoss))));
 
     // closeSession reaches the server: the ephemeral goes long before the 10 s session
     // timeout (tests/client_ownership.rs does the same with requests in flight).

@@ -110,6 +110,12 @@ fn closes_when_dropped_during(
     let dropped = Instant::now();
     drop(victim);
 
+    // Completed by the drop itself, with "sent, outcome unknown".
+    assert!(
+        matches!(held.get_nowait(), Err(Error::ConnectionLoss)),
+        "{what}: the held get after the drop: {:?}",
+        held.get_nowait()
+    );
     assert_deleted_promptly(&observer, &deleted, dropped, what);
     for (r, name) in [
         (&held.wait(Some(WAIT)), "the held get"),
@@ -120,6 +126,9 @@ fn closes_when_dropped_during(
             "{what}: {name} never completed after the drop ({r:?})"
         );
     }
+    // Its internal request failed with the drop; the operation (a task, or a completion
+    // callback here) reports the failure once the loop has run.
+    assert!(op.get_nowait().is_err(), "{what}: {:?}", op.get_nowait());
 }
 
 #[test]
@@ -192,7 +201,8 @@ fn dropping_the_client_during_remove_watches_closes_the_session() {
             o.create("/w", b"").expect("create /w");
         },
         |c| {
-            c.get_watch("/w", |_| {}).expect("watch /w");
+            // Not a blocking call: it would run the loop and answer the held get.
+            drop(c.get_watch_async("/w", |_| {}));
             c.remove_watches_async("/w", WatcherType::Any, false)
         },
     );

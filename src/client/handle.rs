@@ -40,10 +40,12 @@ impl<H: Handler> Drop for Handle<H> {
 /// The last user handle of the client whose core is `shared` (on `reactor`) is gone: close
 /// its session.
 ///
-/// Requests already submitted go out before the closeSession and complete with what the
-/// session reports (their reply when the server answers before closing; otherwise the
-/// session's error). A closeSession that cannot be sent (no connection) ends the session at
-/// once, failing whatever is pending. Nothing here blocks or runs user code.
+/// Requests already submitted go out before the closeSession, and every result still
+/// pending completes at once, whether or not the loop is ever driven again: with
+/// [`Error::ConnectionLoss`] when the session is connected (the request was sent or is
+/// being sent with the closeSession: its outcome is unknown), or with the session's own
+/// error when there is no connection to send the closeSession on (the session then ends at
+/// once; its queued requests were never sent). Nothing here blocks or runs user code.
 pub(crate) fn release(shared: &Shared, reactor: &Reactor) {
     // A handle can be dropped while the core is borrowed (a watcher that captured the last
     // handle, dropped while the watch table is cleared): close from the loop's queue then.
@@ -75,7 +77,13 @@ pub(crate) fn release(shared: &Shared, reactor: &Reactor) {
         teardown(shared);
     } else {
         // Waiting for the server's answer: the core keeps itself on the loop until then.
+        // The results handed out do not wait for it (their replies, when they come, find
+        // no one waiting and are dropped).
         driver::keep_until_closed(shared);
+        let leftover = shared.borrow_mut().pending.drain();
+        for p in leftover {
+            (p.complete)(Err(Error::ConnectionLoss));
+        }
     }
 }
 

@@ -94,11 +94,13 @@
 //! A `Client` is a cheap handle; its clones share one client. When the program's last
 //! handle is dropped the session is closed, as by [`stop`](Client::stop) without the
 //! wait: closeSession goes out at once, after whatever was already submitted, and every
-//! pending result completes (with its reply when the server answers before closing,
-//! otherwise with an error; a client with no connection fails them at once). The library's
-//! own copies (a create with `makepath`, `ensure_path`, `delete_recursive`, a transaction in
-//! flight) never keep the session open. The client's loop finishes the close (reads the
-//! server's answer, releases the socket) the next time it is driven.
+//! result still pending completes at once with an error: [`Error::ConnectionLoss`] while
+//! connected (the request went out with the closeSession and may have been applied), or
+//! [`Error::ConnectionClosed`] without a connection (it never left). The library's own
+//! copies (a create with `makepath`, `ensure_path`, `delete_recursive`, a transaction in
+//! flight) never keep the session open. The client's loop finishes the close (waits for the
+//! server's answer, so that the closeSession is not lost in a reset connection, then
+//! releases the socket) the next time it is driven, within the session's close deadline.
 //!
 //! **A watcher or a listener must not capture a `Client` clone**: it is stored in the
 //! client, so the clone keeps the client alive — a cycle; the session then stays open
