@@ -119,6 +119,15 @@
 //!
 //! ## Who drives the loop
 //!
+//! Each thread has one default loop ([`MioHandler::current`]), and every client built
+//! without an explicit handler ([`Client::new`], [`ClientBuilder::build`]) runs on it, as
+//! gevent has one hub per thread: **any wait on the thread drives all of its clients** (a
+//! blocking call of one client sends the others' pings). A client built on
+//! [`MioHandler::new`] (`Client::builder(hosts).handler(h)`) has a loop of its own, driven
+//! only by waits on that loop. [`Handler::stop`] stops a loop for all its clients: on the
+//! default loop, every wait on the thread fails with [`Error::Stopped`] until it is started
+//! again (a client's `start` does).
+//!
 //! 1. **Blocking calls**, as above: every wait runs the loop.
 //! 2. **`poll_once` in your own loop**: one iteration per call (I/O, due timers, queued
 //!    callbacks and tasks), returning whether anything happened; your work goes between
@@ -204,6 +213,7 @@ pub mod fuzzing;
 // ---- re-exports (each layer adds its own lines below, one `pub use` per line) ----
 pub use async_result::AsyncResult;
 pub use client::Watcher;
+pub use client::WeakClient;
 pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};

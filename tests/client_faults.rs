@@ -565,7 +565,13 @@ fn server_restart_resumes_the_session_with_its_ephemerals_and_watches() {
     // The client's loop does not run from here until the changes are made, so it cannot
     // reconnect in between: the changes are certainly made while it is away.
     zk.restart().unwrap();
-    let other = start_client(&zk.connect_string(), Duration::from_secs(8));
+    // On a loop of its own: a client on the thread's default loop would drive c's too.
+    let other = Client::builder(&zk.connect_string())
+        .session_timeout(Duration::from_secs(8))
+        .handler(mio_zookeeper::MioHandler::new().unwrap())
+        .build()
+        .unwrap();
+    other.start(Some(LONG)).unwrap();
     other.set("/d", b"while away").unwrap();
     other.create("/kids/k", b"").unwrap();
     other.set("/p", b"while away").unwrap();
@@ -1170,10 +1176,8 @@ fn dropping_the_client_completes_its_requests_and_closes_the_session() {
         Err(Error::ConnectionClosed | Error::ConnectionLoss)
     )));
 
-    // With nothing in flight, closeSession reaches the server: the ephemeral goes long
-    // before the 10 s session timeout. (With requests in flight it may not: the server can
-    // answer one before it has read closeSession, and the reply, hitting a closed socket,
-    // resets the connection and discards what the server had not read yet. Call stop().)
+    // closeSession reaches the server: the ephemeral goes long before the 10 s session
+    // timeout (tests/client_ownership.rs does the same with requests in flight).
     let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     let (eph, _) = c
         .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))

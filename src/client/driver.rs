@@ -151,6 +151,10 @@ pub(crate) struct Core {
     /// Credentials added with `add_auth`: they belong to the client (kazoo's `auth_data`),
     /// so a new session (after `stop`/`start`) sends them too.
     pub(crate) added_auth: Vec<(String, bytes::Bytes)>,
+    /// Set while the core closes its session after the last user handle was dropped: the
+    /// core keeps itself alive (and so on the loop) until the session has ended; taken in
+    /// [`on_state`], which breaks the cycle.
+    keepalive: Option<Shared>,
     readbuf: Box<[u8]>,
 }
 
@@ -190,6 +194,7 @@ impl Core {
             on_connected: Vec::new(),
             on_closed: Vec::new(),
             added_auth: Vec::new(),
+            keepalive: None,
             readbuf: vec![0u8; 256 * 1024].into_boxed_slice(),
         }
     }
@@ -278,6 +283,13 @@ pub(crate) fn close_now(shared: &Shared) {
         s.close_now();
     }
     pump(shared);
+}
+
+/// Keeps the core of a dropped client alive until its closing session has ended (the
+/// server answered closeSession, or the session's close deadline passed): the socket and
+/// the timer only hold it weakly. Released by [`on_state`]; see `handle::release`.
+pub(crate) fn keep_until_closed(shared: &Shared) {
+    shared.borrow_mut().keepalive = Some(shared.clone());
 }
 
 fn now(shared: &Shared) -> Instant {
@@ -729,9 +741,16 @@ fn on_watch_reset(shared: &Shared, kind: WatchKind, path: &str, kept: bool) {
 }
 
 fn on_state(shared: &Shared, s: SessionState) {
-    let (reactor, listeners, changed, lost_watchers, connected, closed, resumed) = {
+    let (reactor, listeners, changed, lost_watchers, connected, closed, resumed, _keepalive) = {
         let mut core = shared.borrow_mut();
         core.keeper = s;
+        // A dropped client's session has ended: the core may go (once the caller, which
+        // holds it strongly, is done with it).
+        let keepalive = if s.is_terminal() {
+            core.keepalive.take()
+        } else {
+            None
+        };
         let new = kazoo_state(core.state, s);
         // Back on the same session after a connection loss: ZooKeeper re-registers
         // persistent watches (SetWatches2) without replaying what changed meanwhile, so
@@ -782,6 +801,7 @@ fn on_state(shared: &Shared, s: SessionState) {
             connected,
             closed,
             resumed,
+            keepalive,
         )
     };
     for r in connected {

@@ -82,6 +82,32 @@
 //! the loop misses its pings, and the server expires the session after the timeout. Use
 //! `client.handler().sleep(d)` instead of `std::thread::sleep(d)`.
 //!
+//! Which waits drive which clients: clients built without a handler ([`Client::new`],
+//! [`ClientBuilder::build`]) share their thread's default loop
+//! ([`MioHandler::current`]), so a wait of any of them (or on that loop) drives them all:
+//! a blocking call on one client sends the others' pings too. A client built on a handler of
+//! its own ([`ClientBuilder::handler`] with [`MioHandler::new`]) is driven only by waits on
+//! that handler's loop. An embedded client is driven by its host only.
+//!
+//! # Ownership: dropping the client closes the session
+//!
+//! A `Client` is a cheap handle; its clones share one client. When the program's last
+//! handle is dropped the session is closed, as by [`stop`](Client::stop) without the
+//! wait: closeSession goes out at once, after whatever was already submitted, and every
+//! result still pending completes at once with an error: [`Error::ConnectionLoss`] while
+//! connected (the request went out with the closeSession and may have been applied), or
+//! [`Error::ConnectionClosed`] without a connection (it never left). The library's own
+//! copies (a create with `makepath`, `ensure_path`, `delete_recursive`, a transaction in
+//! flight) never keep the session open. The client's loop finishes the close (waits for the
+//! server's answer, so that the closeSession is not lost in a reset connection, then
+//! releases the socket) the next time it is driven, within the session's close deadline.
+//!
+//! **A watcher or a listener must not capture a `Client` clone**: it is stored in the
+//! client, so the clone keeps the client alive — a cycle; the session then stays open
+//! (pings and all) after the program dropped its own handles, until that callback is
+//! dropped (a one-shot watcher after it ran, a listener never). Capture a [`WeakClient`]
+//! ([`Client::downgrade`]) and [`upgrade`](WeakClient::upgrade) it when the callback runs.
+//!
 //! # States
 //!
 //! [`ClientState`] is kazoo's coarse state (CONNECTED / SUSPENDED / LOST), told to
@@ -111,12 +137,14 @@
 //! when the reply comes later.
 
 mod driver;
+mod handle;
 mod hosts;
 mod security;
 mod transaction;
 mod watcher;
 mod watchers;
 
+pub use handle::WeakClient;
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
@@ -126,7 +154,7 @@ pub use watchers::WatchedEvent;
 use std::cell::RefCell;
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -141,6 +169,7 @@ use crate::proto::{
 };
 use crate::session::{Session, SessionConfig, SessionState};
 use driver::{pump, Core, Pending, Shared};
+use handle::Handle;
 use hosts::{chroot_path, unchroot};
 use watchers::{PendingKind, PendingWatcher, Withdraw};
 
@@ -318,7 +347,8 @@ impl<H: Handler> ClientBuilder<H> {
         self.resume = Some((session_id, passwd));
         self
     }
-    /// Runs the client on `handler` (default: a new [`MioHandler`]).
+    /// Runs the client on `handler` (default: the thread's default loop,
+    /// [`MioHandler::current`]; pass [`MioHandler::new`] for a loop of its own).
     pub fn handler<H2: Handler>(self, handler: H2) -> ClientBuilder<H2> {
         ClientBuilder {
             hosts: self.hosts,
@@ -340,11 +370,13 @@ impl<H: Handler> ClientBuilder<H> {
 }
 
 impl ClientBuilder<MioHandler> {
-    /// Builds the client (not started) on a new [`MioHandler`] unless one was given.
+    /// Builds the client (not started) on the handler given with
+    /// [`handler`](Self::handler), or else on the thread's default loop
+    /// ([`MioHandler::current`], shared by the thread's clients).
     pub fn build(self) -> Result<Client<MioHandler>, Error> {
         let handler = match self.handler.clone() {
             Some(h) => h,
-            None => MioHandler::new()?,
+            None => MioHandler::current()?,
         };
         self.handler(handler).build_with()
     }
@@ -365,23 +397,32 @@ impl<H: Handler> ClientBuilder<H> {
             ));
         }
         let core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
-        Ok(Client {
+        let handle = Rc::new(Handle {
             shared: Rc::new(RefCell::new(core)),
             handler,
             config: Rc::new(self),
-            timeout: None,
-        })
+        });
+        Ok(Client::from_handle(handle, None))
     }
 }
 
 /// A ZooKeeper client. Cheap to clone (an `Rc`); `!Send`: it lives on its loop's thread.
 /// See the [module docs](self).
+///
+/// Dropping the last clone closes the session (see [Ownership](self#ownership-dropping-the-client-closes-the-session)).
+/// A watcher or listener that needs the client captures a [`WeakClient`]
+/// ([`downgrade`](Client::downgrade)), never a clone: a clone stored in the client's own
+/// callbacks keeps the session open after the program dropped its handles.
 pub struct Client<H: Handler = MioHandler> {
     shared: Shared,
     handler: H,
     config: Rc<ClientBuilder<H>>,
     /// Per-call timeout override (see `with_timeout`).
     timeout: Option<Option<Duration>>,
+    /// Shared by the user's handles: its drop (the last handle's) closes the session.
+    /// `None` in the library's own copies ([`internal`](Client::internal)), which never
+    /// keep the session open.
+    handle: Option<Rc<Handle<H>>>,
 }
 
 impl<H: Handler> Clone for Client<H> {
@@ -391,6 +432,7 @@ impl<H: Handler> Clone for Client<H> {
             handler: self.handler.clone(),
             config: self.config.clone(),
             timeout: self.timeout,
+            handle: self.handle.clone(),
         }
     }
 }
@@ -405,8 +447,9 @@ impl<H: Handler> std::fmt::Debug for Client<H> {
 }
 
 impl Client<MioHandler> {
-    /// A client for `hosts` (`h1:2181,h2:2181/chroot`) with default settings on a new
-    /// [`MioHandler`]. Not started.
+    /// A client for `hosts` (`h1:2181,h2:2181/chroot`) with default settings on the thread's
+    /// default loop ([`MioHandler::current`]), which it shares with the thread's other
+    /// clients. Not started.
     pub fn new(hosts: &str) -> Result<Client<MioHandler>, Error> {
         ClientBuilder::new(hosts).build()
     }
@@ -419,6 +462,51 @@ impl Client<MioHandler> {
 
 impl<H: Handler> Client<H> {
     // ------------------------------------------------------------------ lifecycle
+
+    fn from_handle(handle: Rc<Handle<H>>, timeout: Option<Option<Duration>>) -> Client<H> {
+        Client {
+            shared: handle.shared.clone(),
+            handler: handle.handler.clone(),
+            config: handle.config.clone(),
+            timeout,
+            handle: Some(handle),
+        }
+    }
+
+    /// The library's own copy of this client, for tasks and completions: it works like the
+    /// client but does not count as a user handle, so it never keeps the session open (the
+    /// session closes when the user's last handle goes, even with such a copy in flight).
+    pub(crate) fn internal(&self) -> Client<H> {
+        Client {
+            shared: self.shared.clone(),
+            handler: self.handler.clone(),
+            config: self.config.clone(),
+            timeout: self.timeout,
+            handle: None,
+        }
+    }
+
+    /// A [`WeakClient`]: a handle that does not keep the session open. Capture it (not a
+    /// `Client` clone) in watchers, listeners and tasks stored in the client, and
+    /// [`upgrade`](WeakClient::upgrade) it when they run.
+    ///
+    /// ```no_run
+    /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+    /// let weak = zk.downgrade();
+    /// zk.add_listener(move |state| {
+    ///     if let Some(zk) = weak.upgrade() {
+    ///         println!("{state:?}, session {:?}", zk.client_id().map(|(id, _)| id));
+    ///     }
+    /// });
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    pub fn downgrade(&self) -> WeakClient<H> {
+        let handle = self
+            .handle
+            .as_ref()
+            .map_or_else(std::rc::Weak::new, Rc::downgrade);
+        WeakClient::new(handle, self.timeout)
+    }
 
     /// The handler the client runs on.
     pub fn handler(&self) -> &H {
@@ -563,11 +651,19 @@ impl<H: Handler> Client<H> {
     /// fails: with [`Error::ConnectionLoss`] if it was written to the socket (the server may
     /// have applied it), with [`Error::ConnectionClosed`] if it was not (certainly not
     /// applied). Idempotent.
+    ///
+    /// It also works after the handler was stopped (kazoo's own shutdown order: handler,
+    /// then client): the handler's waits are refused then, so `stop` drives the loop itself
+    /// with `poll_once` (which a stopped loop allows) until the close is confirmed.
     pub fn stop(&self) -> Result<(), Error> {
         // Refused before closing anything: on an embedded handler use stop_async.
         self.refuse_if_embedded("Client::stop")?;
         let r = self.stop_async();
-        let res = r.take(true, Some(driver::STOP_WAIT));
+        let deadline = self.handler.reactor().now() + driver::STOP_WAIT;
+        let res = match r.take(true, Some(driver::STOP_WAIT)) {
+            Err(Error::Stopped) => self.drive_until_closed(&r, deadline),
+            other => other,
+        };
         self.teardown();
         match res {
             Err(Error::Timeout) => Ok(()),
@@ -575,23 +671,25 @@ impl<H: Handler> Client<H> {
         }
     }
 
+    /// For `stop` on a stopped handler: runs the loop with `poll_once` until `closed` is
+    /// set or `deadline` passes ([`Error::Timeout`]).
+    fn drive_until_closed(&self, closed: &AsyncResult<()>, deadline: Instant) -> Result<(), Error> {
+        let reactor = self.handler.reactor();
+        while !closed.ready() {
+            let left = deadline.saturating_duration_since(reactor.now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            reactor.poll_once(Some(left))?;
+        }
+        Ok(())
+    }
+
     /// Ends the session at once (after `stop` waited, or gave up waiting): whatever is still
     /// pending fails (ConnectionLoss if written, ConnectionClosed if not: see `stop`), so
     /// every result handed out completes.
     fn teardown(&self) {
-        driver::close_now(&self.shared);
-        let (leftover, closed) = {
-            let mut core = self.shared.borrow_mut();
-            core.session = None;
-            let leftover: Vec<Pending> = core.pending.drain();
-            (leftover, std::mem::take(&mut core.on_closed))
-        };
-        for p in leftover {
-            (p.complete)(Err(Error::ConnectionClosed));
-        }
-        for r in closed {
-            let _ = r.set(());
-        }
+        handle::teardown(&self.shared);
     }
 
     /// Starts closing the session; the result is set once it is closed.
@@ -803,7 +901,7 @@ impl<H: Handler> Client<H> {
         if !opts.makepath {
             return self.create_once(path, data, opts);
         }
-        let this = self.clone();
+        let this = self.internal();
         let path = path.to_string();
         let opts = opts.clone();
         let out = self.handler.async_result();
@@ -882,7 +980,7 @@ impl<H: Handler> Client<H> {
                 Request::Create2(body)
             }
         };
-        let this = self.clone();
+        let this = self.internal();
         self.submit(req, "create", None, move |res| match res? {
             Response::Create2 { path, stat } => Ok((this.unchroot(&path), stat)),
             other => Err(unexpected("create", &other)),
@@ -905,7 +1003,7 @@ impl<H: Handler> Client<H> {
         if let Err(e) = validate_path(path, false) {
             return self.failed(e);
         }
-        let this = self.clone();
+        let this = self.internal();
         let path = path.to_string();
         let out = self.handler.async_result();
         let o = out.clone();
@@ -1177,7 +1275,7 @@ impl<H: Handler> Client<H> {
         if let Err(e) = validate_path(path, false) {
             return self.failed(e);
         }
-        let this = self.clone();
+        let this = self.internal();
         let root = path.to_string();
         let out = self.handler.async_result();
         let o = out.clone();
@@ -1284,7 +1382,7 @@ impl<H: Handler> Client<H> {
     /// Async form of [`sync`](Self::sync).
     pub fn sync_async(&self, path: &str) -> AsyncResult<String> {
         let full = or_fail!(self, self.path(path, false));
-        let this = self.clone();
+        let this = self.internal();
         self.submit(
             Request::Sync(PathOnly { path: full }),
             "sync",
@@ -1456,7 +1554,7 @@ impl<H: Handler> Client<H> {
     /// Async form of [`get_ephemerals`](Self::get_ephemerals).
     pub fn get_ephemerals_async(&self, prefix: &str) -> AsyncResult<Vec<String>> {
         let full = or_fail!(self, self.path(prefix, false));
-        let this = self.clone();
+        let this = self.internal();
         self.submit(
             Request::GetEphemerals(PathOnly { path: full }),
             "getEphemerals",
@@ -1702,7 +1800,7 @@ impl<H: Handler> Client<H> {
         ops: Vec<MultiOp>,
         kinds: Vec<transaction::Kind>,
     ) -> AsyncResult<Vec<OpResult>> {
-        let this = self.clone();
+        let this = self.internal();
         self.submit(Request::Multi(ops), "multi", None, move |res| match res? {
             Response::Multi(results) => Ok(transaction::results(&this, results, kinds)),
             other => Err(unexpected("multi", &other)),
@@ -1723,29 +1821,6 @@ impl<H: Handler> Client<H> {
 
     pub(crate) fn wait_result<T: 'static>(&self, r: AsyncResult<T>) -> Result<T, Error> {
         self.wait(r)
-    }
-}
-
-impl<H: Handler> Drop for Client<H> {
-    fn drop(&mut self) {
-        // The last handle closes the session so the server can drop its ephemerals at once.
-        // It also fails whatever is still pending, so a result held after the last handle
-        // is gone still completes (with ConnectionClosed) instead of hanging.
-        if Rc::strong_count(&self.shared) == 1 {
-            let Ok(mut core) = self.shared.try_borrow_mut() else {
-                return;
-            };
-            let now = core.reactor.now();
-            let had_session = core.session.is_some();
-            if let Some(s) = core.session.as_mut() {
-                s.close(now);
-            }
-            drop(core);
-            if had_session {
-                pump(&self.shared);
-                self.teardown();
-            }
-        }
     }
 }
 

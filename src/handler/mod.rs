@@ -253,6 +253,19 @@ pub trait Handler: Clone + fmt::Debug + 'static {
 /// The default [`Handler`]: one single-threaded [`Reactor`] (its own `mio::Poll`, or a host's
 /// registry). Cheap to clone (an `Rc`), `!Send`.
 ///
+/// # One loop per thread
+///
+/// Each thread has a default loop, [`MioHandler::current`], made on first use and kept for
+/// the thread's life (gevent's hub). Clients built without an explicit handler
+/// ([`Client::new`](crate::Client::new), [`ClientBuilder::build`](crate::ClientBuilder::build))
+/// all run on it, so **any wait on that thread drives all of them**: a blocking call of one
+/// client, `sleep`, `AsyncResult::get`, `poll_once` send the pings and read the replies of
+/// every client of the thread. [`MioHandler::new`] makes an isolated loop instead: clients
+/// built on it (`.handler(h)`) are driven only by waits on that loop, and waits on it drive
+/// no other. Stopping a handler ([`Handler::stop`]) stops its loop, so on the thread's
+/// default loop it refuses the waits of every client of the thread until it is started
+/// again (a client's `start` does).
+///
 /// # Examples
 ///
 /// A blocking call inside a callback, a task that sleeps, and a result awaited by a future:
@@ -294,7 +307,47 @@ impl MioHandler {
     /// kazoo-style name of this handler.
     pub const NAME: &'static str = "sequential_mio_handler";
 
-    /// A handler over its own `mio::Poll`, running.
+    /// The calling thread's default loop, made (running) on first use and shared by every
+    /// client of the thread built without an explicit handler: a wait on it drives all of
+    /// them (see [One loop per thread](MioHandler#one-loop-per-thread)). Every call on the
+    /// same thread returns a handle to the same loop.
+    ///
+    /// ```
+    /// use mio_zookeeper::MioHandler;
+    ///
+    /// let a = MioHandler::current()?;
+    /// let b = MioHandler::current()?;
+    /// assert!(a.reactor().ptr_eq(b.reactor()));
+    /// assert!(!a.reactor().ptr_eq(MioHandler::new()?.reactor())); // new(): a loop of its own
+    /// let other = std::thread::spawn(|| MioHandler::current().map(|h| h.reactor().is_running()));
+    /// assert!(other.join().unwrap()?); // another thread has a default loop of its own
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::Io`] when the loop cannot be made (no `mio::Poll`).
+    pub fn current() -> Result<MioHandler, Error> {
+        thread_local! {
+            static THREAD_DEFAULT: std::cell::RefCell<Option<MioHandler>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        THREAD_DEFAULT
+            .try_with(|slot| {
+                if let Some(h) = slot.borrow().as_ref() {
+                    return Ok(h.clone());
+                }
+                let h = MioHandler::new()?;
+                *slot.borrow_mut() = Some(h.clone());
+                Ok(h)
+            })
+            // The thread is exiting (its locals are being destroyed): a loop of its own.
+            .unwrap_or_else(|_| MioHandler::new())
+    }
+
+    /// A new, isolated handler over its own `mio::Poll`, running: only waits on this loop
+    /// drive the clients built on it, and they drive no other (compare
+    /// [`current`](MioHandler::current), the thread's shared default).
     pub fn new() -> Result<MioHandler, Error> {
         Ok(MioHandler {
             reactor: Reactor::new()?,
