@@ -190,8 +190,8 @@ pub enum RequestError {
     /// The session was closed.
     #[error("session closed")]
     Closed,
-    /// Too many requests were waiting for a connection.
-    #[error("{limit} requests are already waiting for a connection; raise max_queued_requests or wait for the reconnect")]
+    /// Too many requests were waiting (for a connection, or for room under `max_in_flight`).
+    #[error("{limit} requests are already waiting (for a connection, or for room under max_in_flight); raise max_queued_requests or wait")]
     QueueFull {
         /// The configured limit.
         limit: usize,

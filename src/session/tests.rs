@@ -1059,7 +1059,8 @@ fn a_blip_shorter_than_the_session_timeout_keeps_the_session() {
                     break;
                 }
                 assert!(
-                    !h.take_events().contains(&Event::State(SessionState::Expired)),
+                    !h.take_events()
+                        .contains(&Event::State(SessionState::Expired)),
                     "until {until:?}, seed {seed}: expired {:?} after the cut",
                     h.now - t0
                 );
@@ -1097,7 +1098,9 @@ fn client_side_expiry_counts_from_the_last_bytes_received() {
         let mut expired_after = None;
         for _ in 0..10_000 {
             h.advance_to_deadline();
-            if h.take_events().contains(&Event::State(SessionState::Expired)) {
+            if h.take_events()
+                .contains(&Event::State(SessionState::Expired))
+            {
                 expired_after = Some(h.now - t0);
                 break;
             }
@@ -1184,7 +1187,9 @@ fn never_more_than_max_in_flight_and_every_request_completes_in_order() {
     h.s.start(h.now);
     h.pump();
     h.handshake(6000, 1);
-    let ids: Vec<RequestId> = (0..20).map(|i| h.submit(get(&format!("/{i}"), false))).collect();
+    let ids: Vec<RequestId> = (0..20)
+        .map(|i| h.submit(get(&format!("/{i}"), false)))
+        .collect();
     assert_eq!(
         h.s.submit(h.now, get("/over", false)),
         Err(SubmitError::Request(RequestError::QueueFull { limit: 17 })),
