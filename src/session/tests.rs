@@ -1087,7 +1087,7 @@ fn client_side_expiry_counts_from_the_last_bytes_received() {
     // read timeout; a handshake still waiting then gets T/6 more, never more than 4T/3.
     for hung_handshake in [false, true] {
         let mut h = Harness::new(config(1));
-        let _ = h.s.start(h.now);
+        h.s.start(h.now);
         h.pump();
         h.handshake(6000, 0x42);
         let _ = h.submit(get("/a", false));
