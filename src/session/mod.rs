@@ -623,8 +623,13 @@ impl Session {
                 }
                 .into());
             }
-            // Refuse an oversized request now rather than after the reconnect.
-            check_size(&req, self.config.max_outgoing_frame)?;
+            // Refuse an oversized request now rather than after the reconnect. While
+            // connected (waiting for room under max_in_flight) it goes out soon: encoding it
+            // twice would double the cost of a pipelined burst, and a refusal at send reaches
+            // the caller through its reply all the same (`flush_queue`).
+            if self.conn != Conn::Up {
+                check_size(&req, self.config.max_outgoing_frame)?;
+            }
             self.queue.push_back(Queued { id, req });
         }
         Ok(id)
