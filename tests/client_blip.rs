@@ -40,7 +40,9 @@ fn a_blip_shorter_than_the_session_timeout_resumes_the_same_session() {
         mode: CreateMode::Ephemeral,
         ..CreateOptions::default()
     };
-    c.create_async("/eph", None, &eph).get(true, Some(LONG)).unwrap();
+    c.create_async("/eph", None, &eph)
+        .get(true, Some(LONG))
+        .unwrap();
 
     for (i, frac) in [0.5, 0.8, 0.95].into_iter().enumerate() {
         let events: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();

@@ -744,8 +744,10 @@ impl Session {
                 return;
             }
         }
-        // Replies made room under max_in_flight.
-        if !self.queue.is_empty() {
+        // Replies made room under max_in_flight: refill once a quarter of the window is
+        // free, so that a long burst goes out in a few large writes, not one per read.
+        let max = self.config.max_in_flight;
+        if !self.queue.is_empty() && self.in_flight() <= max - max / 4 {
             self.flush_queue(now);
         }
     }
