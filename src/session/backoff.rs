@@ -89,8 +89,6 @@ mod tests {
 
     #[test]
     fn huge_durations_saturate() {
-        let now = Instant::now();
-        assert!(add_saturating(now, Duration::MAX) > now + Duration::from_secs(3600));
         assert_eq!(
             next_backoff(Duration::MAX, Duration::MAX),
             Duration::MAX,
