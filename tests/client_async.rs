@@ -399,10 +399,16 @@ fn test_async_result_callbacks_are_always_called() {
 #[test]
 fn a_large_burst_of_requests_completes_in_order() {
     let zk = server();
-    let c = client(&zk.connect_string());
+    let n = 30_000;
+    // Past max_in_flight (1,000) the burst waits in the queue: room for all of it.
+    let c = mio_zookeeper::Client::builder(&zk.connect_string())
+        .request_timeout(Some(WAIT))
+        .max_queued_requests(n)
+        .build()
+        .unwrap();
+    c.start(Some(WAIT)).unwrap();
     c.create("/burst", b"x").unwrap();
     let order = Rc::new(RefCell::new(Vec::new()));
-    let n = 30_000;
     let results: Vec<_> = (0..n)
         .map(|i| {
             // Every third asks for a node that does not exist.

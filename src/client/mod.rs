@@ -140,6 +140,7 @@ mod driver;
 mod handle;
 mod hosts;
 mod security;
+mod settings;
 mod transaction;
 mod watcher;
 mod watchers;
@@ -265,6 +266,7 @@ pub struct ClientBuilder<H: Handler = MioHandler> {
     max_incoming_frame: usize,
     max_outgoing_frame: usize,
     max_queued_requests: usize,
+    max_in_flight: usize,
     reconnect_after_expiry: bool,
     request_timeout: Option<Duration>,
     resume: Option<(i64, [u8; 16])>,
@@ -284,6 +286,7 @@ impl ClientBuilder<MioHandler> {
             max_incoming_frame: DEFAULT_MAX_INCOMING_FRAME,
             max_outgoing_frame: DEFAULT_MAX_OUTGOING_FRAME,
             max_queued_requests: 10_000,
+            max_in_flight: crate::session::DEFAULT_MAX_IN_FLIGHT,
             reconnect_after_expiry: true,
             request_timeout: Some(Duration::from_secs(30)),
             resume: None,
@@ -293,7 +296,10 @@ impl ClientBuilder<MioHandler> {
 }
 
 impl<H: Handler> ClientBuilder<H> {
-    /// The session timeout asked of the server (default 10 s; the server clamps it).
+    /// The session timeout asked of the server (default 10 s; the server clamps it to its
+    /// `minSessionTimeout`..`maxSessionTimeout`, by default 2 to 20 ticks). The wire carries
+    /// milliseconds in an `i32`: a longer timeout (up to `Duration::MAX`) is asked for as
+    /// `i32::MAX` ms, about 24.8 days. Zero is refused by `build()`.
     pub fn session_timeout(mut self, t: Duration) -> Self {
         self.session_timeout = t;
         self
@@ -314,10 +320,17 @@ impl<H: Handler> ClientBuilder<H> {
         self.default_acl = acl;
         self
     }
-    /// Reconnect backoff: first delay and cap (defaults 100 ms and 10 s).
+    /// Reconnect backoff: first delay and cap (defaults 100 ms and 10 s). After a pass over
+    /// every host failed, the next pass waits the current delay with ±40 % jitter, never more
+    /// than `max`, and the delay doubles. While a session could still be resumed, no wait is
+    /// longer than half the time left before the client-side expiry (T after the last bytes
+    /// received), so the last attempts fall inside the session timeout.
+    ///
+    /// `build()` refuses a zero `initial` and an `initial` above `max`. Huge values (up to
+    /// `Duration::MAX`) are accepted and mean "wait about that long", never a panic.
     pub fn connection_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff_initial = initial;
-        self.backoff_max = max.max(initial);
+        self.backoff_max = max;
         self
     }
     /// Frame limits: largest reply accepted (default 4 MiB) and largest request sent
@@ -327,9 +340,23 @@ impl<H: Handler> ClientBuilder<H> {
         self.max_outgoing_frame = max_outgoing;
         self
     }
-    /// How many requests may wait for a connection (default 10,000).
+    /// How many requests may wait for a connection, or for room under
+    /// [`max_in_flight`](Self::max_in_flight) (default 10,000). Past it, a request fails at
+    /// once with [`Error::QueueFull`].
     pub fn max_queued_requests(mut self, n: usize) -> Self {
         self.max_queued_requests = n;
+        self
+    }
+    /// How many requests may await their reply on the connection at once (default 1,000, the
+    /// server's own `globalOutstandingLimit`; zero is refused by `build()`).
+    ///
+    /// Past the bound, a submitted request waits in the client's queue (bounded by
+    /// [`max_queued_requests`](Self::max_queued_requests)) and goes out, in submission order,
+    /// as replies come back. A queued request has certainly not reached the server: if the
+    /// connection drops it waits for the next one instead of failing with
+    /// [`Error::ConnectionLoss`] as requests in flight do.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
         self
     }
     /// Open a new session after expiry (default true, as kazoo).
@@ -361,6 +388,7 @@ impl<H: Handler> ClientBuilder<H> {
             max_incoming_frame: self.max_incoming_frame,
             max_outgoing_frame: self.max_outgoing_frame,
             max_queued_requests: self.max_queued_requests,
+            max_in_flight: self.max_in_flight,
             reconnect_after_expiry: self.reconnect_after_expiry,
             request_timeout: self.request_timeout,
             resume: self.resume,
@@ -391,11 +419,7 @@ impl<H: Handler> ClientBuilder<H> {
             ));
         };
         let cs = parse_connect_string(&self.hosts)?;
-        if self.session_timeout.is_zero() {
-            return Err(Error::BadArgument(
-                "the session timeout must be positive".into(),
-            ));
-        }
+        self.check_settings()?;
         let core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
         let handle = Rc::new(Handle {
             shared: Rc::new(RefCell::new(core)),
@@ -625,6 +649,7 @@ impl<H: Handler> Client<H> {
                 sc.max_incoming_frame = c.max_incoming_frame;
                 sc.max_outgoing_frame = c.max_outgoing_frame;
                 sc.max_queued_requests = c.max_queued_requests;
+                sc.max_in_flight = c.max_in_flight;
                 sc.backoff_initial = c.backoff_initial;
                 sc.backoff_max = c.backoff_max;
                 sc.reconnect_after_expiry = c.reconnect_after_expiry;

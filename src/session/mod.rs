@@ -26,10 +26,23 @@
 //! - the connection is dropped after 2T/3 without receiving anything (the read timeout);
 //! - a connection attempt (TCP connect plus handshake) gets T / number-of-hosts;
 //! - after a full pass over the hosts failed, the next pass waits an exponential backoff with
-//!   jitter;
-//! - when no server could be reached for longer than T, the session is taken as expired on the
-//!   client side (the server will have expired it): pending requests fail with
-//!   SessionExpired and, unless configured otherwise, a new session is opened.
+//!   jitter, never more than the configured cap and never more than half the time left before
+//!   the client-side expiry (so the last attempts fall inside T: a blip shorter than T does not
+//!   cost the session; see `backoff.rs`);
+//! - when nothing was heard from any server for T (counted from the last bytes received, as
+//!   the server counts from the last bytes it received), the session is taken as expired on
+//!   the client side (the server will have expired it): pending requests fail with
+//!   SessionExpired and, unless configured otherwise, a new session is opened. A handshake
+//!   already under way at that moment gets T/6 more to hear the server's own verdict.
+//!
+//! # Requests in flight
+//!
+//! At most `max_in_flight` requests wait for a reply on the connection; later ones wait in
+//! the queue (bounded by `max_queued_requests`) and go out, in submission order, as replies
+//! come back.
+//!
+//! Every duration is clamped or saturated: a huge timeout or backoff means "never", not a
+//! panic.
 
 /// The size of an in-flight record (tests keep it small).
 #[cfg(test)]
@@ -38,6 +51,7 @@ pub(crate) fn inflight_size() -> usize {
 }
 
 mod rewatch;
+mod backoff;
 #[cfg(test)]
 mod tests;
 mod unsent;
@@ -58,6 +72,7 @@ use crate::proto::{
     WatcherEvent, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use unsent::Unsent;
+use backoff::add_saturating;
 use watches::PendingWatch;
 
 /// Identifies a submitted request; its reply comes back as [`Event::Reply`] with this id.
@@ -69,7 +84,9 @@ pub struct RequestId(pub u64);
 pub struct SessionConfig {
     /// How many hosts the driver can connect to; [`Action::Connect`] names them by index.
     pub host_count: usize,
-    /// The session timeout asked of the server (it clamps it to its own bounds).
+    /// The session timeout asked of the server (it clamps it to its own bounds). The wire
+    /// carries milliseconds in an `i32`: a longer timeout is taken as `i32::MAX` ms (about
+    /// 24.8 days), which every server clamps down to its `maxSessionTimeout` anyway.
     pub session_timeout: Duration,
     /// Accept a server in read-only mode (and keep probing for a read-write one).
     pub read_only: bool,
@@ -79,11 +96,15 @@ pub struct SessionConfig {
     pub max_outgoing_frame: usize,
     /// Largest reply frame to accept.
     pub max_incoming_frame: usize,
-    /// How many requests may wait while there is no connection; more are refused.
+    /// How many requests may wait (for a connection, or for room under `max_in_flight`); more
+    /// are refused with [`RequestError::QueueFull`].
     pub max_queued_requests: usize,
+    /// How many requests may await their reply on the connection at once (at least 1); later
+    /// ones wait in the queue and go out as replies come back, in submission order.
+    pub max_in_flight: usize,
     /// First reconnect backoff after a failed pass over all hosts.
     pub backoff_initial: Duration,
-    /// Cap of the reconnect backoff.
+    /// Cap of the reconnect backoff: no wait between passes is longer, jitter included.
     pub backoff_max: Duration,
     /// Open a new session after the old one expired (kazoo's behaviour).
     pub reconnect_after_expiry: bool,
@@ -95,8 +116,8 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     /// Defaults for `host_count` hosts: a 10 s session timeout, no read-only, no auth, frame
-    /// limits of PROTOCOL.md §1, 10,000 queued requests at most, backoff 100 ms doubling up to
-    /// 10 s, a new session after expiry.
+    /// limits of PROTOCOL.md §1, 1,000 requests in flight and 10,000 queued at most, backoff
+    /// 100 ms doubling up to 10 s, a new session after expiry.
     pub fn new(host_count: usize) -> SessionConfig {
         SessionConfig {
             host_count,
@@ -106,6 +127,7 @@ impl SessionConfig {
             max_outgoing_frame: DEFAULT_MAX_OUTGOING_FRAME,
             max_incoming_frame: DEFAULT_MAX_INCOMING_FRAME,
             max_queued_requests: 10_000,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             reconnect_after_expiry: true,
@@ -176,8 +198,8 @@ pub enum RequestError {
     /// [`ConnectionLoss`](Self::ConnectionLoss) instead.)
     #[error("session closed")]
     Closed,
-    /// Too many requests were waiting for a connection.
-    #[error("{limit} requests are already waiting for a connection; raise max_queued_requests or wait for the reconnect")]
+    /// Too many requests were waiting (for a connection, or for room under `max_in_flight`).
+    #[error("{limit} requests are already waiting (for a connection, or for room under max_in_flight); raise max_queued_requests or wait")]
     QueueFull {
         /// The configured limit.
         limit: usize,
@@ -370,6 +392,8 @@ pub struct Session {
     /// When the last connection was lost (for client-side expiry).
     lost_at: Option<Instant>,
     closing: bool,
+    /// Whether closeSession went out on the current connection.
+    close_sent: bool,
     /// Why the session is [`SessionState::Closed`]: `Closed`, or `SessionExpired` when it
     /// expired and `reconnect_after_expiry` is off (later requests fail with that).
     closed_reason: RequestError,
@@ -392,9 +416,20 @@ pub struct Session {
 /// The shortest interval the timers use, so that a tiny negotiated timeout cannot spin.
 const MIN_TICK: Duration = Duration::from_millis(10);
 
+/// The longest session timeout that can be asked for: the wire carries an `i32` of ms.
+const MAX_SESSION_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+
+/// The default bound on requests in flight: the server's own `globalOutstandingLimit` (it
+/// stops reading from its clients past 1,000 outstanding requests), so more would only wait
+/// in socket buffers, where a request can no longer be held back and its outcome becomes
+/// unknown if the connection goes; queued requests are resent after a reconnect instead.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+
 impl Session {
     /// A session that has not started. Call [`start`](Self::start) to connect.
-    pub fn new(config: SessionConfig) -> Session {
+    pub fn new(mut config: SessionConfig) -> Session {
+        config.session_timeout = config.session_timeout.min(MAX_SESSION_TIMEOUT);
+        config.max_in_flight = config.max_in_flight.max(1);
         let (session_id, passwd, established) = match config.resume {
             Some((id, pw)) => (id, Bytes::copy_from_slice(&pw), true),
             None => (0, Bytes::from_static(&[0; 16]), false),
@@ -431,6 +466,7 @@ impl Session {
             last_recv: None,
             lost_at: None,
             closing: false,
+            close_sent: false,
             closed_reason: RequestError::Closed,
             close_deadline: None,
             probe_at: None,
@@ -565,16 +601,27 @@ impl Session {
         if self.ping_outstanding {
             return None;
         }
-        self.last_send.map(|t| t + (self.timeout / 3).max(MIN_TICK))
+        self.last_send
+            .map(|t| add_saturating(t, (self.timeout / 3).max(MIN_TICK)))
     }
 
     fn read_deadline(&self) -> Option<Instant> {
         self.last_recv
-            .map(|t| t + (self.timeout * 2 / 3).max(MIN_TICK))
+            .map(|t| add_saturating(t, (self.timeout * 2 / 3).max(MIN_TICK)))
     }
 
+    /// When the session is taken as expired on the client side: T after the last bytes
+    /// received from a server (`lost_at`), plus T/6 for a handshake already under way (the
+    /// server's answer, resumed or expired, is worth more than our guess).
     fn expiry_deadline(&self) -> Option<Instant> {
-        self.lost_at.map(|t| t + self.timeout.max(MIN_TICK))
+        let t = self.timeout.max(MIN_TICK);
+        let grace = if self.conn == Conn::Handshaking {
+            t / 6
+        } else {
+            Duration::ZERO
+        };
+        self.lost_at
+            .map(|at| add_saturating(at, t.saturating_add(grace)))
     }
 
     // ------------------------------------------------------------------ inputs
@@ -585,6 +632,10 @@ impl Session {
             return;
         }
         self.set_state(SessionState::Connecting);
+        if self.established {
+            // A session resumed with `resume`: nothing heard from it yet in this process.
+            self.lost_at = Some(now);
+        }
         self.new_pass();
         self.connect_next(now);
     }
@@ -601,7 +652,11 @@ impl Session {
         }
         let id = RequestId(self.next_id);
         self.next_id += 1;
-        if self.conn == Conn::Up && self.connect_auths == 0 && self.queue.is_empty() {
+        if self.conn == Conn::Up
+            && self.connect_auths == 0
+            && self.queue.is_empty()
+            && self.in_flight() < self.config.max_in_flight
+        {
             self.send_user(now, Queued { id, req })?;
         } else {
             if self.queue.len() >= self.config.max_queued_requests {
@@ -610,8 +665,13 @@ impl Session {
                 }
                 .into());
             }
-            // Refuse an oversized request now rather than after the reconnect.
-            check_size(&req, self.config.max_outgoing_frame)?;
+            // Refuse an oversized request now rather than after the reconnect. While
+            // connected (waiting for room under max_in_flight) it goes out soon: encoding it
+            // twice would double the cost of a pipelined burst, and a refusal at send reaches
+            // the caller through its reply all the same (`flush_queue`).
+            if self.conn != Conn::Up {
+                check_size(&req, self.config.max_outgoing_frame)?;
+            }
             self.queue.push_back(Queued { id, req });
         }
         Ok(id)
@@ -625,20 +685,31 @@ impl Session {
         }
         self.closing = true;
         if self.conn == Conn::Up {
+            // Sends closeSession once the queue is out (see `flush_queue`).
             self.flush_queue(now);
-            let x = self.alloc_xid();
-            if encode_request(x, &Request::CloseSession, &mut self.outbuf, usize::MAX).is_ok() {
-                self.push_inflight(InFlight {
-                    xid: x,
-                    op: OpCode::CloseSession,
-                    owner: Owner::Close,
-                });
-                self.last_send = Some(now);
-            }
-            self.close_deadline = Some(now + (self.timeout * 2 / 3).max(MIN_TICK));
         } else {
             self.finish_closed();
         }
+    }
+
+    /// Sends closeSession and arms the timer that gives up waiting for its answer.
+    fn send_close(&mut self, now: Instant) {
+        self.close_sent = true;
+        let x = self.alloc_xid();
+        if encode_request(x, &Request::CloseSession, &mut self.outbuf, usize::MAX).is_ok() {
+            self.push_inflight(InFlight {
+                xid: x,
+                op: OpCode::CloseSession,
+                owner: Owner::Close,
+            });
+            self.last_send = Some(now);
+        }
+        self.close_deadline = Some(add_saturating(now, (self.timeout * 2 / 3).max(MIN_TICK)));
+    }
+
+    /// Requests awaiting their reply on the current connection.
+    fn in_flight(&self) -> usize {
+        self.inflight.len() + self.auth_inflight.len()
     }
 
     /// Closes at once, without waiting for the server to confirm (for a caller that gave up
@@ -718,6 +789,12 @@ impl Session {
             if !keep_going || !matches!(self.conn, Conn::Handshaking | Conn::Up) {
                 return;
             }
+        }
+        // Replies made room under max_in_flight: refill once a quarter of the window is
+        // free, so that a long burst goes out in a few large writes, not one per read.
+        let max = self.config.max_in_flight;
+        if !self.queue.is_empty() && self.in_flight() <= max - max / 4 {
+            self.flush_queue(now);
         }
     }
 
@@ -828,18 +905,30 @@ impl Session {
             Some(h) => {
                 self.host = h;
                 self.conn = Conn::Connecting;
-                let per_host = self.timeout / self.config.host_count.max(1) as u32;
-                self.connect_deadline = Some(now + per_host.max(MIN_TICK * 10));
+                let per_host =
+                    self.timeout / self.config.host_count.clamp(1, u32::MAX as usize) as u32;
+                self.connect_deadline = Some(add_saturating(now, per_host.max(MIN_TICK * 10)));
                 debug!("connecting to host {h}");
                 self.actions.push_back(Action::Connect { host: h });
             }
             None => {
-                // A full pass failed: back off, with ±40% jitter, doubling up to the cap.
-                let jitter = 0.6 + 0.8 * self.rng.unit();
-                let wait = self.backoff.mul_f64(jitter);
-                self.backoff = (self.backoff * 2).min(self.config.backoff_max);
+                // A full pass failed: back off, with ±40% jitter, doubling up to the cap, and
+                // never past the point where the session could still be saved.
+                let left = if self.established {
+                    self.expiry_deadline()
+                        .map(|t| t.saturating_duration_since(now))
+                } else {
+                    None
+                };
+                let wait = backoff::next_wait(
+                    self.backoff,
+                    self.config.backoff_max,
+                    self.rng.unit(),
+                    left,
+                );
+                self.backoff = backoff::next_backoff(self.backoff, self.config.backoff_max);
                 debug!("no host answered; next pass in {wait:?}");
-                self.retry_at = Some(now + wait);
+                self.retry_at = Some(add_saturating(now, wait));
             }
         }
     }
@@ -863,7 +952,8 @@ impl Session {
         self.inbuf.clear();
         self.ping_outstanding = false;
         self.connect_auths = 0;
-        if was_up {
+        self.close_sent = false;
+        if was_up || (self.established && self.lost_at.is_none()) {
             self.lost_at = self.last_recv.or(Some(now));
         }
         self.fail_inflight(RequestError::ConnectionLoss);
@@ -1102,18 +1192,22 @@ impl Session {
             SessionState::Connected
         });
         if read_only && self.config.host_count > 1 {
-            self.probe_at = Some(now + Duration::from_millis(500));
+            self.probe_at = Some(add_saturating(now, Duration::from_millis(500)));
         }
+        // Also sends closeSession if close() came while we were away.
         self.flush_queue(now);
-        if self.closing {
-            // close() came while we were away: send it now.
-            self.closing = false;
-            self.close(now);
-        }
     }
 
+    /// Sends queued requests while there is room under `max_in_flight`, then closeSession
+    /// if [`close`](Self::close) was called and everything before it is out.
     fn flush_queue(&mut self, now: Instant) {
-        while let Some(q) = self.queue.pop_front() {
+        if self.conn != Conn::Up || self.connect_auths > 0 {
+            return;
+        }
+        while self.in_flight() < self.config.max_in_flight {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
             let id = q.id;
             if let Err(SubmitError::Request(e)) = self.send_user(now, q) {
                 // The caller was told "queued"; it hears of the failure through its reply.
@@ -1127,6 +1221,9 @@ impl Session {
                     },
                 });
             }
+        }
+        if self.closing && !self.close_sent && self.queue.is_empty() {
+            self.send_close(now);
         }
     }
 
@@ -1185,7 +1282,10 @@ impl Session {
         self.actions.push_back(Action::ProbeReadWrite {
             host: self.probe_next,
         });
-        self.probe_at = Some(now + Duration::from_secs(2).min(self.timeout));
+        self.probe_at = Some(add_saturating(
+            now,
+            Duration::from_secs(2).min(self.timeout),
+        ));
     }
 
     /// Handles one frame of an established connection. Returns false when the connection
