@@ -50,8 +50,8 @@ pub(crate) fn inflight_size() -> usize {
     std::mem::size_of::<InFlight>()
 }
 
-mod rewatch;
 mod backoff;
+mod rewatch;
 #[cfg(test)]
 mod tests;
 mod unsent;
@@ -71,8 +71,8 @@ use crate::proto::{
     DecodeError, EncodeError, ErrorCode, FrameDecoder, FrameError, OpCode, Request, Response,
     WatcherEvent, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
-use unsent::Unsent;
 use backoff::add_saturating;
+use unsent::Unsent;
 use watches::PendingWatch;
 
 /// Identifies a submitted request; its reply comes back as [`Event::Reply`] with this id.
@@ -394,6 +394,13 @@ pub struct Session {
     closing: bool,
     /// Whether closeSession went out on the current connection.
     close_sent: bool,
+    /// Whether the current connection has carried a frame after its handshake. A connection
+    /// lost before that (a server that breaks every connection right after the handshake)
+    /// does not reset the backoff, and from the second such loss in a row the next attempt
+    /// waits for it: no reconnect storm.
+    proven: bool,
+    /// Connections lost in a row before carrying a frame after their handshake.
+    unproven_losses: u32,
     /// Why the session is [`SessionState::Closed`]: `Closed`, or `SessionExpired` when it
     /// expired and `reconnect_after_expiry` is off (later requests fail with that).
     closed_reason: RequestError,
@@ -467,6 +474,8 @@ impl Session {
             lost_at: None,
             closing: false,
             close_sent: false,
+            proven: false,
+            unproven_losses: 0,
             closed_reason: RequestError::Closed,
             close_deadline: None,
             probe_at: None,
@@ -784,7 +793,9 @@ impl Session {
             let keep_going = if self.conn == Conn::Handshaking {
                 self.on_connect_reply(now, frame)
             } else {
-                self.on_frame(now, frame)
+                let ok = self.on_frame(now, frame);
+                self.proven |= ok;
+                ok
             };
             if !keep_going || !matches!(self.conn, Conn::Handshaking | Conn::Up) {
                 return;
@@ -960,9 +971,24 @@ impl Session {
         if self.state.is_terminal() {
             return;
         }
+        // A connection that carried frames after its handshake was a good one: the next
+        // pass starts at once with the first backoff. One lost right after its handshake
+        // (garbage, or a server closing every connection) counts as a failed attempt: the
+        // backoff keeps growing, and from the second in a row the next pass waits for it
+        // instead of reconnecting once per round trip.
+        let proven = std::mem::take(&mut self.proven);
+        if was_up {
+            self.unproven_losses = if proven {
+                0
+            } else {
+                self.unproven_losses.saturating_add(1)
+            };
+        }
         if was_up {
             self.set_state(SessionState::Connecting);
-            self.backoff = self.config.backoff_initial;
+            if proven {
+                self.backoff = self.config.backoff_initial;
+            }
             self.new_pass();
             // The host that just dropped us goes last. After a read timeout (2T/3) there is
             // only T/3 left before the client-side expiry, exactly one connect timeout with
@@ -983,6 +1009,11 @@ impl Session {
                     return;
                 }
             }
+        }
+        if was_up && self.unproven_losses >= 2 {
+            // Not at once: the pass is over (a read-write host found by a probe still
+            // comes first).
+            self.pos = self.order.len();
         }
         self.connect_next(now);
     }
@@ -1142,7 +1173,7 @@ impl Session {
         self.established = true;
         self.lost_at = None;
         self.conn = Conn::Up;
-        self.backoff = self.config.backoff_initial;
+        self.proven = false;
         let read_only = resp.read_only == Some(true);
         info!(
             "session 0x{:x} {} on host {} (timeout {:?}{})",

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use super::*;
 
 mod loss;
+mod storm;
 use crate::proto::{
     decode_request, encode_connect_response, encode_notification, encode_reply, AddWatchRequest,
     ConnectResponse, EventType, KeeperState, PathWatch, ReplyHeader, RequestHeader, SetDataRequest,
