@@ -10,13 +10,15 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
 use super::hosts::{unchroot, HostPort};
+use super::read_loop::{read_some, short_read_ends_wakeup, ReadEnd, READ_BUDGET};
+use super::resolve::{self, Lookup, Resolver};
 use super::watchers::{PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
@@ -131,7 +133,15 @@ pub(crate) struct Core {
     pub(crate) chroot: Option<String>,
     pub(crate) session: Option<Session>,
     conn: Option<Conn>,
+    /// The addresses of the host being connected to, and its outstanding lookup.
+    dial: Option<Dial>,
     probe: Option<Probe>,
+    /// The lookup of the host a probe is for.
+    probe_lookup: Option<Lookup>,
+    /// Looks up host names (off the loop).
+    pub(crate) resolver: Resolver,
+    /// A continuation of reading is queued (the read budget ran out).
+    read_queued: bool,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
     /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
@@ -177,7 +187,11 @@ impl Core {
             chroot,
             session: None,
             conn: None,
+            dial: None,
             probe: None,
+            probe_lookup: None,
+            resolver: Resolver::system(),
+            read_queued: false,
             timer: None,
             flush_scheduled: false,
             flusher: None,
@@ -283,50 +297,133 @@ fn now(shared: &Shared) -> Instant {
     shared.borrow().reactor.now()
 }
 
-fn resolve(hp: &HostPort) -> Option<SocketAddr> {
-    match (hp.host.as_str(), hp.port).to_socket_addrs() {
-        Ok(mut addrs) => addrs.next(),
+/// The connection attempt to one host: its addresses, tried in order until one accepts.
+struct Dial {
+    host: usize,
+    addrs: Vec<SocketAddr>,
+    /// The next address to try (past the end: every address was tried).
+    next: usize,
+    /// The lookup of the host's name, while it is outstanding.
+    lookup: Option<Lookup>,
+}
+
+/// [`Action::Connect`]: resolve the host (an IP address at once, a name off the loop, afresh
+/// on every attempt, so each pass over the host list sees the name's current addresses) and
+/// connect to its addresses in turn. The session hears of a failure only once every address
+/// failed.
+fn connect(shared: &Shared, host: usize) {
+    disconnect(shared);
+    let (reactor, resolver, hp) = {
+        let core = shared.borrow();
+        (
+            core.reactor.clone(),
+            core.resolver.clone(),
+            core.hosts.get(host).cloned(),
+        )
+    };
+    let Some(hp) = hp else {
+        failed(shared);
+        return;
+    };
+    if let Some(addr) = resolve::literal(&hp) {
+        shared.borrow_mut().dial = Some(Dial {
+            host,
+            addrs: vec![addr],
+            next: 0,
+            lookup: None,
+        });
+        dial_next(shared);
+        return;
+    }
+    debug!("resolving {hp}");
+    let weak = Rc::downgrade(shared);
+    let name = hp.to_string();
+    let lookup = resolve::lookup(&reactor, &resolver, &hp, move |answer| {
+        let Some(shared) = weak.upgrade() else { return };
+        let still_wanted = {
+            let mut core = shared.borrow_mut();
+            match core.dial.as_mut() {
+                Some(d) if d.host == host && d.lookup.is_some() => {
+                    d.lookup = None;
+                    if let Ok(addrs) = &answer {
+                        debug!("{name} resolved to {addrs:?}");
+                        d.addrs.clone_from(addrs);
+                    }
+                    true
+                }
+                _ => false,
+            }
+        };
+        if !still_wanted {
+            return;
+        }
+        if let Err(e) = &answer {
+            warn!("cannot resolve {name}: {e}");
+        }
+        dial_next(&shared);
+        pump(&shared);
+    });
+    match lookup {
+        Ok(lookup) => {
+            shared.borrow_mut().dial = Some(Dial {
+                host,
+                addrs: Vec::new(),
+                next: 0,
+                lookup: Some(lookup),
+            });
+        }
         Err(e) => {
             warn!("cannot resolve {hp}: {e}");
-            None
+            failed(shared);
         }
     }
 }
 
-fn connect(shared: &Shared, host: usize) {
-    disconnect(shared);
-    let (reactor, hp) = {
-        let core = shared.borrow();
-        (core.reactor.clone(), core.hosts.get(host).cloned())
-    };
-    let result = hp
-        .as_ref()
-        .and_then(resolve)
-        .map(|addr| (addr, TcpSocket::connect(&reactor, addr)));
-    match result {
-        Some((addr, Ok(socket))) => {
-            debug!("connecting to {addr}");
-            let weak = Rc::downgrade(shared);
-            let installed = socket.set_on_ready(move |r| {
-                if let Some(shared) = weak.upgrade() {
-                    on_ready(&shared, r);
+/// Starts a connect to the next address of the host being dialled; when none is left, the
+/// session is told the host failed.
+fn dial_next(shared: &Shared) {
+    let reactor = shared.borrow().reactor.clone();
+    loop {
+        let addr = {
+            let mut core = shared.borrow_mut();
+            core.conn = None;
+            match core.dial.as_mut() {
+                Some(d) => {
+                    let addr = d.addrs.get(d.next).copied();
+                    d.next += 1;
+                    addr
                 }
-            });
-            if installed.is_err() {
-                failed(shared);
-                return;
+                None => None,
             }
-            shared.borrow_mut().conn = Some(Conn {
-                socket,
-                connecting: true,
-                writable_interest: true,
-            });
-        }
-        Some((addr, Err(e))) => {
-            debug!("connect to {addr} failed at once: {e}");
+        };
+        let Some(addr) = addr else {
             failed(shared);
+            return;
+        };
+        let socket = match TcpSocket::connect(&reactor, addr) {
+            Ok(s) => s,
+            Err(e) => {
+                debug!("connect to {addr} failed at once: {e}");
+                continue;
+            }
+        };
+        debug!("connecting to {addr}");
+        let weak = Rc::downgrade(shared);
+        let installed = socket.set_on_ready(move |r| {
+            if let Some(shared) = weak.upgrade() {
+                on_ready(&shared, r);
+            }
+        });
+        if let Err(e) = installed {
+            debug!("watching the connect to {addr} failed: {e}");
+            continue;
         }
-        None => failed(shared),
+        shared.borrow_mut().conn = Some(Conn {
+            socket,
+            connecting: true,
+            writable_interest: true,
+        });
+        return;
     }
 }
 
@@ -335,14 +432,19 @@ fn failed(shared: &Shared) {
     let t = now(shared);
     let mut core = shared.borrow_mut();
     core.conn = None;
+    core.dial = None;
     if let Some(s) = core.session.as_mut() {
         s.handle_disconnected(t);
     }
 }
 
 fn disconnect(shared: &Shared) {
-    let conn = shared.borrow_mut().conn.take();
+    let (conn, dial) = {
+        let mut core = shared.borrow_mut();
+        (core.conn.take(), core.dial.take())
+    };
     drop(conn); // deregisters the socket
+    drop(dial); // abandons a lookup in progress
 }
 
 fn on_ready(shared: &Shared, r: Readiness) {
@@ -362,14 +464,17 @@ fn on_ready(shared: &Shared, r: Readiness) {
                     c.connecting = false;
                     c.want_writable(false);
                 }
+                core.dial = None;
                 if let Some(s) = core.session.as_mut() {
                     s.handle_connected(t);
                 }
             }
             Some(Ok(false)) => return,
             Some(Err(e)) => {
+                // The next address of the same host, if it has one, before the session
+                // hears of a failure.
                 debug!("connect failed: {e}");
-                failed(shared);
+                dial_next(shared);
                 pump(shared);
                 return;
             }
@@ -382,50 +487,73 @@ fn on_ready(shared: &Shared, r: Readiness) {
     pump(shared);
 }
 
-/// Reads until the socket would block, feeding the session.
+/// Reads what the socket has, feeding the session (see [`read_some`] for when it stops).
+/// When the read budget runs out with data still waiting, a continuation is queued on the
+/// loop: timers, other sockets and callbacks get their turn first, and since an
+/// edge-triggered poll raises no new event for data already there, the continuation is what
+/// comes back for it.
 fn read_in(shared: &Shared, t: Instant, closing: bool) {
-    let mut guard = shared.borrow_mut();
-    let core = &mut *guard;
-    loop {
-        let Some(conn) = core.conn.as_ref() else {
+    let end = {
+        let mut guard = shared.borrow_mut();
+        let Core {
+            conn,
+            session,
+            readbuf,
+            ..
+        } = &mut *guard;
+        let Some(c) = conn.as_ref().filter(|c| !c.connecting) else {
             return;
         };
-        if conn.connecting {
+        read_some(
+            &c.socket,
+            readbuf,
+            short_read_ends_wakeup(),
+            closing,
+            READ_BUDGET,
+            |data| {
+                if let Some(s) = session.as_mut() {
+                    s.handle_data(t, data);
+                }
+                true
+            },
+        )
+    };
+    let lost = match end {
+        ReadEnd::WouldBlock | ReadEnd::ShortRead => return,
+        ReadEnd::BudgetSpent => {
+            read_later(shared, closing);
             return;
         }
-        match (&conn.socket).read(&mut core.readbuf) {
-            Ok(0) => {
-                debug!("the server closed the connection");
-                core.conn = None;
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_disconnected(t);
-                }
-                return;
-            }
-            Ok(n) => {
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_data(t, &core.readbuf[..n]);
-                }
-                // A short read emptied the socket: with edge-triggered readiness the next
-                // arrival raises a new event, so the read that would only say WouldBlock is
-                // skipped (one syscall less per wake-up). A pending end of stream or error
-                // is read now, since no new edge would announce it.
-                if n < core.readbuf.len() && !closing {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                debug!("read failed: {e}");
-                core.conn = None;
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_disconnected(t);
-                }
-                return;
-            }
-        }
+        ReadEnd::Eof => "the server closed the connection".to_string(),
+        ReadEnd::Failed(e) => format!("read failed: {e}"),
+    };
+    debug!("{lost}");
+    let mut core = shared.borrow_mut();
+    core.conn = None;
+    if let Some(s) = core.session.as_mut() {
+        s.handle_disconnected(t);
     }
+}
+
+/// Queues the rest of a read that ran out of budget (once: a queued continuation reads
+/// everything the socket has by the time it runs).
+fn read_later(shared: &Shared, closing: bool) {
+    let reactor = {
+        let mut core = shared.borrow_mut();
+        if core.read_queued {
+            return;
+        }
+        core.read_queued = true;
+        core.reactor.clone()
+    };
+    let weak = Rc::downgrade(shared);
+    reactor.call_soon(move || {
+        let Some(shared) = weak.upgrade() else { return };
+        shared.borrow_mut().read_queued = false;
+        let t = now(&shared);
+        read_in(&shared, t, closing);
+        pump(&shared);
+    });
 }
 
 /// How much submitted output is written at once instead of waiting for the loop's flush
@@ -535,15 +663,42 @@ fn set_timer(shared: &Shared, reactor: &Reactor, deadline: Instant) {
     shared.borrow_mut().timer = Some((id, deadline));
 }
 
+/// [`Action::ProbeReadWrite`]: ask `host` (its first address) whether it is read-write.
 fn probe(shared: &Shared, host: usize) {
-    let (reactor, hp) = {
-        let core = shared.borrow();
-        (core.reactor.clone(), core.hosts.get(host).cloned())
+    let (reactor, resolver, hp) = {
+        let mut core = shared.borrow_mut();
+        core.probe = None;
+        core.probe_lookup = None;
+        (
+            core.reactor.clone(),
+            core.resolver.clone(),
+            core.hosts.get(host).cloned(),
+        )
     };
-    let Some(addr) = hp.as_ref().and_then(resolve) else {
+    let Some(hp) = hp else { return };
+    if let Some(addr) = resolve::literal(&hp) {
+        start_probe(shared, &reactor, host, addr);
         return;
-    };
-    let Ok(socket) = TcpSocket::connect(&reactor, addr) else {
+    }
+    let weak = Rc::downgrade(shared);
+    let r = reactor.clone();
+    let lookup = resolve::lookup(&reactor, &resolver, &hp, move |answer| {
+        let Some(shared) = weak.upgrade() else { return };
+        shared.borrow_mut().probe_lookup = None;
+        match answer.map(|a| a.first().copied()) {
+            Ok(Some(addr)) => start_probe(&shared, &r, host, addr),
+            Ok(None) => {}
+            Err(e) => debug!("cannot resolve host {host} to probe it: {e}"),
+        }
+    });
+    match lookup {
+        Ok(l) => shared.borrow_mut().probe_lookup = Some(l),
+        Err(e) => debug!("cannot resolve host {host} to probe it: {e}"),
+    }
+}
+
+fn start_probe(shared: &Shared, reactor: &Reactor, host: usize, addr: SocketAddr) {
+    let Ok(socket) = TcpSocket::connect(reactor, addr) else {
         return;
     };
     let weak = Rc::downgrade(shared);

@@ -104,11 +104,14 @@
 
 mod driver;
 mod hosts;
+mod read_loop;
+mod resolve;
 mod security;
 mod transaction;
 mod watchers;
 
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use resolve::Resolver;
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
 pub use watchers::WatchedEvent;
@@ -229,6 +232,7 @@ pub struct ClientBuilder<H: Handler = MioHandler> {
     reconnect_after_expiry: bool,
     request_timeout: Option<Duration>,
     resume: Option<(i64, [u8; 16])>,
+    resolver: Resolver,
     handler: Option<H>,
 }
 
@@ -248,6 +252,7 @@ impl ClientBuilder<MioHandler> {
             reconnect_after_expiry: true,
             request_timeout: Some(Duration::from_secs(30)),
             resume: None,
+            resolver: Resolver::system(),
             handler: None,
         }
     }
@@ -308,6 +313,12 @@ impl<H: Handler> ClientBuilder<H> {
         self.resume = Some((session_id, passwd));
         self
     }
+    /// How host names are looked up (default [`Resolver::system`]). Lookups run off the
+    /// loop, on a short-lived thread each; hosts given as IP addresses need none.
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = resolver;
+        self
+    }
     /// Runs the client on `handler` (default: a new [`MioHandler`]).
     pub fn handler<H2: Handler>(self, handler: H2) -> ClientBuilder<H2> {
         ClientBuilder {
@@ -324,6 +335,7 @@ impl<H: Handler> ClientBuilder<H> {
             reconnect_after_expiry: self.reconnect_after_expiry,
             request_timeout: self.request_timeout,
             resume: self.resume,
+            resolver: self.resolver,
             handler: Some(handler),
         }
     }
@@ -354,7 +366,8 @@ impl<H: Handler> ClientBuilder<H> {
                 "the session timeout must be positive".into(),
             ));
         }
-        let core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        let mut core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        core.resolver = self.resolver.clone();
         Ok(Client {
             shared: Rc::new(RefCell::new(core)),
             handler,
