@@ -209,6 +209,17 @@ impl Core {
     }
 }
 
+impl Core {
+    /// The address of the server the session is connected to.
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        if !self.keeper.is_connected() {
+            return None;
+        }
+        let conn = self.conn.as_ref().filter(|c| !c.connecting)?;
+        conn.socket.peer_addr().ok()
+    }
+}
+
 /// Converts the session's reason into the crate's error.
 pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
     match e {

@@ -103,6 +103,7 @@
 //! callbacks run one at a time (see [`crate::handler`]).
 
 mod driver;
+mod four_letter;
 mod hosts;
 mod read_loop;
 mod resolve;
@@ -117,7 +118,6 @@ pub use transaction::{OpResult, Transaction};
 pub use watchers::WatchedEvent;
 
 use std::cell::RefCell;
-use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -1581,62 +1581,6 @@ impl<H: Handler> Client<H> {
             };
             reactor.dispatch_watch(move || f.call(ev));
         }
-    }
-
-    /// Sends a four-letter word (`ruok`, `srvr`, `envi`...) to the server this client is
-    /// connected to, on a connection of its own, and returns the answer. Blocks the thread
-    /// for at most the per-call timeout (it does not run the loop).
-    pub fn command(&self, cmd: &str) -> Result<String, Error> {
-        use std::io::{Read, Write};
-        let hp = {
-            let core = self.shared.borrow();
-            if !core.keeper.is_connected() {
-                return Err(Error::ConnectionLoss);
-            }
-            let host = core.session.as_ref().map_or(0, |s| s.current_host());
-            core.hosts.get(host).cloned()
-        };
-        let hp = hp.ok_or(Error::ConnectionLoss)?;
-        let addr = (hp.host.as_str(), hp.port)
-            .to_socket_addrs()
-            .map_err(|e| Error::io("resolving the server address", e))?
-            .next()
-            .ok_or(Error::ConnectionLoss)?;
-        let timeout = self
-            .timeout
-            .unwrap_or(self.config.request_timeout)
-            .unwrap_or(Duration::from_secs(10));
-        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| Error::io("connecting for a four-letter word", e))?;
-        s.set_read_timeout(Some(timeout))
-            .map_err(|e| Error::io("setting a read timeout", e))?;
-        s.write_all(cmd.as_bytes())
-            .map_err(|e| Error::io("sending a four-letter word", e))?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out)
-            .map_err(|e| Error::io("reading a four-letter word's answer", e))?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
-    }
-
-    /// The server's version, from the `envi` four-letter word (e.g. `(3, 8, 0)`).
-    pub fn server_version(&self) -> Result<(u32, u32, u32), Error> {
-        let envi = self.command("envi")?;
-        let line = envi
-            .lines()
-            .find_map(|l| l.strip_prefix("zookeeper.version="))
-            .ok_or_else(|| {
-                Error::BadArgument(
-                    "the server's envi answer has no zookeeper.version (is envi whitelisted?)"
-                        .into(),
-                )
-            })?;
-        let ver = line.split(['-', ',', ' ']).next().unwrap_or("");
-        let mut parts = ver.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        Ok((
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-        ))
     }
 
     /// Runs the loop once (see [`crate::reactor::Reactor::poll_once`]).
