@@ -79,6 +79,42 @@ fn a_name_whose_first_addresses_refuse_connects_to_a_later_one() {
     client.stop().unwrap();
 }
 
+/// An address that neither accepts nor refuses: a listener with a backlog of 0 whose one
+/// slot is taken, so further connection attempts hang (their SYNs are dropped). Keep the
+/// returned values alive as long as the address must stay a black hole.
+#[cfg(target_os = "linux")]
+fn black_hole() -> (SocketAddr, TcpListener, TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: `l` is a valid listening socket for the duration of the call; listen() on it
+    // again only changes its backlog.
+    assert_eq!(unsafe { libc::listen(l.as_raw_fd(), 0) }, 0);
+    let addr = l.local_addr().unwrap();
+    let taken = TcpStream::connect(addr).unwrap();
+    (addr, l, taken)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_address_that_never_answers_does_not_use_up_the_hosts_connect_timeout() {
+    let zk = ZkServer::start().expect("a server");
+    let server = zk.addr();
+    let (hole, _l, _taken) = black_hole();
+    // A name whose first address is a black hole: with one host, the session gives the host
+    // its whole connect timeout (T); the black hole must get only its share of it, so the
+    // second address is reached within the first pass, every pass.
+    let resolver = Resolver::new(move |_, _| Ok(vec![hole, server]));
+    let client = Client::builder(&format!("zk.example:{}", server.port()))
+        .session_timeout(Duration::from_secs(4))
+        .resolver(resolver)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    client.start(Some(PATIENCE)).unwrap();
+    assert!(start.elapsed() < PATIENCE);
+    client.stop().unwrap();
+}
+
 #[test]
 fn a_name_is_resolved_again_on_every_pass_over_the_host_list() {
     let zk = ZkServer::start().expect("a server");

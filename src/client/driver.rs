@@ -142,6 +142,8 @@ pub(crate) struct Core {
     pub(crate) resolver: Resolver,
     /// A continuation of reading is queued (the read budget ran out).
     read_queued: bool,
+    /// Address attempts made so far (names each one, see `Dial::attempt`).
+    dial_attempts: u64,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
     /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
@@ -192,6 +194,7 @@ impl Core {
             probe_lookup: None,
             resolver: Resolver::system(),
             read_queued: false,
+            dial_attempts: 0,
             timer: None,
             flush_scheduled: false,
             flusher: None,
@@ -316,7 +319,12 @@ struct Dial {
     next: usize,
     /// The lookup of the host's name, while it is outstanding.
     lookup: Option<Lookup>,
+    /// Names the address attempt under way, so a stale attempt timer does nothing.
+    attempt: u64,
 }
+
+/// The least time an address is given before the next one is tried.
+const MIN_ADDRESS_TIME: Duration = Duration::from_millis(250);
 
 /// [`Action::Connect`]: resolve the host (an IP address at once, a name off the loop, afresh
 /// on every attempt, so each pass over the host list sees the name's current addresses) and
@@ -342,6 +350,7 @@ fn connect(shared: &Shared, host: usize) {
             addrs: vec![addr],
             next: 0,
             lookup: None,
+            attempt: 0,
         });
         dial_next(shared);
         return;
@@ -381,6 +390,7 @@ fn connect(shared: &Shared, host: usize) {
                 addrs: Vec::new(),
                 next: 0,
                 lookup: Some(lookup),
+                attempt: 0,
             });
         }
         Err(e) => {
@@ -434,8 +444,48 @@ fn dial_next(shared: &Shared) {
             connecting: true,
             writable_interest: true,
         });
+        give_up_on_address_later(shared, &reactor, addr);
         return;
     }
+}
+
+/// While a host has more addresses after this one, an address that neither accepts nor
+/// refuses (a black hole: dropped SYNs) must not use up the session's whole connect timeout
+/// for the host (T / number of hosts, PROTOCOL.md §9): it gets its share of it, and then the
+/// next address is tried. The last address has whatever is left, until the session's own
+/// connect timeout.
+fn give_up_on_address_later(shared: &Shared, reactor: &Reactor, addr: SocketAddr) {
+    let (attempt, share) = {
+        let mut guard = shared.borrow_mut();
+        let core = &mut *guard;
+        let hosts = u32::try_from(core.hosts.len().max(1)).unwrap_or(u32::MAX);
+        let per_host = core
+            .session
+            .as_ref()
+            .map_or(MIN_ADDRESS_TIME, |s| s.negotiated_timeout() / hosts);
+        core.dial_attempts += 1;
+        let attempt = core.dial_attempts;
+        let Some(d) = core.dial.as_mut().filter(|d| d.next < d.addrs.len()) else {
+            return;
+        };
+        d.attempt = attempt;
+        let addrs = u32::try_from(d.addrs.len()).unwrap_or(u32::MAX);
+        (attempt, (per_host / addrs).max(MIN_ADDRESS_TIME))
+    };
+    let weak = Rc::downgrade(shared);
+    reactor.set_timeout(share, move || {
+        let Some(shared) = weak.upgrade() else { return };
+        let current = {
+            let core = shared.borrow();
+            core.dial.as_ref().is_some_and(|d| d.attempt == attempt)
+                && core.conn.as_ref().is_some_and(|c| c.connecting)
+        };
+        if current {
+            debug!("{addr} did not answer within {share:?}; trying the host's next address");
+            dial_next(&shared);
+            pump(&shared);
+        }
+    });
 }
 
 /// The connection failed or closed: tell the session.
