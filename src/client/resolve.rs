@@ -41,10 +41,24 @@ type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 
 /// Turns a host name and port into the addresses to try, in order. It runs on a thread of
 /// its own (never on the loop), so it may block; the client tries every address it returns
-/// until one accepts the connection, and asks again on each pass over its host list.
+/// until one accepts the connection, and asks again each time it connects to the host (so
+/// on each pass over its host list).
 ///
 /// The default, [`Resolver::system`], is the operating system's resolver (`getaddrinfo`).
 /// Hosts given as IP addresses are never passed to a resolver.
+///
+/// # Threads
+///
+/// Each lookup runs on a short-lived thread of its own, which ends with the lookup. It is
+/// the only thread the library starts; a connect string made of IP addresses starts none.
+/// A lookup the client no longer needs (the connection attempt timed out, the client was
+/// stopped) is abandoned: its thread finishes and its answer is dropped.
+///
+/// # Addresses
+///
+/// While a host has more addresses, one that refuses or fails is followed at once by the
+/// next; one that does not answer at all gets its share of the host's connect timeout
+/// (session timeout / number of hosts / number of addresses, at least 250 ms).
 ///
 /// # Examples
 ///
@@ -59,8 +73,11 @@ type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 ///     "zk.internal" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
 ///     _ => Err(io::Error::new(io::ErrorKind::NotFound, format!("unknown host {host}"))),
 /// });
+/// assert_eq!(table.resolve("zk.internal", 2181)?, [SocketAddr::from(([127, 0, 0, 1], 2181))]);
+/// // Connects to 127.0.0.1:2181 once started.
 /// let zk = Client::builder("zk.internal:2181").resolver(table).build()?;
-/// # Ok::<(), mio_zookeeper::Error>(())
+/// # drop(zk);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Resolver(Arc<ResolveFn>);
