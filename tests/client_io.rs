@@ -141,7 +141,7 @@ fn a_name_is_resolved_again_on_every_pass_over_the_host_list() {
 fn a_slow_name_lookup_does_not_block_the_loop() {
     let zk = ZkServer::start().expect("a server");
     let server = zk.addr();
-    let lookup = Duration::from_secs(2);
+    let lookup = Duration::from_secs(4);
     let resolver = Resolver::new(move |_, _| {
         thread::sleep(lookup);
         Ok(vec![server])
@@ -179,7 +179,7 @@ fn a_slow_name_lookup_does_not_block_the_loop() {
         .unwrap();
     started.get_nowait().unwrap();
     let elapsed = start.elapsed();
-    // A 20 ms timer over a 2 s lookup: far more than a handful of ticks even under load,
+    // A 20 ms timer over a 4 s lookup: far more than a handful of ticks even under load,
     // and exactly none if the lookup ran on the loop.
     assert!(
         ticks.get() >= 10,
@@ -211,6 +211,8 @@ struct FakeServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    /// The flood is on (it began and has not ended).
+    flooding: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -220,7 +222,8 @@ impl FakeServer {
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
-        let (st, se) = (stop.clone(), sent.clone());
+        let flooding = Arc::new(AtomicBool::new(false));
+        let (st, se, fl) = (stop.clone(), sent.clone(), flooding.clone());
         let thread = thread::spawn(move || {
             let mut silent = Vec::new();
             let mut first = true;
@@ -234,14 +237,15 @@ impl FakeServer {
                     continue;
                 }
                 first = false;
-                let (st, se) = (st.clone(), se.clone());
-                thread::spawn(move || serve(conn, after, &st, &se));
+                let (st, se, fl) = (st.clone(), se.clone(), fl.clone());
+                thread::spawn(move || serve(conn, after, &st, &se, &fl));
             }
         });
         FakeServer {
             addr,
             stop,
             sent,
+            flooding,
             thread: Some(thread),
         }
     }
@@ -266,7 +270,13 @@ fn read_frame(conn: &mut TcpStream) -> io::Result<Vec<u8>> {
     Ok(body)
 }
 
-fn serve(mut conn: TcpStream, after: After, stop: &AtomicBool, sent: &AtomicU64) {
+fn serve(
+    mut conn: TcpStream,
+    after: After,
+    stop: &AtomicBool,
+    sent: &AtomicU64,
+    flooding: &AtomicBool,
+) {
     if read_frame(&mut conn).is_err() {
         return;
     }
@@ -307,12 +317,14 @@ fn serve(mut conn: TcpStream, after: After, stop: &AtomicBool, sent: &AtomicU64)
         encode_notification(-1, &event, &mut chunk);
     }
     let until = Instant::now() + FLOOD_FOR;
+    flooding.store(true, Ordering::SeqCst);
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         if conn.write_all(&chunk).is_err() {
-            return;
+            break;
         }
         sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
     }
+    flooding.store(false, Ordering::SeqCst);
 }
 
 // ----------------------------------------------------------------------------- read budget
@@ -334,19 +346,26 @@ fn a_flood_of_notifications_does_not_starve_the_loops_timers() {
     started.get_nowait().unwrap();
     // The flood is on: the client reads notifications as fast as it can. A timer on the
     // same loop must still fire, many times, long before the flood ends.
+    // (Without a read budget: 3 ticks in 32 s, the whole flood.)
     let ticks = ticker(&reactor, Duration::from_millis(10));
     let since = Instant::now();
-    let res = reactor.run_until(&|| ticks.get() >= 20, Some(Duration::from_secs(10)));
+    let res = reactor.run_until(&|| ticks.get() >= 10, Some(Duration::from_secs(15)));
     let waited = since.elapsed();
     let flooded = fake.sent.load(Ordering::Relaxed);
     assert!(
-        res.is_ok() && waited < Duration::from_secs(10),
-        "{} of 20 ticks of a 10 ms timer in {waited:?} ({flooded} bytes flooded since \
+        res.is_ok() && waited < Duration::from_secs(15),
+        "{} of 10 ticks of a 10 ms timer in {waited:?} ({flooded} bytes flooded since \
          {:?}): the reads starved the timers",
         ticks.get(),
         start.elapsed()
     );
     assert!(flooded > 0, "the fake server never flooded");
+    // ... while the flood was on (not after it ended, which a starved loop would see too).
+    assert!(
+        fake.flooding.load(Ordering::SeqCst),
+        "the flood ended ({:?} after the start) before the timer could fire",
+        start.elapsed()
+    );
     // The client stays responsive: its state is still connected, the loop takes new work.
     assert_eq!(client.state(), ClientState::Connected);
     let done = Rc::new(Cell::new(false));

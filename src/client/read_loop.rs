@@ -7,10 +7,12 @@
 use std::io::{self, ErrorKind, Read};
 
 /// The most `read` calls one wake-up makes on the client's socket before it yields to the
-/// rest of the loop. With the driver's 256 KiB buffer that is up to 4 MiB per turn: large
-/// enough that a busy session is not slowed by the extra turns, small enough that a timer
-/// waits at most a few milliseconds behind a flood.
-pub(crate) const READ_BUDGET: usize = 16;
+/// rest of the loop. With the driver's 256 KiB buffer that is up to 1 MiB per turn: large
+/// enough that the extra turn (a queued continuation) is nothing next to decoding a MiB of
+/// replies, small enough that a timer waits only a few milliseconds behind a flood of
+/// notifications in a release build (a debug build on a loaded machine: a tenth of a
+/// second or so).
+pub(crate) const READ_BUDGET: usize = 4;
 
 /// Whether a short read (fewer bytes than asked for) may end a wake-up without reading on to
 /// `WouldBlock`. It saves one system call per wake-up, and it is only sound where mio
