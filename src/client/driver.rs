@@ -575,7 +575,6 @@ fn read_in(shared: &Shared, t: Instant, closing: bool) {
                 if let Some(s) = session.as_mut() {
                     s.handle_data(t, data);
                 }
-                true
             },
         )
     };

@@ -62,15 +62,14 @@ pub(crate) enum ReadEnd {
 /// Reads from `src` into `buf`, handing each chunk to `feed`, until the socket would block,
 /// the peer closes, a read fails, `budget` reads were made, or (with `shortcut`, and not
 /// `closing`) a read comes back short. A pending end of stream or error (`closing`) is read
-/// now even with the shortcut, since no new edge would announce it. `feed` returns `false`
-/// to stop at once (the connection went away while handling the bytes).
+/// now even with the shortcut, since no new edge would announce it.
 pub(crate) fn read_some<R: Read>(
     mut src: R,
     buf: &mut [u8],
     shortcut: bool,
     closing: bool,
     budget: usize,
-    mut feed: impl FnMut(&[u8]) -> bool,
+    mut feed: impl FnMut(&[u8]),
 ) -> ReadEnd {
     let mut reads = 0;
     loop {
@@ -81,9 +80,7 @@ pub(crate) fn read_some<R: Read>(
         match src.read(buf) {
             Ok(0) => return ReadEnd::Eof,
             Ok(n) => {
-                if !feed(&buf[..n]) {
-                    return ReadEnd::WouldBlock;
-                }
+                feed(&buf[..n]);
                 if shortcut && n < buf.len() && !closing {
                     return ReadEnd::ShortRead;
                 }
@@ -139,8 +136,7 @@ mod tests {
         let mut got = Vec::new();
         let mut buf = [0u8; 8];
         let end = read_some(script, &mut buf, shortcut, closing, budget, |b| {
-            got.extend_from_slice(b);
-            true
+            got.extend_from_slice(b)
         });
         (end, got)
     }
