@@ -9,14 +9,16 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{ErrorKind, Write};
+use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::debug;
 
 use super::hosts::{unchroot, HostPort};
+use super::read_loop::{read_some, short_read_ends_wakeup, ReadEnd, READ_BUDGET};
+use super::resolve::{Lookup, Resolver};
 use super::watchers::{PendingKind, PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
@@ -131,7 +133,17 @@ pub(crate) struct Core {
     pub(crate) chroot: Option<String>,
     pub(crate) session: Option<Session>,
     conn: Option<Conn>,
+    /// The addresses of the host being connected to, and its outstanding lookup.
+    dial: Option<Dial>,
     probe: Option<Probe>,
+    /// The lookup of the host a probe is for.
+    probe_lookup: Option<Lookup>,
+    /// Looks up host names (off the loop).
+    pub(crate) resolver: Resolver,
+    /// A continuation of reading is queued (the read budget ran out).
+    read_queued: bool,
+    /// Address attempts made so far (names each one, see `Dial::attempt`).
+    dial_attempts: u64,
     timer: Option<(TimerId, Instant)>,
     flush_scheduled: bool,
     /// Queued on the loop by [`flush_soon`] (allocated once, not per flush).
@@ -173,6 +185,10 @@ impl std::fmt::Debug for Core {
 
 pub(crate) type Shared = Rc<RefCell<Core>>;
 
+#[path = "dial.rs"]
+mod dial;
+use dial::{connect, dial_next, probe, Dial};
+
 impl Core {
     pub(crate) fn new(reactor: Reactor, hosts: Vec<HostPort>, chroot: Option<String>) -> Core {
         Core {
@@ -181,7 +197,12 @@ impl Core {
             chroot,
             session: None,
             conn: None,
+            dial: None,
             probe: None,
+            probe_lookup: None,
+            resolver: Resolver::system(),
+            read_queued: false,
+            dial_attempts: 0,
             timer: None,
             flush_scheduled: false,
             flusher: None,
@@ -197,6 +218,17 @@ impl Core {
             keepalive: None,
             readbuf: vec![0u8; 256 * 1024].into_boxed_slice(),
         }
+    }
+}
+
+impl Core {
+    /// The address of the server the session is connected to.
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        if !self.keeper.is_connected() {
+            return None;
+        }
+        let conn = self.conn.as_ref().filter(|c| !c.connecting)?;
+        conn.socket.peer_addr().ok()
     }
 }
 
@@ -296,66 +328,24 @@ fn now(shared: &Shared) -> Instant {
     shared.borrow().reactor.now()
 }
 
-fn resolve(hp: &HostPort) -> Option<SocketAddr> {
-    match (hp.host.as_str(), hp.port).to_socket_addrs() {
-        Ok(mut addrs) => addrs.next(),
-        Err(e) => {
-            warn!("cannot resolve {hp}: {e}");
-            None
-        }
-    }
-}
-
-fn connect(shared: &Shared, host: usize) {
-    disconnect(shared);
-    let (reactor, hp) = {
-        let core = shared.borrow();
-        (core.reactor.clone(), core.hosts.get(host).cloned())
-    };
-    let result = hp
-        .as_ref()
-        .and_then(resolve)
-        .map(|addr| (addr, TcpSocket::connect(&reactor, addr)));
-    match result {
-        Some((addr, Ok(socket))) => {
-            debug!("connecting to {addr}");
-            let weak = Rc::downgrade(shared);
-            let installed = socket.set_on_ready(move |r| {
-                if let Some(shared) = weak.upgrade() {
-                    on_ready(&shared, r);
-                }
-            });
-            if installed.is_err() {
-                failed(shared);
-                return;
-            }
-            shared.borrow_mut().conn = Some(Conn {
-                socket,
-                connecting: true,
-                writable_interest: true,
-            });
-        }
-        Some((addr, Err(e))) => {
-            debug!("connect to {addr} failed at once: {e}");
-            failed(shared);
-        }
-        None => failed(shared),
-    }
-}
-
 /// The connection failed or closed: tell the session.
 fn failed(shared: &Shared) {
     let t = now(shared);
     let mut core = shared.borrow_mut();
     core.conn = None;
+    core.dial = None;
     if let Some(s) = core.session.as_mut() {
         s.handle_disconnected(t);
     }
 }
 
 fn disconnect(shared: &Shared) {
-    let conn = shared.borrow_mut().conn.take();
+    let (conn, dial) = {
+        let mut core = shared.borrow_mut();
+        (core.conn.take(), core.dial.take())
+    };
     drop(conn); // deregisters the socket
+    drop(dial); // abandons a lookup in progress
 }
 
 fn on_ready(shared: &Shared, r: Readiness) {
@@ -375,14 +365,17 @@ fn on_ready(shared: &Shared, r: Readiness) {
                     c.connecting = false;
                     c.want_writable(false);
                 }
+                core.dial = None;
                 if let Some(s) = core.session.as_mut() {
                     s.handle_connected(t);
                 }
             }
             Some(Ok(false)) => return,
             Some(Err(e)) => {
+                // The next address of the same host, if it has one, before the session
+                // hears of a failure.
                 debug!("connect failed: {e}");
-                failed(shared);
+                dial_next(shared);
                 pump(shared);
                 return;
             }
@@ -395,50 +388,72 @@ fn on_ready(shared: &Shared, r: Readiness) {
     pump(shared);
 }
 
-/// Reads until the socket would block, feeding the session.
+/// Reads what the socket has, feeding the session (see [`read_some`] for when it stops).
+/// When the read budget runs out with data still waiting, a continuation is queued on the
+/// loop: timers, other sockets and callbacks get their turn first, and since an
+/// edge-triggered poll raises no new event for data already there, the continuation is what
+/// comes back for it.
 fn read_in(shared: &Shared, t: Instant, closing: bool) {
-    let mut guard = shared.borrow_mut();
-    let core = &mut *guard;
-    loop {
-        let Some(conn) = core.conn.as_ref() else {
+    let end = {
+        let mut guard = shared.borrow_mut();
+        let Core {
+            conn,
+            session,
+            readbuf,
+            ..
+        } = &mut *guard;
+        let Some(c) = conn.as_ref().filter(|c| !c.connecting) else {
             return;
         };
-        if conn.connecting {
+        read_some(
+            &c.socket,
+            readbuf,
+            short_read_ends_wakeup(),
+            closing,
+            READ_BUDGET,
+            |data| {
+                if let Some(s) = session.as_mut() {
+                    s.handle_data(t, data);
+                }
+            },
+        )
+    };
+    let lost = match end {
+        ReadEnd::WouldBlock | ReadEnd::ShortRead => return,
+        ReadEnd::BudgetSpent => {
+            read_later(shared, closing);
             return;
         }
-        match (&conn.socket).read(&mut core.readbuf) {
-            Ok(0) => {
-                debug!("the server closed the connection");
-                core.conn = None;
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_disconnected(t);
-                }
-                return;
-            }
-            Ok(n) => {
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_data(t, &core.readbuf[..n]);
-                }
-                // A short read emptied the socket: with edge-triggered readiness the next
-                // arrival raises a new event, so the read that would only say WouldBlock is
-                // skipped (one syscall less per wake-up). A pending end of stream or error
-                // is read now, since no new edge would announce it.
-                if n < core.readbuf.len() && !closing {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => {
-                debug!("read failed: {e}");
-                core.conn = None;
-                if let Some(s) = core.session.as_mut() {
-                    s.handle_disconnected(t);
-                }
-                return;
-            }
-        }
+        ReadEnd::Eof => "the server closed the connection".to_string(),
+        ReadEnd::Failed(e) => format!("read failed: {e}"),
+    };
+    debug!("{lost}");
+    let mut core = shared.borrow_mut();
+    core.conn = None;
+    if let Some(s) = core.session.as_mut() {
+        s.handle_disconnected(t);
     }
+}
+
+/// Queues the rest of a read that ran out of budget (once: a queued continuation reads
+/// everything the socket has by the time it runs).
+fn read_later(shared: &Shared, closing: bool) {
+    let reactor = {
+        let mut core = shared.borrow_mut();
+        if core.read_queued {
+            return;
+        }
+        core.read_queued = true;
+        core.reactor.clone()
+    };
+    let weak = Rc::downgrade(shared);
+    reactor.call_soon(move || {
+        let Some(shared) = weak.upgrade() else { return };
+        shared.borrow_mut().read_queued = false;
+        let t = now(&shared);
+        read_in(&shared, t, closing);
+        pump(&shared);
+    });
 }
 
 /// How much submitted output is written at once instead of waiting for the loop's flush
@@ -546,84 +561,6 @@ fn set_timer(shared: &Shared, reactor: &Reactor, deadline: Instant) {
         }
     });
     shared.borrow_mut().timer = Some((id, deadline));
-}
-
-fn probe(shared: &Shared, host: usize) {
-    let (reactor, hp) = {
-        let core = shared.borrow();
-        (core.reactor.clone(), core.hosts.get(host).cloned())
-    };
-    let Some(addr) = hp.as_ref().and_then(resolve) else {
-        return;
-    };
-    let Ok(socket) = TcpSocket::connect(&reactor, addr) else {
-        return;
-    };
-    let weak = Rc::downgrade(shared);
-    if socket
-        .set_on_ready(move |r| {
-            if let Some(shared) = weak.upgrade() {
-                on_probe_ready(&shared, r);
-            }
-        })
-        .is_ok()
-    {
-        shared.borrow_mut().probe = Some(Probe {
-            socket,
-            host,
-            sent: false,
-            answer: Vec::new(),
-        });
-    }
-}
-
-fn on_probe_ready(shared: &Shared, _r: Readiness) {
-    let t = now(shared);
-    let mut result = None;
-    {
-        let mut core = shared.borrow_mut();
-        let Some(p) = core.probe.as_mut() else { return };
-        if !p.sent {
-            match p.socket.connect_result() {
-                Ok(true) => {
-                    if (&p.socket).write_all(b"isro").is_err() {
-                        core.probe = None;
-                        return;
-                    }
-                    p.sent = true;
-                }
-                Ok(false) => return,
-                Err(_) => {
-                    core.probe = None;
-                    return;
-                }
-            }
-        }
-        let mut buf = [0u8; 16];
-        loop {
-            match (&p.socket).read(&mut buf) {
-                Ok(0) => {
-                    result = Some((p.host, p.answer.starts_with(b"rw")));
-                    break;
-                }
-                Ok(n) => p.answer.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    result = Some((p.host, false));
-                    break;
-                }
-            }
-        }
-        if let Some((host, rw)) = result {
-            core.probe = None;
-            if let Some(s) = core.session.as_mut() {
-                s.handle_probe_result(t, host, rw);
-            }
-        }
-    }
-    if result.is_some() {
-        pump(shared);
-    }
 }
 
 /// Maps the session's state to kazoo's.

@@ -138,7 +138,10 @@
 
 mod driver;
 mod handle;
+mod four_letter;
 mod hosts;
+mod read_loop;
+mod resolve;
 mod security;
 mod settings;
 mod transaction;
@@ -147,13 +150,13 @@ mod watchers;
 
 pub use handle::WeakClient;
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use resolve::Resolver;
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
 pub use watcher::Watcher;
 pub use watchers::WatchedEvent;
 
 use std::cell::RefCell;
-use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -270,6 +273,7 @@ pub struct ClientBuilder<H: Handler = MioHandler> {
     reconnect_after_expiry: bool,
     request_timeout: Option<Duration>,
     resume: Option<(i64, [u8; 16])>,
+    resolver: Resolver,
     handler: Option<H>,
 }
 
@@ -290,6 +294,7 @@ impl ClientBuilder<MioHandler> {
             reconnect_after_expiry: true,
             request_timeout: Some(Duration::from_secs(30)),
             resume: None,
+            resolver: Resolver::system(),
             handler: None,
         }
     }
@@ -374,6 +379,12 @@ impl<H: Handler> ClientBuilder<H> {
         self.resume = Some((session_id, passwd));
         self
     }
+    /// How host names are looked up (default [`Resolver::system`]). Lookups run off the
+    /// loop, on a short-lived thread each; hosts given as IP addresses need none.
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = resolver;
+        self
+    }
     /// Runs the client on `handler` (default: the thread's default loop,
     /// [`MioHandler::current`]; pass [`MioHandler::new`] for a loop of its own).
     pub fn handler<H2: Handler>(self, handler: H2) -> ClientBuilder<H2> {
@@ -392,6 +403,7 @@ impl<H: Handler> ClientBuilder<H> {
             reconnect_after_expiry: self.reconnect_after_expiry,
             request_timeout: self.request_timeout,
             resume: self.resume,
+            resolver: self.resolver,
             handler: Some(handler),
         }
     }
@@ -420,7 +432,8 @@ impl<H: Handler> ClientBuilder<H> {
         };
         let cs = parse_connect_string(&self.hosts)?;
         self.check_settings()?;
-        let core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        let mut core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        core.resolver = self.resolver.clone();
         let handle = Rc::new(Handle {
             shared: Rc::new(RefCell::new(core)),
             handler,
@@ -1747,62 +1760,6 @@ impl<H: Handler> Client<H> {
                 res.map(|_| ())
             },
         )
-    }
-
-    /// Sends a four-letter word (`ruok`, `srvr`, `envi`...) to the server this client is
-    /// connected to, on a connection of its own, and returns the answer. Blocks the thread
-    /// for at most the per-call timeout (it does not run the loop).
-    pub fn command(&self, cmd: &str) -> Result<String, Error> {
-        use std::io::{Read, Write};
-        let hp = {
-            let core = self.shared.borrow();
-            if !core.keeper.is_connected() {
-                return Err(Error::ConnectionLoss);
-            }
-            let host = core.session.as_ref().map_or(0, |s| s.current_host());
-            core.hosts.get(host).cloned()
-        };
-        let hp = hp.ok_or(Error::ConnectionLoss)?;
-        let addr = (hp.host.as_str(), hp.port)
-            .to_socket_addrs()
-            .map_err(|e| Error::io("resolving the server address", e))?
-            .next()
-            .ok_or(Error::ConnectionLoss)?;
-        let timeout = self
-            .timeout
-            .unwrap_or(self.config.request_timeout)
-            .unwrap_or(Duration::from_secs(10));
-        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| Error::io("connecting for a four-letter word", e))?;
-        s.set_read_timeout(Some(timeout))
-            .map_err(|e| Error::io("setting a read timeout", e))?;
-        s.write_all(cmd.as_bytes())
-            .map_err(|e| Error::io("sending a four-letter word", e))?;
-        let mut out = Vec::new();
-        s.read_to_end(&mut out)
-            .map_err(|e| Error::io("reading a four-letter word's answer", e))?;
-        Ok(String::from_utf8_lossy(&out).into_owned())
-    }
-
-    /// The server's version, from the `envi` four-letter word (e.g. `(3, 8, 0)`).
-    pub fn server_version(&self) -> Result<(u32, u32, u32), Error> {
-        let envi = self.command("envi")?;
-        let line = envi
-            .lines()
-            .find_map(|l| l.strip_prefix("zookeeper.version="))
-            .ok_or_else(|| {
-                Error::BadArgument(
-                    "the server's envi answer has no zookeeper.version (is envi whitelisted?)"
-                        .into(),
-                )
-            })?;
-        let ver = line.split(['-', ',', ' ']).next().unwrap_or("");
-        let mut parts = ver.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        Ok((
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-        ))
     }
 
     /// Runs the loop once (see [`crate::reactor::Reactor::poll_once`]).
