@@ -119,16 +119,17 @@ pub(crate) fn teardown(shared: &Shared) {
 /// # let server = mio_zookeeper::testing::ZkServer::start()?;
 /// # let hosts = server.connect_string();
 /// use std::{cell::Cell, rc::Rc, time::Duration};
-/// use mio_zookeeper::{Client, WatchedEvent, WeakClient};
+/// use mio_zookeeper::{Client, WatchedEvent, Watcher, WeakClient};
 ///
 /// fn watch(zk: WeakClient, seen: Rc<Cell<u32>>) {
 ///     let Some(client) = zk.upgrade() else { return }; // the client is gone: stop
 ///     let (z, s) = (zk.clone(), seen.clone());
 ///     // The result does not matter here: the watcher is armed when the reply comes.
-///     drop(client.exists_watch_async("/flag", move |_: WatchedEvent| {
+///     let rearm = Watcher::once(move |_: WatchedEvent| {
 ///         s.set(s.get() + 1);
 ///         watch(z, s);
-///     }));
+///     });
+///     drop(client.exists_watch_async("/flag", rearm));
 /// }
 ///
 /// let zk = Client::new(&hosts)?;

@@ -137,8 +137,8 @@
 //! when the reply comes later.
 
 mod driver;
-mod handle;
 mod four_letter;
+mod handle;
 mod hosts;
 mod read_loop;
 mod resolve;

@@ -947,6 +947,13 @@ impl Session {
     /// Drops the current connection: in-flight requests fail with ConnectionLoss, queued ones
     /// wait for the next connection.
     fn connection_lost(&mut self, now: Instant, why: &str, was_timeout: bool) {
+        if self.closing && self.conn != Conn::Down {
+            // Closing: nothing to reconnect for. The requests whose bytes never left are told
+            // apart from those written (`finish_closed`), as at the close deadline.
+            debug!("connection to host {} lost while closing: {why}", self.host);
+            self.finish_closed();
+            return;
+        }
         let was_up = self.conn == Conn::Up;
         if self.conn != Conn::Down {
             self.actions.push_back(Action::Disconnect);

@@ -69,6 +69,30 @@ fn close_without_an_answer_fails_written_requests_with_connection_loss() {
 }
 
 #[test]
+fn a_read_timeout_while_closing_tells_unwritten_requests_from_written_ones() {
+    // close() with one request written and one still in the buffer (a full socket), then
+    // the server goes silent: the read timeout ends the close, and only the written request
+    // may have been applied.
+    let mut h = connected();
+    let sent = h.submit(get("/sent", false));
+    let held = h.s.submit(h.now, get("/held", false)).unwrap();
+    h.pump_writing(0);
+    // Closed a while after the server was last heard from: its read timeout comes first.
+    h.now += Duration::from_secs(3);
+    h.s.close(h.now);
+    h.pump_writing(0);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(
+        replies(&h.take_events()),
+        vec![
+            (sent, Err(RequestError::ConnectionLoss)),
+            (held, Err(RequestError::Closed)),
+        ]
+    );
+    assert_eq!(h.s.state(), SessionState::Closed);
+}
+
+#[test]
 fn written_bytes_are_counted_per_connection() {
     // A request held in the buffer when the connection drops fails (ConnectionLoss,
     // conservatively); on the next connection the count starts over, so a request written
