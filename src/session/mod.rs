@@ -734,6 +734,14 @@ impl Session {
 
     /// The answer to [`Action::ProbeReadWrite`]: whether `host` is a read-write server.
     pub fn handle_probe_result(&mut self, now: Instant, host: usize, read_write: bool) {
+        if host >= self.config.host_count {
+            // Not a host of ours: moving there would ask the driver for a host it lacks.
+            warn!(
+                "probe result for host {host} ignored: there are {} hosts",
+                self.config.host_count
+            );
+            return;
+        }
         if read_write && self.state == SessionState::ConnectedReadOnly {
             info!("host {host} is read-write; moving there");
             self.preferred = Some(host);
@@ -1215,6 +1223,9 @@ impl Session {
                 {
                     // Header-only error replies; exists NoNode still registers a watch.
                     if !body.is_empty() {
+                        // Back in flight, so that it fails with the others (ConnectionLoss)
+                        // instead of never completing.
+                        self.inflight.push_front(f);
                         self.protocol_error(now, "an error reply with a body");
                         return false;
                     }
@@ -1260,6 +1271,9 @@ impl Session {
             self.conn = Conn::Down;
         }
         self.outbuf.clear();
+        // Terminal: no timer may fire later (a pending close's deadline would turn
+        // AuthFailed into Closed).
+        self.close_deadline = None;
         self.connect_deadline = None;
         self.retry_at = None;
         self.probe_at = None;
