@@ -932,6 +932,8 @@ impl Session {
             self.connect_next(now);
         } else {
             self.closed_reason = RequestError::SessionExpired;
+            // Terminal: a close still waiting for its reply wants no timer any more.
+            self.close_deadline = None;
             self.set_state(SessionState::Closed);
         }
     }

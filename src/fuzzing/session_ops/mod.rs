@@ -100,7 +100,7 @@ struct Harness {
     /// The host of a Connect action not yet answered.
     connecting: Option<usize>,
     /// Requests accepted and not completed, with their watch effect.
-    pending: BTreeMap<RequestId, WatchEffect>,
+    pending: BTreeMap<RequestId, (WatchEffect, Option<String>)>,
     /// Every id ever accepted (to tell "twice" from "unknown").
     accepted: BTreeSet<RequestId>,
     state: SessionState,
@@ -189,6 +189,16 @@ impl Harness {
             Op::Garbage { kind, arg } => {
                 let head = self.head_xid();
                 let bytes = self.server.garbage(kind, arg, head);
+                let ping_in_flight = self
+                    .server
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.ping == Some(None));
+                if kind % 10 == 8 && ping_in_flight {
+                    // A stray ping reply ends the ping in flight, as far as the session
+                    // can tell.
+                    self.answered_ping(bytes.len());
+                }
                 if let Some(c) = &mut self.server.conn {
                     c.write(&bytes);
                 }
@@ -261,6 +271,7 @@ impl Harness {
 
     fn submit(&mut self, req: Request) {
         let effect = WatchEffect::of(&req);
+        let path = req.clone().into_path();
         if let WatchEffect::Add(p, _)
         | WatchEffect::Remove(p, _)
         | WatchEffect::Exists(p)
@@ -274,7 +285,7 @@ impl Harness {
             Ok(id) => {
                 assert!(!terminal, "a {:?} session accepted a request", self.state);
                 assert!(self.accepted.insert(id), "request id {id:?} given twice");
-                self.pending.insert(id, effect);
+                self.pending.insert(id, (effect, path));
             }
             Err(e) => {
                 let _ = e.to_string();
@@ -349,7 +360,13 @@ impl Harness {
                     }
                     out
                 }
-                ClientFrame::Request(header, req) => self.answer(&header, &req, pick, &mut rng),
+                ClientFrame::Request(header, req) => {
+                    let out = self.answer(&header, &req, pick, &mut rng);
+                    if header.xid == xid::PING {
+                        self.answered_ping(out.len());
+                    }
+                    out
+                }
             };
             if let Some(c) = &mut self.server.conn {
                 c.write(&out);
@@ -545,6 +562,23 @@ impl Harness {
                     }
                 }
             }
+            if header.xid == xid::PING {
+                if let Some(answer) = c.ping {
+                    assert!(
+                        answer.is_some_and(|end| end <= c.delivered),
+                        "a second ping before the first one's reply was read"
+                    );
+                }
+                c.ping = Some(None);
+            } else if header.xid > 0 {
+                assert!(
+                    header.xid > c.last_xid,
+                    "xid {} after {} on one connection",
+                    header.xid,
+                    c.last_xid
+                );
+                c.last_xid = header.xid;
+            }
             c.unanswered.push_back(ClientFrame::Request(header, req));
         }
     }
@@ -552,12 +586,19 @@ impl Harness {
     fn on_event(&mut self, e: Event) {
         match e {
             Event::Reply { id, reply } => {
-                let Some(effect) = self.pending.remove(&id) else {
+                let Some((effect, path)) = self.pending.remove(&id) else {
                     if self.accepted.contains(&id) {
                         panic!("request {id:?} completed twice: {reply:?}");
                     }
                     panic!("a reply for request {id:?}, never submitted: {reply:?}");
                 };
+                if let Some(p) = &reply.path {
+                    assert_eq!(
+                        Some(p),
+                        path.as_ref(),
+                        "the reply to {id:?} names another request's path"
+                    );
+                }
                 effect.apply(&mut self.model, &reply.result);
             }
             Event::Watch { event, .. } => {
@@ -598,7 +639,21 @@ impl Harness {
                 self.state
             );
         }
+        if !self.state.is_terminal() {
+            assert!(
+                self.s.poll_timeout().is_some(),
+                "a live session ({:?}) with no deadline could stall for ever",
+                self.state
+            );
+        }
         self.check_watches();
+    }
+
+    /// The ping reply (or a stray one) of `len` bytes is about to be written.
+    fn answered_ping(&mut self, len: usize) {
+        if let Some(c) = &mut self.server.conn {
+            c.ping = Some(Some(c.written + len as u64));
+        }
     }
 
     fn check_watches(&self) {

@@ -30,6 +30,11 @@ pub(super) struct ServerConn {
     /// Paths re-registered by SetWatches / SetWatches2 on this connection, until the first
     /// other request closes the set and it is checked.
     pub(super) set_watches: Option<BTreeSet<(WatchKind, String)>>,
+    /// The xid of the last normal request read (they must increase).
+    pub(super) last_xid: i32,
+    /// The ping on this connection: `Some(None)` read and not answered, `Some(Some(end))`
+    /// answered by the bytes up to stream offset `end`; at most one may be in flight.
+    pub(super) ping: Option<Option<u64>>,
 }
 
 impl ServerConn {
@@ -45,6 +50,8 @@ impl ServerConn {
             snapshot: None,
             resumed: false,
             set_watches: Some(BTreeSet::new()),
+            last_xid: 0,
+            ping: None,
         }
     }
 

@@ -418,6 +418,11 @@ fn seeds() -> Vec<(String, Config, Vec<Op>)> {
         },
         regression_probe_unknown_host(),
     );
+    add(
+        "regression-expiry-while-closing",
+        Config { flags: 8, ..plain },
+        regression_expiry_while_closing(),
+    );
     seeds
 }
 
@@ -546,6 +551,35 @@ fn regression_probe_unknown_host() -> Vec<Op> {
             read_write: true,
         },
     ]
+}
+
+/// A session that expired (with no reconnect) while its closeSession was unanswered kept
+/// the close deadline: a Closed session still asked for a timer.
+#[test]
+fn expiry_while_closing_leaves_no_timer() {
+    let config = Config {
+        flags: 8,
+        ..Config::default()
+    };
+    let h = run_ops(config, &regression_expiry_while_closing());
+    assert_eq!(h.state, SessionState::Closed);
+    assert_eq!(h.s.poll_timeout(), None);
+}
+
+fn regression_expiry_while_closing() -> Vec<Op> {
+    let mut ops = HANDSHAKE.to_vec();
+    ops.extend([
+        submit(GET_DATA, 1, true),
+        Op::Close,
+        // A reply out of order drops the connection while closeSession is in flight.
+        Op::Garbage { kind: 0, arg: 0 },
+        Op::Deliver { len: 0 },
+        // The server expired the session meanwhile: the reconnect hears so.
+        Op::ServerExpire { cut: false },
+        Op::Connect,
+        serve(1, 0),
+    ]);
+    ops
 }
 
 #[test]
