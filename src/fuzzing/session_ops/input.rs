@@ -125,6 +125,9 @@ pub(super) enum Op {
     ServerExpire { cut: bool },
     /// `start` again (harmless once started).
     Start,
+    /// From now on the driver writes at most `bytes` bytes per turn (0: no limit), as a
+    /// socket with a full send buffer would.
+    WriteLimit { bytes: u16 },
 }
 
 /// Clock units of [`Op::Advance`]: up to about two million years in one step.
@@ -138,7 +141,7 @@ pub(super) const UNITS: [Duration; 6] = [
 ];
 
 /// Number of op tags.
-pub(super) const OP_TAGS: u8 = 17;
+pub(super) const OP_TAGS: u8 = 18;
 
 impl Op {
     pub(super) fn decode(g: &mut Gen<'_>) -> Op {
@@ -184,7 +187,8 @@ impl Op {
                 watcher_type: g.u8(),
             },
             15 => Op::ServerExpire { cut: g.bool() },
-            _ => Op::Start,
+            16 => Op::Start,
+            _ => Op::WriteLimit { bytes: u16(g) },
         }
     }
 
@@ -233,6 +237,10 @@ impl Op {
             }
             Op::ServerExpire { cut } => out.extend_from_slice(&[15, u8::from(cut)]),
             Op::Start => out.push(16),
+            Op::WriteLimit { bytes } => {
+                out.push(17);
+                out.extend_from_slice(&bytes.to_be_bytes());
+            }
         }
     }
 }

@@ -20,11 +20,14 @@
 //! - the deadline is honest: after `handle_timeout(now)`, [`Session::poll_timeout`] is
 //!   `None` or strictly after `now` (a deadline at or before `now` left after the call that
 //!   was meant to fire it would make a driver spin), and a second `handle_timeout(now)` does
-//!   nothing (no event, no action, no byte to write); a terminal session asks for no timer;
+//!   nothing (no event, no action, no byte to write); a terminal session asks for no timer,
+//!   and a live one always has a deadline (without one it could wait for ever);
 //! - the session writes only to a live connection, asks to connect only with no connection
 //!   up, names only hosts below `host_count`, sends nothing before its handshake is answered,
-//!   and every frame it writes decodes;
-//! - [`Session::state`] is the last [`Event::State`] reported;
+//!   every frame it writes decodes, xids increase on a connection, and at most one ping is
+//!   in flight;
+//! - [`Session::state`] is the last [`Event::State`] reported, and a reply that names a
+//!   path names its own request's;
 //! - watch bookkeeping: the session's [`WatchRegistry`] matches a model built from the
 //!   replies and notifications the application saw (PROTOCOL.md §6), and the SetWatches /
 //!   SetWatches2 sent on a resumed connection name exactly the watches the model held when
@@ -99,6 +102,8 @@ struct Harness {
     server: Server,
     /// The host of a Connect action not yet answered.
     connecting: Option<usize>,
+    /// The most bytes one turn writes ([`Op::WriteLimit`]).
+    write_limit: usize,
     /// Requests accepted and not completed, with their watch effect.
     pending: BTreeMap<RequestId, (WatchEffect, Option<String>)>,
     /// Every id ever accepted (to tell "twice" from "unknown").
@@ -128,6 +133,7 @@ impl Harness {
                 zxid: 0,
             },
             connecting: None,
+            write_limit: usize::MAX,
             pending: BTreeMap::new(),
             accepted: BTreeSet::new(),
             state: SessionState::Idle,
@@ -265,6 +271,13 @@ impl Harness {
                 }
             }
             Op::Start => self.s.start(self.now),
+            Op::WriteLimit { bytes } => {
+                self.write_limit = if bytes == 0 {
+                    usize::MAX
+                } else {
+                    usize::from(bytes)
+                };
+            }
         }
         self.pump();
     }
@@ -471,13 +484,15 @@ impl Harness {
                 }
             }
         }
-        let out = self.s.pending_output().to_vec();
-        if !out.is_empty() {
+        let waiting = self.s.pending_output().len();
+        if waiting > 0 {
             let Some(c) = &mut self.server.conn else {
-                panic!("{} bytes to write with no connection", out.len());
+                panic!("{waiting} bytes to write with no connection");
             };
-            c.from_client.extend_from_slice(&out);
-            self.s.advance_output(out.len());
+            let n = waiting.min(self.write_limit);
+            c.from_client
+                .extend_from_slice(&self.s.pending_output()[..n]);
+            self.s.advance_output(n);
             self.read_client();
         }
         while let Some(e) = self.s.poll_event() {
@@ -682,6 +697,7 @@ impl Harness {
 
     /// Ends the run: close, drive to a terminal state, and check nothing is left pending.
     fn finish(&mut self) {
+        self.write_limit = usize::MAX;
         self.s.close(self.now);
         self.pump();
         let mut rounds = 0;

@@ -418,6 +418,26 @@ fn seeds() -> Vec<(String, Config, Vec<Op>)> {
         },
         regression_probe_unknown_host(),
     );
+    let mut ops = vec![Op::WriteLimit { bytes: 5 }];
+    ops.extend(HANDSHAKE);
+    ops.extend([
+        submit(GET_DATA, 1, true),
+        submit(EXISTS, 2, true),
+        Op::Deliver { len: 0 },
+        serve(1, 0),
+        Op::WriteLimit { bytes: 0 },
+        Op::Submit {
+            kind: 0,
+            path: 0,
+            watch: false,
+            arg: 0,
+        },
+        serve(3, 0),
+        Op::WriteLimit { bytes: 1 },
+        Op::Close,
+        Op::ToDeadline { extra_ms: 0 },
+    ]);
+    add("partial-writes", plain, ops);
     add(
         "regression-expiry-while-closing",
         Config { flags: 8, ..plain },
