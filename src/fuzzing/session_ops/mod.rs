@@ -195,15 +195,8 @@ impl Harness {
             Op::Garbage { kind, arg } => {
                 let head = self.head_xid();
                 let bytes = self.server.garbage(kind, arg, head);
-                let ping_in_flight = self
-                    .server
-                    .conn
-                    .as_ref()
-                    .is_some_and(|c| c.ping == Some(None));
-                if kind % 10 == 8 && ping_in_flight {
-                    // A stray ping reply ends the ping in flight, as far as the session
-                    // can tell.
-                    self.answered_ping(bytes.len());
+                if kind % 10 == 8 {
+                    self.wrote_ping_reply(bytes.len());
                 }
                 if let Some(c) = &mut self.server.conn {
                     c.write(&bytes);
@@ -376,7 +369,7 @@ impl Harness {
                 ClientFrame::Request(header, req) => {
                     let out = self.answer(&header, &req, pick, &mut rng);
                     if header.xid == xid::PING {
-                        self.answered_ping(out.len());
+                        self.wrote_ping_reply(out.len());
                     }
                     out
                 }
@@ -446,6 +439,14 @@ impl Harness {
         let chunk = c.to_client.split_to(n);
         let before = c.delivered;
         c.delivered += n as u64;
+        while c
+            .ping_reply_ends
+            .front()
+            .is_some_and(|&end| end <= c.delivered)
+        {
+            c.ping_reply_ends.pop_front();
+            c.ping_replies_read += 1;
+        }
         if let Some(end) = c.handshake_end {
             if before < end && end <= c.delivered {
                 c.snapshot = Some(self.model.clone());
@@ -578,13 +579,13 @@ impl Harness {
                 }
             }
             if header.xid == xid::PING {
-                if let Some(answer) = c.ping {
-                    assert!(
-                        answer.is_some_and(|end| end <= c.delivered),
-                        "a second ping before the first one's reply was read"
-                    );
-                }
-                c.ping = Some(None);
+                c.pings += 1;
+                assert!(
+                    c.pings <= 1 + c.ping_replies_read,
+                    "a second ping before a ping reply was read ({} pings, {} replies read)",
+                    c.pings,
+                    c.ping_replies_read
+                );
             } else if header.xid > 0 {
                 assert!(
                     header.xid > c.last_xid,
@@ -664,10 +665,10 @@ impl Harness {
         self.check_watches();
     }
 
-    /// The ping reply (or a stray one) of `len` bytes is about to be written.
-    fn answered_ping(&mut self, len: usize) {
+    /// A ping reply (an answer or a stray one) of `len` bytes is about to be written.
+    fn wrote_ping_reply(&mut self, len: usize) {
         if let Some(c) = &mut self.server.conn {
-            c.ping = Some(Some(c.written + len as u64));
+            c.ping_reply_ends.push_back(c.written + len as u64);
         }
     }
 

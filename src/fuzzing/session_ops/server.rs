@@ -32,9 +32,14 @@ pub(super) struct ServerConn {
     pub(super) set_watches: Option<BTreeSet<(WatchKind, String)>>,
     /// The xid of the last normal request read (they must increase).
     pub(super) last_xid: i32,
-    /// The ping on this connection: `Some(None)` read and not answered, `Some(Some(end))`
-    /// answered by the bytes up to stream offset `end`; at most one may be in flight.
-    pub(super) ping: Option<Option<u64>>,
+    /// Pings read on this connection.
+    pub(super) pings: u64,
+    /// Ping replies (answers or stray ones) delivered to the session on this connection,
+    /// and the stream offsets where those written but not yet delivered end. The session
+    /// keeps one ping in flight: it sends another only after it read a ping reply, so
+    /// `pings <= 1 + ping_replies_read` whenever the server reads a ping.
+    pub(super) ping_replies_read: u64,
+    pub(super) ping_reply_ends: VecDeque<u64>,
 }
 
 impl ServerConn {
@@ -51,7 +56,9 @@ impl ServerConn {
             resumed: false,
             set_watches: Some(BTreeSet::new()),
             last_xid: 0,
-            ping: None,
+            pings: 0,
+            ping_replies_read: 0,
+            ping_reply_ends: VecDeque::new(),
         }
     }
 
