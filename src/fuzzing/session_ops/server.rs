@@ -40,6 +40,8 @@ pub(super) struct ServerConn {
     /// `pings <= 1 + ping_replies_read` whenever the server reads a ping.
     pub(super) ping_replies_read: u64,
     pub(super) ping_reply_ends: VecDeque<u64>,
+    /// Raw bytes were written: the session's framing no longer matches the server's.
+    pub(super) misframed: bool,
 }
 
 impl ServerConn {
@@ -59,6 +61,7 @@ impl ServerConn {
             pings: 0,
             ping_replies_read: 0,
             ping_reply_ends: VecDeque::new(),
+            misframed: false,
         }
     }
 
