@@ -868,6 +868,14 @@ impl Session {
 
     /// The answer to [`Action::ProbeReadWrite`]: whether `host` is a read-write server.
     pub fn handle_probe_result(&mut self, now: Instant, host: usize, read_write: bool) {
+        if host >= self.config.host_count {
+            // Not a host of ours: moving there would ask the driver for a host it lacks.
+            warn!(
+                "probe result for host {host} ignored: there are {} hosts",
+                self.config.host_count
+            );
+            return;
+        }
         if read_write && self.state == SessionState::ConnectedReadOnly {
             info!("host {host} is read-write; moving there");
             self.preferred = Some(host);
@@ -1116,6 +1124,8 @@ impl Session {
             self.connect_next(now);
         } else {
             self.closed_reason = RequestError::SessionExpired;
+            // Terminal: a close still waiting for its reply wants no timer any more.
+            self.close_deadline = None;
             self.set_state(SessionState::Closed);
         }
     }
@@ -1434,6 +1444,9 @@ impl Session {
                 {
                     // Header-only error replies; exists NoNode still registers a watch.
                     if !body.is_empty() {
+                        // Back in flight, so that it fails with the others (ConnectionLoss)
+                        // instead of never completing.
+                        self.inflight.push_front(f);
                         self.protocol_error(now, "an error reply with a body");
                         return false;
                     }
@@ -1498,6 +1511,9 @@ impl Session {
             self.conn = Conn::Down;
         }
         self.outbuf.clear();
+        // Terminal: no timer may fire later (a pending close's deadline would turn
+        // AuthFailed into Closed).
+        self.close_deadline = None;
         self.connect_deadline = None;
         self.retry_at = None;
         self.probe_at = None;

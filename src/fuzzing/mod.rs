@@ -17,10 +17,14 @@
 //! | `decode_reply` | 1 byte: the request's opcode as an `i8` (e.g. `0x04` getData, `0xf5` closeSession); then one reply frame body (`ReplyHeader` + body, no length prefix) |
 //! | `decode_request` | one request frame body (`RequestHeader` + body, or a ConnectRequest), no length prefix |
 //! | `roundtrip` | any bytes: read as a recipe for structured values |
+//! | `session_ops` | 3 config bytes, then operations driving a [`Session`](crate::session::Session) against a model server ([`session_ops`](mod@session_ops)) |
 
 use bytes::{Bytes, BytesMut};
 
 use crate::proto::{self, *};
+
+pub mod session_ops;
+pub use session_ops::session_ops;
 
 /// Opcodes whose replies have a record of their own (all but notification, createSession,
 /// deleteContainer and error).
@@ -817,6 +821,7 @@ mod tests {
         ("decode_reply", decode_reply),
         ("decode_request", decode_request),
         ("roundtrip", roundtrip),
+        ("session_ops", session_ops),
     ];
 
     /// Mutated inputs per target, spread over its corpus files.
