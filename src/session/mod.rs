@@ -420,6 +420,12 @@ pub struct Session {
     actions: VecDeque<Action>,
 }
 
+/// The longest [`Session::close`] waits for the server to answer closeSession (else 2T/3,
+/// the read timeout): a server answers a close at once, and a negotiated timeout of days (a
+/// server's `maxSessionTimeout` is the only bound) must not keep a closing session for
+/// days. The same bound as the client's `stop()`.
+pub const CLOSE_WAIT_MAX: Duration = Duration::from_secs(10);
+
 /// The shortest interval the timers use, so that a tiny negotiated timeout cannot spin.
 const MIN_TICK: Duration = Duration::from_millis(10);
 
@@ -713,7 +719,8 @@ impl Session {
             });
             self.last_send = Some(now);
         }
-        self.close_deadline = Some(add_saturating(now, (self.timeout * 2 / 3).max(MIN_TICK)));
+        let wait = (self.timeout * 2 / 3).clamp(MIN_TICK, CLOSE_WAIT_MAX);
+        self.close_deadline = Some(add_saturating(now, wait));
     }
 
     /// Requests awaiting their reply on the current connection.

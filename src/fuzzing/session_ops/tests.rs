@@ -639,3 +639,14 @@ fn show_input() {
     }
     session_ops(&bytes);
 }
+
+/// Found by the fuzzer on the merged session: a read-only server that negotiated a session
+/// timeout of i32::MAX ms and never answered closeSession (a garbage frame had announced a
+/// long body) kept the close waiting 2T/3, 16 days, while the read-only probe ticked every
+/// 2 s: `close` now waits at most `session::CLOSE_WAIT_MAX` (10 s) for the answer.
+#[test]
+fn close_waits_a_bounded_time_for_a_server_with_a_huge_negotiated_timeout() {
+    session_ops(include_bytes!(
+        "../../../fuzz/corpus/session_ops/found-close-with-a-huge-negotiated-timeout"
+    ));
+}
