@@ -170,8 +170,9 @@ pub enum Error {
     #[error("the client is not started (or was stopped): call start() first")]
     ConnectionClosed,
 
-    /// Too many requests were waiting for a connection.
-    #[error("{limit} requests are already waiting for a connection; raise max_queued_requests or wait for the reconnect")]
+    /// Too many requests were waiting: for a connection, or for room under `max_in_flight`.
+    /// Nothing was sent: the request was certainly not applied.
+    #[error("{limit} requests are already waiting (for a connection, or for room under max_in_flight); raise max_queued_requests or wait")]
     QueueFull {
         /// The configured limit.
         limit: usize,
