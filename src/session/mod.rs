@@ -774,10 +774,7 @@ impl Session {
         if self.conn == Conn::Down {
             return;
         }
-        if self.closing {
-            self.finish_closed();
-            return;
-        }
+        // While closing, this ends the close (see `connection_lost`).
         self.connection_lost(now, "the connection was closed", false);
     }
 

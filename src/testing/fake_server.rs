@@ -15,15 +15,15 @@
 //! no data.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::chaos::SeededRng;
+use super::util::spawn_acceptor;
 use crate::proto::{
     encode_connect_response, encode_reply, ConnectRequest, ConnectResponse, ErrorCode, ReplyHeader,
     Response,
@@ -196,40 +196,29 @@ impl FakeServer {
     }
 
     fn start_inner(garbage: Garbage, eager: bool) -> io::Result<FakeServer> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             eager,
             ..Shared::default()
         });
-        let s = shared.clone();
-        let acceptor = thread::Builder::new()
-            .name("zk-fake-server".into())
-            .spawn(move || {
-                while !s.stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            s.accepted.fetch_add(1, Ordering::SeqCst);
-                            if let Ok(c) = stream.try_clone() {
-                                s.live.lock().unwrap_or_else(|e| e.into_inner()).push(c);
-                            }
-                            let s2 = s.clone();
-                            let g = garbage.clone();
-                            let worker = thread::spawn(move || {
-                                if let Err(e) = serve(stream, &g, &s2) {
-                                    log::debug!("fake server connection: {e}");
-                                }
-                            });
-                            s.workers
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(worker);
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(2)),
-                    }
+        let (addr, acceptor) = spawn_acceptor(
+            "zk-fake-server",
+            shared.clone(),
+            |s| s.stop.load(Ordering::SeqCst),
+            |s| &s.workers,
+            move |s, stream| {
+                s.accepted.fetch_add(1, Ordering::SeqCst);
+                if let Ok(c) = stream.try_clone() {
+                    s.live.lock().unwrap_or_else(|e| e.into_inner()).push(c);
                 }
-            })?;
+                let s2 = s.clone();
+                let g = garbage.clone();
+                Some(thread::spawn(move || {
+                    if let Err(e) = serve(stream, &g, &s2) {
+                        log::debug!("fake server connection: {e}");
+                    }
+                }))
+            },
+        )?;
         Ok(FakeServer {
             addr,
             shared,

@@ -18,13 +18,14 @@
 //!   upstream nor forward a byte until released (a slow or hung accept).
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use super::chaos::{Cutter, Direction, RandomCuts, RandomCutsThread};
+use super::util::spawn_acceptor;
 
 /// How often a paused relay (frozen, or holding a new connection) looks again.
 const PAUSE_POLL: Duration = Duration::from_millis(2);
@@ -175,38 +176,27 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free `127.0.0.1` port and forwards every connection to `upstream`.
     pub fn start(upstream: SocketAddr) -> io::Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        let acceptor = thread::Builder::new()
-            .name("zk-test-proxy".into())
-            .spawn(move || {
-                while !s.stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((client, _)) if s.refusing.load(Ordering::SeqCst) => {
-                            s.refused.fetch_add(1, Ordering::SeqCst);
-                            let _ = client.shutdown(Shutdown::Both);
-                            drop(client);
-                        }
-                        Ok((client, _)) => {
-                            let index = s.accepted.fetch_add(1, Ordering::SeqCst);
-                            let s2 = s.clone();
-                            let worker = thread::spawn(move || {
-                                if let Err(e) = relay(index, client, upstream, &s2) {
-                                    log::debug!("proxy connection {index}: {e}");
-                                }
-                            });
-                            s.workers
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push(worker);
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(2)),
-                    }
+        let (addr, acceptor) = spawn_acceptor(
+            "zk-test-proxy",
+            shared.clone(),
+            |s| s.stop.load(Ordering::SeqCst),
+            |s| &s.workers,
+            move |s, client| {
+                if s.refusing.load(Ordering::SeqCst) {
+                    s.refused.fetch_add(1, Ordering::SeqCst);
+                    let _ = client.shutdown(Shutdown::Both);
+                    return None;
                 }
-            })?;
+                let index = s.accepted.fetch_add(1, Ordering::SeqCst);
+                let s2 = s.clone();
+                Some(thread::spawn(move || {
+                    if let Err(e) = relay(index, client, upstream, &s2) {
+                        log::debug!("proxy connection {index}: {e}");
+                    }
+                }))
+            },
+        )?;
         Ok(Proxy {
             addr,
             shared,
@@ -547,7 +537,7 @@ mod tests {
 
     /// An echo server on loopback; reports each accepted connection on the channel.
     fn echo() -> (SocketAddr, mpsc::Receiver<usize>) {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {

@@ -4,10 +4,12 @@ use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::HarnessError;
 
@@ -173,6 +175,38 @@ pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), HarnessError
 pub(crate) fn create_dir(path: &Path) -> Result<(), HarnessError> {
     fs::create_dir_all(path)
         .map_err(|e| HarnessError::io(format!("creating directory {}", path.display()), e))
+}
+
+/// Accepts connections on a free `127.0.0.1` port, on a thread named `name`, until `stop`
+/// says so; each is handed to `on_accept`, which returns the thread serving it, if any
+/// (kept in `workers(shared)`, for the owner to join on drop). The test proxy and the fake
+/// server share this loop. Returns the address and the acceptor thread.
+pub(crate) fn spawn_acceptor<S: Send + Sync + 'static>(
+    name: &str,
+    shared: Arc<S>,
+    stop: fn(&S) -> bool,
+    workers: fn(&S) -> &Mutex<Vec<JoinHandle<()>>>,
+    mut on_accept: impl FnMut(&Arc<S>, TcpStream) -> Option<JoinHandle<()>> + Send + 'static,
+) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let acceptor = thread::Builder::new().name(name.into()).spawn(move || {
+        while !stop(&shared) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Some(worker) = on_accept(&shared, stream) {
+                        workers(&shared)
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(worker);
+                    }
+                }
+                Err(_) => thread::sleep(Duration::from_millis(2)),
+            }
+        }
+    })?;
+    Ok((addr, acceptor))
 }
 
 #[cfg(test)]
