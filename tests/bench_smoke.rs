@@ -1,9 +1,10 @@
-//! examples/bench.rs run in-process with tiny sizes against a throwaway server, for both
-//! clients: every workload prints one JSON line with every field, and did work; the
-//! syscall and memory figures are there and plausible.
+//! The client benchmark (benches/clients, `cargo bench --bench clients`) run in-process with
+//! tiny sizes against a throwaway server, for both clients: every workload prints one JSON
+//! line with every field, and did work; the syscall and memory figures are there and
+//! plausible.
 
 #[allow(dead_code)]
-#[path = "../examples/bench.rs"]
+#[path = "../benches/clients/main.rs"]
 mod bench;
 
 use serde_json::Value;

@@ -1,18 +1,14 @@
-//! examples/zkcli.rs as a user runs it: the built binary as a child process against a
+//! zkcli (src/bin/zkcli) as a user runs it: the built binary as a child process against a
 //! throwaway server, checking its output, its exit status (0 / 1 / 2) and what it did to the
 //! tree, seen through the Rust client.
-//!
-//! `cargo test` builds the examples into `target/<profile>/examples/`; a targeted
-//! `cargo test --test zkcli` does not, so build it first then
-//! (`cargo build --all-features --example zkcli`).
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::rc::Rc;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use mio_zookeeper::client::{Client, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{Acl, EventType, Id, Perms};
@@ -24,53 +20,10 @@ const WAIT: Duration = Duration::from_secs(30);
 
 // ------------------------------------------------------------------------- helpers
 
-/// The zkcli binary next to this test's own: `target/<profile>/deps/zkcli-<hash>` runs
-/// `target/<profile>/examples/zkcli`. Fails clearly when it is missing or older than its
-/// sources (a targeted `cargo test --test zkcli` does not rebuild examples).
+/// The zkcli binary cargo built for this test (`src/bin/zkcli`, `--features cli`; the crate's
+/// dev-dependency on itself turns `cli` on, so a plain `cargo test --test zkcli` builds it).
 fn zkcli_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("zkcli{}", std::env::consts::EXE_SUFFIX));
-    let rebuild = "build it with `cargo build --all-features --example zkcli` \
-                   (a plain `cargo test` builds the examples too)";
-    let built = match std::fs::metadata(&bin).and_then(|m| m.modified()) {
-        Ok(t) => t,
-        Err(e) => panic!(
-            "the zkcli example is not at {} ({e}): {rebuild}",
-            bin.display()
-        ),
-    };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut sources = vec![root.join("examples/zkcli.rs")];
-    collect_files(&root.join("src"), &mut sources);
-    for src in sources {
-        let changed = std::fs::metadata(&src)
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        assert!(
-            changed <= built,
-            "{} is older than {}: {rebuild}",
-            bin.display(),
-            src.display()
-        );
-    }
-    bin
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            collect_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
+    PathBuf::from(env!("CARGO_BIN_EXE_zkcli"))
 }
 
 /// What a finished zkcli run left.

@@ -1,8 +1,8 @@
-//! zkdump (examples/zkdump.rs) over traffic captured from a real server, and over bad input.
+//! zkdump (src/bin/zkdump) over traffic captured from a real server, and over bad input.
 
 #[allow(dead_code)]
-#[path = "../examples/zkdump.rs"]
-mod zkdump;
+#[path = "../src/bin/zkdump/dump.rs"]
+mod dump;
 
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ fn captures() -> Vec<(PathBuf, PathBuf)> {
 
 fn run(c2s: Option<&[u8]>, s2c: Option<&[u8]>) -> (bool, Vec<Value>) {
     let mut out = String::new();
-    let ok = zkdump::dump(c2s, s2c, 64 << 20, &mut out);
+    let ok = dump::dump(c2s, s2c, 64 << 20, &mut out);
     let lines = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -251,7 +251,7 @@ fn no_input_makes_it_panic() {
             buf.truncate(cut.max(buf.len() / 2));
         }
         let mut out = String::new();
-        let _ = zkdump::dump(Some(&a2), Some(&b2), 64 << 20, &mut out);
+        let _ = dump::dump(Some(&a2), Some(&b2), 64 << 20, &mut out);
         for l in out.lines() {
             serde_json::from_str::<Value>(l).expect("every line is JSON");
         }

@@ -1,7 +1,7 @@
 //! capture: record real ZooKeeper traffic, both directions, through a recording proxy.
 //!
 //! ```text
-//! cargo run --example capture -- OUT_DIR [--zkcli]
+//! cargo run --features testing --bin zk-capture -- OUT_DIR [--zkcli]
 //! ```
 //!
 //! Starts a throwaway ZooKeeper with the harness (extended types on), puts a recording TCP
@@ -13,7 +13,7 @@
 //! - with `--kazoo`, Python's kazoo (`pip install kazoo`) doing a short session.
 //!
 //! Each TCP connection is written as `OUT_DIR/<name>-<n>.c2s` and `.s2c`: raw bytes, one
-//! direction each, exactly as `examples/zkdump.rs` reads them. The project keeps a set of these
+//! direction each, exactly as zkdump (`src/bin/zkdump`) reads them. The project keeps a set of these
 //! under `testdata/captures/`.
 //!
 //! With `--seeds CORPUS_DIR` (normally `fuzz/corpus`) it also writes the captured traffic as

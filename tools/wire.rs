@@ -1,18 +1,19 @@
 //! The wire, frame by frame: starts a throwaway ZooKeeper server with the test harness,
 //! talks to it with nothing but the crate's codec (a handshake, a few requests, a watch that
 //! fires, a transaction with a failing op), and prints every frame both ways, decoded, in
-//! zkdump's JSON format (`examples/zkdump.rs`). For the client's view of the same things,
+//! zkdump's JSON format (`src/bin/zkdump`). For the client's view of the same things,
 //! see `examples/tour.rs`.
 //!
 //! With `ZK_HOSTS` set (a connect string such as `10.0.0.5:2181,10.0.0.6:2181/app`), it uses
 //! the first of those servers instead and starts nothing; it works under a node of its own,
 //! `/mio-zookeeper-wire-<pid>`, and removes it.
 //!
-//! Run it with `cargo run --example wire`.
+//! Run it with `cargo run --features testing --bin zk-wire`. A maintainer's tool (like
+//! `zk-capture`), not an example: it speaks the lower-level codec and needs the test harness.
 
 #[allow(dead_code)]
-#[path = "zkdump.rs"]
-mod zkdump;
+#[path = "../src/bin/zkdump/dump.rs"]
+mod dump;
 
 use std::error::Error;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -147,7 +148,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             conn.index
         );
         let mut out = String::new();
-        zkdump::dump(Some(&conn.c2s), Some(&conn.s2c), 64 << 20, &mut out);
+        dump::dump(Some(&conn.c2s), Some(&conn.s2c), 64 << 20, &mut out);
         print!("{out}");
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! A TCP proxy on loopback that records what it carries and can cut connections.
 //!
 //! Put it between a client and a [`ZkServer`](super::ZkServer) to capture real traffic (each
-//! direction of each connection, raw, as `examples/zkdump.rs` reads it), or to drop the
+//! direction of each connection, raw, as zkdump (`src/bin/zkdump`) reads it), or to drop the
 //! client's connection without touching the server (a "network blip"). With
 //! [`set_refusing`](Proxy::set_refusing) it turns new connections away for a while, so a
 //! client stays disconnected (SUSPENDED) until the test lets it back.

@@ -4,10 +4,13 @@
 //! zkcli [--hosts HOSTS] [--timeout SECS] COMMAND ARGS...   # one command, then exit
 //! zkcli [--hosts HOSTS] [--timeout SECS]                   # a shell reading stdin
 //!
-//! cargo run --example zkcli -- --hosts 127.0.0.1:2181 ls /
-//! cargo run --example zkcli -- create -e -s /workers/w- "$(hostname)"
-//! cargo run --example zkcli -- watch -r /config --count 10
+//! zkcli --hosts 127.0.0.1:2181 ls /
+//! zkcli create -e -s /workers/w- "$(hostname)"
+//! zkcli watch -r /config --count 10
 //! ```
+//!
+//! Installed with `cargo install mio-zookeeper --features cli` (with zkdump); from a checkout,
+//! `cargo run --features cli --bin zkcli -- ARGS...`.
 //!
 //! Commands (paths are absolute; with a chroot in HOSTS they are below it):
 //!
