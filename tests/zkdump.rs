@@ -107,6 +107,96 @@ fn decodes_every_captured_frame_both_directions() {
     assert!(ops_seen.contains("s2c:notification"));
 }
 
+/// Every multi and multiRead result entry carries a `body`: what the op returned, `{}` for
+/// the ops that return nothing (delete, check).
+#[test]
+fn every_multi_result_entry_has_a_body() {
+    let mut empty_bodies = 0;
+    for (c2s, s2c) in captures() {
+        let (_, lines) = run(
+            Some(&std::fs::read(&c2s).unwrap()),
+            Some(&std::fs::read(&s2c).unwrap()),
+        );
+        let replies = lines
+            .iter()
+            .filter(|l| l["dir"] == "s2c" && (l["op"] == "multi" || l["op"] == "multiRead"));
+        for reply in replies {
+            for entry in reply["body"]["results"].as_array().expect("results") {
+                let body = entry["body"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{}: no body in {entry}", c2s.display()));
+                if entry["op"] == "delete" || entry["op"] == "check" {
+                    assert!(body.is_empty(), "{}: {entry}", c2s.display());
+                    empty_bodies += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        empty_bodies > 0,
+        "the captures hold no delete or check result"
+    );
+}
+
+/// The first frame of a capture's client side: a connect request, for hand-made streams.
+fn connect_frame() -> Vec<u8> {
+    let (c2s, _) = captures().remove(0);
+    let bytes = std::fs::read(c2s).unwrap();
+    let len = i32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+    bytes[..4 + len].to_vec()
+}
+
+/// A multiRead request frame (xid 1) of getData / getChildren ops on `/a` with the given
+/// opcodes and watch bytes, as the wire has them.
+fn multi_read_frame(ops: &[(i32, u8)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(1i32.to_be_bytes());
+    body.extend(22i32.to_be_bytes());
+    for &(op, watch) in ops {
+        body.extend(op.to_be_bytes());
+        body.push(0);
+        body.extend((-1i32).to_be_bytes());
+        body.extend(2i32.to_be_bytes());
+        body.extend(b"/a");
+        body.push(watch);
+    }
+    body.extend((-1i32).to_be_bytes());
+    body.push(1);
+    body.extend((-1i32).to_be_bytes());
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend(body);
+    frame
+}
+
+/// multiRead ops show their `watch` flag as the bytes have it: false in the captures (every
+/// client sends false), true when a frame says so.
+#[test]
+fn multi_read_ops_carry_their_watch_flag() {
+    let mut seen = 0;
+    for (c2s, _) in captures() {
+        let (_, lines) = run(Some(&std::fs::read(&c2s).unwrap()), None);
+        for l in lines.iter().filter(|l| l["op"] == "multiRead") {
+            for op in l["body"]["ops"].as_array().expect("ops") {
+                assert_eq!(op["body"]["watch"], false, "{}: {op}", c2s.display());
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 0, "the captures hold no multiRead");
+
+    let mut stream = connect_frame();
+    stream.extend(multi_read_frame(&[(4, 1), (8, 0), (8, 1)]));
+    let (ok, lines) = run(Some(&stream), None);
+    assert!(ok, "{lines:?}");
+    let ops = &lines[1]["body"]["ops"];
+    assert_eq!(ops[0]["op"], "getData");
+    assert_eq!(ops[0]["body"]["path"], "/a");
+    assert_eq!(ops[0]["body"]["watch"], true, "{ops}");
+    assert_eq!(ops[1]["op"], "getChildren");
+    assert_eq!(ops[1]["body"]["watch"], false, "{ops}");
+    assert_eq!(ops[2]["body"]["watch"], true, "{ops}");
+}
+
 #[test]
 fn fields_use_jute_names() {
     let (c2s, s2c) = captures()

@@ -165,16 +165,22 @@ fn request(frame: &Bytes, ops: &mut HashMap<i32, VecDeque<OpCode>>) -> Line {
         }
     }
     let (header, req) = decode_request(frame).map_err(|e| e.to_string())?;
+    let watches = match req {
+        Request::Multi(_) | Request::MultiRead(_) => read_op_watches(frame),
+        _ => Vec::new(),
+    };
     let mut o = Obj::new();
     o.str("op", req.op_code().name())
         .num("xid", header.xid.into());
-    if let Some(body) = request_body(&req) {
+    if let Some(body) = request_body(&req, &watches) {
         o.obj("body", body);
     }
     Ok(o)
 }
 
-fn request_body(req: &Request) -> Option<Obj> {
+/// The fields of a request's body; `watches` are the watch bytes of a multi's read ops, by
+/// op index (see [`read_op_watches`]).
+fn request_body(req: &Request, watches: &[Option<bool>]) -> Option<Obj> {
     let mut b = Obj::new();
     match req {
         Request::Create(r) | Request::Create2(r) | Request::CreateContainer(r) => {
@@ -219,7 +225,11 @@ fn request_body(req: &Request) -> Option<Obj> {
             b.str("path", &r.path).num("version", r.version.into());
         }
         Request::Multi(ops) | Request::MultiRead(ops) => {
-            let items = ops.iter().map(multi_op).collect();
+            let items = ops
+                .iter()
+                .enumerate()
+                .map(|(i, op)| multi_op(op, watches.get(i).copied().flatten()))
+                .collect();
             b.arr("ops", items);
         }
         Request::Reconfig(r) => {
@@ -264,7 +274,41 @@ fn request_body(req: &Request) -> Option<Obj> {
     Some(b)
 }
 
-fn multi_op(op: &MultiOp) -> String {
+/// The watch byte of each leading getData / getChildren op of a multi or multiRead request
+/// frame, in op order. The codec checks these bytes but does not keep them (the server
+/// ignores them inside a multiRead), so they are read here from the frame, which
+/// `decode_request` has already accepted. The walk stops at the first op of another kind,
+/// whose length it does not know: a multiRead holds only reads.
+fn read_op_watches(frame: &[u8]) -> Vec<Option<bool>> {
+    let i32_at = |at: usize| {
+        let bytes = frame.get(at..at.checked_add(4)?)?;
+        Some(i32::from_be_bytes(bytes.try_into().ok()?))
+    };
+    let reads = [OpCode::GetData.as_i32(), OpCode::GetChildren.as_i32()];
+    let mut watches = Vec::new();
+    // After the RequestHeader {xid, type}: MultiHeader {type, done, err}, then the op's
+    // GetDataRequest / GetChildrenRequest {path, watch}, until a header with done set.
+    let mut at = 8;
+    while let (Some(op), Some(0)) = (i32_at(at), frame.get(at + 4).copied()) {
+        if !reads.contains(&op) {
+            break;
+        }
+        let Some(path_len) = i32_at(at + 9) else {
+            break;
+        };
+        // -1 is a null path: no bytes.
+        at += 9 + 4 + usize::try_from(path_len).unwrap_or(0);
+        let Some(&watch) = frame.get(at) else {
+            break;
+        };
+        watches.push(Some(watch != 0));
+        at += 1;
+    }
+    watches
+}
+
+/// One multi op; `watch` is a read op's watch byte, when [`read_op_watches`] found it.
+fn multi_op(op: &MultiOp, watch: Option<bool>) -> String {
     let (name, req) = match op {
         MultiOp::Create(r) => ("create", Request::Create(r.clone())),
         MultiOp::Create2(r) => ("create2", Request::Create2(r.clone())),
@@ -273,24 +317,25 @@ fn multi_op(op: &MultiOp) -> String {
         MultiOp::Delete(r) => ("delete", Request::Delete(r.clone())),
         MultiOp::SetData(r) => ("setData", Request::SetData(r.clone())),
         MultiOp::Check(r) => ("check", Request::Check(r.clone())),
-        MultiOp::GetData(p) => {
+        MultiOp::GetData(p) | MultiOp::GetChildren(p) => {
+            let name = if matches!(op, MultiOp::GetData(_)) {
+                "getData"
+            } else {
+                "getChildren"
+            };
             let mut b = Obj::new();
             b.str("path", p);
+            if let Some(watch) = watch {
+                b.bool("watch", watch);
+            }
             let mut o = Obj::new();
-            o.str("op", "getData").obj("body", b);
-            return o.finish();
-        }
-        MultiOp::GetChildren(p) => {
-            let mut b = Obj::new();
-            b.str("path", p);
-            let mut o = Obj::new();
-            o.str("op", "getChildren").obj("body", b);
+            o.str("op", name).obj("body", b);
             return o.finish();
         }
     };
     let mut o = Obj::new();
     o.str("op", name);
-    if let Some(body) = request_body(&req) {
+    if let Some(body) = request_body(&req, &[]) {
         o.obj("body", body);
     }
     o.finish()
@@ -405,37 +450,35 @@ fn response_body(resp: &Response) -> Option<Obj> {
 fn multi_result(r: &MultiResult) -> String {
     let mut o = Obj::new();
     let mut b = Obj::new();
-    let (name, err, body) = match r {
+    // Every entry carries a body, `{}` for the ops that return nothing.
+    let (name, err) = match r {
         MultiResult::Create { path } => {
             b.str("path", path);
-            ("create", 0, true)
+            ("create", 0)
         }
         MultiResult::Create2 { path, stat } => {
             b.str("path", path).stat("stat", stat);
-            ("create2", 0, true)
+            ("create2", 0)
         }
-        MultiResult::Delete => ("delete", 0, false),
+        MultiResult::Delete => ("delete", 0),
         MultiResult::SetData(stat) => {
             b.stat("stat", stat);
-            ("setData", 0, true)
+            ("setData", 0)
         }
-        MultiResult::Check => ("check", 0, false),
+        MultiResult::Check => ("check", 0),
         MultiResult::GetData { data, stat } => {
             b.buffer("data", data.as_ref()).stat("stat", stat);
-            ("getData", 0, true)
+            ("getData", 0)
         }
         MultiResult::GetChildren { children } => {
             b.strs("children", children);
-            ("getChildren", 0, true)
+            ("getChildren", 0)
         }
         MultiResult::Error(code) => {
             b.num("err", code.as_i32().into());
-            ("error", code.as_i32(), true)
+            ("error", code.as_i32())
         }
     };
-    o.str("op", name).num("err", err.into());
-    if body {
-        o.obj("body", b);
-    }
+    o.str("op", name).num("err", err.into()).obj("body", b);
     o.finish()
 }
