@@ -209,3 +209,17 @@ fn pin_flags_are_parsed() {
     }
     assert_eq!(bench::Opts::default().pin, bench::Pin::Auto);
 }
+
+/// `cargo bench --bench clients -- FLAGS` runs the bench with `--bench` among its arguments:
+/// it is dropped, the other flags kept.
+#[test]
+fn the_bench_flag_cargo_passes_is_ignored() {
+    let argv = args(&["clients", "--n", "300", "--bench", "--client-name", "raw"]);
+    assert_eq!(
+        bench::flags(argv),
+        args(&["--n", "300", "--client-name", "raw"])
+    );
+    let opts = bench::Opts::parse(&bench::flags(args(&["clients", "--bench"])))
+        .expect("--bench alone is no flag");
+    assert_eq!(opts.n, bench::Opts::default().n);
+}

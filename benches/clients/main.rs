@@ -132,11 +132,7 @@ use pin::*;
 use raw::*;
 
 fn main() {
-    // `cargo bench` passes `--bench` to every bench target; it means nothing here.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = flags(std::env::args());
     let opts = match Opts::parse(&args) {
         Ok(o) => o,
         Err(e) => {
@@ -151,6 +147,15 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The flags in a command line (`argv[0]` first): `cargo bench` passes `--bench` to every
+/// bench target, which means nothing here and is dropped.
+pub(crate) fn flags(argv: impl IntoIterator<Item = String>) -> Vec<String> {
+    argv.into_iter()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect()
 }
 
 const USAGE: &str =
