@@ -10,6 +10,10 @@
 //! Client-to-server frames are printed first, then server-to-client frames; replies are paired
 //! with requests by xid to know their opcode. Fields use the jute names of PROTOCOL.md.
 //!
+//! A multi or multiRead request lists its `ops`, each `{op, body}` (a multiRead's getData and
+//! getChildren with their `watch` byte); its reply lists its `results`, each `{op, err, body}`,
+//! the body `{}` for the ops that return nothing (delete, check).
+//!
 //! A frame that does not decode prints `{"dir", "index", "error"}` and decoding goes on with
 //! the next frame; a broken length prefix ends that direction. The exit status is 0 when every
 //! frame decoded, 1 otherwise, 2 on a usage error.
