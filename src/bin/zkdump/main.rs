@@ -1,7 +1,7 @@
 //! zkdump: decode raw ZooKeeper traffic into one JSON object per frame.
 //!
 //! ```text
-//! zkdump --c2s FILE --s2c FILE                              # installed: cargo install mio-zookeeper --features cli
+//! zkdump --c2s FILE --s2c FILE                                     # installed (--features cli)
 //! cargo run --features cli --bin zkdump -- --c2s FILE --s2c FILE   # from a checkout
 //! ```
 //!
