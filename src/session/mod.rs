@@ -54,6 +54,7 @@ mod backoff;
 mod rewatch;
 #[cfg(test)]
 mod tests;
+mod timer;
 mod unsent;
 mod watches;
 
@@ -72,6 +73,7 @@ use crate::proto::{
     WatcherEvent, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use backoff::add_saturating;
+use timer::{Timer, TimerTable};
 use unsent::Unsent;
 use watches::PendingWatch;
 
@@ -359,10 +361,8 @@ pub struct Session {
     preferred: Option<usize>,
     rng: Rng,
     backoff: Duration,
-    /// When to start the next pass (while backing off).
-    retry_at: Option<Instant>,
-    /// Deadline of the current connection attempt.
-    connect_deadline: Option<Instant>,
+    /// The deadlines (see `timer.rs`).
+    timers: TimerTable,
 
     session_id: i64,
     passwd: Bytes,
@@ -404,8 +404,6 @@ pub struct Session {
     /// Why the session is [`SessionState::Closed`]: `Closed`, or `SessionExpired` when it
     /// expired and `reconnect_after_expiry` is off (later requests fail with that).
     closed_reason: RequestError,
-    close_deadline: Option<Instant>,
-    probe_at: Option<Instant>,
     probe_next: usize,
 
     watches: WatchRegistry,
@@ -460,8 +458,7 @@ impl Session {
             pos: 0,
             preferred: None,
             rng: Rng(seed),
-            retry_at: None,
-            connect_deadline: None,
+            timers: TimerTable::default(),
             session_id,
             passwd,
             last_zxid: 0,
@@ -483,8 +480,6 @@ impl Session {
             proven: false,
             unproven_losses: 0,
             closed_reason: RequestError::Closed,
-            close_deadline: None,
-            probe_at: None,
             probe_next: 0,
             watches: WatchRegistry::default(),
             inbuf: BytesMut::with_capacity(64 * 1024),
@@ -590,55 +585,6 @@ impl Session {
         self.unsent.advance(n);
     }
 
-    /// The next instant at which [`handle_timeout`](Self::handle_timeout) has work to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut next: Option<Instant> = None;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        };
-        consider(self.retry_at);
-        consider(self.connect_deadline);
-        consider(self.close_deadline);
-        if self.conn == Conn::Up {
-            consider(self.ping_due());
-            consider(self.read_deadline());
-            consider(self.probe_at);
-        }
-        if self.conn != Conn::Up && self.established && !self.state.is_terminal() {
-            consider(self.expiry_deadline());
-        }
-        next
-    }
-
-    fn ping_due(&self) -> Option<Instant> {
-        if self.ping_outstanding {
-            return None;
-        }
-        self.last_send
-            .map(|t| add_saturating(t, (self.timeout / 3).max(MIN_TICK)))
-    }
-
-    fn read_deadline(&self) -> Option<Instant> {
-        self.last_recv
-            .map(|t| add_saturating(t, (self.timeout * 2 / 3).max(MIN_TICK)))
-    }
-
-    /// When the session is taken as expired on the client side: T after the last bytes
-    /// received from a server (`lost_at`), plus T/6 for a handshake already under way (the
-    /// server's answer, resumed or expired, is worth more than our guess).
-    fn expiry_deadline(&self) -> Option<Instant> {
-        let t = self.timeout.max(MIN_TICK);
-        let grace = if self.conn == Conn::Handshaking {
-            t / 6
-        } else {
-            Duration::ZERO
-        };
-        self.lost_at
-            .map(|at| add_saturating(at, t.saturating_add(grace)))
-    }
-
     // ------------------------------------------------------------------ inputs
 
     /// Starts looking for a server.
@@ -650,6 +596,7 @@ impl Session {
         if self.established {
             // A session resumed with `resume`: nothing heard from it yet in this process.
             self.lost_at = Some(now);
+            self.update_expiry();
         }
         self.new_pass();
         self.connect_next(now);
@@ -717,10 +664,10 @@ impl Session {
                 op: OpCode::CloseSession,
                 owner: Owner::Close,
             });
-            self.last_send = Some(now);
+            self.sent(now);
         }
         let wait = (self.timeout * 2 / 3).clamp(MIN_TICK, CLOSE_WAIT_MAX);
-        self.close_deadline = Some(add_saturating(now, wait));
+        self.timers.set(Timer::Close, add_saturating(now, wait));
     }
 
     /// Requests awaiting their reply on the current connection.
@@ -748,7 +695,7 @@ impl Session {
         if self.conn != Conn::Connecting {
             return;
         }
-        self.conn = Conn::Handshaking;
+        self.set_conn(Conn::Handshaking);
         self.inbuf.clear();
         self.outbuf.clear();
         self.unsent.reset();
@@ -761,8 +708,8 @@ impl Session {
             read_only: Some(self.config.read_only),
         };
         encode_connect_request(&req, &mut self.outbuf);
-        self.last_send = Some(now);
-        self.last_recv = Some(now);
+        self.sent(now);
+        self.received(now);
         debug!(
             "connected to host {}, handshaking (session 0x{:x})",
             self.host, self.session_id
@@ -783,7 +730,7 @@ impl Session {
         if !matches!(self.conn, Conn::Handshaking | Conn::Up) {
             return;
         }
-        self.last_recv = Some(now);
+        self.received(now);
         self.inbuf.extend_from_slice(data);
         loop {
             let frame = match self.decoder.decode(&mut self.inbuf) {
@@ -813,63 +760,6 @@ impl Session {
         }
     }
 
-    /// Time passed; fires whatever is due. Safe to call early or more than once.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(t) = self.close_deadline {
-            if now >= t {
-                warn!("closeSession not answered in time; closing anyway");
-                self.finish_closed();
-                return;
-            }
-        }
-        if let Some(t) = self.connect_deadline {
-            if now >= t && matches!(self.conn, Conn::Connecting | Conn::Handshaking) {
-                self.connection_lost(now, "connect timed out", false);
-            }
-        }
-        if self.conn == Conn::Up {
-            if let Some(t) = self.read_deadline() {
-                if now >= t {
-                    self.connection_lost(
-                        now,
-                        "nothing received for 2/3 of the session timeout",
-                        true,
-                    );
-                }
-            }
-        }
-        if self.conn == Conn::Up {
-            if let Some(t) = self.ping_due() {
-                if now >= t {
-                    self.send_ping(now);
-                }
-            }
-            if let Some(t) = self.probe_at {
-                if now >= t {
-                    self.probe(now);
-                }
-            }
-        }
-        if self.conn != Conn::Up && self.established && !self.state.is_terminal() {
-            if let Some(t) = self.expiry_deadline() {
-                if now >= t {
-                    info!(
-                        "no server reached for longer than the session timeout ({:?}): session 0x{:x} taken as expired",
-                        self.timeout, self.session_id
-                    );
-                    self.expire(now);
-                }
-            }
-        }
-        if let Some(t) = self.retry_at {
-            if now >= t && self.conn == Conn::Down {
-                self.retry_at = None;
-                self.new_pass();
-                self.connect_next(now);
-            }
-        }
-    }
-
     /// The answer to [`Action::ProbeReadWrite`]: whether `host` is a read-write server.
     pub fn handle_probe_result(&mut self, now: Instant, host: usize, read_write: bool) {
         if host >= self.config.host_count {
@@ -893,6 +783,7 @@ impl Session {
         if self.state != s {
             info!("session state {:?} -> {:?}", self.state, s);
             self.state = s;
+            self.update_expiry();
             self.events.push_back(Event::State(s));
         }
     }
@@ -927,10 +818,13 @@ impl Session {
         match host {
             Some(h) => {
                 self.host = h;
-                self.conn = Conn::Connecting;
+                self.set_conn(Conn::Connecting);
                 let per_host =
                     self.timeout / self.config.host_count.clamp(1, u32::MAX as usize) as u32;
-                self.connect_deadline = Some(add_saturating(now, per_host.max(MIN_TICK * 10)));
+                self.timers.set(
+                    Timer::Connect,
+                    add_saturating(now, per_host.max(MIN_TICK * 10)),
+                );
                 debug!("connecting to host {h}");
                 self.actions.push_back(Action::Connect { host: h });
             }
@@ -951,7 +845,7 @@ impl Session {
                 );
                 self.backoff = backoff::next_backoff(self.backoff, self.config.backoff_max);
                 debug!("no host answered; next pass in {wait:?}");
-                self.retry_at = Some(add_saturating(now, wait));
+                self.timers.set(Timer::Retry, add_saturating(now, wait));
             }
         }
     }
@@ -975,9 +869,9 @@ impl Session {
         } else {
             debug!("connection attempt to host {} failed: {why}", self.host);
         }
-        self.conn = Conn::Down;
-        self.connect_deadline = None;
-        self.probe_at = None;
+        self.set_conn(Conn::Down);
+        self.timers.stop(Timer::Connect);
+        self.timers.stop(Timer::Probe);
         self.outbuf.clear();
         self.inbuf.clear();
         self.ping_outstanding = false;
@@ -985,6 +879,7 @@ impl Session {
         self.close_sent = false;
         if was_up || (self.established && self.lost_at.is_none()) {
             self.lost_at = self.last_recv.or(Some(now));
+            self.update_expiry();
         }
         self.fail_inflight(RequestError::ConnectionLoss);
         if self.state.is_terminal() {
@@ -1101,16 +996,16 @@ impl Session {
     fn expire(&mut self, now: Instant) {
         if self.conn != Conn::Down {
             self.actions.push_back(Action::Disconnect);
-            self.conn = Conn::Down;
+            self.set_conn(Conn::Down);
         }
         self.outbuf.clear();
         self.inbuf.clear();
-        self.connect_deadline = None;
+        self.timers.stop(Timer::Connect);
         // A backoff still pending from the old session's reconnect attempts must not fire:
         // with no reconnect it would revive a Closed session, and otherwise the new session
         // makes its own schedule below.
-        self.retry_at = None;
-        self.probe_at = None;
+        self.timers.stop(Timer::Retry);
+        self.timers.stop(Timer::Probe);
         self.fail_inflight(RequestError::SessionExpired);
         self.fail_queue(RequestError::SessionExpired);
         self.watches.clear();
@@ -1120,6 +1015,7 @@ impl Session {
         self.established = false;
         self.lost_at = None;
         self.timeout = self.config.session_timeout;
+        self.update_expiry();
         self.set_state(SessionState::Expired);
         if self.config.reconnect_after_expiry {
             self.set_state(SessionState::Connecting);
@@ -1129,7 +1025,7 @@ impl Session {
         } else {
             self.closed_reason = RequestError::SessionExpired;
             // Terminal: a close still waiting for its reply wants no timer any more.
-            self.close_deadline = None;
+            self.timers.stop(Timer::Close);
             self.set_state(SessionState::Closed);
         }
     }
@@ -1137,13 +1033,11 @@ impl Session {
     fn finish_closed(&mut self) {
         if self.conn != Conn::Down {
             self.actions.push_back(Action::Disconnect);
-            self.conn = Conn::Down;
+            self.set_conn(Conn::Down);
         }
         self.outbuf.clear();
-        self.close_deadline = None;
-        self.connect_deadline = None;
-        self.retry_at = None;
-        self.probe_at = None;
+        // Terminal: no timer may fire later.
+        self.stop_all_timers();
         // Written and unanswered: the server may have applied it. Never (fully) written:
         // certainly not.
         self.fail_inflight_split(RequestError::ConnectionLoss, RequestError::Closed);
@@ -1173,7 +1067,7 @@ impl Session {
                 return false;
             }
         };
-        self.connect_deadline = None;
+        self.timers.stop(Timer::Connect);
         if resp.timeout_ms <= 0 {
             if self.established {
                 info!("server says session 0x{:x} has expired", self.session_id);
@@ -1193,7 +1087,7 @@ impl Session {
         self.timeout = Duration::from_millis(resp.timeout_ms as u64);
         self.established = true;
         self.lost_at = None;
-        self.conn = Conn::Up;
+        self.set_conn(Conn::Up);
         self.proven = false;
         let read_only = resp.read_only == Some(true);
         info!(
@@ -1228,7 +1122,7 @@ impl Session {
                 }
             }
         }
-        self.last_send = Some(now);
+        self.sent(now);
         if self.connect_auths == 0 {
             self.connected(now, read_only);
         } else {
@@ -1244,7 +1138,10 @@ impl Session {
             SessionState::Connected
         });
         if read_only && self.config.host_count > 1 {
-            self.probe_at = Some(add_saturating(now, Duration::from_millis(500)));
+            self.timers.set(
+                Timer::Probe,
+                add_saturating(now, Duration::from_millis(500)),
+            );
         }
         // Also sends closeSession if close() came while we were away.
         self.flush_queue(now);
@@ -1296,7 +1193,7 @@ impl Session {
                         self.auth_sent.push_back((a.scheme.clone(), cred));
                     }
                     self.push_auth(Some(q.id));
-                    self.last_send = Some(now);
+                    self.sent(now);
                     return Ok(());
                 }
                 Err(e) => return Err(RequestError::Encode(e).into()),
@@ -1311,7 +1208,7 @@ impl Session {
                     op: q.req.op_code(),
                     owner: Owner::User(q.id, watch, q.req.into_path()),
                 });
-                self.last_send = Some(now);
+                self.sent(now);
                 Ok(())
             }
             Err(e) => Err(RequestError::Encode(e).into()),
@@ -1321,7 +1218,7 @@ impl Session {
     fn send_ping(&mut self, now: Instant) {
         if encode_request(xid::PING, &Request::Ping, &mut self.outbuf, usize::MAX).is_ok() {
             self.ping_outstanding = true;
-            self.last_send = Some(now);
+            self.sent(now);
         }
     }
 
@@ -1334,10 +1231,10 @@ impl Session {
         self.actions.push_back(Action::ProbeReadWrite {
             host: self.probe_next,
         });
-        self.probe_at = Some(add_saturating(
-            now,
-            Duration::from_secs(2).min(self.timeout),
-        ));
+        self.timers.set(
+            Timer::Probe,
+            add_saturating(now, Duration::from_secs(2).min(self.timeout)),
+        );
     }
 
     /// Handles one frame of an established connection. Returns false when the connection
@@ -1369,6 +1266,7 @@ impl Session {
             },
             xid::PING => {
                 self.ping_outstanding = false;
+                self.arm_ping();
                 true
             }
             xid::AUTH => {
@@ -1512,15 +1410,12 @@ impl Session {
     fn auth_failed(&mut self) {
         if self.conn != Conn::Down {
             self.actions.push_back(Action::Disconnect);
-            self.conn = Conn::Down;
+            self.set_conn(Conn::Down);
         }
         self.outbuf.clear();
         // Terminal: no timer may fire later (a pending close's deadline would turn
         // AuthFailed into Closed).
-        self.close_deadline = None;
-        self.connect_deadline = None;
-        self.retry_at = None;
-        self.probe_at = None;
+        self.stop_all_timers();
         self.fail_inflight(RequestError::AuthFailed);
         self.fail_queue(RequestError::AuthFailed);
         self.set_state(SessionState::AuthFailed);
