@@ -8,10 +8,12 @@ use super::*;
 
 mod loss;
 mod storm;
+use super::watches::PendingWatch;
 use crate::proto::{
-    decode_request, encode_connect_response, encode_notification, encode_reply, AddWatchRequest,
-    ConnectResponse, EventType, KeeperState, PathWatch, ReplyHeader, RequestHeader, SetDataRequest,
-    Stat, WatcherEvent,
+    decode_request, encode_connect_response, encode_notification, encode_reply, xid,
+    AddWatchRequest, AuthPacket, ConnectRequest, ConnectResponse, ErrorCode, EventType,
+    KeeperState, PathWatch, ReplyHeader, Request, RequestHeader, Response, SetDataRequest, Stat,
+    WatcherEvent,
 };
 
 /// The client side of a connection as the scripted server sees it.

@@ -13,6 +13,7 @@ use log::{info, warn};
 
 use super::backoff::add_saturating;
 use super::{Conn, Session, MIN_TICK};
+use crate::proto::{encode_request, xid, Request};
 
 /// One of the session's deadlines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,5 +227,12 @@ impl Session {
     /// would turn AuthFailed into Closed, a pending backoff would revive a Closed session).
     pub(super) fn stop_all_timers(&mut self) {
         self.timers = TimerTable::default();
+    }
+
+    pub(super) fn send_ping(&mut self, now: Instant) {
+        if encode_request(xid::PING, &Request::Ping, &mut self.outbuf, usize::MAX).is_ok() {
+            self.ping_outstanding = true;
+            self.sent(now);
+        }
     }
 }
