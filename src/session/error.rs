@@ -1,9 +1,12 @@
-//! Why a request failed without a server reply of its own, and its conversion into the
-//! crate's [`Error`](crate::Error).
+//! Why a request failed: [`RequestError`], the session's one error type, and its conversion
+//! into the crate's [`Error`] (the only thing of the crate above `proto` that this folder
+//! names: the conversion lives beside the type it converts, so that no caller maps it by
+//! hand).
 
 #[cfg(doc)]
 use super::Session;
 use crate::proto::{DecodeError, EncodeError, ErrorCode};
+use crate::Error;
 
 /// Why a request failed without a server reply of its own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,11 +47,77 @@ pub enum RequestError {
     Decode(DecodeError),
 }
 
-/// Why [`Session::submit`] refused a request at once.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SubmitError {
-    /// The request failed before it was queued.
-    #[error(transparent)]
-    Request(#[from] RequestError),
+impl RequestError {
+    /// The crate's [`Error`] for this failure, naming `path` in a server error (the
+    /// request's path as the caller knows it, or a description of a request without one).
+    /// The other variants convert as with [`From`].
+    pub(crate) fn into_error(self, path: &str) -> Error {
+        match self {
+            RequestError::Server(code) => Error::ZooKeeper {
+                code,
+                path: path.to_string(),
+            },
+            e => Error::from(e),
+        }
+    }
+}
+
+/// Each session error is the crate error of the same meaning. A server error converted this
+/// way has an empty path: the client names it (see [`Reply::path`](super::Reply::path)).
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Error {
+        match e {
+            RequestError::Server(code) => Error::ZooKeeper {
+                code,
+                path: String::new(),
+            },
+            RequestError::ConnectionLoss => Error::ConnectionLoss,
+            RequestError::SessionExpired => Error::SessionExpired,
+            RequestError::AuthFailed => Error::AuthFailed,
+            RequestError::Closed => Error::ConnectionClosed,
+            RequestError::QueueFull { limit } => Error::QueueFull { limit },
+            RequestError::Encode(e) => Error::Encode(e),
+            RequestError::Decode(e) => Error::Decode(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session error and a test of the crate error it must become.
+    type Case = (RequestError, fn(&Error) -> bool);
+
+    /// Every session error becomes the crate error of the same meaning, and a server error
+    /// carries the path it is given.
+    #[test]
+    fn request_errors_convert_to_the_crate_error_of_the_same_meaning() {
+        let cases: Vec<Case> = vec![
+            (RequestError::ConnectionLoss, |e| {
+                matches!(e, Error::ConnectionLoss)
+            }),
+            (RequestError::SessionExpired, |e| {
+                matches!(e, Error::SessionExpired)
+            }),
+            (RequestError::AuthFailed, |e| matches!(e, Error::AuthFailed)),
+            (RequestError::Closed, |e| {
+                matches!(e, Error::ConnectionClosed)
+            }),
+            (RequestError::QueueFull { limit: 7 }, |e| {
+                matches!(e, Error::QueueFull { limit: 7 })
+            }),
+        ];
+        for (re, is) in cases {
+            assert!(is(&Error::from(re.clone())), "{re:?}");
+            assert!(is(&re.clone().into_error("/p")), "{re:?}");
+        }
+        match RequestError::Server(ErrorCode::NoNode).into_error("/a/b") {
+            Error::ZooKeeper { code, path } => {
+                assert_eq!(code, ErrorCode::NoNode);
+                assert_eq!(path, "/a/b");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -7,8 +7,9 @@
 //!
 //! # What lives here, and what it may use
 //!
-//! This folder may use `proto` (the codec), `bytes` and `log`, and nothing else of the crate:
-//! no IO, no `Rc`/`RefCell`, no `Instant::now()` (every input takes `now`).
+//! This folder may use `proto` (the codec), `bytes` and `log`, and nothing else of the crate
+//! (but the crate's `Error`, which `error.rs` converts into): no IO, no `Rc`/`RefCell`, no
+//! `Instant::now()` (every input takes `now`).
 //!
 //! - `mod.rs`: the [`Session`] type, its fields, accessors and outputs (`poll_*`);
 //! - `config.rs`, `event.rs`, `error.rs`: its settings, what it reports, why a request fails;
@@ -82,7 +83,7 @@ mod unsent;
 mod watches;
 
 pub use config::SessionConfig;
-pub use error::{RequestError, SubmitError};
+pub use error::RequestError;
 pub use event::{Action, Event, Reply, RequestId, SessionState};
 pub use watches::{WatchKind, WatchRegistry};
 

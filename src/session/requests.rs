@@ -7,9 +7,7 @@ use bytes::BytesMut;
 use log::debug;
 
 use super::watches::PendingWatch;
-use super::{
-    Conn, Event, Reply, RequestError, RequestId, Session, SessionState, SubmitError, WatchKind,
-};
+use super::{Conn, Event, Reply, RequestError, RequestId, Session, SessionState, WatchKind};
 use crate::proto::{encode_request, xid, OpCode, Request};
 
 #[derive(Debug)]
@@ -42,11 +40,11 @@ impl Session {
     /// Submits a request. Requests made while there is no connection wait (up to
     /// `max_queued_requests`) and go out after the reconnect; the reply, or the reason there
     /// is none, comes back as [`Event::Reply`] with the returned id.
-    pub fn submit(&mut self, now: Instant, req: Request) -> Result<RequestId, SubmitError> {
+    pub fn submit(&mut self, now: Instant, req: Request) -> Result<RequestId, RequestError> {
         match self.state {
-            SessionState::AuthFailed => return Err(RequestError::AuthFailed.into()),
-            SessionState::Closed => return Err(self.closed_reason.clone().into()),
-            _ if self.closing => return Err(RequestError::Closed.into()),
+            SessionState::AuthFailed => return Err(RequestError::AuthFailed),
+            SessionState::Closed => return Err(self.closed_reason.clone()),
+            _ if self.closing => return Err(RequestError::Closed),
             _ => {}
         }
         let id = RequestId(self.next_id);
@@ -61,8 +59,7 @@ impl Session {
             if self.queue.len() >= self.config.max_queued_requests {
                 return Err(RequestError::QueueFull {
                     limit: self.config.max_queued_requests,
-                }
-                .into());
+                });
             }
             // Refuse an oversized request now rather than after the reconnect. While
             // connected (waiting for room under max_in_flight) it goes out soon: encoding it
@@ -92,7 +89,7 @@ impl Session {
                 break;
             };
             let id = q.id;
-            if let Err(SubmitError::Request(e)) = self.send_user(now, q) {
+            if let Err(e) = self.send_user(now, q) {
                 // The caller was told "queued"; it hears of the failure through its reply.
                 debug!("queued request {id:?} refused at send: {e}");
                 self.events.push_back(Event::Reply {
@@ -112,7 +109,7 @@ impl Session {
 
     /// Encodes a user request into the output buffer (or fails it via an event when it
     /// cannot be encoded).
-    pub(super) fn send_user(&mut self, now: Instant, q: Queued) -> Result<(), SubmitError> {
+    pub(super) fn send_user(&mut self, now: Instant, q: Queued) -> Result<(), RequestError> {
         let watch = PendingWatch::of(&q.req).map(Box::new);
         if let Request::Auth(_) = q.req {
             match encode_request(
@@ -130,7 +127,7 @@ impl Session {
                     self.sent(now);
                     return Ok(());
                 }
-                Err(e) => return Err(RequestError::Encode(e).into()),
+                Err(e) => return Err(RequestError::Encode(e)),
             }
         }
         let x = self.next_xid;
@@ -145,7 +142,7 @@ impl Session {
                 self.sent(now);
                 Ok(())
             }
-            Err(e) => Err(RequestError::Encode(e).into()),
+            Err(e) => Err(RequestError::Encode(e)),
         }
     }
 

@@ -452,7 +452,7 @@ fn requests_wait_while_disconnected_and_go_out_after_reconnect() {
     let b = h.submit(get("/b", false));
     assert_eq!(
         h.s.submit(h.now, get("/c", false)),
-        Err(SubmitError::Request(RequestError::QueueFull { limit: 2 }))
+        Err(RequestError::QueueFull { limit: 2 })
     );
     h.handshake(6000, 1);
     let sent = h.read_requests();
@@ -550,7 +550,7 @@ fn expiry_without_reconnect_stays_closed_even_with_a_backoff_pending() {
     assert_eq!(h.s.state(), SessionState::Closed);
     assert_eq!(
         h.s.submit(h.now, get("/a", false)),
-        Err(SubmitError::Request(RequestError::SessionExpired)),
+        Err(RequestError::SessionExpired),
         "later requests say why the session is gone"
     );
 }
@@ -649,7 +649,7 @@ fn auth_failure_is_terminal() {
     assert!(events.contains(&Event::State(SessionState::AuthFailed)));
     assert_eq!(
         h.s.submit(h.now, get("/b", false)),
-        Err(SubmitError::Request(RequestError::AuthFailed))
+        Err(RequestError::AuthFailed)
     );
     h.advance(Duration::from_secs(60));
     assert!(
@@ -844,7 +844,7 @@ fn close_flushes_queued_requests_then_close_session() {
     assert_eq!(sent[1].1, Request::CloseSession);
     assert_eq!(
         h.s.submit(h.now, get("/late", false)),
-        Err(SubmitError::Request(RequestError::Closed))
+        Err(RequestError::Closed)
     );
     h.reply(
         sent[0].0.xid,
@@ -1203,7 +1203,7 @@ fn never_more_than_max_in_flight_and_every_request_completes_in_order() {
         .collect();
     assert_eq!(
         h.s.submit(h.now, get("/over", false)),
-        Err(SubmitError::Request(RequestError::QueueFull { limit: 17 })),
+        Err(RequestError::QueueFull { limit: 17 }),
         "past the bound the queue fills, then refuses"
     );
     h.s.close(h.now);
