@@ -361,3 +361,39 @@ fn huge_durations_never_panic() {
     h.pump();
     assert_eq!(h.s.state(), SessionState::Closed);
 }
+
+/// `handle_timeout` is safe to call early or twice: before a deadline it does nothing, and
+/// at one it does its work once (one ping, not two), whatever the number of calls.
+#[test]
+fn handle_timeout_early_or_twice_does_nothing_more() {
+    let mut h = Harness::new(config(1));
+    h.s.start(h.now);
+    h.pump();
+    h.handshake(6000, 1);
+    h.take_events();
+    h.take_actions();
+    let deadline = h.s.poll_timeout().expect("a ping deadline");
+    // Early: nothing happens, the deadline stays.
+    h.s.handle_timeout(h.now);
+    h.s.handle_timeout(deadline - Duration::from_millis(1));
+    h.pump();
+    assert!(h.read_requests().is_empty());
+    assert!(h.take_actions().is_empty());
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.s.poll_timeout(), Some(deadline));
+    // Due, twice: one ping, and the next deadline is the read timeout (2T/3 after the
+    // handshake), not another ping.
+    h.now = deadline;
+    h.s.handle_timeout(h.now);
+    h.s.handle_timeout(h.now);
+    h.pump();
+    let sent = h.read_requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].1, Request::Ping);
+    assert_eq!(
+        h.s.poll_timeout(),
+        Some(deadline + Duration::from_secs(2)),
+        "the read timeout at 2T/3"
+    );
+    assert!(h.take_actions().is_empty());
+}
