@@ -61,12 +61,6 @@
 //! Every duration is clamped or saturated: a huge timeout or backoff means "never", not a
 //! panic.
 
-/// The size of an in-flight record (tests keep it small).
-#[cfg(test)]
-pub(crate) fn inflight_size() -> usize {
-    std::mem::size_of::<InFlight>()
-}
-
 mod backoff;
 mod close;
 mod config;
@@ -95,6 +89,8 @@ use log::info;
 
 use crate::proto::FrameDecoder;
 use connect::Rng;
+#[cfg(test)]
+pub(crate) use requests::inflight_size;
 use requests::{InFlight, Owner, Queued};
 use timer::TimerTable;
 use unsent::Unsent;

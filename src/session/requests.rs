@@ -10,6 +10,7 @@ use super::watches::PendingWatch;
 use super::{Conn, Event, Reply, RequestError, RequestId, Session, SessionState, WatchKind};
 use crate::proto::{encode_request, xid, OpCode, Request};
 
+/// Who waits for the reply of a request in flight.
 #[derive(Debug)]
 pub(super) enum Owner {
     /// A user request: its id, the watch it leaves (boxed: rare, and it keeps `InFlight`
@@ -20,9 +21,12 @@ pub(super) enum Owner {
     SetWatches(Box<Request>),
     /// An `addWatch` re-adding a persistent watch after its SetWatches failed.
     Rewatch(Box<(WatchKind, String)>),
+    /// closeSession: its reply ends the session.
     Close,
 }
 
+/// A request written (or being written) on the current connection, awaiting its reply;
+/// replies come back in xid order (auth packets aside, see `Session::auth_inflight`).
 #[derive(Debug)]
 pub(super) struct InFlight {
     pub(super) xid: i32,
@@ -30,6 +34,13 @@ pub(super) struct InFlight {
     pub(super) owner: Owner,
 }
 
+/// The size of an in-flight record (tests keep it small).
+#[cfg(test)]
+pub(crate) fn inflight_size() -> usize {
+    std::mem::size_of::<InFlight>()
+}
+
+/// A request waiting for a connection, or for room under `max_in_flight`.
 #[derive(Debug)]
 pub(super) struct Queued {
     pub(super) id: RequestId,
