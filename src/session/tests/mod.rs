@@ -13,6 +13,7 @@ mod hosts;
 mod loss;
 mod replies;
 mod storm;
+mod timer;
 mod timing;
 mod watches;
 use super::watches::PendingWatch;
