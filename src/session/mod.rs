@@ -39,6 +39,9 @@
 //!
 //! # Timers (T = the negotiated session timeout; PROTOCOL.md §9)
 //!
+//! One deadline per kind, in a table (`timer.rs`): each is armed or stopped where the event
+//! that moves it happens, and [`poll_timeout`](Session::poll_timeout) is the earliest.
+//!
 //! - a ping after T/3 without sending anything, at most one in flight;
 //! - the connection is dropped after 2T/3 without receiving anything (the read timeout);
 //! - a connection attempt (TCP connect plus handshake) gets T / number-of-hosts;

@@ -1,4 +1,8 @@
 //! Deterministic tests of the session: a scripted server and a fake clock (STYLE.md habit 6).
+//!
+//! Here: the [`Harness`] and shared helpers; one file per topic (`handshake`, `replies`,
+//! `hosts`, `auth`, `watches`, `close`, `timing`, `timer`, `loss`, `storm`). Unit tests may
+//! read the clock once, to start the fake one (`tests/layers.rs` allows it here only).
 
 use std::time::{Duration, Instant};
 
