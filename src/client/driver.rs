@@ -232,23 +232,6 @@ impl Core {
     }
 }
 
-/// Converts the session's reason into the crate's error.
-pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
-    match e {
-        RequestError::Server(code) => Error::ZooKeeper {
-            code,
-            path: path.to_string(),
-        },
-        RequestError::ConnectionLoss => Error::ConnectionLoss,
-        RequestError::SessionExpired => Error::SessionExpired,
-        RequestError::AuthFailed => Error::AuthFailed,
-        RequestError::Closed => Error::ConnectionClosed,
-        RequestError::QueueFull { limit } => Error::QueueFull { limit },
-        RequestError::Encode(e) => Error::Encode(e),
-        RequestError::Decode(e) => Error::Decode(e),
-    }
-}
-
 /// Schedules one flush-and-pump on the loop, so requests submitted in one go leave in one
 /// write.
 fn flush_soon(shared: &Shared) {
@@ -629,9 +612,9 @@ fn dispatch_events(shared: &Shared) {
                 let result = reply.result.map_err(|e| match &reply.path {
                     Some(path) => {
                         let path = unchroot(shared.borrow().chroot.as_deref(), path);
-                        request_error(e, &path)
+                        e.into_error(&path)
                     }
-                    None => request_error(e, p.label),
+                    None => e.into_error(p.label),
                 });
                 (p.complete)(result);
             }

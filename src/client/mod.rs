@@ -874,9 +874,7 @@ impl<H: Handler> Client<H> {
         let now = core.reactor.now();
         let submitted = match core.session.as_mut() {
             None => Err(Error::ConnectionClosed),
-            Some(s) => s
-                .submit(now, req)
-                .map_err(|crate::session::SubmitError::Request(e)| driver::request_error(e, label)),
+            Some(s) => s.submit(now, req).map_err(|e| e.into_error(label)),
         };
         match submitted {
             Ok(id) => {

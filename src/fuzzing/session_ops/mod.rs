@@ -3,6 +3,11 @@
 //! model server ([`Server`]), checking invariants after every step (STYLE.md habit 5;
 //! quinn-proto's `streams` target).
 //!
+//! Here: the harness that runs the ops and checks the invariants (`mod.rs`), the input
+//! format (`input.rs`), the model server (`server.rs`), the watch model (`model.rs`) and
+//! their tests (`tests.rs`). It uses the session and the codec only, and no IO; the clock
+//! is read once, for the starting instant, and then moved by the ops.
+//!
 //! # Input format
 //!
 //! Three config bytes ([`Config::decode`]), then ops, each a tag byte and fixed-size fields
