@@ -214,6 +214,7 @@ pub mod fuzzing;
 pub use async_result::AsyncResult;
 pub use client::Watcher;
 pub use client::WeakClient;
+pub use client::{AddWatchMode, NodeData, NullData, WatchRegistration, WhenOffline};
 pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};

@@ -149,9 +149,12 @@ mod transaction;
 mod watcher;
 mod watchers;
 
+pub use crate::proto::AddWatchMode;
 pub use handle::WeakClient;
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
-pub use ops::{CreateOptions, ReadOp, ReadResult};
+pub use ops::{
+    CreateOptions, NodeData, NullData, ReadOp, ReadResult, WatchRegistration, WhenOffline,
+};
 pub use resolve::Resolver;
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};

@@ -26,21 +26,27 @@ impl<H: Handler> Client<H> {
         )
     }
 
-    /// Sets a node's ACL if its ACL version is `version` (-1: any); returns the new stat.
-    pub fn set_acls(&self, path: &str, acl: Vec<Acl>, version: i32) -> Result<Stat, Error> {
+    /// Sets a node's ACL (kazoo's `set_acls(path, acls, version=-1)`) if its ACL version is
+    /// `version` (`None`: any version); returns the new stat.
+    pub fn set_acls(&self, path: &str, acl: Vec<Acl>, version: Option<i32>) -> Result<Stat, Error> {
         self.blocking("Client::set_acls", || {
             self.set_acls_async(path, acl, version)
         })
     }
 
     /// Async form of [`set_acls`](Self::set_acls).
-    pub fn set_acls_async(&self, path: &str, acl: Vec<Acl>, version: i32) -> AsyncResult<Stat> {
+    pub fn set_acls_async(
+        &self,
+        path: &str,
+        acl: Vec<Acl>,
+        version: Option<i32>,
+    ) -> AsyncResult<Stat> {
         let full = or_fail!(self, self.path(path, false));
         self.submit(
             Request::SetAcl(SetAclRequest {
                 path: full,
                 acl,
-                version,
+                version: super::version_of(version),
             }),
             "setACL",
             None,

@@ -84,13 +84,15 @@ impl<H: Handler> Client<H> {
     }
 
     /// Changes the ensemble's membership (not chroot-aware); returns the new config and its
-    /// stat. Needs `reconfigEnabled` and super-user rights on the server.
+    /// stat. Needs `reconfigEnabled` and super-user rights on the server. `joining`,
+    /// `leaving` and `new_members` are null on the wire when `None` (not the same as an
+    /// empty list); `from_config` is the config version to change (`None`: any).
     pub fn reconfig(
         &self,
         joining: Option<&str>,
         leaving: Option<&str>,
         new_members: Option<&str>,
-        from_config: i64,
+        from_config: Option<i64>,
     ) -> Result<(Bytes, Stat), Error> {
         self.blocking("Client::reconfig", || {
             self.reconfig_async(joining, leaving, new_members, from_config)
@@ -103,13 +105,13 @@ impl<H: Handler> Client<H> {
         joining: Option<&str>,
         leaving: Option<&str>,
         new_members: Option<&str>,
-        from_config: i64,
+        from_config: Option<i64>,
     ) -> AsyncResult<(Bytes, Stat)> {
         let req = Request::Reconfig(ReconfigRequest {
             joining_servers: joining.map(str::to_string),
             leaving_servers: leaving.map(str::to_string),
             new_members: new_members.map(str::to_string),
-            cur_config_id: from_config,
+            cur_config_id: from_config.unwrap_or(-1),
         });
         self.submit(req, "reconfig", None, |res| match res? {
             Response::GetData { data, stat } => Ok((data.map(detach).unwrap_or_default(), stat)),
@@ -178,6 +180,17 @@ impl<H: Handler> Client<H> {
                 other => Err(unexpected("getAllChildrenNumber", &other)),
             },
         )
+    }
+
+    /// The highest zxid this client has seen in a reply or a notification (kazoo's
+    /// `last_zxid`; sent at every reconnect so that the client never sees an older state);
+    /// 0 before the first reply of a session and when there is no session.
+    pub fn last_zxid(&self) -> i64 {
+        self.shared
+            .borrow()
+            .session
+            .as_ref()
+            .map_or(0, |s| s.last_zxid())
     }
 
     /// Who the server thinks this session is (ZooKeeper 3.7+).

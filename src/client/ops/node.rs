@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::super::watchers::{PendingKind, PendingWatcher, Withdraw};
+use super::super::watchers::{PendingKind, PendingWatcher};
 use super::super::{detach, unexpected, Client, Watcher};
+use super::{version_of, NodeData, WatchArg};
 use crate::async_result::AsyncResult;
 use crate::client::hosts::validate_path;
 use crate::error::Error;
@@ -15,16 +16,33 @@ use crate::proto::{
     Response, SetDataRequest, Stat,
 };
 
-/// Options of [`Client::create_with`].
+/// Options of [`Client::create`] (and of [`Transaction::create`](crate::client::Transaction::create)):
+/// mode, ACL, TTL, makepath. A [`CreateMode`] converts into the options of that mode, so the
+/// common case reads `zk.create(path, data, CreateMode::Ephemeral)`.
+///
+/// ```no_run
+/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// use std::time::Duration;
+/// use mio_zookeeper::client::CreateOptions;
+/// use mio_zookeeper::{Acl, CreateMode};
+///
+/// zk.create("/plain", b"", CreateMode::Persistent)?;
+/// let opts = CreateOptions::mode(CreateMode::PersistentWithTtl)
+///     .with_ttl(Duration::from_secs(60))
+///     .with_acl(Acl::read_unsafe())
+///     .with_makepath();
+/// let (path, stat) = zk.create("/deep/down/node", b"v", opts)?;
+/// # Ok::<(), mio_zookeeper::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateOptions {
-    /// The node's ACL; `None` uses the client's default ACL.
+    /// The node's ACL; `None` (or an empty list) uses the client's default ACL.
     pub acl: Option<Vec<Acl>>,
     /// Persistent, ephemeral, sequential, container or TTL.
     pub mode: CreateMode,
     /// For the TTL modes: the time to live (0 < ttl < 2^40 ms).
     pub ttl: Option<Duration>,
-    /// Create missing parents first (kazoo's `makepath`).
+    /// Create missing parents first (kazoo's `makepath`), with the same ACL.
     pub makepath: bool,
 }
 
@@ -40,48 +58,79 @@ impl Default for CreateOptions {
 }
 
 impl CreateOptions {
-    /// Options for `mode`.
+    /// Options for `mode`, with the default ACL, no TTL and no makepath.
     pub fn mode(mode: CreateMode) -> CreateOptions {
         CreateOptions {
             mode,
             ..CreateOptions::default()
         }
     }
+
+    /// These options with the ACL `acl`.
+    pub fn with_acl(mut self, acl: Vec<Acl>) -> CreateOptions {
+        self.acl = Some(acl);
+        self
+    }
+
+    /// These options with the time to live `ttl` (for the TTL modes).
+    pub fn with_ttl(mut self, ttl: Duration) -> CreateOptions {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// These options, creating missing parents first (kazoo's `makepath=True`).
+    pub fn with_makepath(mut self) -> CreateOptions {
+        self.makepath = true;
+        self
+    }
+}
+
+impl From<CreateMode> for CreateOptions {
+    /// The options of `mode` ([`CreateOptions::mode`]).
+    fn from(mode: CreateMode) -> CreateOptions {
+        CreateOptions::mode(mode)
+    }
+}
+
+impl From<&CreateOptions> for CreateOptions {
+    fn from(opts: &CreateOptions) -> CreateOptions {
+        opts.clone()
+    }
 }
 
 impl<H: Handler> Client<H> {
-    /// Creates a persistent node with `data` and the default ACL; returns its path.
-    pub fn create(&self, path: &str, data: &[u8]) -> Result<String, Error> {
-        self.create_with(path, data, &CreateOptions::default())
-            .map(|(p, _)| p)
-    }
-
-    /// Creates a node with options (mode, ACL, TTL, makepath); returns its path and stat.
-    pub fn create_with(
+    /// Creates a node (kazoo's `create`): `data` ([`NodeData`]: bytes in any form, or
+    /// [`NullData`](crate::client::NullData)), with `opts` (a [`CreateMode`] or
+    /// [`CreateOptions`]: mode, ACL, TTL, makepath). Returns the node's real path (with the
+    /// sequence suffix for sequential modes, without the chroot) and its stat.
+    ///
+    /// # Notable errors
+    ///
+    /// - [`ErrorCode::NodeExists`], [`ErrorCode::NoNode`] (a missing parent, without
+    ///   makepath), [`ErrorCode::NoChildrenForEphemerals`] (in [`Error::ZooKeeper`]).
+    /// - [`Error::BadArgument`]: a TTL mode without a valid ttl, or a ttl for another mode.
+    pub fn create(
         &self,
         path: &str,
-        data: &[u8],
-        opts: &CreateOptions,
+        data: impl NodeData,
+        opts: impl Into<CreateOptions>,
     ) -> Result<(String, Stat), Error> {
-        self.blocking("Client::create_with", || {
-            self.create_async(path, Some(Bytes::copy_from_slice(data)), opts)
-        })
+        self.blocking("Client::create", || self.create_async(path, data, opts))
     }
 
-    /// Creates a node (`data` `None` stores null); the result is the real path (with a
-    /// sequence suffix for sequential modes) and the new node's stat.
+    /// Async form of [`create`](Self::create).
     pub fn create_async(
         &self,
         path: &str,
-        data: Option<Bytes>,
-        opts: &CreateOptions,
+        data: impl NodeData,
+        opts: impl Into<CreateOptions>,
     ) -> AsyncResult<(String, Stat)> {
+        let (data, opts) = (data.into_wire(), opts.into());
         if !opts.makepath {
-            return self.create_once(path, data, opts);
+            return self.create_once(path, data, &opts);
         }
         let this = self.internal();
         let path = path.to_string();
-        let opts = opts.clone();
         let out = self.handler.async_result();
         let o = out.clone();
         self.handler.spawn_future(async move {
@@ -98,7 +147,7 @@ impl<H: Handler> Client<H> {
                         Some(p) => p.to_string(),
                         None => parent_of(&path),
                     };
-                    match this.ensure_path_async_acl(&parent, opts.acl.clone()).await {
+                    match this.ensure_path_async(&parent, opts.acl.clone()).await {
                         Ok(()) => this.create_once(&path, data, &opts).await,
                         Err(e) => Err(e),
                     }
@@ -165,19 +214,16 @@ impl<H: Handler> Client<H> {
         })
     }
 
-    /// Creates `path` and any missing parent (kazoo's `ensure_path`); succeeds if it exists.
-    /// Only missing nodes are created (with null data and the default ACL); under a chroot
-    /// whose node is missing, that node is created too.
-    pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
-        self.blocking("Client::ensure_path", || self.ensure_path_async(path))
+    /// Creates `path` and any missing parent (kazoo's `ensure_path(path, acl=None)`);
+    /// succeeds if it exists. Only missing nodes are created, with null data and `acl`
+    /// (`None`: the client's default ACL); under a chroot whose node is missing, that node
+    /// is created too.
+    pub fn ensure_path(&self, path: &str, acl: Option<Vec<Acl>>) -> Result<(), Error> {
+        self.blocking("Client::ensure_path", || self.ensure_path_async(path, acl))
     }
 
     /// Async form of [`ensure_path`](Self::ensure_path).
-    pub fn ensure_path_async(&self, path: &str) -> AsyncResult<()> {
-        self.ensure_path_async_acl(path, None)
-    }
-
-    fn ensure_path_async_acl(&self, path: &str, acl: Option<Vec<Acl>>) -> AsyncResult<()> {
+    pub fn ensure_path_async(&self, path: &str, acl: Option<Vec<Acl>>) -> AsyncResult<()> {
         if let Err(e) = validate_path(path, false) {
             return self.failed(e);
         }
@@ -195,7 +241,7 @@ impl<H: Handler> Client<H> {
                 // (kazoo creates it as well).
                 let mut missing = Vec::new();
                 let mut p = path.clone();
-                while this.exists_async(&p).await?.is_none() {
+                while this.exists_async(&p, None).await?.is_none() {
                     let top = p == "/";
                     missing.push(p);
                     if top {
@@ -225,47 +271,34 @@ impl<H: Handler> Client<H> {
         out
     }
 
-    /// Reads a node: its data (`None` for null data) and stat.
-    pub fn get(&self, path: &str) -> Result<(Option<Bytes>, Stat), Error> {
-        self.blocking("Client::get", || self.get_async(path))
+    /// Reads a node (kazoo's `get(path, watch=None)`): its data and stat. The data is
+    /// `None` when the node holds null data (not the same as empty data on the wire).
+    ///
+    /// `watch` leaves a one-shot data watch: `None` for none, or a [`Watcher`] (or
+    /// `&Watcher`), called once when the node's data changes or it is deleted (or with an
+    /// `EventType::None` event when the session is lost). The same watcher registered
+    /// again on the path is stored once (see [`Watcher`]);
+    /// [`remove_watcher`](Self::remove_watcher) removes exactly that watcher. If the call
+    /// fails on its per-call timeout, the watcher is not registered, even when the reply
+    /// comes later.
+    pub fn get(
+        &self,
+        path: &str,
+        watch: impl Into<Option<Watcher>>,
+    ) -> Result<(Option<Bytes>, Stat), Error> {
+        self.watched("Client::get", watch.into(), |w| self.get_impl(path, w))
     }
 
     /// Async form of [`get`](Self::get).
-    pub fn get_async(&self, path: &str) -> AsyncResult<(Option<Bytes>, Stat)> {
-        self.get_impl(path, None)
-    }
-
-    /// [`get`](Self::get), leaving a one-shot data watch: `watcher` is called once when the
-    /// node's data changes or it is deleted (or with an `EventType::None` event when the
-    /// session is lost). A closure converts into a new [`Watcher`]; the same watcher
-    /// registered again on the path is stored once (see [`Watcher`] for the identity rule).
-    /// If the call fails on its per-call timeout, the watcher is not registered, even when
-    /// the reply comes later.
-    pub fn get_watch<W: Into<Watcher>>(
+    pub fn get_async(
         &self,
         path: &str,
-        watcher: W,
-    ) -> Result<(Option<Bytes>, Stat), Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::get_watch", |withdraw| {
-            self.get_impl(path, Some((watcher, Some(withdraw))))
-        })
-    }
-
-    /// Async form of [`get_watch`](Self::get_watch).
-    pub fn get_watch_async<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
+        watch: impl Into<Option<Watcher>>,
     ) -> AsyncResult<(Option<Bytes>, Stat)> {
-        self.get_impl(path, Some((watcher.into(), None)))
+        self.get_impl(path, watch.into().map(|w| (w, None)))
     }
 
-    fn get_impl(
-        &self,
-        path: &str,
-        watcher: Option<(Watcher, Option<Withdraw>)>,
-    ) -> AsyncResult<(Option<Bytes>, Stat)> {
+    fn get_impl(&self, path: &str, watcher: WatchArg) -> AsyncResult<(Option<Bytes>, Stat)> {
         let full = or_fail!(self, self.path(path, false));
         let watch = PendingWatcher::of(PendingKind::Data, &full, watcher);
         let req = Request::GetData(PathWatch {
@@ -278,44 +311,30 @@ impl<H: Handler> Client<H> {
         })
     }
 
-    /// Whether a node exists: its stat, or `None`.
-    pub fn exists(&self, path: &str) -> Result<Option<Stat>, Error> {
-        self.blocking("Client::exists", || self.exists_async(path))
-    }
-
-    /// Async form of [`exists`](Self::exists).
-    pub fn exists_async(&self, path: &str) -> AsyncResult<Option<Stat>> {
-        self.exists_impl(path, None)
-    }
-
-    /// [`exists`](Self::exists), leaving a one-shot watch: on a node that exists it fires on
-    /// data change or delete; on a missing node it fires when the node is created. Watcher
-    /// identity and timeouts as for [`get_watch`](Self::get_watch).
-    pub fn exists_watch<W: Into<Watcher>>(
+    /// Whether a node exists (kazoo's `exists(path, watch=None)`): its stat, or `None`.
+    ///
+    /// `watch` as for [`get`](Self::get): on a node that exists the watcher fires on data
+    /// change or delete; on a missing node it fires when the node is created.
+    pub fn exists(
         &self,
         path: &str,
-        watcher: W,
+        watch: impl Into<Option<Watcher>>,
     ) -> Result<Option<Stat>, Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::exists_watch", |withdraw| {
-            self.exists_impl(path, Some((watcher, Some(withdraw))))
+        self.watched("Client::exists", watch.into(), |w| {
+            self.exists_impl(path, w)
         })
     }
 
-    /// Async form of [`exists_watch`](Self::exists_watch).
-    pub fn exists_watch_async<W: Into<Watcher>>(
+    /// Async form of [`exists`](Self::exists).
+    pub fn exists_async(
         &self,
         path: &str,
-        watcher: W,
+        watch: impl Into<Option<Watcher>>,
     ) -> AsyncResult<Option<Stat>> {
-        self.exists_impl(path, Some((watcher.into(), None)))
+        self.exists_impl(path, watch.into().map(|w| (w, None)))
     }
 
-    fn exists_impl(
-        &self,
-        path: &str,
-        watcher: Option<(Watcher, Option<Withdraw>)>,
-    ) -> AsyncResult<Option<Stat>> {
+    fn exists_impl(&self, path: &str, watcher: WatchArg) -> AsyncResult<Option<Stat>> {
         let full = or_fail!(self, self.path(path, false));
         let watch = PendingWatcher::of(PendingKind::Exists, &full, watcher);
         let req = Request::Exists(PathWatch {
@@ -333,25 +352,34 @@ impl<H: Handler> Client<H> {
         })
     }
 
-    /// Sets a node's data, any version; returns the new stat.
-    pub fn set(&self, path: &str, data: &[u8]) -> Result<Stat, Error> {
-        self.set_version(path, data, -1)
+    /// Sets a node's data (kazoo's `set(path, value, version=-1)`) if its version is
+    /// `version` (`None`: any version); returns the new stat. `data` as for
+    /// [`create`](Self::create).
+    ///
+    /// # Notable errors
+    ///
+    /// [`ErrorCode::NoNode`], [`ErrorCode::BadVersion`] (in [`Error::ZooKeeper`]).
+    pub fn set(
+        &self,
+        path: &str,
+        data: impl NodeData,
+        version: Option<i32>,
+    ) -> Result<Stat, Error> {
+        self.blocking("Client::set", || self.set_async(path, data, version))
     }
 
-    /// Sets a node's data if its version is `version` (-1: any).
-    pub fn set_version(&self, path: &str, data: &[u8], version: i32) -> Result<Stat, Error> {
-        self.blocking("Client::set_version", || {
-            self.set_async(path, Some(Bytes::copy_from_slice(data)), version)
-        })
-    }
-
-    /// Async form of [`set_version`](Self::set_version); `None` stores null data.
-    pub fn set_async(&self, path: &str, data: Option<Bytes>, version: i32) -> AsyncResult<Stat> {
+    /// Async form of [`set`](Self::set).
+    pub fn set_async(
+        &self,
+        path: &str,
+        data: impl NodeData,
+        version: Option<i32>,
+    ) -> AsyncResult<Stat> {
         let full = or_fail!(self, self.path(path, false));
         let req = Request::SetData(SetDataRequest {
             path: full,
-            data,
-            version,
+            data: data.into_wire(),
+            version: version_of(version),
         });
         self.submit(req, "setData", None, |res| match res? {
             Response::Stat(s) => Ok(s),
@@ -359,30 +387,31 @@ impl<H: Handler> Client<H> {
         })
     }
 
-    /// Deletes a node, any version.
-    pub fn delete(&self, path: &str) -> Result<(), Error> {
-        self.blocking("Client::delete", || self.delete_async(path, -1))
+    /// Deletes a node if its version is `version` (`None`: any version). For a node and
+    /// everything below it (kazoo's `recursive=True`), see
+    /// [`delete_recursive`](Self::delete_recursive).
+    ///
+    /// # Notable errors
+    ///
+    /// [`ErrorCode::NoNode`], [`ErrorCode::BadVersion`], [`ErrorCode::NotEmpty`] (in
+    /// [`Error::ZooKeeper`]).
+    pub fn delete(&self, path: &str, version: Option<i32>) -> Result<(), Error> {
+        self.blocking("Client::delete", || self.delete_async(path, version))
     }
 
-    /// Deletes a node if its version is `version` (-1: any).
-    pub fn delete_version(&self, path: &str, version: i32) -> Result<(), Error> {
-        self.blocking("Client::delete_version", || {
-            self.delete_async(path, version)
-        })
-    }
-
-    /// Async form of [`delete_version`](Self::delete_version).
-    pub fn delete_async(&self, path: &str, version: i32) -> AsyncResult<()> {
+    /// Async form of [`delete`](Self::delete).
+    pub fn delete_async(&self, path: &str, version: Option<i32>) -> AsyncResult<()> {
         let full = or_fail!(self, self.path(path, false));
         let req = Request::Delete(DeleteRequest {
             path: full,
-            version,
+            version: version_of(version),
         });
         self.submit(req, "delete", None, |res| res.map(|_| ()))
     }
 
     /// Deletes a node and everything below it, depth first (not atomic; kazoo's
-    /// `delete(recursive=True)`). A node that is already gone is not an error.
+    /// `delete(path, recursive=True)`), whatever their versions. A node that is already
+    /// gone is not an error.
     pub fn delete_recursive(&self, path: &str) -> Result<(), Error> {
         self.blocking("Client::delete_recursive", || {
             self.delete_recursive_async(path)
@@ -405,8 +434,8 @@ impl<H: Handler> Client<H> {
                 let mut i = 0;
                 while i < order.len() {
                     let p = order[i].clone();
-                    match this.get_children_async(&p).await {
-                        Ok((children, _)) => {
+                    match this.get_children_async(&p, None).await {
+                        Ok(children) => {
                             for c in children {
                                 order.push(if p == "/" {
                                     format!("/{c}")
@@ -431,7 +460,7 @@ impl<H: Handler> Client<H> {
                     if p == "/" || (system && !chrooted) {
                         continue;
                     }
-                    match this.delete_async(p, -1).await {
+                    match this.delete_async(p, None).await {
                         Ok(())
                         | Err(Error::ZooKeeper {
                             code: ErrorCode::NoNode,
