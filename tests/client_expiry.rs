@@ -6,6 +6,9 @@
 
 mod faults_support;
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -28,25 +31,26 @@ fn forced_expiry_is_lost_then_a_new_session_and_every_watcher_hears_it_once() {
     let states = record_states(&c);
     let (old, _) = c.client_id().unwrap();
     for p in ["/d", "/p", "/r"] {
-        c.create(p, b"").unwrap();
+        c.create(p, b"", CreateMode::Persistent).unwrap();
     }
     let (eph, _) = c
-        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     let watchers: Vec<Events> = (0..5).map(|_| Events::default()).collect();
     let rec = |i: usize| {
         let e = watchers[i].clone();
         move |ev: WatchedEvent| e.borrow_mut().push(ev)
     };
-    c.get_watch("/d", rec(0)).unwrap();
-    c.exists_watch("/missing", rec(1)).unwrap();
-    c.get_children_watch("/", rec(2)).unwrap();
-    c.add_watch("/p", false, rec(3)).unwrap();
-    c.add_watch("/r", true, rec(4)).unwrap();
+    c.get("/d", Watcher::from(rec(0))).unwrap();
+    c.exists("/missing", Watcher::from(rec(1))).unwrap();
+    c.get_children("/", Watcher::from(rec(2))).unwrap();
+    c.add_watch("/p", AddWatchMode::Persistent, rec(3)).unwrap();
+    c.add_watch("/r", AddWatchMode::PersistentRecursive, rec(4))
+        .unwrap();
     assert_eq!(c.watch_count(), 5);
 
     // In flight when the server closes the connection (they are written after it did).
-    let in_flight: Vec<_> = (0..3).map(|_| c.get_async("/d")).collect();
+    let in_flight: Vec<_> = (0..3).map(|_| c.get_async("/d", None)).collect();
     expire_session(zk.addr(), &c);
     for r in &in_flight {
         match r.get(true, Some(LONG)) {
@@ -79,23 +83,26 @@ fn forced_expiry_is_lost_then_a_new_session_and_every_watcher_hears_it_once() {
     }
     assert_eq!(c.watch_count(), 0);
     assert!(
-        c.exists(&eph).unwrap().is_none(),
+        c.exists(&eph, None).unwrap().is_none(),
         "the ephemeral went with it"
     );
     // Nothing is left registered: changes fire no old watcher.
-    c.set("/d", b"x").unwrap();
-    c.set("/p", b"x").unwrap();
-    c.create("/r/x", b"").unwrap();
-    c.create("/missing", b"").unwrap();
-    c.exists("/d").unwrap();
+    c.set("/d", b"x", None).unwrap();
+    c.set("/p", b"x", None).unwrap();
+    c.create("/r/x", b"", CreateMode::Persistent).unwrap();
+    c.create("/missing", b"", CreateMode::Persistent).unwrap();
+    c.exists("/d", None).unwrap();
     c.handler().run_for(Duration::from_millis(20)).unwrap();
     for w in &watchers {
         assert_eq!(w.borrow().len(), 1);
     }
     // The new session works normally, ephemerals included.
-    c.create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+    c.create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
-    assert_eq!(c.exists("/eph").unwrap().unwrap().ephemeral_owner, new);
+    assert_eq!(
+        c.exists("/eph", None).unwrap().unwrap().ephemeral_owner,
+        new
+    );
     c.stop().unwrap();
 }
 
@@ -104,7 +111,7 @@ fn credentials_are_sent_again_for_the_new_session_after_expiry() {
     let zk = ZkServer::start().unwrap();
     let c = start_client(&zk.connect_string(), Duration::from_secs(4));
     c.add_auth("digest", b"alice:secret").unwrap();
-    c.create_with(
+    c.create(
         "/secret",
         b"s3",
         &CreateOptions {
@@ -124,7 +131,10 @@ fn credentials_are_sent_again_for_the_new_session_after_expiry() {
     wait_for(&c, "a new session", || {
         c.state() == ClientState::Connected && c.client_id().is_some_and(|(id, _)| id != old)
     });
-    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    assert_eq!(
+        c.get("/secret", None).unwrap().0.as_deref(),
+        Some(&b"s3"[..])
+    );
     let who = c.whoami().unwrap();
     assert!(
         who.iter()
@@ -140,12 +150,12 @@ fn requests_waiting_while_suspended_fail_with_session_expired() {
     let proxy = Proxy::start(zk.addr()).unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let states = record_states(&c);
-    c.create("/n", b"").unwrap();
+    c.create("/n", b"", CreateMode::Persistent).unwrap();
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    let waiting: Vec<_> = (0..4).map(|_| c.get_async("/n")).collect();
-    let waiting_create = c.create_async("/never", None, &CreateOptions::default());
+    let waiting: Vec<_> = (0..4).map(|_| c.get_async("/n", None)).collect();
+    let waiting_create = c.create_async("/never", NullData, CreateOptions::default());
     // The session ends on the server while the client is away.
     expire_session(zk.addr(), &c);
     proxy.set_refusing(false);
@@ -168,7 +178,7 @@ fn requests_waiting_while_suspended_fail_with_session_expired() {
             ClientState::Connected
         ]
     );
-    assert!(c.exists("/never").unwrap().is_none(), "never sent");
+    assert!(c.exists("/never", None).unwrap().is_none(), "never sent");
     c.stop().unwrap();
 }
 
@@ -185,7 +195,7 @@ fn expiry_without_reconnect_ends_lost() {
     c.start(Some(LONG)).unwrap();
     let states = record_states(&c);
     let (watched, on_watch) = recorder();
-    c.exists_watch("/x", on_watch).unwrap();
+    c.exists("/x", Watcher::new(on_watch)).unwrap();
     expire_session(zk.addr(), &c);
     wait_for(&c, "LOST", || c.state() == ClientState::Lost);
     let accepted = proxy.accepted();
@@ -199,7 +209,7 @@ fn expiry_without_reconnect_ends_lost() {
     assert_eq!(c.client_id(), None);
     assert_eq!(proxy.accepted(), accepted, "no reconnect attempt");
     assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Expired)]);
-    match c.get("/x") {
+    match c.get("/x", None) {
         Err(Error::SessionExpired) => {}
         other => panic!("calls after an expiry without reconnect: {other:?}"),
     }
@@ -218,19 +228,19 @@ fn client_side_expiry_when_the_server_is_frozen_longer_than_the_session_timeout(
     let states = record_states(&c);
     let (old, _) = c.client_id().unwrap();
     let (watched, on_watch) = recorder();
-    c.exists_watch("/x", on_watch).unwrap();
+    c.exists("/x", Watcher::new(on_watch)).unwrap();
 
     zk.pause().unwrap();
     let paused = Instant::now();
     // Sent to the frozen server: in flight when the read timeout drops the connection.
-    let in_flight = c.exists_async("/x");
+    let in_flight = c.exists_async("/x", None);
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
     assert!(matches!(
         in_flight.get(false, None),
         Err(Error::ConnectionLoss)
     ));
     // Made while SUSPENDED: waits, then fails when the client gives the session up.
-    let waiting = c.exists_async("/x");
+    let waiting = c.exists_async("/x", None);
     wait_for(&c, "LOST", || c.state() == ClientState::Lost);
     let took = paused.elapsed();
     // The server is still frozen: the client decided on its own. The last byte came at most
@@ -251,7 +261,7 @@ fn client_side_expiry_when_the_server_is_frozen_longer_than_the_session_timeout(
     assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Expired)]);
     assert_eq!(c.client_id(), None, "no session now");
     // A request made now waits for the new session.
-    let later = c.exists_async("/x");
+    let later = c.exists_async("/x", None);
 
     zk.resume().unwrap();
     wait_for(&c, "a new session", || c.state() == ClientState::Connected);
@@ -299,7 +309,7 @@ fn client_side_expiry_without_reconnect_stays_lost() {
         *states.borrow(),
         vec![ClientState::Suspended, ClientState::Lost]
     );
-    assert!(matches!(c.exists("/"), Err(Error::SessionExpired)));
+    assert!(matches!(c.exists("/", None), Err(Error::SessionExpired)));
     c.stop().unwrap();
 }
 
@@ -318,7 +328,7 @@ fn auth_is_replayed_after_a_reconnect() {
             id: digest_id("alice", "secret"),
         },
     }];
-    c.create_with(
+    c.create(
         "/secret",
         b"s3",
         &CreateOptions {
@@ -329,7 +339,7 @@ fn auth_is_replayed_after_a_reconnect() {
     .unwrap();
     // The ACL is enforced: someone else cannot read it.
     let stranger = start_client(&zk.connect_string(), Duration::from_secs(6));
-    match stranger.get("/secret") {
+    match stranger.get("/secret", None) {
         Err(Error::ZooKeeper {
             code: ErrorCode::NoAuth,
             ..
@@ -342,7 +352,7 @@ fn auth_is_replayed_after_a_reconnect() {
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    let queued = c.get_async("/secret");
+    let queued = c.get_async("/secret", None);
     proxy.set_refusing(false);
     assert_eq!(
         queued.get(true, Some(LONG)).unwrap().0.as_deref(),
@@ -353,7 +363,7 @@ fn auth_is_replayed_after_a_reconnect() {
     let (f, c2) = (first_after.clone(), c.clone());
     let id = c.add_listener(move |s| {
         if s == ClientState::Connected {
-            *f.borrow_mut() = Some(c2.get_async("/secret"));
+            *f.borrow_mut() = Some(c2.get_async("/secret", None));
         }
     });
     proxy.drop_connections();
@@ -366,7 +376,10 @@ fn auth_is_replayed_after_a_reconnect() {
         r.get(true, Some(LONG)).unwrap().0.as_deref(),
         Some(&b"s3"[..])
     );
-    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    assert_eq!(
+        c.get("/secret", None).unwrap().0.as_deref(),
+        Some(&b"s3"[..])
+    );
     c.stop().unwrap();
 }
 
@@ -377,7 +390,7 @@ fn credentials_added_at_run_time_outlive_a_restart() {
     let zk = ZkServer::start().unwrap();
     let c = start_client(&zk.connect_string(), Duration::from_secs(6));
     c.add_auth("digest", b"alice:secret").unwrap();
-    c.create_with(
+    c.create(
         "/secret",
         b"s3",
         &CreateOptions {
@@ -393,10 +406,16 @@ fn credentials_added_at_run_time_outlive_a_restart() {
     )
     .unwrap();
     c.restart().unwrap();
-    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    assert_eq!(
+        c.get("/secret", None).unwrap().0.as_deref(),
+        Some(&b"s3"[..])
+    );
     c.stop().unwrap();
     c.start(Some(LONG)).unwrap();
-    assert_eq!(c.get("/secret").unwrap().0.as_deref(), Some(&b"s3"[..]));
+    assert_eq!(
+        c.get("/secret", None).unwrap().0.as_deref(),
+        Some(&b"s3"[..])
+    );
     c.stop().unwrap();
 }
 
@@ -407,7 +426,7 @@ fn auth_failure_is_terminal() {
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let states = record_states(&c);
     let (watched, on_watch) = recorder();
-    c.exists_watch("/x", on_watch).unwrap();
+    c.exists("/x", Watcher::new(on_watch)).unwrap();
     match c.add_auth("no-such-scheme", b"whatever") {
         Err(Error::AuthFailed) => {}
         other => panic!("an unknown auth scheme must fail with AuthFailed, got {other:?}"),
@@ -422,13 +441,16 @@ fn auth_failure_is_terminal() {
         *watched.borrow(),
         vec![session_lost(KeeperState::AuthFailed)]
     );
-    assert!(matches!(c.get("/x"), Err(Error::AuthFailed)));
-    assert!(matches!(c.create("/y", b""), Err(Error::AuthFailed)));
+    assert!(matches!(c.get("/x", None), Err(Error::AuthFailed)));
+    assert!(matches!(
+        c.create("/y", b"", CreateMode::Persistent),
+        Err(Error::AuthFailed)
+    ));
     // A refused credential is not kept (only accepted ones are, as kazoo's auth_data):
     // starting again opens a session that works.
     c.start(Some(LONG)).unwrap();
     assert_eq!(c.session_state(), SessionState::Connected);
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
     c.stop().unwrap();
 
     // Bad credentials given at start: start() fails with AuthFailed.
@@ -450,11 +472,14 @@ fn stop_completes_everything_pending() {
     let c = start_client(&zk.connect_string(), Duration::from_secs(6));
     let (old, _) = c.client_id().unwrap();
     let (watched, on_watch) = recorder();
-    assert_eq!(c.exists_watch("/untouched", on_watch).unwrap(), None);
+    assert_eq!(
+        c.exists("/untouched", Watcher::new(on_watch)).unwrap(),
+        None
+    );
     let creates: Vec<_> = (0..50)
-        .map(|i| c.create_async(&format!("/n{i}"), None, &CreateOptions::default()))
+        .map(|i| c.create_async(&format!("/n{i}"), NullData, CreateOptions::default()))
         .collect();
-    let reads: Vec<_> = (0..50).map(|_| c.exists_async("/n0")).collect();
+    let reads: Vec<_> = (0..50).map(|_| c.exists_async("/n0", None)).collect();
     c.stop().unwrap();
     assert!(creates.iter().all(|r| r.ready()) && reads.iter().all(|r| r.ready()));
     // Submitted before stop, so sent before closeSession: they succeeded.
@@ -467,9 +492,9 @@ fn stop_completes_everything_pending() {
     // As in kazoo, stopping tells every watcher once that its session is gone.
     c.handler().run_for(Duration::from_millis(20)).unwrap();
     assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Closed)]);
-    assert!(matches!(c.get("/n0"), Err(Error::ConnectionClosed)));
+    assert!(matches!(c.get("/n0", None), Err(Error::ConnectionClosed)));
     assert!(matches!(
-        c.exists_async("/n0").get(false, None),
+        c.exists_async("/n0", None).get(false, None),
         Err(Error::ConnectionClosed)
     ));
     c.stop().unwrap(); // idempotent
@@ -478,9 +503,9 @@ fn stop_completes_everything_pending() {
     assert_eq!(c.state(), ClientState::Connected);
     let (new, _) = c.client_id().unwrap();
     assert_ne!(new, old, "stop closed the old session");
-    assert!(c.exists("/n49").unwrap().is_some());
+    assert!(c.exists("/n49", None).unwrap().is_some());
     c.restart().unwrap();
-    assert!(c.exists("/n0").unwrap().is_some());
+    assert!(c.exists("/n0", None).unwrap().is_some());
     c.stop().unwrap();
 }
 
@@ -493,7 +518,7 @@ fn stop_while_suspended_fails_what_waits_with_connection_closed() {
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    let waiting: Vec<_> = (0..10).map(|_| c.exists_async("/")).collect();
+    let waiting: Vec<_> = (0..10).map(|_| c.exists_async("/", None)).collect();
     let t0 = Instant::now();
     c.stop().unwrap();
     assert!(
@@ -511,7 +536,7 @@ fn stop_while_suspended_fails_what_waits_with_connection_closed() {
     );
     proxy.set_refusing(false);
     c.start(Some(LONG)).unwrap();
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
     c.stop().unwrap();
 }
 
@@ -526,9 +551,9 @@ fn stop_gives_up_on_an_unanswered_close_and_still_completes_everything() {
     let c = start_client(&zk.connect_string(), Duration::from_secs(30));
     let states = record_states(&c);
     let (watched, on_watch) = recorder();
-    c.exists_watch("/x", on_watch).unwrap();
+    c.exists("/x", Watcher::new(on_watch)).unwrap();
     zk.pause().unwrap();
-    let in_flight: Vec<_> = (0..5).map(|_| c.exists_async("/x")).collect();
+    let in_flight: Vec<_> = (0..5).map(|_| c.exists_async("/x", None)).collect();
     let t0 = Instant::now();
     c.stop().unwrap();
     let took = t0.elapsed();
@@ -542,9 +567,9 @@ fn stop_gives_up_on_an_unanswered_close_and_still_completes_everything() {
     c.handler().run_for(Duration::from_millis(20)).unwrap();
     assert_eq!(*states.borrow(), vec![ClientState::Lost]);
     assert_eq!(*watched.borrow(), vec![session_lost(KeeperState::Closed)]);
-    assert!(matches!(c.get("/"), Err(Error::ConnectionClosed)));
+    assert!(matches!(c.get("/", None), Err(Error::ConnectionClosed)));
     c.start(Some(LONG)).unwrap();
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
     c.stop().unwrap();
 }
 
@@ -556,7 +581,7 @@ fn dropping_the_client_completes_its_requests_and_closes_the_session() {
     // Requests in flight when the last handle goes complete: ConnectionClosed if never
     // written, ConnectionLoss if written and unanswered.
     let c = start_client(&zk.connect_string(), Duration::from_secs(10));
-    let pending: Vec<_> = (0..5).map(|_| c.exists_async("/")).collect();
+    let pending: Vec<_> = (0..5).map(|_| c.exists_async("/", None)).collect();
     let handler = c.handler().clone();
     drop(c);
     let p = &pending;
@@ -576,11 +601,11 @@ fn dropping_the_client_completes_its_requests_and_closes_the_session() {
     // timeout (tests/client_ownership.rs does the same with requests in flight).
     let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     let (eph, _) = c
-        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     drop(c);
     let t0 = Instant::now();
-    while other.exists(&eph).unwrap().is_some() {
+    while other.exists(&eph, None).unwrap().is_some() {
         assert!(
             t0.elapsed() < Duration::from_secs(5),
             "the session was not closed"
@@ -606,7 +631,7 @@ fn start_against_a_dead_port_times_out_in_about_the_timeout() {
         "start({timeout:?}) returned after {took:?}"
     );
     assert_eq!(c.state(), ClientState::Lost);
-    assert!(matches!(c.get("/"), Err(Error::ConnectionClosed)));
+    assert!(matches!(c.get("/", None), Err(Error::ConnectionClosed)));
 
     // A server that accepts TCP connections but never answers: the same.
     let black_hole = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,6 +8,9 @@
 
 mod faults_support;
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -30,13 +33,13 @@ fn dropped_connection_fails_in_flight_requests_holds_new_ones_and_resumes_the_se
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let states = record_states(&c);
     let (id, pw) = c.client_id().unwrap();
-    c.create("/n", b"v0").unwrap();
+    c.create("/n", b"v0", CreateMode::Persistent).unwrap();
 
     // Submitted on a live connection (so in flight), answered never: the connection goes
     // before the loop runs again.
     proxy.set_refusing(true);
-    let in_flight: Vec<_> = (0..5).map(|_| c.get_async("/n")).collect();
-    let write = c.set_async("/n", Some(Bytes::from_static(b"lost?")), -1);
+    let in_flight: Vec<_> = (0..5).map(|_| c.get_async("/n", None)).collect();
+    let write = c.set_async("/n", Bytes::from_static(b"lost?"), None);
     proxy.drop_connections();
     for r in &in_flight {
         match r.get(true, Some(LONG)) {
@@ -53,9 +56,9 @@ fn dropped_connection_fails_in_flight_requests_holds_new_ones_and_resumes_the_se
     assert_eq!(c.current_server(), None);
 
     // Requests made while SUSPENDED wait, through at least one refused reconnect.
-    let held_set = c.set_async("/n", Some(Bytes::from_static(b"v1")), -1);
-    let held_get = c.get_async("/n");
-    let held_create = c.create_async("/m", None, &CreateOptions::default());
+    let held_set = c.set_async("/n", Bytes::from_static(b"v1"), None);
+    let held_get = c.get_async("/n", None);
+    let held_create = c.create_async("/m", NullData, CreateOptions::default());
     let refused = proxy.refused();
     wait_for(&c, "a refused reconnect", || proxy.refused() > refused);
     assert!(!held_set.ready() && !held_get.ready() && !held_create.ready());
@@ -93,18 +96,20 @@ fn every_watch_kind_survives_a_dropped_connection() {
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let other = start_client(&zk.connect_string(), Duration::from_secs(6));
     for p in ["/w", "/w/data", "/w/kids", "/w/p", "/w/r"] {
-        other.create(p, b"").unwrap();
+        other.create(p, b"", CreateMode::Persistent).unwrap();
     }
     let (data, on_data) = recorder();
     let (exist, on_exist) = recorder();
     let (child, on_child) = recorder();
     let (pers, on_pers) = recorder();
     let (rec, on_rec) = recorder();
-    c.get_watch("/w/data", on_data).unwrap();
-    assert_eq!(c.exists_watch("/w/new", on_exist).unwrap(), None);
-    c.get_children_watch("/w/kids", on_child).unwrap();
-    c.add_watch("/w/p", false, on_pers).unwrap();
-    c.add_watch("/w/r", true, on_rec).unwrap();
+    c.get("/w/data", Watcher::new(on_data)).unwrap();
+    assert_eq!(c.exists("/w/new", Watcher::new(on_exist)).unwrap(), None);
+    c.get_children("/w/kids", Watcher::new(on_child)).unwrap();
+    c.add_watch("/w/p", AddWatchMode::Persistent, on_pers)
+        .unwrap();
+    c.add_watch("/w/r", AddWatchMode::PersistentRecursive, on_rec)
+        .unwrap();
     assert_eq!(c.watch_count(), 5);
     let id = c.client_id();
 
@@ -112,11 +117,15 @@ fn every_watch_kind_survives_a_dropped_connection() {
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    other.set("/w/data", b"changed").unwrap();
-    other.create("/w/new", b"").unwrap();
-    other.create("/w/kids/k", b"").unwrap();
-    other.set("/w/p", b"missed").unwrap();
-    other.create("/w/r/missed", b"").unwrap();
+    other.set("/w/data", b"changed", None).unwrap();
+    other.create("/w/new", b"", CreateMode::Persistent).unwrap();
+    other
+        .create("/w/kids/k", b"", CreateMode::Persistent)
+        .unwrap();
+    other.set("/w/p", b"missed", None).unwrap();
+    other
+        .create("/w/r/missed", b"", CreateMode::Persistent)
+        .unwrap();
     assert!(data.borrow().is_empty() && exist.borrow().is_empty());
     proxy.set_refusing(false);
 
@@ -144,16 +153,20 @@ fn every_watch_kind_survives_a_dropped_connection() {
     // without replaying what they missed, so the client tells each persistent watcher that
     // it reconnected (an EventType::None event with the watch's path: re-read), then the
     // changes below reach them.
-    other.set("/w/p", b"after").unwrap();
-    other.create("/w/r/after", b"").unwrap();
+    other.set("/w/p", b"after", None).unwrap();
+    other
+        .create("/w/r/after", b"", CreateMode::Persistent)
+        .unwrap();
     wait_for(&c, "the persistent watches", || {
         pers.borrow().len() >= 2 && rec.borrow().len() >= 2
     });
     // One-shot watches fired once and are gone: changing the nodes again tells nobody.
-    other.set("/w/data", b"again").unwrap();
-    other.delete("/w/new").unwrap();
-    other.create("/w/kids/k2", b"").unwrap();
-    other.set("/w/p", b"after2").unwrap();
+    other.set("/w/data", b"again", None).unwrap();
+    other.delete("/w/new", None).unwrap();
+    other
+        .create("/w/kids/k2", b"", CreateMode::Persistent)
+        .unwrap();
+    other.set("/w/p", b"after2", None).unwrap();
     wait_for(&c, "the second persistent event", || {
         pers.borrow().len() >= 3
     });
@@ -185,10 +198,16 @@ fn watches_on_a_node_deleted_while_away_fire_once_each_under_a_chroot() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
     let other = start_client(&zk.connect_string(), Duration::from_secs(6));
-    other.create("/app", b"").unwrap();
-    other.create("/app/gone", b"").unwrap();
-    other.create("/app/gone/kid", b"").unwrap();
-    other.create("/app/stays", b"").unwrap();
+    other.create("/app", b"", CreateMode::Persistent).unwrap();
+    other
+        .create("/app/gone", b"", CreateMode::Persistent)
+        .unwrap();
+    other
+        .create("/app/gone/kid", b"", CreateMode::Persistent)
+        .unwrap();
+    other
+        .create("/app/stays", b"", CreateMode::Persistent)
+        .unwrap();
     let c = start_client(
         &format!("{}/app", proxy.connect_string()),
         Duration::from_secs(6),
@@ -197,10 +216,13 @@ fn watches_on_a_node_deleted_while_away_fire_once_each_under_a_chroot() {
     let (child, on_child) = recorder();
     let (exists, on_exists) = recorder();
     let (stays, on_stays) = recorder();
-    c.get_watch("/gone", on_data).unwrap();
-    c.get_children_watch("/gone", on_child).unwrap();
-    assert!(c.exists_watch("/gone", on_exists).unwrap().is_some());
-    c.get_watch("/stays", on_stays).unwrap();
+    c.get("/gone", Watcher::new(on_data)).unwrap();
+    c.get_children("/gone", Watcher::new(on_child)).unwrap();
+    assert!(c
+        .exists("/gone", Watcher::new(on_exists))
+        .unwrap()
+        .is_some());
+    c.get("/stays", Watcher::new(on_stays)).unwrap();
 
     proxy.set_refusing(true);
     proxy.drop_connections();
@@ -213,7 +235,7 @@ fn watches_on_a_node_deleted_while_away_fire_once_each_under_a_chroot() {
     wait_for(&c, "the deletion", || {
         !data.borrow().is_empty() && !child.borrow().is_empty() && !exists.borrow().is_empty()
     });
-    c.exists("/stays").unwrap();
+    c.exists("/stays", None).unwrap();
     c.handler().run_for(Duration::from_millis(20)).unwrap();
     assert_eq!(*data.borrow(), vec![event(EventType::NodeDeleted, "/gone")]);
     assert_eq!(
@@ -226,7 +248,7 @@ fn watches_on_a_node_deleted_while_away_fire_once_each_under_a_chroot() {
     );
     assert!(stays.borrow().is_empty(), "an unchanged node fires nothing");
     assert_eq!(c.watch_count(), 1);
-    other.set("/app/stays", b"now").unwrap();
+    other.set("/app/stays", b"now", None).unwrap();
     wait_for(&c, "the surviving watch", || !stays.borrow().is_empty());
     assert_eq!(
         *stays.borrow(),
@@ -241,8 +263,8 @@ fn a_drop_in_the_middle_of_a_pipeline_completes_every_request_in_order() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
-    c.create("/n", b"").unwrap();
-    let results: Vec<_> = (0..3000).map(|_| c.exists_async("/n")).collect();
+    c.create("/n", b"", CreateMode::Persistent).unwrap();
+    let results: Vec<_> = (0..3000).map(|_| c.exists_async("/n", None)).collect();
     // Cut the connection once some replies are in and many are not.
     let r = &results;
     wait_for(&c, "the first replies", || {
@@ -271,7 +293,7 @@ fn a_drop_in_the_middle_of_a_pipeline_completes_every_request_in_order() {
             other => panic!("request {i}, queued at the drop: {other:?}"),
         }
     }
-    assert!(c.exists("/n").unwrap().is_some());
+    assert!(c.exists("/n", None).unwrap().is_some());
     eprintln!("{ok} of {} answered before the drop", results.len());
     c.stop().unwrap();
 }
@@ -283,10 +305,10 @@ fn a_frozen_server_times_out_reads_and_the_session_resumes_when_it_thaws() {
     let c = start_client(&zk.connect_string(), timeout);
     let states = record_states(&c);
     let (id, _) = c.client_id().unwrap();
-    c.create("/n", b"before").unwrap();
+    c.create("/n", b"before", CreateMode::Persistent).unwrap();
     zk.pause().unwrap();
     let paused = Instant::now();
-    let in_flight = c.get_async("/n");
+    let in_flight = c.get_async("/n", None);
     // Nothing comes back: the read timeout (2T/3 after the last byte) drops the connection.
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
     let took = paused.elapsed();
@@ -298,7 +320,7 @@ fn a_frozen_server_times_out_reads_and_the_session_resumes_when_it_thaws() {
         in_flight.get(false, None),
         Err(Error::ConnectionLoss)
     ));
-    let waiting = c.get_async("/n");
+    let waiting = c.get_async("/n", None);
     zk.resume().unwrap();
     // Back well within the session timeout: the same session, the data intact.
     let (data, _) = waiting.get(true, Some(LONG)).unwrap();
@@ -317,19 +339,22 @@ fn after_a_reconnect_a_watch_event_is_seen_before_the_reply_that_reflects_it() {
     let proxy = Proxy::start(zk.addr()).unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let other = start_client(&zk.connect_string(), Duration::from_secs(6));
-    c.create("/d", b"old").unwrap();
+    c.create("/d", b"old", CreateMode::Persistent).unwrap();
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
     let l = log.clone();
-    c.get_watch("/d", move |ev: mio_zookeeper::WatchedEvent| {
-        l.borrow_mut().push(format!("watch {:?}", ev.event_type))
-    })
+    c.get(
+        "/d",
+        Watcher::new(move |ev: mio_zookeeper::WatchedEvent| {
+            l.borrow_mut().push(format!("watch {:?}", ev.event_type))
+        }),
+    )
     .unwrap();
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    other.set("/d", b"new").unwrap();
+    other.set("/d", b"new", None).unwrap();
     // Queued while away: it goes out after the SetWatches that re-arms the watch.
-    let read = c.get_async("/d");
+    let read = c.get_async("/d", None);
     let l = log.clone();
     read.rawlink(move |r| {
         let data = r.value().and_then(|(d, _)| d);
@@ -355,17 +380,18 @@ fn repeated_drops_keep_the_session_and_its_watches() {
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let states = record_states(&c);
     let id = c.client_id();
-    c.create("/p", b"").unwrap();
+    c.create("/p", b"", CreateMode::Persistent).unwrap();
     let (pers, on_pers) = recorder();
-    c.add_watch("/p", false, on_pers).unwrap();
+    c.add_watch("/p", AddWatchMode::Persistent, on_pers)
+        .unwrap();
     let rounds = 10;
     for i in 0..rounds {
         let (d, on_d) = recorder();
-        c.get_watch("/p", on_d).unwrap();
+        c.get("/p", Watcher::new(on_d)).unwrap();
         proxy.drop_connections();
         wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
         wait_for(&c, "CONNECTED", || c.state() == ClientState::Connected);
-        c.set("/p", format!("{i}").as_bytes()).unwrap();
+        c.set("/p", format!("{i}").as_bytes(), None).unwrap();
         // Each round the persistent watcher hears of the reconnect, then of the change.
         wait_for(&c, "the events", || {
             pers.borrow().len() >= 2 * (i + 1) && d.borrow().len() == 1
@@ -404,7 +430,7 @@ fn a_panicking_listener_does_not_break_the_client() {
         }
     });
     let states = record_states(&c);
-    c.create("/n", b"").unwrap();
+    c.create("/n", b"", CreateMode::Persistent).unwrap();
     proxy.drop_connections();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         c.handler().reactor().run_until(
@@ -415,8 +441,8 @@ fn a_panicking_listener_does_not_break_the_client() {
     assert!(unwound.is_err(), "the listener's panic reaches the caller");
     wait_for(&c, "CONNECTED", || c.state() == ClientState::Connected);
     assert_eq!(c.client_id(), id);
-    assert!(c.exists("/n").unwrap().is_some());
-    c.set("/n", b"still works").unwrap();
+    assert!(c.exists("/n", None).unwrap().is_some());
+    c.set("/n", b"still works", None).unwrap();
     c.stop().unwrap();
 }
 
@@ -431,9 +457,9 @@ fn the_wait_queue_is_bounded_while_disconnected() {
         .build()
         .unwrap();
     c.start(Some(LONG)).unwrap();
-    c.create("/q", b"").unwrap();
+    c.create("/q", b"", CreateMode::Persistent).unwrap();
     // Connected: more than 3 requests at once is fine (they go out, not into the queue).
-    let burst: Vec<_> = (0..20).map(|_| c.exists_async("/q")).collect();
+    let burst: Vec<_> = (0..20).map(|_| c.exists_async("/q", None)).collect();
     for r in &burst {
         assert!(r.get(true, Some(LONG)).unwrap().is_some());
     }
@@ -441,15 +467,15 @@ fn the_wait_queue_is_bounded_while_disconnected() {
     proxy.set_refusing(true);
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
-    let held: Vec<_> = (0..3).map(|_| c.exists_async("/q")).collect();
-    let refused = c.exists_async("/q");
+    let held: Vec<_> = (0..3).map(|_| c.exists_async("/q", None)).collect();
+    let refused = c.exists_async("/q", None);
     assert!(refused.ready(), "refused at once, not queued");
     match refused.get(false, None) {
         Err(Error::QueueFull { limit: 3 }) => {}
         other => panic!("the 4th queued request must fail with QueueFull, got {other:?}"),
     }
     assert!(matches!(
-        c.with_timeout(Some(LONG)).get("/q"),
+        c.with_timeout(Some(LONG)).get("/q", None),
         Err(Error::QueueFull { limit: 3 })
     ));
     assert!(held.iter().all(|r| !r.ready()));
@@ -459,7 +485,7 @@ fn the_wait_queue_is_bounded_while_disconnected() {
         assert!(r.get(true, Some(LONG)).unwrap().is_some());
     }
     assert!(
-        c.exists("/q").unwrap().is_some(),
+        c.exists("/q", None).unwrap().is_some(),
         "the queue has room again"
     );
     c.stop().unwrap();
@@ -473,18 +499,19 @@ fn server_restart_resumes_the_session_with_its_ephemerals_and_watches() {
     let c = start_client(&zk.connect_string(), Duration::from_secs(8));
     let states = record_states(&c);
     let (id, _) = c.client_id().unwrap();
-    c.create("/d", b"v0").unwrap();
-    c.create("/p", b"").unwrap();
-    c.create("/kids", b"").unwrap();
+    c.create("/d", b"v0", CreateMode::Persistent).unwrap();
+    c.create("/p", b"", CreateMode::Persistent).unwrap();
+    c.create("/kids", b"", CreateMode::Persistent).unwrap();
     let (eph, _) = c
-        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     let (data, on_data) = recorder();
     let (child, on_child) = recorder();
     let (pers, on_pers) = recorder();
-    c.get_watch("/d", on_data).unwrap();
-    c.get_children_watch("/kids", on_child).unwrap();
-    c.add_watch("/p", false, on_pers).unwrap();
+    c.get("/d", Watcher::new(on_data)).unwrap();
+    c.get_children("/kids", Watcher::new(on_child)).unwrap();
+    c.add_watch("/p", AddWatchMode::Persistent, on_pers)
+        .unwrap();
 
     // The client's loop does not run from here until the changes are made, so it cannot
     // reconnect in between: the changes are certainly made while it is away.
@@ -496,9 +523,11 @@ fn server_restart_resumes_the_session_with_its_ephemerals_and_watches() {
         .build()
         .unwrap();
     other.start(Some(LONG)).unwrap();
-    other.set("/d", b"while away").unwrap();
-    other.create("/kids/k", b"").unwrap();
-    other.set("/p", b"while away").unwrap();
+    other.set("/d", b"while away", None).unwrap();
+    other
+        .create("/kids/k", b"", CreateMode::Persistent)
+        .unwrap();
+    other.set("/p", b"while away", None).unwrap();
 
     wait_for(&c, "the one-shot watches", || {
         !data.borrow().is_empty() && !child.borrow().is_empty()
@@ -517,16 +546,19 @@ fn server_restart_resumes_the_session_with_its_ephemerals_and_watches() {
         *child.borrow(),
         vec![event(EventType::NodeChildrenChanged, "/kids")]
     );
-    let st = c.exists(&eph).unwrap().expect("the ephemeral survived");
+    let st = c
+        .exists(&eph, None)
+        .unwrap()
+        .expect("the ephemeral survived");
     assert_eq!(st.ephemeral_owner, id);
     assert_eq!(
-        other.exists(&eph).unwrap().map(|s| s.ephemeral_owner),
+        other.exists(&eph, None).unwrap().map(|s| s.ephemeral_owner),
         Some(id)
     );
     // The persistent watch is back on the server; ZooKeeper does not replay what it
     // missed, so its watcher was told of the reconnect (see
     // every_watch_kind_survives_a_dropped_connection), then sees the change after it.
-    other.set("/p", b"after").unwrap();
+    other.set("/p", b"after", None).unwrap();
     wait_for(&c, "the persistent watch", || pers.borrow().len() >= 2);
     assert_eq!(
         *pers.borrow(),
@@ -541,7 +573,7 @@ fn server_restart_resumes_the_session_with_its_ephemerals_and_watches() {
     );
     c.stop().unwrap();
     assert!(
-        other.exists(&eph).unwrap().is_none(),
+        other.exists(&eph, None).unwrap().is_none(),
         "gone with the session"
     );
     other.stop().unwrap();

@@ -7,6 +7,7 @@
 
 mod client_support;
 
+use mio_zookeeper::NullData;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,7 +31,7 @@ fn create_in_every_classic_mode() {
 
     // Persistent: the returned stat is the node's.
     let (p, st) = c
-        .create_with("/persistent", b"p", &CreateOptions::default())
+        .create("/persistent", b"p", CreateOptions::default())
         .unwrap();
     assert_eq!(p, "/persistent");
     assert_eq!(st.ephemeral_owner, 0);
@@ -39,19 +40,22 @@ fn create_in_every_classic_mode() {
 
     // Ephemeral: owned by this session.
     let (p, st) = c
-        .create_with("/ephemeral", b"e", &opts(CreateMode::Ephemeral))
+        .create("/ephemeral", b"e", opts(CreateMode::Ephemeral))
         .unwrap();
     assert_eq!(p, "/ephemeral");
     assert_eq!(st.ephemeral_owner, session);
     assert!(st.is_ephemeral());
     assert_eq!(
-        c.exists("/ephemeral").unwrap().unwrap().ephemeral_owner,
+        c.exists("/ephemeral", None)
+            .unwrap()
+            .unwrap()
+            .ephemeral_owner,
         session
     );
 
     // Ephemeral sequential.
     let (p, st) = c
-        .create_with("/eseq-", b"", &opts(CreateMode::EphemeralSequential))
+        .create("/eseq-", b"", opts(CreateMode::EphemeralSequential))
         .unwrap();
     let suffix = p.strip_prefix("/eseq-").expect(&p);
     assert!(
@@ -65,7 +69,7 @@ fn create_in_every_classic_mode() {
     // client cannot tell a container from its stat; `container_nodes_are_removed_when_empty`
     // checks the behaviour instead.
     let (p, st) = c
-        .create_with("/container", b"", &opts(CreateMode::Container))
+        .create("/container", b"", opts(CreateMode::Container))
         .unwrap();
     assert_eq!(p, "/container");
     assert_eq!(st.ephemeral_owner, 0, "{st:?}");
@@ -73,12 +77,12 @@ fn create_in_every_classic_mode() {
 
     // Existing node.
     assert_zk(
-        c.create("/persistent", b""),
+        c.create("/persistent", b"", CreateMode::Persistent),
         ErrorCode::NodeExists,
         "/persistent",
     );
     assert_zk(
-        c.create_with("/container", b"", &opts(CreateMode::Container)),
+        c.create("/container", b"", opts(CreateMode::Container)),
         ErrorCode::NodeExists,
         "/container",
     );
@@ -88,7 +92,7 @@ fn create_in_every_classic_mode() {
         ttl: Some(Duration::from_secs(1)),
         ..CreateOptions::default()
     };
-    match c.create_with("/ttl-on-persistent", b"", &bad) {
+    match c.create("/ttl-on-persistent", b"", &bad) {
         Err(Error::BadArgument(m)) => assert!(m.contains("ttl"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -96,9 +100,9 @@ fn create_in_every_classic_mode() {
     // The ephemerals go with the session.
     c.stop().unwrap();
     let other = client(&zk.connect_string());
-    assert!(other.exists("/ephemeral").unwrap().is_none());
-    assert!(other.exists("/eseq-0000000002").unwrap().is_none());
-    assert!(other.exists("/persistent").unwrap().is_some());
+    assert!(other.exists("/ephemeral", None).unwrap().is_none());
+    assert!(other.exists("/eseq-0000000002", None).unwrap().is_none());
+    assert!(other.exists("/persistent", None).unwrap().is_some());
 }
 
 /// kazoo `test_create_sequence`: a 10-digit zero-padded suffix; a trailing `/` gives a bare
@@ -107,31 +111,31 @@ fn create_in_every_classic_mode() {
 fn test_create_sequence() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/folder", b"").unwrap();
+    c.create("/folder", b"", CreateMode::Persistent).unwrap();
     let (p1, _) = c
-        .create_with("/folder/a", b"", &opts(CreateMode::PersistentSequential))
+        .create("/folder/a", b"", opts(CreateMode::PersistentSequential))
         .unwrap();
     let (p2, _) = c
-        .create_with("/folder/a", b"", &opts(CreateMode::PersistentSequential))
+        .create("/folder/a", b"", opts(CreateMode::PersistentSequential))
         .unwrap();
     assert_eq!(p1, "/folder/a0000000000");
     assert_eq!(p2, "/folder/a0000000001");
     // A trailing '/': the name is the sequence number alone.
     let (p3, _) = c
-        .create_with("/folder/", b"", &opts(CreateMode::PersistentSequential))
+        .create("/folder/", b"", opts(CreateMode::PersistentSequential))
         .unwrap();
     assert_eq!(p3, "/folder/0000000002");
-    let mut children = c.get_children("/folder").unwrap();
+    let mut children = c.get_children("/folder", None).unwrap();
     children.sort();
     assert_eq!(children, ["0000000002", "a0000000000", "a0000000001"]);
     // Ephemeral sequential below the same parent continues the same counter.
     let (p4, st) = c
-        .create_with("/folder/e", b"", &opts(CreateMode::EphemeralSequential))
+        .create("/folder/e", b"", opts(CreateMode::EphemeralSequential))
         .unwrap();
     assert_eq!(p4, "/folder/e0000000003");
     assert!(st.is_ephemeral());
     // A trailing '/' is refused for non-sequential creates, locally.
-    match c.create("/folder/", b"") {
+    match c.create("/folder/", b"", CreateMode::Persistent) {
         Err(Error::InvalidPath { path, reason }) => {
             assert_eq!(path, "/folder/");
             assert!(reason.contains("end with '/'"), "{reason}");
@@ -149,23 +153,23 @@ fn create_ttl_nodes_with_extended_types() {
         ttl: Some(ttl),
         ..opts(CreateMode::PersistentWithTtl)
     };
-    let (p, st) = c.create_with("/ttl", b"t", &o).unwrap();
+    let (p, st) = c.create("/ttl", b"t", &o).unwrap();
     assert_eq!(p, "/ttl");
     // As for containers, the server reports ephemeralOwner 0 for TTL nodes.
     assert_eq!(st.ephemeral_owner, 0, "{st:?}");
     assert!(!st.is_ephemeral());
-    let (d, _) = c.get("/ttl").unwrap();
+    let (d, _) = c.get("/ttl", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b"t"[..]));
 
     let o = CreateOptions {
         ttl: Some(Duration::from_millis(1500)),
         ..opts(CreateMode::PersistentSequentialWithTtl)
     };
-    c.create("/q", b"").unwrap();
-    let (p, _) = c.create_with("/q/ttlseq-", b"", &o).unwrap();
+    c.create("/q", b"", CreateMode::Persistent).unwrap();
+    let (p, _) = c.create("/q/ttlseq-", b"", &o).unwrap();
     assert_eq!(p, "/q/ttlseq-0000000000");
     assert_zk(
-        c.create_with(
+        c.create(
             "/ttl",
             b"",
             &CreateOptions {
@@ -187,12 +191,12 @@ fn create_ttl_nodes_with_extended_types() {
             ttl: bad,
             ..opts(CreateMode::PersistentWithTtl)
         };
-        match c.create_with("/ttl-bad", b"", &o) {
+        match c.create("/ttl-bad", b"", &o) {
             Err(Error::BadArgument(m)) => assert!(m.contains("TTL"), "{m}"),
             other => panic!("ttl {bad:?}: {other:?}"),
         }
     }
-    assert!(c.exists("/ttl-bad").unwrap().is_none());
+    assert!(c.exists("/ttl-bad", None).unwrap().is_none());
 }
 
 /// The server's container manager, checking every 100 ms instead of every minute.
@@ -208,16 +212,17 @@ fn fast_reaper(extended_types: bool) -> ZkServer {
 fn container_nodes_are_removed_when_empty() {
     let zk = fast_reaper(false);
     let c = client(&zk.connect_string());
-    c.create_with("/container", b"", &opts(CreateMode::Container))
+    c.create("/container", b"", opts(CreateMode::Container))
         .unwrap();
-    c.create("/plain", b"").unwrap();
+    c.create("/plain", b"", CreateMode::Persistent).unwrap();
     for parent in ["/container", "/plain"] {
-        c.create(&format!("{parent}/child"), b"").unwrap();
+        c.create(&format!("{parent}/child"), b"", CreateMode::Persistent)
+            .unwrap();
     }
     let events = Events::new();
-    c.exists_watch("/container", events.watcher()).unwrap();
+    c.exists("/container", events.watcher()).unwrap();
     for parent in ["/container", "/plain"] {
-        c.delete(&format!("{parent}/child")).unwrap();
+        c.delete(&format!("{parent}/child"), None).unwrap();
     }
     wait_for(&c, "the empty container to be removed", || {
         events.len() == 1
@@ -229,8 +234,11 @@ fn container_nodes_are_removed_when_empty() {
             "/container".to_string()
         )]
     );
-    assert!(c.exists("/container").unwrap().is_none());
-    assert!(c.exists("/plain").unwrap().is_some(), "a plain node stays");
+    assert!(c.exists("/container", None).unwrap().is_none());
+    assert!(
+        c.exists("/plain", None).unwrap().is_some(),
+        "a plain node stays"
+    );
 }
 
 #[test]
@@ -241,14 +249,14 @@ fn ttl_nodes_are_removed_after_their_ttl() {
         ttl: Some(Duration::from_millis(300)),
         ..opts(CreateMode::PersistentWithTtl)
     };
-    c.create_with("/short", b"", &o).unwrap();
+    c.create("/short", b"", &o).unwrap();
     let long = CreateOptions {
         ttl: Some(Duration::from_secs(3600)),
         ..opts(CreateMode::PersistentWithTtl)
     };
-    c.create_with("/long", b"", &long).unwrap();
+    c.create("/long", b"", &long).unwrap();
     let events = Events::new();
-    c.exists_watch("/short", events.watcher()).unwrap();
+    c.exists("/short", events.watcher()).unwrap();
     wait_for(&c, "the TTL node to expire", || events.len() == 1);
     assert_eq!(
         events.kinds(),
@@ -257,7 +265,7 @@ fn ttl_nodes_are_removed_after_their_ttl() {
             "/short".to_string()
         )]
     );
-    assert!(c.exists("/long").unwrap().is_some());
+    assert!(c.exists("/long", None).unwrap().is_some());
 }
 
 #[test]
@@ -268,14 +276,10 @@ fn create_ttl_without_extended_types_is_unimplemented() {
         ttl: Some(Duration::from_secs(10)),
         ..opts(CreateMode::PersistentWithTtl)
     };
-    assert_zk(
-        c.create_with("/ttl", b"", &o),
-        ErrorCode::Unimplemented,
-        "/ttl",
-    );
-    assert!(c.exists("/ttl").unwrap().is_none());
+    assert_zk(c.create("/ttl", b"", &o), ErrorCode::Unimplemented, "/ttl");
+    assert!(c.exists("/ttl", None).unwrap().is_none());
     // The session is fine afterwards.
-    c.create("/after", b"").unwrap();
+    c.create("/after", b"", CreateMode::Persistent).unwrap();
 }
 
 /// kazoo `test_create_no_makepath`: without makepath a missing parent is NoNode and
@@ -284,12 +288,24 @@ fn create_ttl_without_extended_types_is_unimplemented() {
 fn test_create_no_makepath() {
     let zk = server();
     let c = client(&zk.connect_string());
-    assert_zk(c.create("/1/2", b""), ErrorCode::NoNode, "/1/2");
-    assert_zk(c.create("/1/2/3", b""), ErrorCode::NoNode, "/1/2/3");
-    assert!(c.exists("/1").unwrap().is_none());
-    c.create("/1", b"").unwrap();
-    c.create("/1/2", b"").unwrap();
-    assert_zk(c.create("/1/2", b""), ErrorCode::NodeExists, "/1/2");
+    assert_zk(
+        c.create("/1/2", b"", CreateMode::Persistent),
+        ErrorCode::NoNode,
+        "/1/2",
+    );
+    assert_zk(
+        c.create("/1/2/3", b"", CreateMode::Persistent),
+        ErrorCode::NoNode,
+        "/1/2/3",
+    );
+    assert!(c.exists("/1", None).unwrap().is_none());
+    c.create("/1", b"", CreateMode::Persistent).unwrap();
+    c.create("/1/2", b"", CreateMode::Persistent).unwrap();
+    assert_zk(
+        c.create("/1/2", b"", CreateMode::Persistent),
+        ErrorCode::NodeExists,
+        "/1/2",
+    );
 }
 
 /// kazoo `test_create_makepath`: missing parents are created; NodeExists on an existing
@@ -302,18 +318,18 @@ fn test_create_makepath() {
         makepath: true,
         ..CreateOptions::default()
     };
-    let (p, _) = c.create_with("/1/2", b"val", &mk).unwrap();
+    let (p, _) = c.create("/1/2", b"val", &mk).unwrap();
     assert_eq!(p, "/1/2");
-    let (d, _) = c.get("/1/2").unwrap();
+    let (d, _) = c.get("/1/2", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b"val"[..]));
     // Parents are plain persistent nodes with null data.
-    let (d, st) = c.get("/1").unwrap();
+    let (d, st) = c.get("/1", None).unwrap();
     assert_eq!(d, None);
     assert_eq!(st.ephemeral_owner, 0);
 
     // Deeper, with an ephemeral sequential leaf.
     let (p, st) = c
-        .create_with(
+        .create(
             "/a/b/c/d-",
             b"",
             &CreateOptions {
@@ -324,12 +340,12 @@ fn test_create_makepath() {
         .unwrap();
     assert_eq!(p, "/a/b/c/d-0000000000");
     assert!(st.is_ephemeral());
-    assert!(!c.exists("/a/b/c").unwrap().unwrap().is_ephemeral());
+    assert!(!c.exists("/a/b/c", None).unwrap().unwrap().is_ephemeral());
 
     // A bare sequence number (trailing '/') below missing parents: the parent is the path
     // without its '/' (kazoo's `path.rstrip('/')`).
     let (p, _) = c
-        .create_with(
+        .create(
             "/q/r/",
             b"",
             &CreateOptions {
@@ -341,16 +357,16 @@ fn test_create_makepath() {
     assert_eq!(p, "/q/r/0000000000");
 
     // makepath does not hide NodeExists on the leaf.
+    assert_zk(c.create("/1/2", b"", &mk), ErrorCode::NodeExists, "/1/2");
     assert_zk(
-        c.create_with("/1/2", b"", &mk),
+        c.create("/1/2", b"", CreateMode::Persistent),
         ErrorCode::NodeExists,
         "/1/2",
     );
-    assert_zk(c.create("/1/2", b""), ErrorCode::NodeExists, "/1/2");
 
     // makepath with an ACL: the parents get it too.
     let acl = vec![Acl::new(Perms::READ | Perms::CREATE, Id::anyone())];
-    c.create_with(
+    c.create(
         "/acl/x/y",
         b"",
         &CreateOptions {
@@ -369,19 +385,18 @@ fn test_create_makepath() {
 fn test_create_ephemeral_no_children() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create_with("/eph", b"", &opts(CreateMode::Ephemeral))
-        .unwrap();
+    c.create("/eph", b"", opts(CreateMode::Ephemeral)).unwrap();
     assert_zk(
-        c.create("/eph/child", b""),
+        c.create("/eph/child", b"", CreateMode::Persistent),
         ErrorCode::NoChildrenForEphemerals,
         "/eph/child",
     );
     assert_zk(
-        c.create_with("/eph/seq-", b"", &opts(CreateMode::EphemeralSequential)),
+        c.create("/eph/seq-", b"", opts(CreateMode::EphemeralSequential)),
         ErrorCode::NoChildrenForEphemerals,
         "/eph/seq-",
     );
-    assert_eq!(c.get_children("/eph").unwrap(), Vec::<String>::new());
+    assert_eq!(c.get_children("/eph", None).unwrap(), Vec::<String>::new());
 }
 
 /// kazoo `test_create_null_data`: null data round-trips as `None`.
@@ -389,14 +404,14 @@ fn test_create_ephemeral_no_children() {
 fn test_create_null_data() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.done(c.create_async("/null", None, &CreateOptions::default()));
-    let (d, st) = c.get("/null").unwrap();
+    c.done(c.create_async("/null", NullData, CreateOptions::default()));
+    let (d, st) = c.get("/null", None).unwrap();
     assert_eq!(d, None);
     assert_eq!(st.data_length, 0);
     // Binary data survives untouched.
     let blob: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-    c.create("/blob", &blob).unwrap();
-    assert_eq!(c.get("/blob").unwrap().0, Some(Bytes::from(blob)));
+    c.create("/blob", &blob, CreateMode::Persistent).unwrap();
+    assert_eq!(c.get("/blob", None).unwrap().0, Some(Bytes::from(blob)));
 }
 
 /// kazoo `test_create_empty_string`: empty data round-trips as empty, not as null.
@@ -404,8 +419,8 @@ fn test_create_null_data() {
 fn test_create_empty_string() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/empty", b"").unwrap();
-    let (d, st) = c.get("/empty").unwrap();
+    c.create("/empty", b"", CreateMode::Persistent).unwrap();
+    let (d, st) = c.get("/empty", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b""[..]));
     assert_eq!(st.data_length, 0);
 }
@@ -415,15 +430,15 @@ fn test_create_empty_string() {
 fn test_set_null_data() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/s", b"x").unwrap();
-    let st = c.done(c.set_async("/s", None, -1));
+    c.create("/s", b"x", CreateMode::Persistent).unwrap();
+    let st = c.done(c.set_async("/s", NullData, None));
     assert_eq!(st.version, 1);
     assert_eq!(st.data_length, 0);
-    assert_eq!(c.get("/s").unwrap().0, None);
-    c.set("/s", b"").unwrap();
-    assert_eq!(c.get("/s").unwrap().0.as_deref(), Some(&b""[..]));
-    c.set("/s", b"back").unwrap();
-    assert_eq!(c.get("/s").unwrap().0.as_deref(), Some(&b"back"[..]));
+    assert_eq!(c.get("/s", None).unwrap().0, None);
+    c.set("/s", b"", None).unwrap();
+    assert_eq!(c.get("/s", None).unwrap().0.as_deref(), Some(&b""[..]));
+    c.set("/s", b"back", None).unwrap();
+    assert_eq!(c.get("/s", None).unwrap().0.as_deref(), Some(&b"back"[..]));
 }
 
 /// Waits on an async result for tests (the client's helper is private).

@@ -20,16 +20,16 @@ fn opts(mode: CreateMode) -> CreateOptions {
 fn transaction_all_ok() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/t", b"0").unwrap();
-    c.create("/gone", b"").unwrap();
+    c.create("/t", b"0", CreateMode::Persistent).unwrap();
+    c.create("/gone", b"", CreateMode::Persistent).unwrap();
     let res = c
         .transaction()
-        .create("/t/new", b"n")
-        .create_mode("/t/seq-", b"", CreateMode::PersistentSequential)
-        .create_mode("/t/eph", b"", CreateMode::Ephemeral)
-        .set_data("/t", b"1", 0)
-        .check("/t", 1)
-        .delete("/gone", -1)
+        .create("/t/new", b"n", CreateMode::Persistent)
+        .create("/t/seq-", b"", CreateMode::PersistentSequential)
+        .create("/t/eph", b"", CreateMode::Ephemeral)
+        .set_data("/t", b"1", Some(0))
+        .check("/t", Some(1))
+        .delete("/gone", None)
         .commit()
         .unwrap();
     assert_eq!(res.len(), 6);
@@ -52,9 +52,9 @@ fn transaction_all_ok() {
     }
     assert!(matches!(res[4], OpResult::Check), "{res:?}");
     assert!(matches!(res[5], OpResult::Delete), "{res:?}");
-    assert_eq!(c.get("/t").unwrap().0.as_deref(), Some(&b"1"[..]));
-    assert!(c.exists("/t/eph").unwrap().unwrap().is_ephemeral());
-    assert!(c.exists("/gone").unwrap().is_none());
+    assert_eq!(c.get("/t", None).unwrap().0.as_deref(), Some(&b"1"[..]));
+    assert!(c.exists("/t/eph", None).unwrap().unwrap().is_ephemeral());
+    assert!(c.exists("/gone", None).unwrap().is_none());
     // An empty transaction is fine too.
     assert!(c.transaction().commit().unwrap().is_empty());
 }
@@ -68,9 +68,9 @@ fn test_bad_transaction() {
     let c = client(&zk.connect_string());
     let res = c
         .transaction()
-        .create("/fred", b"")
-        .delete("/smith", -1)
-        .create("/after", b"")
+        .create("/fred", b"", CreateMode::Persistent)
+        .delete("/smith", None)
+        .create("/after", b"", CreateMode::Persistent)
         .commit()
         .expect("a failed transaction is not an error of commit");
     assert_eq!(res.len(), 3, "{res:?}");
@@ -90,11 +90,11 @@ fn test_bad_transaction() {
         other => panic!("{other:?}"),
     }
     assert!(res.iter().all(|r| !r.is_ok()));
-    assert!(c.exists("/fred").unwrap().is_none(), "rolled back");
-    assert!(c.exists("/after").unwrap().is_none());
+    assert!(c.exists("/fred", None).unwrap().is_none(), "rolled back");
+    assert!(c.exists("/after", None).unwrap().is_none());
 
     // Failures of each kind in the first slot.
-    c.create("/v", b"").unwrap();
+    c.create("/v", b"", CreateMode::Persistent).unwrap();
     let one = |t: Transaction<MioHandler>| -> Error {
         match t.commit().unwrap().remove(0) {
             OpResult::Error(e) => e,
@@ -102,23 +102,31 @@ fn test_bad_transaction() {
         }
     };
     assert_zk::<()>(
-        Err(one(c.transaction().create("/v", b""))),
+        Err(one(c.transaction().create(
+            "/v",
+            b"",
+            CreateMode::Persistent,
+        ))),
         ErrorCode::NodeExists,
         "/v",
     );
     assert_zk::<()>(
-        Err(one(c.transaction().set_data("/v", b"", 7))),
+        Err(one(c.transaction().set_data("/v", b"", Some(7)))),
         ErrorCode::BadVersion,
         "/v",
     );
     assert_zk::<()>(
-        Err(one(c.transaction().create("/no/parent", b""))),
+        Err(one(c.transaction().create(
+            "/no/parent",
+            b"",
+            CreateMode::Persistent,
+        ))),
         ErrorCode::NoNode,
         "/no/parent",
     );
-    c.create("/v/c", b"").unwrap();
+    c.create("/v/c", b"", CreateMode::Persistent).unwrap();
     assert_zk::<()>(
-        Err(one(c.transaction().delete("/v", -1))),
+        Err(one(c.transaction().delete("/v", None))),
         ErrorCode::NotEmpty,
         "/v",
     );
@@ -130,11 +138,11 @@ fn test_bad_transaction() {
 fn test_check() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/c", b"").unwrap();
+    c.create("/c", b"", CreateMode::Persistent).unwrap();
     let res = c
         .transaction()
-        .check("/c", 0)
-        .create("/c/a", b"")
+        .check("/c", Some(0))
+        .create("/c/a", b"", CreateMode::Persistent)
         .commit()
         .unwrap();
     assert!(matches!(res[0], OpResult::Check), "{res:?}");
@@ -142,8 +150,8 @@ fn test_check() {
 
     let res = c
         .transaction()
-        .check("/c", 5)
-        .create("/c/b", b"")
+        .check("/c", Some(5))
+        .create("/c/b", b"", CreateMode::Persistent)
         .commit()
         .unwrap();
     match &res[0] {
@@ -154,9 +162,9 @@ fn test_check() {
         other => panic!("{other:?}"),
     }
     assert!(!res[1].is_ok());
-    assert!(c.exists("/c/b").unwrap().is_none());
+    assert!(c.exists("/c/b", None).unwrap().is_none());
     // A check on a missing node.
-    let res = c.transaction().check("/missing", 0).commit().unwrap();
+    let res = c.transaction().check("/missing", Some(0)).commit().unwrap();
     assert!(
         matches!(&res[0], OpResult::Error(Error::ZooKeeper { code: ErrorCode::NoNode, path }) if path == "/missing"),
         "{res:?}"
@@ -171,8 +179,8 @@ fn transaction_refuses_bad_ops_locally() {
     // transaction is applied.
     match c
         .transaction()
-        .create("/ok", b"")
-        .create_mode("/c", b"", CreateMode::Container)
+        .create("/ok", b"", CreateMode::Persistent)
+        .create("/c", b"", CreateMode::Container)
         .commit()
     {
         Err(Error::BadArgument(m)) => assert!(m.contains("/c"), "{m}"),
@@ -180,14 +188,14 @@ fn transaction_refuses_bad_ops_locally() {
     }
     match c
         .transaction()
-        .create("/ok", b"")
-        .delete("relative", -1)
+        .create("/ok", b"", CreateMode::Persistent)
+        .delete("relative", None)
         .commit()
     {
         Err(Error::InvalidPath { path, .. }) => assert_eq!(path, "relative"),
         other => panic!("{other:?}"),
     }
-    assert!(c.exists("/ok").unwrap().is_none());
+    assert!(c.exists("/ok", None).unwrap().is_none());
     // A transaction can only be committed once: `commit` consumes it (a second commit does
     // not compile; see the compile_fail example on `Transaction::commit`).
 }
@@ -198,9 +206,9 @@ fn transaction_refuses_bad_ops_locally() {
 fn multi_read_reports_each_read_on_its_own() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/m", b"md").unwrap();
-    c.create("/m/a", b"").unwrap();
-    c.create("/m/b", b"").unwrap();
+    c.create("/m", b"md", CreateMode::Persistent).unwrap();
+    c.create("/m/a", b"", CreateMode::Persistent).unwrap();
+    c.create("/m/b", b"", CreateMode::Persistent).unwrap();
     let res = c
         .multi_read(&[
             ReadOp::GetData("/m".into()),
@@ -247,12 +255,12 @@ fn whoami_ephemerals_and_children_number() {
     // Ephemerals: only this session's, filtered by a string prefix.
     let other = client(&zk.connect_string());
     other
-        .create_with("/theirs", b"", &opts(CreateMode::Ephemeral))
+        .create("/theirs", b"", opts(CreateMode::Ephemeral))
         .unwrap();
     assert_eq!(c.get_ephemerals("/").unwrap(), Vec::<String>::new());
-    c.ensure_path("/app/sub").unwrap();
+    c.ensure_path("/app/sub", None).unwrap();
     for p in ["/e1", "/app/e2", "/app/sub/e3"] {
-        c.create_with(p, b"", &opts(CreateMode::Ephemeral)).unwrap();
+        c.create(p, b"", opts(CreateMode::Ephemeral)).unwrap();
     }
     let mut all = c.get_ephemerals("/").unwrap();
     all.sort();
@@ -278,7 +286,7 @@ fn config_version_and_four_letter_words() {
     let c = client(&zk.connect_string());
     // A standalone server has an (empty) /zookeeper/config.
     let (_, st) = c.get_config().unwrap();
-    assert_eq!(st, c.exists("/zookeeper/config").unwrap().unwrap());
+    assert_eq!(st, c.exists("/zookeeper/config", None).unwrap().unwrap());
 
     assert_eq!(c.command("ruok").unwrap(), "imok");
     assert!(c.command("srvr").unwrap().contains("Mode: standalone"));
@@ -291,7 +299,7 @@ fn config_version_and_four_letter_words() {
     assert!((major, minor) >= (3, 6), "the harness runs a 3.6+ server");
 
     // reconfig is refused on a standalone server without reconfigEnabled.
-    let r = c.reconfig(None, None, Some("server.1=127.0.0.1:2888:3888;2181"), -1);
+    let r = c.reconfig(None, None, Some("server.1=127.0.0.1:2888:3888;2181"), None);
     assert_zk(r, ErrorCode::ReconfigDisabled, "reconfig");
 
     // Four-letter words need a connection.
@@ -317,14 +325,14 @@ fn per_call_timeout_on_a_paused_server() {
 
     let quick = c.with_timeout(Some(Duration::from_millis(300)));
     let t0 = Instant::now();
-    let r = quick.create("/late", b"v");
+    let r = quick.create("/late", b"v", CreateMode::Persistent);
     let took = t0.elapsed();
     assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert_eq!(c.pending_requests(), 1, "the request is still in flight");
     // An async call made meanwhile sees the same outcome later.
-    let r2 = c.exists_async("/late");
+    let r2 = c.exists_async("/late", None);
 
     zk.resume().unwrap();
     wait_for(&c, "the requests to complete", || c.pending_requests() == 0);
@@ -332,10 +340,10 @@ fn per_call_timeout_on_a_paused_server() {
         r2.get(false, None).unwrap().is_some(),
         "the timed-out create was applied before the exists"
     );
-    assert_eq!(c.get("/late").unwrap().0.as_deref(), Some(&b"v"[..]));
+    assert_eq!(c.get("/late", None).unwrap().0.as_deref(), Some(&b"v"[..]));
     assert_eq!(c.client_id().unwrap().0, session, "the same session");
     // with_timeout does not change the original handle.
-    assert!(c.create("/next", b"").is_ok());
+    assert!(c.create("/next", b"", CreateMode::Persistent).is_ok());
 }
 
 use mio_zookeeper::Client;
@@ -349,21 +357,24 @@ fn oversized_requests_are_refused_locally() {
     let c = client(&zk.connect_string());
     let states = record_states(&c);
     let big = vec![b'x'; 1024 * 1024];
-    match c.create("/big", &big) {
+    match c.create("/big", &big, CreateMode::Persistent) {
         Err(e @ Error::Encode(_)) => {
             assert_eq!(e.code(), Some(ErrorCode::MarshallingError));
             assert!(!e.to_string().is_empty());
         }
         other => panic!("{other:?}"),
     }
-    c.create("/ok", b"").unwrap();
-    match c.set("/ok", &big) {
+    c.create("/ok", b"", CreateMode::Persistent).unwrap();
+    match c.set("/ok", &big, None) {
         Err(Error::Encode(_)) => {}
         other => panic!("{other:?}"),
     }
     let fits = vec![b'y'; 1_000_000];
-    c.set("/ok", &fits).unwrap();
-    assert_eq!(c.get("/ok").unwrap().0.map(|d| d.len()), Some(1_000_000));
+    c.set("/ok", &fits, None).unwrap();
+    assert_eq!(
+        c.get("/ok", None).unwrap().0.map(|d| d.len()),
+        Some(1_000_000)
+    );
     assert!(
         states.borrow().is_empty(),
         "no reconnect: {:?}",
@@ -385,8 +396,8 @@ fn default_acl_is_used_when_none_is_given() {
         .build()
         .unwrap();
     c.start(Some(WAIT)).unwrap();
-    c.create("/plain", b"").unwrap();
-    c.create_with(
+    c.create("/plain", b"", CreateMode::Persistent).unwrap();
+    c.create(
         "/empty-acl",
         b"",
         &CreateOptions {
@@ -395,8 +406,8 @@ fn default_acl_is_used_when_none_is_given() {
         },
     )
     .unwrap();
-    c.ensure_path("/ens/sub").unwrap();
-    c.create_with(
+    c.ensure_path("/ens/sub", None).unwrap();
+    c.create(
         "/mk/leaf",
         b"",
         &CreateOptions {
@@ -405,7 +416,10 @@ fn default_acl_is_used_when_none_is_given() {
         },
     )
     .unwrap();
-    c.transaction().create("/txn", b"").commit().unwrap();
+    c.transaction()
+        .create("/txn", b"", CreateMode::Persistent)
+        .commit()
+        .unwrap();
     for p in [
         "/plain",
         "/empty-acl",
@@ -418,7 +432,7 @@ fn default_acl_is_used_when_none_is_given() {
         assert_eq!(c.get_acls(p).unwrap().0, acl, "{p}");
     }
     // An explicit ACL wins.
-    c.create_with(
+    c.create(
         "/open",
         b"",
         &CreateOptions {

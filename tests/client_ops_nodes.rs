@@ -6,6 +6,8 @@ mod client_support;
 use client_support::*;
 use mio_zookeeper::client::{CreateOptions, ReadOp};
 use mio_zookeeper::proto::Id;
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::Watcher;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
@@ -46,27 +48,37 @@ fn test_create_invalid_path() {
             }
             other => panic!("{op} {path:?}: expected InvalidPath, got {other:?}"),
         };
-        check("create", c.create(path, b"").map(drop));
-        check("get", c.get(path).map(drop));
-        check("set", c.set(path, b"").map(drop));
-        check("exists", c.exists(path).map(drop));
-        check("delete", c.delete(path));
-        check("get_children", c.get_children(path).map(drop));
+        check(
+            "create",
+            c.create(path, b"", CreateMode::Persistent).map(drop),
+        );
+        check("get", c.get(path, None).map(drop));
+        check("set", c.set(path, b"", None).map(drop));
+        check("exists", c.exists(path, None).map(drop));
+        check("delete", c.delete(path, None));
+        check("get_children", c.get_children(path, None).map(drop));
         check("get_acls", c.get_acls(path).map(drop));
         check(
             "set_acls",
-            c.set_acls(path, Acl::open_unsafe(), -1).map(drop),
+            c.set_acls(path, Acl::open_unsafe(), None).map(drop),
         );
         check("sync", c.sync(path).map(drop));
-        check("ensure_path", c.ensure_path(path));
+        check("ensure_path", c.ensure_path(path, None));
         check("delete_recursive", c.delete_recursive(path));
-        check("get_watch", c.get_watch(path, |_| {}).map(drop));
-        check("exists_watch", c.exists_watch(path, |_| {}).map(drop));
+        check("get_watch", c.get(path, Watcher::new(|_| {})).map(drop));
+        check(
+            "exists_watch",
+            c.exists(path, Watcher::new(|_| {})).map(drop),
+        );
         check(
             "get_children_watch",
-            c.get_children_watch(path, |_| {}).map(drop),
+            c.get_children(path, Watcher::new(|_| {})).map(drop),
         );
-        check("add_watch", c.add_watch(path, false, |_| {}));
+        check(
+            "add_watch",
+            c.add_watch(path, AddWatchMode::Persistent, |_| {})
+                .map(drop),
+        );
         check("get_ephemerals", c.get_ephemerals(path).map(drop));
         check(
             "get_all_children_number",
@@ -78,11 +90,14 @@ fn test_create_invalid_path() {
         );
         check(
             "transaction",
-            c.transaction().create(path, b"").commit().map(drop),
+            c.transaction()
+                .create(path, b"", CreateMode::Persistent)
+                .commit()
+                .map(drop),
         );
         check(
             "create makepath",
-            c.create_with(
+            c.create(
                 path,
                 b"",
                 &CreateOptions {
@@ -96,12 +111,12 @@ fn test_create_invalid_path() {
     assert_eq!(c.watch_count(), 0);
     assert_eq!(c.pending_requests(), 0);
     // Sequential creates may end with '/', but not with '//'.
-    match c.create_with("/a//", b"", &opts(CreateMode::PersistentSequential)) {
+    match c.create("/a//", b"", opts(CreateMode::PersistentSequential)) {
         Err(Error::InvalidPath { path, .. }) => assert_eq!(path, "/a//"),
         other => panic!("{other:?}"),
     }
     // Names that only look like '.' and '..' are fine (kazoo allows "/a./b..").
-    c.create_with(
+    c.create(
         "/a./b..",
         b"",
         &CreateOptions {
@@ -110,15 +125,15 @@ fn test_create_invalid_path() {
         },
     )
     .unwrap();
-    assert!(c.exists("/a./b..").unwrap().is_some());
+    assert!(c.exists("/a./b..", None).unwrap().is_some());
     // Unicode is fine.
-    c.create("/ünïcødé €", b"").unwrap();
+    c.create("/ünïcødé €", b"", CreateMode::Persistent).unwrap();
     assert!(c
-        .get_children("/")
+        .get_children("/", None)
         .unwrap()
         .contains(&"ünïcødé €".to_string()));
     // The client still works.
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
 }
 
 /// Bad connect strings are refused when the client is built, naming the string and why.
@@ -156,16 +171,14 @@ fn bad_hosts_strings_are_refused() {
 fn test_exists() {
     let zk = server();
     let c = client(&zk.connect_string());
-    assert_eq!(c.exists("/missing").unwrap(), None);
-    assert_eq!(c.exists("/missing/deeper").unwrap(), None);
-    let (_, created) = c
-        .create_with("/here", b"abc", &CreateOptions::default())
-        .unwrap();
-    let st = c.exists("/here").unwrap().expect("exists");
+    assert_eq!(c.exists("/missing", None).unwrap(), None);
+    assert_eq!(c.exists("/missing/deeper", None).unwrap(), None);
+    let (_, created) = c.create("/here", b"abc", CreateOptions::default()).unwrap();
+    let st = c.exists("/here", None).unwrap().expect("exists");
     assert_eq!(st, created);
     assert_eq!(st.data_length, 3);
-    assert!(c.exists("/").unwrap().is_some());
-    assert!(c.exists("/zookeeper").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
+    assert!(c.exists("/zookeeper", None).unwrap().is_some());
     assert_eq!(c.watch_count(), 0, "plain exists leaves no watch");
 }
 
@@ -174,11 +187,9 @@ fn test_exists() {
 fn test_create_stat() {
     let zk = server();
     let c = client(&zk.connect_string());
-    let (p, created) = c
-        .create_with("/s", b"data", &CreateOptions::default())
-        .unwrap();
+    let (p, created) = c.create("/s", b"data", CreateOptions::default()).unwrap();
     assert_eq!(p, "/s");
-    let (_, got) = c.get("/s").unwrap();
+    let (_, got) = c.get("/s", None).unwrap();
     assert_eq!(created, got);
     assert_eq!(created.czxid, created.mzxid);
     assert!(created.czxid > 0);
@@ -190,41 +201,41 @@ fn test_create_stat() {
 fn test_get_children2() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/s", b"data").unwrap();
-    c.create("/s/a", b"").unwrap();
-    c.create("/s/b", b"").unwrap();
-    let (mut children, st) = c.get_children_with_stat("/s").unwrap();
+    c.create("/s", b"data", CreateMode::Persistent).unwrap();
+    c.create("/s/a", b"", CreateMode::Persistent).unwrap();
+    c.create("/s/b", b"", CreateMode::Persistent).unwrap();
+    let (mut children, st) = c.get_children_with_stat("/s", None).unwrap();
     children.sort();
     assert_eq!(children, ["a", "b"]);
-    assert_eq!(st, c.get("/s").unwrap().1);
+    assert_eq!(st, c.get("/s", None).unwrap().1);
     assert_eq!(st.num_children, 2);
     assert_eq!(st.cversion, 2);
-    let mut plain = c.get_children("/s").unwrap();
+    let mut plain = c.get_children("/s", None).unwrap();
     plain.sort();
     assert_eq!(plain, children);
-    assert_zk(c.get_children("/nope"), ErrorCode::NoNode, "/nope");
+    assert_zk(c.get_children("/nope", None), ErrorCode::NoNode, "/nope");
     assert_zk(
-        c.get_children_with_stat("/nope"),
+        c.get_children_with_stat("/nope", None),
         ErrorCode::NoNode,
         "/nope",
     );
-    assert_eq!(c.get_children("/s/a").unwrap(), Vec::<String>::new());
+    assert_eq!(c.get_children("/s/a", None).unwrap(), Vec::<String>::new());
 }
 
 #[test]
 fn get_set_and_versions() {
     let zk = server();
     let c = client(&zk.connect_string());
-    assert_zk(c.get("/nope"), ErrorCode::NoNode, "/nope");
-    assert_zk(c.set("/nope", b"x"), ErrorCode::NoNode, "/nope");
-    c.create("/v", b"0").unwrap();
-    let st1 = c.set("/v", b"1").unwrap();
+    assert_zk(c.get("/nope", None), ErrorCode::NoNode, "/nope");
+    assert_zk(c.set("/nope", b"x", None), ErrorCode::NoNode, "/nope");
+    c.create("/v", b"0", CreateMode::Persistent).unwrap();
+    let st1 = c.set("/v", b"1", None).unwrap();
     assert_eq!(st1.version, 1);
-    let st2 = c.set_version("/v", b"2", 1).unwrap();
+    let st2 = c.set("/v", b"2", Some(1)).unwrap();
     assert_eq!(st2.version, 2);
     assert!(st2.mzxid > st1.mzxid);
-    assert_zk(c.set_version("/v", b"3", 1), ErrorCode::BadVersion, "/v");
-    let (d, st) = c.get("/v").unwrap();
+    assert_zk(c.set("/v", b"3", Some(1)), ErrorCode::BadVersion, "/v");
+    let (d, st) = c.get("/v", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b"2"[..]));
     assert_eq!(st, st2);
 }
@@ -233,50 +244,54 @@ fn get_set_and_versions() {
 fn delete_with_version_and_not_empty() {
     let zk = server();
     let c = client(&zk.connect_string());
-    assert_zk(c.delete("/nope"), ErrorCode::NoNode, "/nope");
-    c.create("/d", b"").unwrap();
-    c.set("/d", b"x").unwrap();
-    assert_zk(c.delete_version("/d", 0), ErrorCode::BadVersion, "/d");
-    assert!(c.exists("/d").unwrap().is_some());
-    c.create("/d/child", b"").unwrap();
-    assert_zk(c.delete("/d"), ErrorCode::NotEmpty, "/d");
-    assert_zk(c.delete_version("/d", 1), ErrorCode::NotEmpty, "/d");
-    c.delete_version("/d/child", 0).unwrap();
-    c.delete_version("/d", 1).unwrap();
-    assert!(c.exists("/d").unwrap().is_none());
-    assert_zk(c.delete("/d"), ErrorCode::NoNode, "/d");
+    assert_zk(c.delete("/nope", None), ErrorCode::NoNode, "/nope");
+    c.create("/d", b"", CreateMode::Persistent).unwrap();
+    c.set("/d", b"x", None).unwrap();
+    assert_zk(c.delete("/d", Some(0)), ErrorCode::BadVersion, "/d");
+    assert!(c.exists("/d", None).unwrap().is_some());
+    c.create("/d/child", b"", CreateMode::Persistent).unwrap();
+    assert_zk(c.delete("/d", None), ErrorCode::NotEmpty, "/d");
+    assert_zk(c.delete("/d", Some(1)), ErrorCode::NotEmpty, "/d");
+    c.delete("/d/child", Some(0)).unwrap();
+    c.delete("/d", Some(1)).unwrap();
+    assert!(c.exists("/d", None).unwrap().is_none());
+    assert_zk(c.delete("/d", None), ErrorCode::NoNode, "/d");
     // The server's own nodes cannot be deleted.
-    assert!(c.delete("/zookeeper").is_err());
+    assert!(c.delete("/zookeeper", None).is_err());
 }
 
 #[test]
 fn ensure_path_creates_every_missing_parent() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.ensure_path("/e/f/g").unwrap();
+    c.ensure_path("/e/f/g", None).unwrap();
     for p in ["/e", "/e/f", "/e/f/g"] {
-        let (d, st) = c.get(p).unwrap();
+        let (d, st) = c.get(p, None).unwrap();
         assert_eq!(d, None, "{p} is created with null data");
         assert_eq!(st.ephemeral_owner, 0);
     }
     // Idempotent, and fine when only part of it exists.
-    c.ensure_path("/e/f/g").unwrap();
-    c.ensure_path("/e/f/h/i").unwrap();
-    assert!(c.exists("/e/f/h/i").unwrap().is_some());
-    c.ensure_path("/").unwrap();
+    c.ensure_path("/e/f/g", None).unwrap();
+    c.ensure_path("/e/f/h/i", None).unwrap();
+    assert!(c.exists("/e/f/h/i", None).unwrap().is_some());
+    c.ensure_path("/", None).unwrap();
     // Only missing nodes are created: an existing ancestor whose parent forbids CREATE is
     // not in the way (kazoo walks up with exists first, too).
-    c.create("/locked", b"").unwrap();
-    c.create("/locked/open", b"").unwrap();
-    c.set_acls("/locked", Acl::read_unsafe(), -1).unwrap();
-    c.ensure_path("/locked/open/x/y").unwrap();
-    assert!(c.exists("/locked/open/x/y").unwrap().is_some());
-    assert_zk(c.ensure_path("/locked/z"), ErrorCode::NoAuth, "/locked/z");
-    // Below an ephemeral node it cannot.
-    c.create_with("/eph", b"", &opts(CreateMode::Ephemeral))
+    c.create("/locked", b"", CreateMode::Persistent).unwrap();
+    c.create("/locked/open", b"", CreateMode::Persistent)
         .unwrap();
+    c.set_acls("/locked", Acl::read_unsafe(), None).unwrap();
+    c.ensure_path("/locked/open/x/y", None).unwrap();
+    assert!(c.exists("/locked/open/x/y", None).unwrap().is_some());
     assert_zk(
-        c.ensure_path("/eph/x"),
+        c.ensure_path("/locked/z", None),
+        ErrorCode::NoAuth,
+        "/locked/z",
+    );
+    // Below an ephemeral node it cannot.
+    c.create("/eph", b"", opts(CreateMode::Ephemeral)).unwrap();
+    assert_zk(
+        c.ensure_path("/eph/x", None),
         ErrorCode::NoChildrenForEphemerals,
         "/eph/x",
     );
@@ -290,7 +305,7 @@ fn test_sync() {
     // Sync works on a path that does not exist, and returns it.
     assert_eq!(c.sync("/not-there").unwrap(), "/not-there");
     assert_eq!(c.sync("/").unwrap(), "/");
-    c.create("/x", b"").unwrap();
+    c.create("/x", b"", CreateMode::Persistent).unwrap();
     assert_eq!(c.sync("/x").unwrap(), "/x");
 }
 
@@ -299,20 +314,23 @@ fn test_delete_recursive() {
     let zk = server();
     let c = client(&zk.connect_string());
     for p in ["/r/a/b/c", "/r/a/d", "/r/e", "/keep/x"] {
-        c.ensure_path(p).unwrap();
+        c.ensure_path(p, None).unwrap();
     }
-    c.create_with("/r/a/eph", b"", &opts(CreateMode::Ephemeral))
+    c.create("/r/a/eph", b"", opts(CreateMode::Ephemeral))
         .unwrap();
     assert_eq!(c.get_all_children_number("/r").unwrap(), 6);
     c.delete_recursive("/r").unwrap();
-    assert!(c.exists("/r").unwrap().is_none());
-    assert!(c.exists("/keep/x").unwrap().is_some(), "siblings are kept");
+    assert!(c.exists("/r", None).unwrap().is_none());
+    assert!(
+        c.exists("/keep/x", None).unwrap().is_some(),
+        "siblings are kept"
+    );
     // Already gone: not an error.
     c.delete_recursive("/r").unwrap();
     // A leaf.
     c.delete_recursive("/keep/x").unwrap();
-    assert!(c.exists("/keep/x").unwrap().is_none());
-    assert!(c.exists("/keep").unwrap().is_some());
+    assert!(c.exists("/keep/x", None).unwrap().is_none());
+    assert!(c.exists("/keep", None).unwrap().is_some());
 }
 
 // ------------------------------------------------------------------ ACLs
@@ -321,13 +339,13 @@ fn test_delete_recursive() {
 fn acls_get_set_and_errors() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/acl", b"").unwrap();
+    c.create("/acl", b"", CreateMode::Persistent).unwrap();
     let (acl, st) = c.get_acls("/acl").unwrap();
     assert_eq!(acl, Acl::open_unsafe());
     assert_eq!(st.aversion, 0);
     assert_zk(c.get_acls("/nope"), ErrorCode::NoNode, "/nope");
     assert_zk(
-        c.set_acls("/nope", Acl::open_unsafe(), -1),
+        c.set_acls("/nope", Acl::open_unsafe(), None),
         ErrorCode::NoNode,
         "/nope",
     );
@@ -336,29 +354,33 @@ fn acls_get_set_and_errors() {
         Acl::new(Perms::READ | Perms::CREATE, Id::anyone()),
         Acl::new(Perms::ALL, Id::new("ip", "10.0.0.1")),
     ];
-    let st = c.set_acls("/acl", read_create.clone(), 0).unwrap();
+    let st = c.set_acls("/acl", read_create.clone(), Some(0)).unwrap();
     assert_eq!(st.aversion, 1);
     let (got, st2) = c.get_acls("/acl").unwrap();
     assert_eq!(got, read_create);
     assert_eq!(st2.aversion, 1);
     // Without ADMIN, set_acls is refused (the ACL check comes before the version check).
     assert_zk(
-        c.set_acls("/acl", Acl::open_unsafe(), 1),
+        c.set_acls("/acl", Acl::open_unsafe(), Some(1)),
         ErrorCode::NoAuth,
         "/acl",
     );
 
     // NoAuth: no WRITE for set, no ADMIN for set_acls, CREATE allowed, no DELETE below it.
-    assert_zk(c.set("/acl", b"x"), ErrorCode::NoAuth, "/acl");
-    c.create("/acl/child", b"").unwrap();
-    assert_zk(c.delete("/acl/child"), ErrorCode::NoAuth, "/acl/child");
-    assert_eq!(c.get("/acl").unwrap().1.num_children, 1);
+    assert_zk(c.set("/acl", b"x", None), ErrorCode::NoAuth, "/acl");
+    c.create("/acl/child", b"", CreateMode::Persistent).unwrap();
+    assert_zk(
+        c.delete("/acl/child", None),
+        ErrorCode::NoAuth,
+        "/acl/child",
+    );
+    assert_eq!(c.get("/acl", None).unwrap().1.num_children, 1);
 
     // InvalidACL: an empty ACL, the `auth` id without credentials, a malformed digest id.
-    c.create("/b", b"").unwrap();
-    assert_zk(c.set_acls("/b", vec![], -1), ErrorCode::InvalidAcl, "/b");
+    c.create("/b", b"", CreateMode::Persistent).unwrap();
+    assert_zk(c.set_acls("/b", vec![], None), ErrorCode::InvalidAcl, "/b");
     assert_zk(
-        c.create_with(
+        c.create(
             "/creator",
             b"",
             &CreateOptions {
@@ -373,7 +395,7 @@ fn acls_get_set_and_errors() {
         c.set_acls(
             "/b",
             vec![Acl::new(Perms::ALL, Id::new("digest", "nocolon"))],
-            -1,
+            None,
         ),
         ErrorCode::InvalidAcl,
         "/b",
@@ -382,17 +404,17 @@ fn acls_get_set_and_errors() {
         c.set_acls(
             "/b",
             vec![Acl::new(Perms::ALL, Id::new("nosuchscheme", "x"))],
-            -1,
+            None,
         ),
         ErrorCode::InvalidAcl,
         "/b",
     );
     // A version check on the ACL.
-    let st = c.set_acls("/b", Acl::read_unsafe(), 0).unwrap();
+    let st = c.set_acls("/b", Acl::read_unsafe(), Some(0)).unwrap();
     assert_eq!(st.aversion, 1);
     // Read-only now: set_acls itself needs ADMIN.
     assert_zk(
-        c.set_acls("/b", Acl::open_unsafe(), 1),
+        c.set_acls("/b", Acl::open_unsafe(), Some(1)),
         ErrorCode::NoAuth,
         "/b",
     );
@@ -403,9 +425,9 @@ fn acls_get_set_and_errors() {
 fn acl_version_mismatch_is_bad_version() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/a", b"").unwrap();
+    c.create("/a", b"", CreateMode::Persistent).unwrap();
     assert_zk(
-        c.set_acls("/a", Acl::read_unsafe(), 5),
+        c.set_acls("/a", Acl::read_unsafe(), Some(5)),
         ErrorCode::BadVersion,
         "/a",
     );
