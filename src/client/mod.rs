@@ -16,23 +16,24 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::{cell::Cell, rc::Rc, time::Duration};
-//! use mio_zookeeper::client::{Client, WatchedEvent};
+//! use mio_zookeeper::client::{Client, WatchedEvent, Watcher};
 //! use mio_zookeeper::proto::EventType;
 //!
 //! let zk = Client::new(&hosts)?; // for example "127.0.0.1:2181/app"
 //! zk.start(None)?;
-//! zk.ensure_path("/config")?;
-//! zk.set("/config", b"v1")?;
+//! zk.ensure_path("/config", None)?;
+//! zk.set("/config", b"v1", None)?; // None: any version
 //!
 //! let changed = Rc::new(Cell::new(false));
 //! let c = changed.clone();
-//! let (data, stat) = zk.get_watch("/config", move |event: WatchedEvent| {
+//! let watcher = Watcher::new(move |event: WatchedEvent| {
 //!     c.set(event.event_type == EventType::NodeDataChanged)
-//! })?;
+//! });
+//! let (data, stat) = zk.get("/config", &watcher)?;
 //! assert_eq!(data.as_deref(), Some(&b"v1"[..]));
 //! assert_eq!(stat.version, 1);
 //!
-//! zk.set("/config", b"v2")?;
+//! zk.set("/config", b"v2", None)?;
 //! // The server sends the watch event before the reply to set().
 //! zk.handler().reactor().run_until(&|| changed.get(), Some(Duration::from_secs(10)))?;
 //! zk.stop()?;
@@ -41,21 +42,24 @@
 //!
 //! # Operations
 //!
-//! - **Nodes:** [`create`](Client::create), [`create_with`](Client::create_with) (mode:
-//!   ephemeral, sequential, container, TTL; ACL; makepath),
-//!   [`ensure_path`](Client::ensure_path), [`get`](Client::get),
+//! - **Nodes:** [`create`](Client::create) (a [`CreateMode`](crate::CreateMode) or
+//!   [`CreateOptions`]: ephemeral, sequential, container, TTL; ACL; makepath),
+//!   [`ensure_path`](Client::ensure_path) (with an ACL), [`get`](Client::get),
 //!   [`exists`](Client::exists), [`get_children`](Client::get_children) (and
-//!   [`get_children_with_stat`](Client::get_children_with_stat)), [`set`](Client::set) and
-//!   [`set_version`](Client::set_version), [`delete`](Client::delete),
-//!   [`delete_version`](Client::delete_version), [`delete_recursive`](Client::delete_recursive),
+//!   [`get_children_with_stat`](Client::get_children_with_stat)), [`set`](Client::set),
+//!   [`delete`](Client::delete), [`delete_recursive`](Client::delete_recursive),
 //!   [`get_acls`](Client::get_acls), [`set_acls`](Client::set_acls), [`sync`](Client::sync).
-//! - **Watches:** one-shot [`get_watch`](Client::get_watch),
-//!   [`exists_watch`](Client::exists_watch), [`get_children_watch`](Client::get_children_watch);
-//!   persistent and recursive [`add_watch`](Client::add_watch);
-//!   [`remove_watches`](Client::remove_watches).
+//!   Data is any [`NodeData`] (bytes in any form, or [`NullData`]); versions are
+//!   `Option<i32>`, `None` for any version.
+//! - **Watches:** one-shot, as the `watch` argument of `get`, `exists` and `get_children`
+//!   (`None` or a [`Watcher`]); persistent and recursive [`add_watch`](Client::add_watch),
+//!   whose [`WatchRegistration`] removes exactly that watcher;
+//!   [`remove_watcher`](Client::remove_watcher) (exactly one watcher) and
+//!   [`remove_watches`](Client::remove_watches) (every watcher of a kind on a path).
 //! - **Several operations at once:** [`transaction`](Client::transaction) (atomic writes, one
 //!   [`OpResult`] per op) and [`multi_read`](Client::multi_read).
 //! - **Session and server:** [`add_auth`](Client::add_auth), [`whoami`](Client::whoami),
+//!   [`last_zxid`](Client::last_zxid),
 //!   [`get_ephemerals`](Client::get_ephemerals),
 //!   [`get_all_children_number`](Client::get_all_children_number),
 //!   [`reconfig`](Client::reconfig), [`get_config`](Client::get_config),
@@ -132,7 +136,7 @@
 //!
 //! Watchers are [`Watcher`]s (a closure converts into a new one): the same watcher is stored
 //! once per path and kind of watch however often it is registered there, and called once
-//! per event, so polling a node with `get_watch` and one watcher does not grow the watch
+//! per event, so polling a node with `get(path, &watcher)` and one watcher does not grow the watch
 //! table. A blocking watch call that fails on its per-call timeout registers nothing, even
 //! when the reply comes later.
 
@@ -495,7 +499,7 @@ impl<H: Handler> Client<H> {
     /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
     /// use std::time::Duration;
     /// let quick = zk.with_timeout(Some(Duration::from_millis(200)));
-    /// match quick.get("/slow") {
+    /// match quick.get("/slow", None) {
     ///     Err(e) if e.is_timeout() => println!("gave up waiting; the request still completes"),
     ///     other => println!("{other:?}"),
     /// }
