@@ -32,6 +32,7 @@ use crate::proto::{
 ///     .with_acl(Acl::read_unsafe())
 ///     .with_makepath();
 /// let (path, stat) = zk.create("/deep/down/node", b"v", opts)?;
+/// println!("{path}: version {}", stat.version);
 /// # Ok::<(), mio_zookeeper::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
