@@ -30,9 +30,6 @@
 //!
 //! The logic is in [`run`], which `tests/examples.rs` runs in-process and checks.
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::WhenOffline;
 use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
 use std::rc::Rc;
@@ -40,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mio_zookeeper::client::{Client, ClientState, CreateOptions, OpResult, WatchedEvent};
-use mio_zookeeper::proto::{EventType, WatcherType};
+use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{CreateMode, Error, Handler};
+use mio_zookeeper::{AddWatchMode, CreateMode, Error, Handler, Watcher};
 
 /// How long any single wait of the tour may take before it gives up.
 const WAIT: Duration = Duration::from_secs(15);
@@ -399,7 +396,7 @@ fn tour(
     out.section("7. a persistent recursive watch: every change below /tree");
     let events = Rc::new(Cell::new(0));
     let (o, n) = (out.clone(), events.clone());
-    a.add_watch("/tree", AddWatchMode::PersistentRecursive, move |ev| {
+    let watch = a.add_watch("/tree", AddWatchMode::PersistentRecursive, move |ev| {
         o.say(event_line("recursive watch", &ev));
         n.set(n.get() + 1);
     })?;
@@ -412,8 +409,9 @@ fn tour(
     a.handler()
         .reactor()
         .run_until(&|| events.get() >= 4, Some(WAIT))?;
-    a.remove_watches("/tree", WatcherType::Any, WhenOffline::Wait)?;
-    out.say("remove_watches /tree");
+    // The registration removes exactly this watcher (other watchers on /tree would stay).
+    watch.remove()?;
+    out.say("removed the watch (WatchRegistration::remove)");
     a.handler()
         .reactor()
         .run_until(&|| events.get() >= 5, Some(WAIT))?;
