@@ -667,6 +667,48 @@ mod tests {
     }
 
     #[test]
+    fn removing_one_watcher_keeps_the_others_and_knows_when_it_was_the_last() {
+        let mut ws = Watchers::default();
+        let (a, b, c) = (
+            Watcher::new(|_| ()),
+            Watcher::new(|_| ()),
+            Watcher::new(|_| ()),
+        );
+        ws.register(pw(PendingKind::Data, "/a", &a), true);
+        ws.register(pw(PendingKind::Exists, "/a", &b), false);
+        ws.register(pw(PendingKind::Child, "/a", &a), true);
+        ws.register(pw(PendingKind::Persistent, "/p", &c), true);
+        // a: a data watch shared with b's exist watch, and the only child watch.
+        assert_eq!(
+            ws.plan_remove_one("/a", WatcherType::Any, &a),
+            [(WatcherType::Data, false), (WatcherType::Children, true)]
+        );
+        assert_eq!(ws.plan_remove_one("/a", WatcherType::Persistent, &a), []);
+        assert!(
+            ws.others_on("/a", WatcherType::Children, &a),
+            "b and a's data watch"
+        );
+        assert!(!ws.others_on("/p", WatcherType::Persistent, &c));
+        assert_eq!(
+            ws.remove_one("/a", WatcherType::Data, &a),
+            Some(EventType::DataWatchRemoved)
+        );
+        assert_eq!(ws.remove_one("/a", WatcherType::Data, &a), None, "gone");
+        assert_eq!(ws.len(), 3, "b's exist watch and a's child watch stay");
+        assert_eq!(
+            ws.plan_remove_one("/a", WatcherType::Data, &b),
+            [(WatcherType::Data, true)]
+        );
+        assert_eq!(
+            ws.remove_one("/p", WatcherType::Persistent, &c),
+            Some(EventType::PersistentWatchRemoved)
+        );
+        assert_eq!(ws.len(), 2);
+        let fires = ws.route(EventType::NodeDataChanged, "/a");
+        assert!(fires.len() == 1 && fires[0].same(&b), "only b fires");
+    }
+
+    #[test]
     fn a_withdrawn_watcher_is_not_registered_and_its_watch_is_forgotten_if_none_is_left() {
         let mut ws = Watchers::default();
         let w = Watcher::new(|_| ());
