@@ -27,6 +27,7 @@
 //!
 //! The logic is in [`run`], which `tests/embed.rs` runs in-process and checks.
 
+use mio_zookeeper::AddWatchMode;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::error::Error as StdError;
@@ -139,9 +140,13 @@ pub(crate) fn run(zk_hosts: Option<&str>) -> Result<Vec<String>> {
     // An operator seeds the configuration (an ordinary blocking client, its own loop).
     let admin = Client::new(&hosts)?;
     admin.start(Some(WAIT))?;
-    admin.ensure_path(&format!("{base}/values"))?;
-    admin.ensure_path(&format!("{base}/services/kv"))?;
-    admin.create(&format!("{base}/values/greeting"), b"hello from zookeeper")?;
+    admin.ensure_path(&format!("{base}/values"), None)?;
+    admin.ensure_path(&format!("{base}/services/kv"), None)?;
+    admin.create(
+        &format!("{base}/values/greeting"),
+        b"hello from zookeeper",
+        CreateMode::Persistent,
+    )?;
     admin.stop()?;
 
     let result = serve_and_self_test(&chrooted, &out);
@@ -149,7 +154,7 @@ pub(crate) fn run(zk_hosts: Option<&str>) -> Result<Vec<String>> {
     // Check the ephemeral node went with the service's session, and clean up.
     let admin = Client::new(&hosts)?;
     admin.start(Some(WAIT))?;
-    let left = admin.get_children(&format!("{base}/services/kv"))?;
+    let left = admin.get_children(&format!("{base}/services/kv"), None)?;
     if left.is_empty() {
         out.say("the service's session is closed: the ephemeral node is gone");
     } else {
@@ -212,7 +217,7 @@ fn serve_and_self_test(hosts: &str, out: &Out) -> Result<()> {
         let o2 = o.clone();
         zk.add_watch_async(
             "/values",
-            true,
+            AddWatchMode::PersistentRecursive,
             move |ev: mio_zookeeper::WatchedEvent| match ev.path {
                 Some(path) => o2.say(format!("[watch] {} {path}", ev.event_type)),
                 None => o2.say("[watch] the session ended: the watch is gone"),
@@ -225,7 +230,7 @@ fn serve_and_self_test(hosts: &str, out: &Out) -> Result<()> {
         });
         let opts = CreateOptions::mode(CreateMode::EphemeralSequential);
         let data = Bytes::from(addr.to_string());
-        zk.create_async("/services/kv/instance-", Some(data), &opts)
+        zk.create_async("/services/kv/instance-", data, &opts)
             .rawlink(move |r| {
                 *reg.borrow_mut() = Some(r.get_nowait().map(|(path, _)| path));
             });
@@ -424,26 +429,27 @@ fn handle_request(zk: &Client, line: &str, slot: Rc<RefCell<Option<String>>>) {
     match (words.next(), words.next(), words.next()) {
         (Some("GET"), Some(key), None) => {
             // A completion callback writes the reply.
-            zk.get_async(&format!("/values/{key}")).rawlink(move |r| {
-                let reply = match r.get_nowait() {
-                    Ok((data, _)) => match data {
-                        Some(d) => format!("VALUE {}", String::from_utf8_lossy(&d)),
-                        None => "VALUE".to_string(),
-                    },
-                    Err(e) if e.code() == Some(ErrorCode::NoNode) => "NONE".to_string(),
-                    Err(e) => format!("ERROR {e}"),
-                };
-                *slot.borrow_mut() = Some(reply);
-            });
+            zk.get_async(&format!("/values/{key}"), None)
+                .rawlink(move |r| {
+                    let reply = match r.get_nowait() {
+                        Ok((data, _)) => match data {
+                            Some(d) => format!("VALUE {}", String::from_utf8_lossy(&d)),
+                            None => "VALUE".to_string(),
+                        },
+                        Err(e) if e.code() == Some(ErrorCode::NoNode) => "NONE".to_string(),
+                        Err(e) => format!("ERROR {e}"),
+                    };
+                    *slot.borrow_mut() = Some(reply);
+                });
         }
         (Some("PUT"), Some(key), Some(value)) => {
             // A task: set, or create when the key is new.
             let (zk2, path) = (zk.clone(), format!("/values/{key}"));
             let value = Bytes::from(value.to_string());
             let task = zk.handler().spawn_future(async move {
-                match zk2.set_async(&path, Some(value.clone()), -1).await {
+                match zk2.set_async(&path, value.clone(), None).await {
                     Err(e) if e.code() == Some(ErrorCode::NoNode) => zk2
-                        .create_async(&path, Some(value), &CreateOptions::default())
+                        .create_async(&path, value, CreateOptions::default())
                         .await
                         .map(|_| ()),
                     other => other.map(|_| ()),
@@ -475,10 +481,10 @@ fn self_test(
     let result = (|| -> Result<()> {
         let zk = Client::new(hosts)?;
         zk.start(Some(WAIT))?;
-        let mut instances = zk.get_children("/services/kv")?;
+        let mut instances = zk.get_children("/services/kv", None)?;
         instances.sort();
         let first = instances.first().ok_or("no service registered")?;
-        let (data, _) = zk.get(&format!("/services/kv/{first}"))?;
+        let (data, _) = zk.get(&format!("/services/kv/{first}"), None)?;
         let addr: SocketAddr = String::from_utf8_lossy(&data.unwrap_or_default()).parse()?;
         say(format!("[tester] found {first} at {addr} in ZooKeeper"));
 
@@ -506,7 +512,7 @@ fn self_test(
             say(format!("{shown} -> {shown_reply}"));
         }
         // The admin's view agrees with the service's answer.
-        let (data, _) = zk.get("/values/greeting")?;
+        let (data, _) = zk.get("/values/greeting", None)?;
         say(format!(
             "[tester] /values/greeting in ZooKeeper: {:?}",
             String::from_utf8_lossy(&data.unwrap_or_default())

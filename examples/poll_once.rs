@@ -16,6 +16,7 @@
 //! With `ZK_HOSTS` it works under a node of its own (`/mio-zookeeper-poll-once-<pid>-<n>`)
 //! and removes it at the end. The logic is in [`run`], which `tests/embed.rs` runs.
 
+use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
 use std::io::{self, Read, Write};
@@ -251,7 +252,7 @@ fn zookeeper_work(
         ..CreateOptions::default()
     };
     let (zk2, o, f) = (zk.clone(), out.clone(), failed.clone());
-    zk.create_async(&node, Some(Bytes::from_static(b"0")), &opts)
+    zk.create_async(&node, Bytes::from_static(b"0"), &opts)
         .rawlink(move |r| {
             let path = match r.get_nowait() {
                 Ok((path, _)) => path,
@@ -262,27 +263,32 @@ fn zookeeper_work(
             let o2 = o.clone();
             let fired = Rc::new(Cell::new(false));
             let fi = fired.clone();
-            zk2.get_watch_async(&path, move |ev: mio_zookeeper::WatchedEvent| {
-                o2.say(format!(
-                    "[zk] watch: {} {}",
-                    ev.event_type,
-                    ev.path.as_deref().unwrap_or("")
-                ));
-                fi.set(true);
-            });
+            zk2.get_async(
+                &path,
+                Watcher::new(move |ev: mio_zookeeper::WatchedEvent| {
+                    o2.say(format!(
+                        "[zk] watch: {} {}",
+                        ev.event_type,
+                        ev.path.as_deref().unwrap_or("")
+                    ));
+                    fi.set(true);
+                }),
+            );
             let (zk3, o3) = (zk2.clone(), o.clone());
             let task = zk2.handler().spawn_future(async move {
                 for i in 1..=3u32 {
                     let stat = zk3
-                        .set_async(&path, Some(Bytes::from(i.to_string())), -1)
+                        .set_async(&path, Bytes::from(i.to_string()), None)
                         .await?;
                     o3.say(format!(
                         "[zk] task: set {path} = {i} (version {})",
                         stat.version
                     ));
                 }
-                let (data, _) = zk3.get_async(&path).await?;
-                let (children, _) = zk3.get_children_async(&parent(&path)).await?;
+                let (data, _) = zk3.get_async(&path, None).await?;
+                let (children, _) = zk3
+                    .get_children_with_stat_async(&parent(&path), None)
+                    .await?;
                 o3.say(format!(
                     "[zk] task: read back {:?}; the parent has {children:?}",
                     String::from_utf8_lossy(&data.unwrap_or_default())

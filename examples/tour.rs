@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mio_zookeeper::client::{Client, ClientState, CreateOptions, OpResult, WatchedEvent};
-use mio_zookeeper::proto::{EventType, WatcherType};
+use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{CreateMode, Error, Handler};
+use mio_zookeeper::{AddWatchMode, CreateMode, Error, Handler, Watcher};
 
 /// How long any single wait of the tour may take before it gives up.
 const WAIT: Duration = Duration::from_secs(15);
@@ -165,7 +165,7 @@ pub(crate) fn run(zk_hosts: Option<&str>, echo: bool) -> Result<Vec<String>> {
     admin
         .start(Some(WAIT))
         .map_err(|e| format!("connecting to {hosts}: {e}"))?;
-    admin.ensure_path(&base)?;
+    admin.ensure_path(&base, None)?;
     out.say(format!(
         "working under {base} (A and B use it as their chroot)"
     ));
@@ -213,20 +213,23 @@ fn tour(
 
     // ------------------------------------------------------------------ 2. create/get/set
     out.section("2. create / get / set, with a one-shot data watch");
-    let path = a.create("/config", b"v1")?;
+    let (path, _stat) = a.create("/config", b"v1", CreateMode::Persistent)?;
     out.say(format!("create /config \"v1\" -> {path}"));
     let fired = Rc::new(Cell::new(false));
     let (o, f) = (out.clone(), fired.clone());
-    let (data, stat) = a.get_watch("/config", move |ev| {
-        o.say(event_line("watch", &ev));
-        f.set(true);
-    })?;
+    let (data, stat) = a.get(
+        "/config",
+        Watcher::new(move |ev| {
+            o.say(event_line("watch", &ev));
+            f.set(true);
+        }),
+    )?;
     out.say(format!(
         "get /config -> {} (version {}), leaving a data watch",
         text(&data),
         stat.version
     ));
-    let stat = a.set("/config", b"v2")?;
+    let stat = a.set("/config", b"v2", None)?;
     out.say(format!("set /config \"v2\" -> version {}", stat.version));
     if fired.get() {
         out.say("(the watch ran before set() returned: the server sends the event first)");
@@ -234,7 +237,7 @@ fn tour(
     a.handler()
         .reactor()
         .run_until(&|| fired.get(), Some(WAIT))?;
-    let (data, _) = a.get("/config")?;
+    let (data, _) = a.get("/config", None)?;
     out.say(format!("get /config -> {}", text(&data)));
 
     // ------------------------------------------------------------------ 3. ephemeral
@@ -247,7 +250,7 @@ fn tour(
     let o = out.clone();
     b.add_listener(move |s| o.say(format!("[listener B] {}", state_name(s))));
     b.start(Some(WAIT))?;
-    let (eph, stat) = b.create_with(
+    let (eph, stat) = b.create(
         "/workers/worker-",
         b"B was here",
         &CreateOptions {
@@ -261,10 +264,13 @@ fn tour(
     ));
     let gone = Rc::new(Cell::new(false));
     let (o, g) = (out.clone(), gone.clone());
-    let seen = a.exists_watch(&eph, move |ev| {
-        o.say(event_line("watch A", &ev));
-        g.set(ev.event_type == EventType::NodeDeleted);
-    })?;
+    let seen = a.exists(
+        &eph,
+        Watcher::new(move |ev| {
+            o.say(event_line("watch A", &ev));
+            g.set(ev.event_type == EventType::NodeDeleted);
+        }),
+    )?;
     out.say(format!(
         "A: exists {eph} -> {}, leaving a watch",
         if seen.is_some() { "yes" } else { "no" }
@@ -274,7 +280,7 @@ fn tour(
     a.handler()
         .reactor()
         .run_until(&|| gone.get(), Some(WAIT))?;
-    let children = a.get_children("/workers")?;
+    let children = a.get_children("/workers", None)?;
     out.say(format!(
         "A: /workers now has {} children: the ephemeral went with B's session",
         children.len()
@@ -282,7 +288,10 @@ fn tour(
 
     // ------------------------------------------------------------------ 4. transaction
     out.section("4. a transaction with one failing op: nothing is applied");
-    let version = a.exists("/config")?.ok_or("/config vanished")?.version;
+    let version = a
+        .exists("/config", None)?
+        .ok_or("/config vanished")?
+        .version;
     let labels = [
         "create /from-txn".to_string(),
         "set_data /config, expecting version 0".to_string(),
@@ -290,15 +299,15 @@ fn tour(
     ];
     let results = a
         .transaction()
-        .create("/from-txn", b"1")
-        .set_data("/config", b"v3", 0)
-        .check("/workers", -1)
+        .create("/from-txn", b"1", CreateMode::Persistent)
+        .set_data("/config", b"v3", Some(0))
+        .check("/workers", None)
         .commit()?;
     print_results(out, &labels, &results);
     out.say("(ops before the failing one are rolled back, ops after it are not run)");
     out.say(format!(
         "exists /from-txn -> {}",
-        if a.exists("/from-txn")?.is_some() {
+        if a.exists("/from-txn", None)?.is_some() {
             "yes"
         } else {
             "no: the whole transaction was rolled back"
@@ -312,21 +321,21 @@ fn tour(
     ];
     let results = a
         .transaction()
-        .create("/from-txn", b"1")
-        .set_data("/config", b"v3", version)
-        .check("/workers", -1)
+        .create("/from-txn", b"1", CreateMode::Persistent)
+        .set_data("/config", b"v3", Some(version))
+        .check("/workers", None)
         .commit()?;
     print_results(out, &labels, &results);
 
     // ------------------------------------------------------------------ 5. callbacks
     out.section("5. async calls with callbacks: six requests in flight at once");
-    a.ensure_path("/items")?;
+    a.ensure_path("/items", None)?;
     let done: Rc<RefCell<Vec<usize>>> = Rc::default();
     let mut paths: Vec<String> = (1..=5).map(|i| format!("/items/{i}")).collect();
     paths.push("/items/1".to_string()); // already created by then: NodeExists
     for (i, p) in paths.iter().enumerate() {
         let data = Bytes::from(format!("{}", (i + 1) * 10));
-        let r = a.create_async(p, Some(data), &CreateOptions::default());
+        let r = a.create_async(p, data, CreateOptions::default());
         let (o, d, p) = (out.clone(), done.clone(), p.clone());
         r.rawlink(move |r| {
             match r.get_nowait() {
@@ -362,12 +371,12 @@ fn tour(
     out.section("6. a task that awaits results (spawn_future), and the caller waiting for it");
     let (c, o) = (a.clone(), out.clone());
     let task = a.handler().spawn_future(async move {
-        let (mut names, _) = c.get_children_async("/items").await?;
+        let (mut names, _) = c.get_children_with_stat_async("/items", None).await?;
         names.sort();
         o.say(format!("[task] /items has {names:?}"));
         let mut total = 0u64;
         for name in &names {
-            let (data, _) = c.get_async(&format!("/items/{name}")).await?;
+            let (data, _) = c.get_async(&format!("/items/{name}"), None).await?;
             total += data
                 .as_deref()
                 .and_then(|d| std::str::from_utf8(d).ok())
@@ -387,26 +396,27 @@ fn tour(
     out.section("7. a persistent recursive watch: every change below /tree");
     let events = Rc::new(Cell::new(0));
     let (o, n) = (out.clone(), events.clone());
-    a.add_watch("/tree", true, move |ev| {
+    let watch = a.add_watch("/tree", AddWatchMode::PersistentRecursive, move |ev| {
         o.say(event_line("recursive watch", &ev));
         n.set(n.get() + 1);
     })?;
     out.say("add_watch /tree (recursive)");
-    a.create("/tree", b"")?;
-    a.create("/tree/leaf", b"1")?;
-    a.set("/tree/leaf", b"2")?;
-    a.delete("/tree/leaf")?;
+    a.create("/tree", b"", CreateMode::Persistent)?;
+    a.create("/tree/leaf", b"1", CreateMode::Persistent)?;
+    a.set("/tree/leaf", b"2", None)?;
+    a.delete("/tree/leaf", None)?;
     out.say("created /tree and /tree/leaf, set /tree/leaf, deleted /tree/leaf");
     a.handler()
         .reactor()
         .run_until(&|| events.get() >= 4, Some(WAIT))?;
-    a.remove_watches("/tree", WatcherType::Any, false)?;
-    out.say("remove_watches /tree");
+    // The registration removes exactly this watcher (other watchers on /tree would stay).
+    watch.remove()?;
+    out.say("removed the watch (WatchRegistration::remove)");
     a.handler()
         .reactor()
         .run_until(&|| events.get() >= 5, Some(WAIT))?;
     let before = events.get();
-    a.create("/tree/after", b"")?;
+    a.create("/tree/after", b"", CreateMode::Persistent)?;
     out.say(format!(
         "create /tree/after -> {} new events: the watch is gone",
         events.get() - before
@@ -419,16 +429,19 @@ fn tour(
         Some(proxy) => {
             let fired = Rc::new(Cell::new(false));
             let (o, f) = (out.clone(), fired.clone());
-            a.get_watch("/config", move |ev| {
-                o.say(event_line("watch A", &ev));
-                f.set(ev.event_type == EventType::NodeDataChanged);
-            })?;
+            a.get(
+                "/config",
+                Watcher::new(move |ev| {
+                    o.say(event_line("watch A", &ev));
+                    f.set(ev.event_type == EventType::NodeDataChanged);
+                }),
+            )?;
             out.say("A: get /config, leaving a data watch");
             proxy.drop_connections();
             out.say("the proxy cut A's connection");
             // The admin client runs on its own loop: A's loop does not run meanwhile, so
             // this change is made while A is cut off.
-            admin.set(&format!("{base}/config"), b"changed while A was away")?;
+            admin.set(&format!("{base}/config"), b"changed while A was away", None)?;
             out.say("admin: set /config while A is cut off");
             a.handler().reactor().run_until(
                 &|| fired.get() && a.state() == ClientState::Connected,
@@ -443,7 +456,7 @@ fn tour(
                     "a NEW one"
                 }
             ));
-            let (data, _) = a.get("/config")?;
+            let (data, _) = a.get("/config", None)?;
             out.say(format!("A: get /config -> {}", text(&data)));
         }
     }
@@ -458,7 +471,7 @@ fn tour(
     a.handler()
         .reactor()
         .run_until(&|| lost.get(), Some(WAIT))?;
-    match a.get("/config") {
+    match a.get("/config", None) {
         Err(e) => out.say(format!("A: get after stop -> error: {e}")),
         Ok(_) => out.say("A: get after stop unexpectedly worked"),
     }

@@ -41,15 +41,15 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::time::Duration;
-//! use mio_zookeeper::{Client, ClientState};
+//! use mio_zookeeper::{Client, ClientState, CreateMode};
 //!
 //! let zk = Client::new(&hosts)?;
 //! zk.add_listener(|state| println!("the client is now {state:?}"));
 //! zk.start(Some(Duration::from_secs(15)))?;
 //! assert_eq!(zk.state(), ClientState::Connected);
 //!
-//! zk.create("/greeting", b"hello")?;
-//! let (data, stat) = zk.get("/greeting")?;
+//! zk.create("/greeting", b"hello", CreateMode::Persistent)?;
+//! let (data, stat) = zk.get("/greeting", None)?; // None: no watch
 //! assert_eq!(data.as_deref(), Some(&b"hello"[..]));
 //! assert_eq!(stat.version, 0);
 //! zk.stop()?;
@@ -64,14 +64,14 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::{cell::RefCell, rc::Rc, time::Duration};
-//! use mio_zookeeper::{Client, CreateOptions};
+//! use mio_zookeeper::{Client, CreateMode};
 //!
 //! let zk = Client::new(&hosts)?;
 //! zk.start(None)?;
 //! let created = Rc::new(RefCell::new(Vec::new()));
 //! for name in ["/a", "/b", "/c"] {
 //!     let c = created.clone();
-//!     zk.create_async(name, None, &CreateOptions::default())
+//!     zk.create_async(name, b"", CreateMode::Persistent)
 //!         .rawlink(move |r| match r.get_nowait() {
 //!             Ok((path, _stat)) => c.borrow_mut().push(path),
 //!             Err(e) => eprintln!("create {name}: {e}"),
@@ -97,16 +97,16 @@
 //!
 //! let zk = Client::new(&hosts)?;
 //! zk.start(None)?;
-//! zk.ensure_path("/jobs/1")?;
-//! zk.ensure_path("/jobs/2")?;
+//! zk.ensure_path("/jobs/1", None)?;
+//! zk.ensure_path("/jobs/2", None)?;
 //!
 //! let c = zk.clone();
 //! let task = zk.handler().spawn_future(async move {
-//!     let (mut jobs, _stat) = c.get_children_async("/jobs").await?;
+//!     let mut jobs = c.get_children_async("/jobs", None).await?;
 //!     jobs.sort();
 //!     let mut versions = Vec::new();
 //!     for job in &jobs {
-//!         let (_data, stat) = c.get_async(&format!("/jobs/{job}")).await?;
+//!         let (_data, stat) = c.get_async(&format!("/jobs/{job}"), None).await?;
 //!         versions.push(stat.version);
 //!     }
 //!     Ok::<_, mio_zookeeper::Error>((jobs, versions))
@@ -179,7 +179,7 @@
 //!        handler.reactor().run_pending()?;
 //!    }
 //!    assert!(zk.connected());
-//!    assert!(matches!(zk.get("/"), Err(mio_zookeeper::Error::Embedded { .. })));
+//!    assert!(matches!(zk.get("/", None), Err(mio_zookeeper::Error::Embedded { .. })));
 //!    # Ok::<(), Box<dyn std::error::Error>>(())
 //!    ```
 //!
@@ -214,6 +214,7 @@ pub mod fuzzing;
 pub use async_result::AsyncResult;
 pub use client::Watcher;
 pub use client::WeakClient;
+pub use client::{AddWatchMode, NodeData, NullData, WatchRegistration, WhenOffline};
 pub use client::{Client, ClientBuilder, ClientState, CreateOptions, OpResult, WatchedEvent};
 pub use error::Error;
 pub use handler::{Handler, MioHandler};

@@ -5,6 +5,9 @@
 
 mod client_support;
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::WhenOffline;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -27,15 +30,15 @@ fn every_operation_async() {
     let o = CreateOptions::default;
 
     // create, in several modes, and its errors.
-    let (p, st) = get(c.create_async("/a", Some(Bytes::from_static(b"1")), &o())).unwrap();
+    let (p, st) = get(c.create_async("/a", Bytes::from_static(b"1"), o())).unwrap();
     assert_eq!((p.as_str(), st.version), ("/a", 0));
     assert_zk(
-        get(c.create_async("/a", None, &o())),
+        get(c.create_async("/a", NullData, o())),
         ErrorCode::NodeExists,
         "/a",
     );
     assert_zk(
-        get(c.create_async("/x/y", None, &o())),
+        get(c.create_async("/x/y", NullData, o())),
         ErrorCode::NoNode,
         "/x/y",
     );
@@ -43,18 +46,18 @@ fn every_operation_async() {
         makepath: true,
         ..CreateOptions::default()
     };
-    let (p, _) = get(c.create_async("/x/y/z", None, &mk)).unwrap();
+    let (p, _) = get(c.create_async("/x/y/z", NullData, &mk)).unwrap();
     assert_eq!(p, "/x/y/z");
     let (p, _) = get(c.create_async(
         "/a/seq-",
-        None,
-        &CreateOptions::mode(CreateMode::PersistentSequential),
+        NullData,
+        CreateOptions::mode(CreateMode::PersistentSequential),
     ))
     .unwrap();
     assert_eq!(p, "/a/seq-0000000000");
-    get(c.create_async("/eph", None, &CreateOptions::mode(CreateMode::Ephemeral))).unwrap();
+    get(c.create_async("/eph", NullData, CreateOptions::mode(CreateMode::Ephemeral))).unwrap();
     assert_zk(
-        get(c.create_async("/eph/c", None, &o())),
+        get(c.create_async("/eph/c", NullData, o())),
         ErrorCode::NoChildrenForEphemerals,
         "/eph/c",
     );
@@ -63,69 +66,81 @@ fn every_operation_async() {
         ..CreateOptions::default()
     };
     assert_zk(
-        get(c.create_async("/creator", None, &creator_only)),
+        get(c.create_async("/creator", NullData, &creator_only)),
         ErrorCode::InvalidAcl,
         "/creator",
     );
     // A bad path fails the result at once, without a round trip.
-    let bad = c.create_async("nope", None, &o());
+    let bad = c.create_async("nope", NullData, o());
     assert!(bad.ready());
     assert!(matches!(get(bad), Err(Error::InvalidPath { .. })));
 
     // ensure_path.
-    get(c.ensure_path_async("/e/f/g")).unwrap();
-    get(c.ensure_path_async("/e/f/g")).unwrap();
-    assert!(c.exists("/e/f/g").unwrap().is_some());
+    get(c.ensure_path_async("/e/f/g", None)).unwrap();
+    get(c.ensure_path_async("/e/f/g", None)).unwrap();
+    assert!(c.exists("/e/f/g", None).unwrap().is_some());
 
     // get / exists / get_children.
-    let (d, st) = get(c.get_async("/a")).unwrap();
+    let (d, st) = get(c.get_async("/a", None)).unwrap();
     assert_eq!(d.as_deref(), Some(&b"1"[..]));
     assert_eq!(st.num_children, 1);
-    assert_zk(get(c.get_async("/missing")), ErrorCode::NoNode, "/missing");
-    assert_eq!(get(c.exists_async("/missing")).unwrap(), None);
-    assert_eq!(get(c.exists_async("/a")).unwrap(), Some(st));
-    let (children, st2) = get(c.get_children_async("/a")).unwrap();
+    assert_zk(
+        get(c.get_async("/missing", None)),
+        ErrorCode::NoNode,
+        "/missing",
+    );
+    assert_eq!(get(c.exists_async("/missing", None)).unwrap(), None);
+    assert_eq!(get(c.exists_async("/a", None)).unwrap(), Some(st));
+    let (children, st2) = get(c.get_children_with_stat_async("/a", None)).unwrap();
     assert_eq!(children, ["seq-0000000000"]);
     assert_eq!(st2, st);
     assert_zk(
-        get(c.get_children_async("/missing")),
+        get(c.get_children_with_stat_async("/missing", None)),
         ErrorCode::NoNode,
         "/missing",
     );
 
     // set, with versions; null data.
-    let st = get(c.set_async("/a", Some(Bytes::from_static(b"2")), 0)).unwrap();
+    let st = get(c.set_async("/a", Bytes::from_static(b"2"), Some(0))).unwrap();
     assert_eq!(st.version, 1);
-    assert_zk(get(c.set_async("/a", None, 0)), ErrorCode::BadVersion, "/a");
-    get(c.set_async("/a", None, 1)).unwrap();
-    assert_eq!(c.get("/a").unwrap().0, None);
+    assert_zk(
+        get(c.set_async("/a", NullData, Some(0))),
+        ErrorCode::BadVersion,
+        "/a",
+    );
+    get(c.set_async("/a", NullData, Some(1))).unwrap();
+    assert_eq!(c.get("/a", None).unwrap().0, None);
 
     // delete: NotEmpty, BadVersion, NoNode.
-    assert_zk(get(c.delete_async("/a", -1)), ErrorCode::NotEmpty, "/a");
+    assert_zk(get(c.delete_async("/a", None)), ErrorCode::NotEmpty, "/a");
     assert_zk(
-        get(c.delete_async("/x/y/z", 3)),
+        get(c.delete_async("/x/y/z", Some(3))),
         ErrorCode::BadVersion,
         "/x/y/z",
     );
-    get(c.delete_async("/x/y/z", 0)).unwrap();
+    get(c.delete_async("/x/y/z", Some(0))).unwrap();
     assert_zk(
-        get(c.delete_async("/x/y/z", -1)),
+        get(c.delete_async("/x/y/z", None)),
         ErrorCode::NoNode,
         "/x/y/z",
     );
     get(c.delete_recursive_async("/a")).unwrap();
-    assert!(c.exists("/a").unwrap().is_none());
+    assert!(c.exists("/a", None).unwrap().is_none());
     get(c.delete_recursive_async("/a")).unwrap();
 
     // ACLs, and NoAuth.
     let ro = Acl::read_unsafe();
-    let st = get(c.set_acls_async("/x", ro.clone(), 0)).unwrap();
+    let st = get(c.set_acls_async("/x", ro.clone(), Some(0))).unwrap();
     assert_eq!(st.aversion, 1);
     let (acl, st) = get(c.get_acls_async("/x")).unwrap();
     assert_eq!((acl, st.aversion), (ro, 1));
-    assert_zk(get(c.set_async("/x", None, -1)), ErrorCode::NoAuth, "/x");
     assert_zk(
-        get(c.set_acls_async("/e", vec![], -1)),
+        get(c.set_async("/x", NullData, None)),
+        ErrorCode::NoAuth,
+        "/x",
+    );
+    assert_zk(
+        get(c.set_acls_async("/e", vec![], None)),
         ErrorCode::InvalidAcl,
         "/e",
     );
@@ -141,8 +156,8 @@ fn every_operation_async() {
     // transaction.
     let res = get(c
         .transaction()
-        .create("/t", b"")
-        .check("/t", 0)
+        .create("/t", b"", CreateMode::Persistent)
+        .check("/t", Some(0))
         .commit_async())
     .unwrap();
     assert!(
@@ -166,20 +181,20 @@ fn every_operation_async() {
         acl: Some(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
         ..CreateOptions::default()
     };
-    get(c.create_async("/alice", Some(Bytes::from_static(b"s")), &mine)).unwrap();
-    assert_eq!(c.get("/alice").unwrap().0.as_deref(), Some(&b"s"[..]));
+    get(c.create_async("/alice", Bytes::from_static(b"s"), &mine)).unwrap();
+    assert_eq!(c.get("/alice", None).unwrap().0.as_deref(), Some(&b"s"[..]));
 
     // Watches: one-shot, persistent; removal.
     let events = Events::new();
-    get(c.get_watch_async("/t", events.watcher())).unwrap();
-    get(c.exists_watch_async("/new", events.watcher())).unwrap();
-    get(c.get_children_watch_async("/t", events.watcher())).unwrap();
-    get(c.add_watch_async("/e", true, events.watcher())).unwrap();
+    get(c.get_async("/t", events.watcher())).unwrap();
+    get(c.exists_async("/new", events.watcher())).unwrap();
+    get(c.get_children_with_stat_async("/t", events.watcher())).unwrap();
+    get(c.add_watch_async("/e", AddWatchMode::PersistentRecursive, events.watcher())).unwrap();
     assert_eq!(c.watch_count(), 4);
-    c.create("/new", b"").unwrap();
-    c.create("/t/kid", b"").unwrap();
-    c.set("/t", b"").unwrap();
-    c.create("/e/f/g/h", b"").unwrap();
+    c.create("/new", b"", CreateMode::Persistent).unwrap();
+    c.create("/t/kid", b"", CreateMode::Persistent).unwrap();
+    c.set("/t", b"", None).unwrap();
+    c.create("/e/f/g/h", b"", CreateMode::Persistent).unwrap();
     wait_for(&c, "four events", || events.len() == 4);
     let mut kinds = events.kinds();
     kinds.sort();
@@ -192,14 +207,14 @@ fn every_operation_async() {
             (EventType::NodeChildrenChanged, "/t".to_string()),
         ]
     );
-    get(c.remove_watches_async("/e", WatcherType::Any, false)).unwrap();
+    get(c.remove_watches_async("/e", WatcherType::Any, WhenOffline::Wait)).unwrap();
     wait_for(&c, "the removal event", || events.len() == 5);
     assert_eq!(
         events.kinds()[4],
         (EventType::PersistentWatchRemoved, "/e".to_string())
     );
     assert_zk(
-        get(c.remove_watches_async("/e", WatcherType::Any, false)),
+        get(c.remove_watches_async("/e", WatcherType::Any, WhenOffline::Wait)),
         ErrorCode::NoWatcher,
         "/e",
     );
@@ -218,9 +233,9 @@ fn every_operation_async() {
         .iter()
         .any(|i| i.auth_scheme == "digest" && i.user == "alice"));
     let (_, st) = get(c.get_config_async()).unwrap();
-    assert_eq!(Some(st), c.exists("/zookeeper/config").unwrap());
+    assert_eq!(Some(st), c.exists("/zookeeper/config", None).unwrap());
     assert_zk(
-        get(c.reconfig_async(None, None, Some("server.1=127.0.0.1:2888:3888;2181"), -1)),
+        get(c.reconfig_async(None, None, Some("server.1=127.0.0.1:2888:3888;2181"), None)),
         ErrorCode::ReconfigDisabled,
         "reconfig",
     );
@@ -228,13 +243,13 @@ fn every_operation_async() {
     // stop_async / start_async.
     get(c.stop_async()).unwrap();
     assert!(matches!(
-        get(c.get_async("/t")),
+        get(c.get_async("/t", None)),
         Err(Error::ConnectionClosed)
     ));
     // Stopped: close is allowed, and the client can start again (a new session).
     c.close().unwrap();
     get(c.start_async().unwrap()).unwrap();
-    assert!(c.exists("/t").unwrap().is_some());
+    assert!(c.exists("/t", None).unwrap().is_some());
 }
 
 /// Completion callbacks linked with `rawlink`, driven by a manual loop: they run in the
@@ -244,12 +259,12 @@ fn every_operation_async() {
 fn async_callbacks_via_rawlink() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/cb", b"").unwrap();
+    c.create("/cb", b"", CreateMode::Persistent).unwrap();
     let log = Log::new();
     for i in 0..20 {
         let path = format!("/cb/n{i}");
         let l = log.clone();
-        c.create_async(&path, None, &CreateOptions::default())
+        c.create_async(&path, NullData, CreateOptions::default())
             .rawlink(move |r| {
                 l.push(match r.get_nowait() {
                     Ok((p, _)) => format!("created {p}"),
@@ -259,7 +274,7 @@ fn async_callbacks_via_rawlink() {
         if i % 5 == 0 {
             // An error in the middle of the pipeline.
             let l = log.clone();
-            c.delete_async("/cb/missing", -1).rawlink(move |r| {
+            c.delete_async("/cb/missing", None).rawlink(move |r| {
                 l.push(match r.exception() {
                     Some(Error::ZooKeeper { code, path }) => format!("{code:?} {path}"),
                     other => format!("unexpected {other:?}"),
@@ -268,7 +283,7 @@ fn async_callbacks_via_rawlink() {
         }
     }
     let l = log.clone();
-    c.get_children_async("/cb")
+    c.get_children_with_stat_async("/cb", None)
         .rawlink(move |r| l.push(format!("children {}", r.value().map_or(0, |v| v.0.len()))));
     assert!(log.is_empty(), "callbacks never run inside the call");
     // A manual loop, as an application that owns the loop would run.
@@ -286,7 +301,7 @@ fn async_callbacks_via_rawlink() {
     expected.push("children 20".to_string());
     assert_eq!(log.get(), expected);
     // Linking to a result that is already set still defers the callback, and runs it once.
-    let r = c.exists_async("/cb");
+    let r = c.exists_async("/cb", None);
     assert!(r.wait(Some(WAIT)).unwrap());
     let l = log.clone();
     r.rawlink(move |r| l.push(format!("late {}", r.value().flatten().is_some())));
@@ -307,44 +322,40 @@ fn awaited_in_a_spawned_task() {
     let s = steps.clone();
     let task = c.handler().spawn_future(async move {
         let (p, _) = c2
-            .create_async(
-                "/task",
-                Some(Bytes::from_static(b"v1")),
-                &CreateOptions::default(),
-            )
+            .create_async("/task", Bytes::from_static(b"v1"), CreateOptions::default())
             .await?;
         s.borrow_mut().push(format!("created {p}"));
-        let (d, st) = c2.get_async(&p).await?;
+        let (d, st) = c2.get_async(&p, None).await?;
         s.borrow_mut().push(format!(
             "read {:?} v{}",
             d.as_deref().map(|b| b.to_vec()),
             st.version
         ));
         let st = c2
-            .set_async(&p, Some(Bytes::from_static(b"v2")), st.version)
+            .set_async(&p, Bytes::from_static(b"v2"), Some(st.version))
             .await?;
         s.borrow_mut().push(format!("set v{}", st.version));
         // An error comes back as a value of the await, not a panic.
-        match c2.set_async(&p, None, 0).await {
+        match c2.set_async(&p, NullData, Some(0)).await {
             Err(Error::ZooKeeper { code, path }) => s.borrow_mut().push(format!("{code:?} {path}")),
             other => s.borrow_mut().push(format!("unexpected {other:?}")),
         }
         // Several requests in flight at once, awaited together.
         let rs: Vec<_> = (0..10)
-            .map(|i| c2.create_async(&format!("/task/c{i}"), None, &CreateOptions::default()))
+            .map(|i| c2.create_async(&format!("/task/c{i}"), NullData, CreateOptions::default()))
             .collect();
         for r in rs {
             r.await?;
         }
-        let (children, _) = c2.get_children_async(&p).await?;
+        let (children, _) = c2.get_children_with_stat_async(&p, None).await?;
         s.borrow_mut().push(format!("{} children", children.len()));
         c2.delete_recursive_async(&p).await?;
-        let gone = c2.exists_async(&p).await?;
+        let gone = c2.exists_async(&p, None).await?;
         s.borrow_mut().push(format!("gone {}", gone.is_none()));
         Ok::<_, Error>(children.len())
     });
     // The loop is free while the task waits: another call completes meanwhile.
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
     let n = task.take(true, Some(WAIT)).unwrap().unwrap();
     assert_eq!(n, 10);
     assert_eq!(
@@ -373,7 +384,7 @@ fn test_async_result_callbacks_are_always_called() {
     let k = called.clone();
     bare.rawlink(move |r| k.borrow_mut().push(format!("bare {:?}", r.exception())));
     // And a real request pending at the time of the stop.
-    let pending = c.get_async("/");
+    let pending = c.get_async("/", None);
     let k = called.clone();
     pending.rawlink(move |r| k.borrow_mut().push(format!("get ok={}", r.successful())));
 
@@ -407,13 +418,13 @@ fn a_large_burst_of_requests_completes_in_order() {
         .build()
         .unwrap();
     c.start(Some(WAIT)).unwrap();
-    c.create("/burst", b"x").unwrap();
+    c.create("/burst", b"x", CreateMode::Persistent).unwrap();
     let order = Rc::new(RefCell::new(Vec::new()));
     let results: Vec<_> = (0..n)
         .map(|i| {
             // Every third asks for a node that does not exist.
             let path = if i % 3 == 2 { "/burst-none" } else { "/burst" };
-            let r = c.exists_async(path);
+            let r = c.exists_async(path, None);
             let o = order.clone();
             r.rawlink(move |_| o.borrow_mut().push(i));
             r

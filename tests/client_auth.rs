@@ -4,6 +4,7 @@
 
 mod client_support;
 
+use mio_zookeeper::CreateMode;
 use std::time::Duration;
 
 use client_support::*;
@@ -30,13 +31,15 @@ fn test_connect_auth() {
     let alice = client(&zk.connect_string());
     alice.add_auth("digest", b"alice:pw").unwrap();
     alice
-        .create_with(
+        .create(
             "/secret",
             b"s3cr3t",
-            &with_acl(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
+            with_acl(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
         )
         .unwrap();
-    alice.create("/secret/child", b"").unwrap();
+    alice
+        .create("/secret/child", b"", CreateMode::Persistent)
+        .unwrap();
     let (acl, _) = alice.get_acls("/secret").unwrap();
     assert_eq!(
         acl,
@@ -47,36 +50,40 @@ fn test_connect_auth() {
     );
 
     let eve = client(&zk.connect_string());
-    assert_zk(eve.get("/secret"), ErrorCode::NoAuth, "/secret");
-    assert_zk(eve.set("/secret", b"x"), ErrorCode::NoAuth, "/secret");
-    assert_zk(eve.get_children("/secret"), ErrorCode::NoAuth, "/secret");
+    assert_zk(eve.get("/secret", None), ErrorCode::NoAuth, "/secret");
+    assert_zk(eve.set("/secret", b"x", None), ErrorCode::NoAuth, "/secret");
     assert_zk(
-        eve.create("/secret/mine", b""),
+        eve.get_children("/secret", None),
+        ErrorCode::NoAuth,
+        "/secret",
+    );
+    assert_zk(
+        eve.create("/secret/mine", b"", CreateMode::Persistent),
         ErrorCode::NoAuth,
         "/secret/mine",
     );
     assert_zk(
-        eve.delete("/secret/child"),
+        eve.delete("/secret/child", None),
         ErrorCode::NoAuth,
         "/secret/child",
     );
     assert_zk(
-        eve.set_acls("/secret", Acl::open_unsafe(), -1),
+        eve.set_acls("/secret", Acl::open_unsafe(), None),
         ErrorCode::NoAuth,
         "/secret",
     );
     // Reading the ACL needs READ or ADMIN (ZOOKEEPER-1392).
     assert_zk(eve.get_acls("/secret"), ErrorCode::NoAuth, "/secret");
     // exists is not ACL-checked.
-    assert!(eve.exists("/secret").unwrap().is_some());
+    assert!(eve.exists("/secret", None).unwrap().is_some());
     // A wrong password is accepted as an identity, but not Alice's.
     eve.add_auth("digest", b"alice:wrong").unwrap();
-    assert_zk(eve.get("/secret"), ErrorCode::NoAuth, "/secret");
+    assert_zk(eve.get("/secret", None), ErrorCode::NoAuth, "/secret");
     // The right one opens it.
     eve.add_auth("digest", b"alice:pw").unwrap();
-    let (d, _) = eve.get("/secret").unwrap();
+    let (d, _) = eve.get("/secret", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b"s3cr3t"[..]));
-    eve.set("/secret", b"changed").unwrap();
+    eve.set("/secret", b"changed", None).unwrap();
     let mut who: Vec<_> = eve
         .whoami()
         .unwrap()
@@ -86,7 +93,7 @@ fn test_connect_auth() {
     who.sort();
     assert_eq!(who, ["digest:alice", "digest:alice", "ip:127.0.0.1"]);
     assert_eq!(
-        alice.get("/secret").unwrap().0.as_deref(),
+        alice.get("/secret", None).unwrap().0.as_deref(),
         Some(&b"changed"[..])
     );
 }
@@ -98,10 +105,10 @@ fn builder_credentials_are_sent_at_connect() {
     let alice = client(&zk.connect_string());
     alice.add_auth("digest", b"alice:pw").unwrap();
     alice
-        .create_with(
+        .create(
             "/secret",
             b"s",
-            &with_acl(vec![make_digest_acl("alice", "pw", Perms::READ)]),
+            with_acl(vec![make_digest_acl("alice", "pw", Perms::READ)]),
         )
         .unwrap();
 
@@ -112,11 +119,11 @@ fn builder_credentials_are_sent_at_connect() {
         .unwrap();
     // Requests made before the connect wait for the handshake and the auth.
     c.start_async().unwrap();
-    let early = c.get_async("/secret");
+    let early = c.get_async("/secret", None);
     let (d, _) = early.take(true, Some(WAIT)).unwrap();
     assert_eq!(d.as_deref(), Some(&b"s"[..]));
     // READ only: WRITE is refused even to Alice.
-    assert_zk(c.set("/secret", b""), ErrorCode::NoAuth, "/secret");
+    assert_zk(c.set("/secret", b"", None), ErrorCode::NoAuth, "/secret");
 }
 
 /// The `auth` id (kazoo's `CREATOR_ALL_ACL`) stands for the creator's authenticated ids; the
@@ -126,8 +133,7 @@ fn creator_all_acl_expands_to_the_creators_ids() {
     let zk = server();
     let c = client(&zk.connect_string());
     c.add_auth("digest", b"bob:pw").unwrap();
-    c.create_with("/bob", b"", &with_acl(Acl::creator_all()))
-        .unwrap();
+    c.create("/bob", b"", with_acl(Acl::creator_all())).unwrap();
     let (acl, _) = c.get_acls("/bob").unwrap();
     assert_eq!(
         acl,
@@ -137,7 +143,7 @@ fn creator_all_acl_expands_to_the_creators_ids() {
         )]
     );
     let other = client(&zk.connect_string());
-    assert_zk(other.get("/bob"), ErrorCode::NoAuth, "/bob");
+    assert_zk(other.get("/bob", None), ErrorCode::NoAuth, "/bob");
 }
 
 /// The super user (the server's superDigest) passes every ACL check.
@@ -149,10 +155,10 @@ fn super_user_passes_every_acl() {
         .unwrap();
     let c = client(&zk.connect_string());
     c.add_auth("digest", b"alice:pw").unwrap();
-    c.create_with(
+    c.create(
         "/alice",
         b"a",
-        &with_acl(vec![make_digest_acl("alice", "pw", Perms::READ)]),
+        with_acl(vec![make_digest_acl("alice", "pw", Perms::READ)]),
     )
     .unwrap();
     let root = Client::builder(&zk.connect_string())
@@ -160,10 +166,13 @@ fn super_user_passes_every_acl() {
         .build()
         .unwrap();
     root.start(Some(WAIT)).unwrap();
-    assert_eq!(root.get("/alice").unwrap().0.as_deref(), Some(&b"a"[..]));
-    root.set_acls("/alice", Acl::open_unsafe(), -1).unwrap();
+    assert_eq!(
+        root.get("/alice", None).unwrap().0.as_deref(),
+        Some(&b"a"[..])
+    );
+    root.set_acls("/alice", Acl::open_unsafe(), None).unwrap();
     let anyone = client(&zk.connect_string());
-    anyone.set("/alice", b"open now").unwrap();
+    anyone.set("/alice", b"open now", None).unwrap();
 }
 
 /// kazoo `test_async_auth_failure`: an unknown scheme fails with AuthFailed and the session
@@ -176,7 +185,7 @@ fn test_async_auth_failure() {
     let states = record_states(&c);
     let (session, _) = c.client_id().unwrap();
     let r = c.add_auth_async("no-such-scheme", b"whatever");
-    let queued_behind = c.get_async("/");
+    let queued_behind = c.get_async("/", None);
     let err = r.take(true, Some(WAIT)).unwrap_err();
     assert!(matches!(err, Error::AuthFailed), "{err:?}");
     assert_eq!(err.code(), Some(ErrorCode::AuthFailed));
@@ -187,8 +196,11 @@ fn test_async_auth_failure() {
     assert!(!c.connected());
     let behind = queued_behind.take(true, Some(WAIT));
     assert!(matches!(behind, Err(Error::AuthFailed)), "{behind:?}");
-    assert!(matches!(c.get("/"), Err(Error::AuthFailed)));
-    assert!(matches!(c.create("/x", b""), Err(Error::AuthFailed)));
+    assert!(matches!(c.get("/", None), Err(Error::AuthFailed)));
+    assert!(matches!(
+        c.create("/x", b"", CreateMode::Persistent),
+        Err(Error::AuthFailed)
+    ));
     // Terminal: it stays so, no reconnect.
     settle(&c, Duration::from_millis(500));
     assert_eq!(c.session_state(), SessionState::AuthFailed);
@@ -196,7 +208,7 @@ fn test_async_auth_failure() {
     // The server closed that session's connection; another client is unaffected, and the
     // session is not this client's any more.
     let other = client(&zk.connect_string());
-    assert!(other.exists("/").unwrap().is_some());
+    assert!(other.exists("/", None).unwrap().is_some());
     assert_ne!(other.client_id().unwrap().0, session);
 }
 
@@ -226,14 +238,14 @@ fn added_credentials_survive_a_restart() {
     let zk = server();
     let c = client(&zk.connect_string());
     c.add_auth("digest", b"alice:pw").unwrap();
-    c.create_with(
+    c.create(
         "/alice",
         b"a",
-        &with_acl(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
+        with_acl(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
     )
     .unwrap();
     let (old, _) = c.client_id().unwrap();
     c.restart().unwrap();
     assert_ne!(c.client_id().unwrap().0, old, "a new session");
-    assert_eq!(c.get("/alice").unwrap().0.as_deref(), Some(&b"a"[..]));
+    assert_eq!(c.get("/alice", None).unwrap().0.as_deref(), Some(&b"a"[..]));
 }

@@ -6,6 +6,8 @@
 //! The reconnect backoff is the default one (100 ms doubling to 10 s): the point is that the
 //! client bounds every wait by the time left before its own expiry deadline.
 
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -40,7 +42,7 @@ fn a_blip_shorter_than_the_session_timeout_resumes_the_same_session() {
         mode: CreateMode::Ephemeral,
         ..CreateOptions::default()
     };
-    c.create_async("/eph", None, &eph)
+    c.create_async("/eph", NullData, &eph)
         .get(true, Some(LONG))
         .unwrap();
 
@@ -49,11 +51,11 @@ fn a_blip_shorter_than_the_session_timeout_resumes_the_same_session() {
         let e = events.clone();
         let path = format!("/w{i}");
         assert!(c
-            .exists_watch(&path, move |ev| e.borrow_mut().push(ev))
+            .exists(&path, Watcher::new(move |ev| e.borrow_mut().push(ev)))
             .unwrap()
             .is_none());
         // A request right before the cut: the server last heard from us now.
-        assert!(c.exists("/eph").unwrap().is_some());
+        assert!(c.exists("/eph", None).unwrap().is_some());
         let cut = Instant::now();
         proxy.set_refusing(true);
         proxy.drop_connections();
@@ -90,10 +92,10 @@ fn a_blip_shorter_than_the_session_timeout_resumes_the_same_session() {
             states.borrow()
         );
         assert!(
-            observer.exists("/eph").unwrap().is_some(),
+            observer.exists("/eph", None).unwrap().is_some(),
             "{frac} T: the ephemeral survived"
         );
-        observer.create(&path, b"").unwrap();
+        observer.create(&path, b"", CreateMode::Persistent).unwrap();
         c.handler()
             .reactor()
             .run_until(&|| !events.borrow().is_empty(), Some(LONG))

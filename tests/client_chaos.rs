@@ -8,6 +8,10 @@
 //! that hold whatever the timing. Every wait has a generous deadline; nothing sleeps and
 //! then asserts.
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::CreateMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -90,7 +94,9 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
     let direct = start_client(&zk.connect_string(), Duration::from_secs(10));
-    direct.create("/chaos", b"").unwrap();
+    direct
+        .create("/chaos", b"", CreateMode::Persistent)
+        .unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let first_session = c.client_id();
 
@@ -147,16 +153,16 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
             let size = rng.below(2048) as usize;
             if i < CREATES {
                 let data = bytes::Bytes::from(vec![b'x'; size]);
-                c.create_async(&format!("/chaos/n{i:05}"), Some(data), &Default::default())
+                c.create_async(&format!("/chaos/n{i:05}"), data, CreateMode::Persistent)
                     .rawlink(move |r| record(r.get_nowait().map(|_| ())));
             } else if size % 2 == 0 {
                 let target = (i - CREATES) % CREATES;
-                c.exists_async(&format!("/chaos/n{target:05}"))
+                c.exists_async(&format!("/chaos/n{target:05}"), None)
                     .rawlink(move |r| record(r.get_nowait().map(|_| ())));
             } else {
                 // Reads of nodes that may not exist yet: NoNode is an answer too.
                 let target = (i - CREATES) % CREATES;
-                c.get_async(&format!("/chaos/n{target:05}"))
+                c.get_async(&format!("/chaos/n{target:05}"), None)
                     .rawlink(move |r| {
                         record(match r.get_nowait() {
                             Err(Error::ZooKeeper {
@@ -188,7 +194,11 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
     );
 
     // What the server has, read by a client that was never cut.
-    let children: BTreeSet<String> = direct.get_children("/chaos").unwrap().into_iter().collect();
+    let children: BTreeSet<String> = direct
+        .get_children("/chaos", None)
+        .unwrap()
+        .into_iter()
+        .collect();
     let outcomes = outcomes.borrow();
     let mut acked = 0;
     let mut unknown = 0;
@@ -278,9 +288,11 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
     let direct = start_client(&zk.connect_string(), Duration::from_secs(10));
-    direct.create("/ow", b"").unwrap();
+    direct.create("/ow", b"", CreateMode::Persistent).unwrap();
     for i in 0..NODES {
-        direct.create(&format!("/ow/{i}"), b"0").unwrap();
+        direct
+            .create(&format!("/ow/{i}"), b"0", CreateMode::Persistent)
+            .unwrap();
     }
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     proxy
@@ -306,20 +318,17 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
         for i in 0..NODES {
             let what = format!("round {round}: watch {i}");
             let log = log.clone();
-            let watcher = move |ev| log.borrow_mut().push((i, ev));
+            let watcher = Watcher::new(move |ev| log.borrow_mut().push((i, ev)));
             match i % 3 {
                 0 => drop(retry(&c, &what, || {
-                    c.get_watch(&format!("/ow/{i}"), watcher.clone())
+                    c.get(&format!("/ow/{i}"), watcher.clone())
                 })),
                 1 => {
                     let path = expected(i, round).1;
-                    assert_eq!(
-                        retry(&c, &what, || c.exists_watch(&path, watcher.clone())),
-                        None
-                    );
+                    assert_eq!(retry(&c, &what, || c.exists(&path, watcher.clone())), None);
                 }
                 _ => drop(retry(&c, &what, || {
-                    c.get_children_watch(&format!("/ow/{i}"), watcher.clone())
+                    c.get_children(&format!("/ow/{i}"), watcher.clone())
                 })),
             }
         }
@@ -335,11 +344,19 @@ fn one_shot_watches_through_random_cuts_fire_exactly_once_for_their_change() {
             match i % 3 {
                 0 => drop(
                     direct
-                        .set(&format!("/ow/{i}"), round.to_string().as_bytes())
+                        .set(&format!("/ow/{i}"), round.to_string().as_bytes(), None)
                         .unwrap(),
                 ),
-                1 => drop(direct.create(&expected(i, round).1, b"").unwrap()),
-                _ => drop(direct.create(&format!("/ow/{i}/k{round}"), b"").unwrap()),
+                1 => drop(
+                    direct
+                        .create(&expected(i, round).1, b"", CreateMode::Persistent)
+                        .unwrap(),
+                ),
+                _ => drop(
+                    direct
+                        .create(&format!("/ow/{i}/k{round}"), b"", CreateMode::Persistent)
+                        .unwrap(),
+                ),
             }
         }
         if away {
@@ -383,13 +400,15 @@ fn a_persistent_watch_hears_each_change_once_or_is_told_to_reread_after_a_cut() 
     let zk = ZkServer::start().unwrap();
     let proxy = Proxy::start(zk.addr()).unwrap();
     let direct = start_client(&zk.connect_string(), Duration::from_secs(10));
-    direct.create("/pw", b"0").unwrap();
+    direct.create("/pw", b"0", CreateMode::Persistent).unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let log: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();
     let l = log.clone();
     retry(&c, "add_watch", || {
         let l = l.clone();
-        c.add_watch("/pw", false, move |ev| l.borrow_mut().push(ev))
+        c.add_watch("/pw", AddWatchMode::Persistent, move |ev| {
+            l.borrow_mut().push(ev)
+        })
     });
     // Random cuts in the background, so a "live" change can be missed too.
     proxy
@@ -417,7 +436,7 @@ fn a_persistent_watch_hears_each_change_once_or_is_told_to_reread_after_a_cut() 
             proxy.drop_connections();
             wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
             direct
-                .set("/pw", format!("missed {round}").as_bytes())
+                .set("/pw", format!("missed {round}").as_bytes(), None)
                 .unwrap();
             changes += 1;
             proxy.set_refusing(false);
@@ -428,7 +447,7 @@ fn a_persistent_watch_hears_each_change_once_or_is_told_to_reread_after_a_cut() 
             );
         } else {
             direct
-                .set("/pw", format!("live {round}").as_bytes())
+                .set("/pw", format!("live {round}").as_bytes(), None)
                 .unwrap();
             changes += 1;
             wait_for(
@@ -477,12 +496,12 @@ fn a_frozen_server_fails_pending_requests_reports_lost_within_t_to_4t_over_3_the
     let (old_id, _) = c.client_id().unwrap();
 
     // Hear from the server just before the freeze, so the session's clock starts now.
-    c.exists("/").unwrap();
+    c.exists("/", None).unwrap();
     let io_before = c.handler().reactor().io_stats();
     let frozen_at = Instant::now();
     proxy.set_frozen(true);
-    let pending: Vec<_> = (0..10).map(|_| c.get_async("/")).collect();
-    let write = c.create_async("/frozen", None, &Default::default());
+    let pending: Vec<_> = (0..10).map(|_| c.get_async("/", None)).collect();
+    let write = c.create_async("/frozen", NullData, CreateMode::Persistent);
 
     wait_for(&c, "every pending request to complete", || {
         pending.iter().all(|r| r.ready()) && write.ready()
@@ -552,7 +571,7 @@ fn reconnects_held_back_for_half_the_session_timeout_resume_the_same_session() {
     let s = states.clone();
     c.add_listener(move |st| s.borrow_mut().push(st));
     let id = c.client_id();
-    c.create("/held", b"").unwrap();
+    c.create("/held", b"", CreateMode::Persistent).unwrap();
 
     // Every reconnect is accepted but neither connected upstream nor answered: the client
     // sees handshakes that never complete, and must keep trying.
@@ -560,7 +579,7 @@ fn reconnects_held_back_for_half_the_session_timeout_resume_the_same_session() {
     proxy.drop_connections();
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
     let held_since = Instant::now();
-    let waiting: Vec<_> = (0..5).map(|_| c.get_async("/held")).collect();
+    let waiting: Vec<_> = (0..5).map(|_| c.get_async("/held", None)).collect();
     wait_for(&c, "a held reconnect", || proxy.held() >= 1);
     // (run_for, not run_until: nothing wakes the loop to re-check a clock condition.)
     c.handler()
@@ -597,7 +616,7 @@ fn a_handshake_cut_in_the_middle_is_a_connection_loss_and_the_session_resumes() 
     let proxy = Proxy::start(zk.addr()).unwrap();
     let c = start_client(&proxy.connect_string(), Duration::from_secs(6));
     let id = c.client_id();
-    c.create("/hs", b"").unwrap();
+    c.create("/hs", b"", CreateMode::Persistent).unwrap();
     let states: Rc<RefCell<Vec<ClientState>>> = Rc::default();
     let s = states.clone();
     c.add_listener(move |st| s.borrow_mut().push(st));
@@ -615,7 +634,7 @@ fn a_handshake_cut_in_the_middle_is_a_connection_loss_and_the_session_resumes() 
         proxy.cut_after(dir, after);
         let cuts = proxy.cuts();
         proxy.set_holding(false);
-        let waiting = c.get_async("/hs");
+        let waiting = c.get_async("/hs", None);
         wait_for(&c, &format!("{dir:?}: the handshake cut"), || {
             proxy.cuts() > cuts
         });
@@ -644,13 +663,13 @@ fn a_freeze_shorter_than_the_read_timeout_loses_nothing() {
     let states: Rc<RefCell<Vec<ClientState>>> = Rc::default();
     let s = states.clone();
     c.add_listener(move |st| s.borrow_mut().push(st));
-    c.exists("/").unwrap();
+    c.exists("/", None).unwrap();
 
     // Frozen for T/3: a ping may go unanswered meanwhile, but the read timeout is 2T/3.
     let frozen_at = Instant::now();
     proxy.set_frozen(true);
     let during: Vec<_> = (0..20)
-        .map(|i| c.create_async(&format!("/f{i}"), None, &Default::default()))
+        .map(|i| c.create_async(&format!("/f{i}"), NullData, CreateMode::Persistent))
         .collect();
     c.handler()
         .run_for((t / 3).saturating_sub(frozen_at.elapsed()))

@@ -10,6 +10,8 @@ use mio_zookeeper::client::{
     parse_connect_string, Client, CreateOptions, HostPort, OpResult, ReadOp, ReadResult,
 };
 use mio_zookeeper::proto::EventType;
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::WhenOffline;
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 fn ev(t: EventType, p: &str) -> (EventType, String) {
@@ -20,22 +22,25 @@ fn ev(t: EventType, p: &str) -> (EventType, String) {
 fn chroot_client_works_inside_its_root() {
     let zk = server();
     let root = client(&zk.connect_string());
-    root.create("/app", b"").unwrap();
+    root.create("/app", b"", CreateMode::Persistent).unwrap();
     let c = client(&format!("{}/app", zk.connect_string()));
     assert_eq!(c.chroot().as_deref(), Some("/app"));
 
     // Creates return paths without the chroot.
-    assert_eq!(c.create("/x", b"x").unwrap(), "/x");
+    assert_eq!(
+        c.create("/x", b"x", CreateMode::Persistent).unwrap().0,
+        "/x"
+    );
     let (p, _) = c
-        .create_with(
+        .create(
             "/s-",
             b"",
-            &CreateOptions::mode(CreateMode::PersistentSequential),
+            CreateOptions::mode(CreateMode::PersistentSequential),
         )
         .unwrap();
     assert_eq!(p, "/s-0000000001");
     let (p, _) = c
-        .create_with(
+        .create(
             "/deep/er/node",
             b"",
             &CreateOptions {
@@ -47,48 +52,52 @@ fn chroot_client_works_inside_its_root() {
     assert_eq!(p, "/deep/er/node");
     // A bare sequence number right under the chroot (trailing '/') stays inside it.
     let (p, _) = c
-        .create_with(
+        .create(
             "/",
             b"",
-            &CreateOptions::mode(CreateMode::EphemeralSequential),
+            CreateOptions::mode(CreateMode::EphemeralSequential),
         )
         .unwrap();
     assert_eq!(p, "/0000000003");
     let res = c
         .transaction()
-        .create_mode("/", b"", CreateMode::PersistentSequential)
+        .create("/", b"", CreateMode::PersistentSequential)
         .commit()
         .unwrap();
     assert!(
         matches!(&res[0], OpResult::Create(p) if p == "/0000000004"),
         "{res:?}"
     );
-    assert!(root.exists("/app/0000000003").unwrap().is_some());
-    assert!(root.exists("/app/0000000004").unwrap().is_some());
-    c.delete("/0000000003").unwrap();
-    c.delete("/0000000004").unwrap();
-    c.ensure_path("/e/f").unwrap();
+    assert!(root.exists("/app/0000000003", None).unwrap().is_some());
+    assert!(root.exists("/app/0000000004", None).unwrap().is_some());
+    c.delete("/0000000003", None).unwrap();
+    c.delete("/0000000004", None).unwrap();
+    c.ensure_path("/e/f", None).unwrap();
     let (p, _) = c
-        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     assert_eq!(p, "/eph");
 
     // Reads and writes.
-    assert_eq!(c.get("/x").unwrap().0.as_deref(), Some(&b"x"[..]));
-    c.set("/x", b"y").unwrap();
-    let mut kids = c.get_children("/").unwrap();
+    assert_eq!(c.get("/x", None).unwrap().0.as_deref(), Some(&b"x"[..]));
+    c.set("/x", b"y", None).unwrap();
+    let mut kids = c.get_children("/", None).unwrap();
     kids.sort();
     assert_eq!(kids, ["deep", "e", "eph", "s-0000000001", "x"]);
     assert_eq!(c.get_all_children_number("/").unwrap(), 8);
-    assert!(c.exists("/").unwrap().is_some());
+    assert!(c.exists("/", None).unwrap().is_some());
 
     // Paths that come back.
     assert_eq!(c.sync("/x").unwrap(), "/x");
     assert_eq!(c.sync("/").unwrap(), "/");
     assert_eq!(c.get_ephemerals("/").unwrap(), ["/eph"]);
     assert_eq!(c.get_ephemerals("/e").unwrap(), ["/eph"]);
-    assert_zk(c.get("/missing"), ErrorCode::NoNode, "/missing");
-    assert_zk(c.create("/x", b""), ErrorCode::NodeExists, "/x");
+    assert_zk(c.get("/missing", None), ErrorCode::NoNode, "/missing");
+    assert_zk(
+        c.create("/x", b"", CreateMode::Persistent),
+        ErrorCode::NodeExists,
+        "/x",
+    );
     let res = c
         .multi_read(&[
             ReadOp::GetData("/x".into()),
@@ -101,9 +110,9 @@ fn chroot_client_works_inside_its_root() {
     // Transactions.
     let res = c
         .transaction()
-        .create("/t", b"")
-        .create_mode("/t-", b"", CreateMode::PersistentSequential)
-        .set_data("/x", b"z", -1)
+        .create("/t", b"", CreateMode::Persistent)
+        .create("/t-", b"", CreateMode::PersistentSequential)
+        .set_data("/x", b"z", None)
         .commit()
         .unwrap();
     assert!(
@@ -116,8 +125,8 @@ fn chroot_client_works_inside_its_root() {
     );
     let res = c
         .transaction()
-        .create("/t2", b"")
-        .delete("/nope", -1)
+        .create("/t2", b"", CreateMode::Persistent)
+        .delete("/nope", None)
         .commit()
         .unwrap();
     assert!(matches!(res[0], OpResult::RolledBack));
@@ -127,47 +136,55 @@ fn chroot_client_works_inside_its_root() {
     );
 
     // The client without chroot sees everything under /app.
-    let mut under = root.get_children("/app").unwrap();
+    let mut under = root.get_children("/app", None).unwrap();
     under.sort();
     assert_eq!(under.len(), 7, "{under:?}");
-    assert_eq!(root.get("/app/x").unwrap().0.as_deref(), Some(&b"z"[..]));
-    assert!(root.exists("/app/deep/er/node").unwrap().is_some());
-    assert!(root.exists("/app/s-0000000001").unwrap().is_some());
-    assert!(root.exists("/x").unwrap().is_none());
-    assert!(root.exists("/app/eph").unwrap().unwrap().is_ephemeral());
+    assert_eq!(
+        root.get("/app/x", None).unwrap().0.as_deref(),
+        Some(&b"z"[..])
+    );
+    assert!(root.exists("/app/deep/er/node", None).unwrap().is_some());
+    assert!(root.exists("/app/s-0000000001", None).unwrap().is_some());
+    assert!(root.exists("/x", None).unwrap().is_none());
+    assert!(root
+        .exists("/app/eph", None)
+        .unwrap()
+        .unwrap()
+        .is_ephemeral());
 
     // Deletes, recursive too.
     c.delete_recursive("/deep").unwrap();
-    assert!(root.exists("/app/deep").unwrap().is_none());
-    c.delete("/x").unwrap();
-    assert!(root.exists("/app/x").unwrap().is_none());
-    assert!(root.exists("/app").unwrap().is_some());
+    assert!(root.exists("/app/deep", None).unwrap().is_none());
+    c.delete("/x", None).unwrap();
+    assert!(root.exists("/app/x", None).unwrap().is_none());
+    assert!(root.exists("/app", None).unwrap().is_some());
 
     // Everything under the chroot, a node named "zookeeper" included (it is not the
     // server's own tree there).
-    c.ensure_path("/zookeeper/quota").unwrap();
+    c.ensure_path("/zookeeper/quota", None).unwrap();
     c.delete_recursive("/").unwrap();
-    assert!(root.get_children("/app").unwrap().is_empty());
+    assert!(root.get_children("/app", None).unwrap().is_empty());
     assert!(
-        root.exists("/app").unwrap().is_some(),
+        root.exists("/app", None).unwrap().is_some(),
         "the chroot's node stays"
     );
-    assert!(root.exists("/zookeeper/quota").unwrap().is_some());
+    assert!(root.exists("/zookeeper/quota", None).unwrap().is_some());
 }
 
 #[test]
 fn chroot_watch_events_have_unchrooted_paths() {
     let zk = server();
     let root = client(&zk.connect_string());
-    root.ensure_path("/app/sub").unwrap();
+    root.ensure_path("/app/sub", None).unwrap();
     let c = client(&format!("{}/app", zk.connect_string()));
     let events = Events::new();
-    c.create("/x", b"").unwrap();
-    c.get_watch("/x", events.watcher()).unwrap();
-    c.exists_watch("/new", events.watcher()).unwrap();
-    c.get_children_watch("/", events.watcher()).unwrap();
-    root.set("/app/x", b"1").unwrap();
-    root.create("/app/new", b"").unwrap();
+    c.create("/x", b"", CreateMode::Persistent).unwrap();
+    c.get("/x", events.watcher()).unwrap();
+    c.exists("/new", events.watcher()).unwrap();
+    c.get_children("/", events.watcher()).unwrap();
+    root.set("/app/x", b"1", None).unwrap();
+    root.create("/app/new", b"", CreateMode::Persistent)
+        .unwrap();
     wait_for(&c, "three events", || events.len() == 3);
     let mut kinds = events.kinds();
     kinds.sort();
@@ -183,12 +200,16 @@ fn chroot_watch_events_have_unchrooted_paths() {
     // Persistent and recursive watches, on the chroot itself and below it.
     let rec = Events::new();
     let per = Events::new();
-    c.add_watch("/", true, rec.watcher()).unwrap();
-    c.add_watch("/sub", false, per.watcher()).unwrap();
-    root.create("/app/sub/a", b"").unwrap();
-    root.set("/app/sub", b"d").unwrap();
-    root.create("/outside", b"").unwrap(); // not under the chroot: not seen
-    root.delete("/app/sub/a").unwrap();
+    c.add_watch("/", AddWatchMode::PersistentRecursive, rec.watcher())
+        .unwrap();
+    c.add_watch("/sub", AddWatchMode::Persistent, per.watcher())
+        .unwrap();
+    root.create("/app/sub/a", b"", CreateMode::Persistent)
+        .unwrap();
+    root.set("/app/sub", b"d", None).unwrap();
+    root.create("/outside", b"", CreateMode::Persistent)
+        .unwrap(); // not under the chroot: not seen
+    root.delete("/app/sub/a", None).unwrap();
     wait_for(&c, "the recursive events", || rec.len() == 3);
     wait_for(&c, "the persistent events", || per.len() == 3);
     assert_eq!(
@@ -209,9 +230,13 @@ fn chroot_watch_events_have_unchrooted_paths() {
     );
     // Removal events name the path without chroot too.
     let log = Log::new();
-    c.get_watch("/sub", log.watcher("w")).unwrap();
-    c.remove_watches("/sub", mio_zookeeper::proto::WatcherType::Data, false)
-        .unwrap();
+    c.get("/sub", log.watcher("w")).unwrap();
+    c.remove_watches(
+        "/sub",
+        mio_zookeeper::proto::WatcherType::Data,
+        WhenOffline::Wait,
+    )
+    .unwrap();
     wait_for(&c, "the removal event", || log.len() == 1);
     assert_eq!(log.get(), ["w DataWatchRemoved /sub"]);
 }
@@ -222,25 +247,29 @@ fn chroot_watch_events_have_unchrooted_paths() {
 fn nested_and_missing_chroots() {
     let zk = server();
     let root = client(&zk.connect_string());
-    root.ensure_path("/a/b").unwrap();
+    root.ensure_path("/a/b", None).unwrap();
     let c = client(&format!("{}/a/b", zk.connect_string()));
-    assert_eq!(c.create("/n", b"").unwrap(), "/n");
-    assert!(root.exists("/a/b/n").unwrap().is_some());
+    assert_eq!(c.create("/n", b"", CreateMode::Persistent).unwrap().0, "/n");
+    assert!(root.exists("/a/b/n", None).unwrap().is_some());
 
     let missing = client(&format!("{}/nope", zk.connect_string()));
-    assert_zk(missing.create("/n", b""), ErrorCode::NoNode, "/n");
-    assert_eq!(missing.exists("/").unwrap(), None);
+    assert_zk(
+        missing.create("/n", b"", CreateMode::Persistent),
+        ErrorCode::NoNode,
+        "/n",
+    );
+    assert_eq!(missing.exists("/", None).unwrap(), None);
     // ensure_path creates the chroot's own node.
-    missing.ensure_path("/n").unwrap();
-    assert!(root.exists("/nope/n").unwrap().is_some());
+    missing.ensure_path("/n", None).unwrap();
+    assert!(root.exists("/nope/n", None).unwrap().is_some());
     // So does a create with makepath.
     let missing2 = client(&format!("{}/nope2", zk.connect_string()));
     let mk = CreateOptions {
         makepath: true,
         ..CreateOptions::default()
     };
-    assert_eq!(missing2.create_with("/m", b"", &mk).unwrap().0, "/m");
-    assert!(root.exists("/nope2/m").unwrap().is_some());
+    assert_eq!(missing2.create("/m", b"", &mk).unwrap().0, "/m");
+    assert!(root.exists("/nope2/m", None).unwrap().is_some());
 }
 
 /// kazoo `test_chroot` and `test_hosts`: connect strings with and without chroot.

@@ -2,6 +2,7 @@
 //! taken (it means "about forever"), and settings that make no sense are refused by
 //! `build()` with a clear `Error::BadArgument`.
 
+use mio_zookeeper::CreateMode;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -57,13 +58,13 @@ fn a_session_timeout_of_duration_max_connects_with_the_servers_maximum() {
         .build()
         .unwrap();
     c.start(Some(LONG)).unwrap();
-    c.create("/d", b"x").unwrap();
+    c.create("/d", b"x", CreateMode::Persistent).unwrap();
     assert!(c
         .with_timeout(Some(Duration::MAX))
-        .exists("/d")
+        .exists("/d", None)
         .unwrap()
         .is_some());
-    let r = c.get_async("/d");
+    let r = c.get_async("/d", None);
     assert_eq!(
         r.get(true, Some(Duration::MAX)).unwrap().0.as_deref(),
         Some(&b"x"[..])

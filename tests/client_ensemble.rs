@@ -1,6 +1,8 @@
 //! Failover in a 3-node ensemble: the server the client is connected to is killed; the
 //! client moves to another one with the same session, its ephemerals and its watches.
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -103,13 +105,13 @@ fn failover(kill_leader: bool) {
     let role = ens.mode(idx);
 
     for p in ["/f", "/f/away", "/f/after", "/f/kids", "/f/p"] {
-        c.create(p, b"").unwrap();
+        c.create(p, b"", CreateMode::Persistent).unwrap();
     }
     let (eph, _) = c
-        .create_with(
+        .create(
             "/f/eph",
             b"mine",
-            &CreateOptions::mode(CreateMode::Ephemeral),
+            CreateOptions::mode(CreateMode::Ephemeral),
         )
         .unwrap();
     let (away, on_away) = recorder();
@@ -118,12 +120,14 @@ fn failover(kill_leader: bool) {
     let (created, on_created) = recorder();
     let (pers, on_pers) = recorder();
     let (rec, on_rec) = recorder();
-    c.get_watch("/f/away", on_away).unwrap();
-    c.get_watch("/f/after", on_after).unwrap();
-    c.get_children_watch("/f/kids", on_kids).unwrap();
-    assert_eq!(c.exists_watch("/f/new", on_created).unwrap(), None);
-    c.add_watch("/f/p", false, on_pers).unwrap();
-    c.add_watch("/f", true, on_rec).unwrap();
+    c.get("/f/away", Watcher::new(on_away)).unwrap();
+    c.get("/f/after", Watcher::new(on_after)).unwrap();
+    c.get_children("/f/kids", Watcher::new(on_kids)).unwrap();
+    assert_eq!(c.exists("/f/new", Watcher::new(on_created)).unwrap(), None);
+    c.add_watch("/f/p", AddWatchMode::Persistent, on_pers)
+        .unwrap();
+    c.add_watch("/f", AddWatchMode::PersistentRecursive, on_rec)
+        .unwrap();
     let states = Rc::new(RefCell::new(Vec::new()));
     let s = states.clone();
     c.add_listener(move |st| s.borrow_mut().push(st));
@@ -143,9 +147,12 @@ fn failover(kill_leader: bool) {
         .build()
         .unwrap();
     other.start(Some(LONG)).unwrap();
-    retry("set /f/away", || other.set("/f/away", b"changed"));
+    retry("set /f/away", || other.set("/f/away", b"changed", None));
     retry("create /f/kids/k", || {
-        match other.create("/f/kids/k", b"") {
+        match other
+            .create("/f/kids/k", b"", CreateMode::Persistent)
+            .map(|(p, _)| p)
+        {
             Err(Error::ZooKeeper {
                 code: ErrorCode::NodeExists,
                 ..
@@ -153,12 +160,17 @@ fn failover(kill_leader: bool) {
             r => r,
         }
     });
-    retry("create /f/new", || match other.create("/f/new", b"") {
-        Err(Error::ZooKeeper {
-            code: ErrorCode::NodeExists,
-            ..
-        }) => Ok(String::new()),
-        r => r,
+    retry("create /f/new", || {
+        match other
+            .create("/f/new", b"", CreateMode::Persistent)
+            .map(|(p, _)| p)
+        {
+            Err(Error::ZooKeeper {
+                code: ErrorCode::NodeExists,
+                ..
+            }) => Ok(String::new()),
+            r => r,
+        }
     });
 
     // The client fails over to a survivor and resumes its session.
@@ -174,10 +186,10 @@ fn failover(kill_leader: bool) {
     let now_on = c.current_server().unwrap();
     assert_ne!(now_on, server);
     assert!(survivors.contains(&now_on), "{now_on} is a survivor");
-    let st = retry("exists eph", || c.exists(&eph)).expect("the ephemeral survived");
+    let st = retry("exists eph", || c.exists(&eph, None)).expect("the ephemeral survived");
     assert_eq!(st.ephemeral_owner, id);
     assert_eq!(
-        retry("get eph", || c.get(&eph)).0.as_deref(),
+        retry("get eph", || c.get(&eph, None)).0.as_deref(),
         Some(&b"mine"[..])
     );
 
@@ -199,8 +211,8 @@ fn failover(kill_leader: bool) {
         vec![event(EventType::NodeCreated, "/f/new")]
     );
     // ... and every watch set before the failover still fires for changes after it.
-    retry("set /f/after", || other.set("/f/after", b"x"));
-    retry("set /f/p", || other.set("/f/p", b"x"));
+    retry("set /f/after", || other.set("/f/after", b"x", None));
+    retry("set /f/p", || other.set("/f/p", b"x", None));
     wait_for(&c, "the watches for changes after the failover", || {
         !after.borrow().is_empty()
             && pers.borrow().len() >= 2
@@ -239,7 +251,7 @@ fn failover(kill_leader: bool) {
 
     c.stop().unwrap();
     assert!(
-        retry("exists eph", || other.exists(&eph)).is_none(),
+        retry("exists eph", || other.exists(&eph, None)).is_none(),
         "gone with the session"
     );
     other.stop().unwrap();
@@ -268,14 +280,14 @@ fn a_frozen_follower_is_left_after_the_read_timeout_with_the_session() {
     assert_ne!(idx, leader, "could not land on a follower");
     let (id, _) = c.client_id().unwrap();
     let (eph, _) = c
-        .create_with("/eph", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+        .create("/eph", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     let (w, on_w) = recorder();
-    c.get_watch(&eph, on_w).unwrap();
+    c.get(&eph, Watcher::new(on_w)).unwrap();
 
     ens.pause(idx).unwrap();
     let t0 = Instant::now();
-    let in_flight = c.exists_async(&eph);
+    let in_flight = c.exists_async(&eph, None);
     wait_for(&c, "SUSPENDED", || c.state() == ClientState::Suspended);
     let suspended_after = t0.elapsed();
     assert!(matches!(
@@ -289,8 +301,8 @@ fn a_frozen_follower_is_left_after_the_read_timeout_with_the_session() {
     );
     assert_eq!(c.client_id().map(|(i, _)| i), Some(id), "the same session");
     assert_ne!(connected_to(&ens, &c), idx);
-    assert_eq!(c.exists(&eph).unwrap().unwrap().ephemeral_owner, id);
-    c.set(&eph, b"x").unwrap();
+    assert_eq!(c.exists(&eph, None).unwrap().unwrap().ephemeral_owner, id);
+    c.set(&eph, b"x", None).unwrap();
     wait_for(&c, "the watch", || !w.borrow().is_empty());
     assert_eq!(*w.borrow(), vec![event(EventType::NodeDataChanged, &eph)]);
     c.stop().unwrap();

@@ -63,8 +63,8 @@ fn submit(c: &Client, i: usize) -> Outcome {
     }
     let path = format!("/garbage-{i}");
     match i % 4 {
-        0 => erase(c.get_async(&path)),
-        1 => erase(c.get_children_async(&path)),
+        0 => erase(c.get_async(&path, None)),
+        1 => erase(c.get_children_with_stat_async(&path, None)),
         2 => erase(c.get_acls_async(&path)),
         _ => erase(c.sync_async(&path)),
     }

@@ -2,6 +2,7 @@
 //! `max_queued_requests`, `QueueFull` beyond it) and go out as replies come back, in
 //! submission order.
 
+use mio_zookeeper::NullData;
 use std::time::Duration;
 
 use mio_zookeeper::client::{Client, CreateOptions};
@@ -20,16 +21,16 @@ fn requests_past_max_in_flight_wait_in_the_queue_and_complete_in_order() {
         .build()
         .unwrap();
     c.start(Some(LONG)).unwrap();
-    c.create("/q", b"").unwrap();
+    c.create("/q", b"", CreateMode::Persistent).unwrap();
     let seq = CreateOptions {
         mode: CreateMode::PersistentSequential,
         ..CreateOptions::default()
     };
     // Connected, yet only 4 go out: the next 1996 wait, and one more does not fit.
     let pending: Vec<_> = (0..2000)
-        .map(|_| c.create_async("/q/n-", None, &seq))
+        .map(|_| c.create_async("/q/n-", NullData, &seq))
         .collect();
-    let over = c.exists_async("/q");
+    let over = c.exists_async("/q", None);
     match over.get(false, None) {
         Err(Error::QueueFull { limit: 1996 }) => {}
         other => panic!("past max_in_flight + max_queued_requests: {other:?}"),
@@ -43,8 +44,8 @@ fn requests_past_max_in_flight_wait_in_the_queue_and_complete_in_order() {
         }
         last = Some(n);
     }
-    assert_eq!(c.get_children("/q").unwrap().len(), 2000);
+    assert_eq!(c.get_children("/q", None).unwrap().len(), 2000);
     // With the queue drained, there is room again.
-    assert!(c.exists("/q").unwrap().is_some());
+    assert!(c.exists("/q", None).unwrap().is_some());
     c.stop().unwrap();
 }

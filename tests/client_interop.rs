@@ -6,6 +6,7 @@
 //! `zookeeper` package) or `ZKCLI` pointing to one. When they are missing the tests say why
 //! on stderr and pass without checking anything.
 
+use mio_zookeeper::NullData;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -134,20 +135,30 @@ fn what_kazoo_writes_we_read() {
     let kazoo_session = info["session"].as_i64().expect("a session id");
 
     let c = start_client(&zk);
-    let (data, stat) = c.get("/k/data").unwrap();
+    let (data, stat) = c.get("/k/data", None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"from kazoo \x00\xff v2"[..]));
     assert_eq!(stat.version, 1);
     assert_eq!(stat.data_length, b"from kazoo \x00\xff v2".len() as i32);
-    assert_eq!(c.get("/k/empty").unwrap().0.as_deref(), Some(&b""[..]));
-    assert_eq!(c.get("/k/null").unwrap().0, None, "kazoo's None is null");
-    let mut kids = c.get_children("/k/kids").unwrap();
+    assert_eq!(
+        c.get("/k/empty", None).unwrap().0.as_deref(),
+        Some(&b""[..])
+    );
+    assert_eq!(
+        c.get("/k/null", None).unwrap().0,
+        None,
+        "kazoo's None is null"
+    );
+    let mut kids = c.get_children("/k/kids", None).unwrap();
     kids.sort();
     assert_eq!(kids, ["a", "b"]);
-    assert_eq!(c.get("/k/kids/b").unwrap().0.as_deref(), Some(&b"2"[..]));
+    assert_eq!(
+        c.get("/k/kids/b", None).unwrap().0.as_deref(),
+        Some(&b"2"[..])
+    );
 
     // Without alice's credentials neither the data nor (ZooKeeper 3.6+) the ACL is ours.
     for r in [
-        c.get("/k/acl").map(|_| ()),
+        c.get("/k/acl", None).map(|_| ()),
         c.get_acls("/k/acl").map(|_| ()),
     ] {
         assert!(
@@ -166,14 +177,20 @@ fn what_kazoo_writes_we_read() {
     let eph = info["eph"].as_str().unwrap();
     assert_eq!(split_sequence(seq).0, "/k/seq-");
     assert_eq!(split_sequence(eph).0, "/k/eph-");
-    let seq_stat = c.exists(seq).unwrap().expect("kazoo's sequential node");
+    let seq_stat = c
+        .exists(seq, None)
+        .unwrap()
+        .expect("kazoo's sequential node");
     assert_eq!(seq_stat.ephemeral_owner, 0);
-    let eph_stat = c.exists(eph).unwrap().expect("kazoo's ephemeral node");
+    let eph_stat = c
+        .exists(eph, None)
+        .unwrap()
+        .expect("kazoo's ephemeral node");
     assert_eq!(
         eph_stat.ephemeral_owner, kazoo_session,
         "owned by kazoo's session"
     );
-    let mut names = c.get_children("/k").unwrap();
+    let mut names = c.get_children("/k", None).unwrap();
     names.sort();
     let leaf = |p: &str| p.rsplit('/').next().unwrap().to_string();
     assert_eq!(
@@ -197,10 +214,13 @@ fn what_kazoo_writes_we_read() {
         "{}",
         String::from_utf8_lossy(&end.stderr)
     );
-    assert_eq!(c.exists(eph).unwrap(), None);
+    assert_eq!(c.exists(eph, None).unwrap(), None);
 
     c.add_auth("digest", b"alice:pw").unwrap();
-    assert_eq!(c.get("/k/acl").unwrap().0.as_deref(), Some(&b"secret"[..]));
+    assert_eq!(
+        c.get("/k/acl", None).unwrap().0.as_deref(),
+        Some(&b"secret"[..])
+    );
     let (acl, _) = c.get_acls("/k/acl").unwrap();
     assert_eq!(acl, digest_acl("alice", "pw"), "kazoo's make_digest_acl");
     c.stop().unwrap();
@@ -246,15 +266,16 @@ fn what_we_write_kazoo_reads() {
     }
     let zk = ZkServer::builder().extended_types(true).start().unwrap();
     let c = start_client(&zk);
-    c.create("/m", b"").unwrap();
-    c.create("/m/data", b"from rust \x00\xff").unwrap();
-    c.set("/m/data", b"from rust \x00\xff v2").unwrap();
-    c.set("/m/data", b"from rust \x00\xff v3").unwrap();
-    c.create("/m/empty", b"").unwrap();
-    c.create_async("/m/null", None, &CreateOptions::default())
+    c.create("/m", b"", CreateMode::Persistent).unwrap();
+    c.create("/m/data", b"from rust \x00\xff", CreateMode::Persistent)
+        .unwrap();
+    c.set("/m/data", b"from rust \x00\xff v2", None).unwrap();
+    c.set("/m/data", b"from rust \x00\xff v3", None).unwrap();
+    c.create("/m/empty", b"", CreateMode::Persistent).unwrap();
+    c.create_async("/m/null", NullData, CreateOptions::default())
         .get(true, Some(LONG))
         .unwrap();
-    c.create_with(
+    c.create(
         "/m/kids/x",
         b"",
         &CreateOptions {
@@ -263,8 +284,8 @@ fn what_we_write_kazoo_reads() {
         },
     )
     .unwrap();
-    c.create("/m/kids/y", b"").unwrap();
-    c.create_with(
+    c.create("/m/kids/y", b"", CreateMode::Persistent).unwrap();
+    c.create(
         "/m/acl",
         b"for bob",
         &CreateOptions {
@@ -274,20 +295,20 @@ fn what_we_write_kazoo_reads() {
     )
     .unwrap();
     let (seq, _) = c
-        .create_with(
+        .create(
             "/m/seq-",
             b"",
-            &CreateOptions::mode(CreateMode::PersistentSequential),
+            CreateOptions::mode(CreateMode::PersistentSequential),
         )
         .unwrap();
     let (eph, _) = c
-        .create_with(
+        .create(
             "/m/eph-",
             b"",
-            &CreateOptions::mode(CreateMode::EphemeralSequential),
+            CreateOptions::mode(CreateMode::EphemeralSequential),
         )
         .unwrap();
-    c.create_with(
+    c.create(
         "/m/ttl",
         b"",
         &CreateOptions {
@@ -368,8 +389,9 @@ fn zkcli_reads_what_we_write_and_we_read_what_it_writes() {
     let Some(cli) = zkcli() else { return };
     let zk = ZkServer::start().unwrap();
     let c = start_client(&zk);
-    c.create("/z", b"").unwrap();
-    c.create("/z/data", b"hello-from-rust").unwrap();
+    c.create("/z", b"", CreateMode::Persistent).unwrap();
+    c.create("/z/data", b"hello-from-rust", CreateMode::Persistent)
+        .unwrap();
     let out = run_zkcli(&cli, &zk.connect_string(), &["get", "/z/data"]);
     assert!(
         out.lines().any(|l| l.trim() == "hello-from-rust"),
@@ -381,13 +403,13 @@ fn zkcli_reads_what_we_write_and_we_read_what_it_writes() {
         &zk.connect_string(),
         &["create", "-s", "/z/cli-", "written-by-zkcli"],
     );
-    let created = c.get_children("/z").unwrap();
+    let created = c.get_children("/z", None).unwrap();
     let name = created
         .iter()
         .find(|n| n.starts_with("cli-"))
         .unwrap_or_else(|| panic!("zkCli's node among {created:?}; zkCli said: {out}"));
     split_sequence(name);
-    let (data, stat) = c.get(&format!("/z/{name}")).unwrap();
+    let (data, stat) = c.get(&format!("/z/{name}"), None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"written-by-zkcli"[..]));
     assert_eq!(stat.ephemeral_owner, 0);
     c.stop().unwrap();

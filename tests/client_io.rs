@@ -71,7 +71,7 @@ fn a_name_whose_first_addresses_refuse_connects_to_a_later_one() {
         .unwrap();
     client.start(Some(PATIENCE)).unwrap();
     assert_eq!(client.state(), ClientState::Connected);
-    client.exists("/").unwrap().expect("the root exists");
+    client.exists("/", None).unwrap().expect("the root exists");
     assert_eq!(
         asked.lock().unwrap().first(),
         Some(&("zk.example".to_string(), server.port()))
@@ -162,7 +162,7 @@ fn a_slow_name_lookup_does_not_block_the_loop() {
     let start = Instant::now();
     let started = slow.start_async().unwrap();
     // While the lookup sleeps, the loop runs: the timer ticks and the other client works.
-    let reply = other.exists_async("/");
+    let reply = other.exists_async("/", None);
     handler
         .reactor()
         .run_until(&|| reply.ready(), Some(PATIENCE))

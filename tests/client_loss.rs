@@ -7,6 +7,8 @@ use bytes::Bytes;
 use client_support::*;
 use mio_zookeeper::client::{ClientState, CreateOptions};
 use mio_zookeeper::session::SessionState;
+use mio_zookeeper::CreateMode;
+use mio_zookeeper::Watcher;
 use mio_zookeeper::{Error, Handler};
 
 /// A credential the server refused (an unknown scheme: AuthFailed) ends that session, but
@@ -21,8 +23,9 @@ fn a_refused_add_auth_is_not_replayed_into_the_next_session() {
     c.restart()
         .expect("a new session without the refused credential");
     assert_eq!(c.state(), ClientState::Connected);
-    c.create("/after", b"x").expect("the new session works");
-    assert!(c.exists("/after").unwrap().is_some());
+    c.create("/after", b"x", CreateMode::Persistent)
+        .expect("the new session works");
+    assert!(c.exists("/after", None).unwrap().is_some());
 }
 
 /// `stop()` while creates are in flight (kazoo's shutdown order: the handler first, so
@@ -33,7 +36,7 @@ fn a_refused_add_auth_is_not_replayed_into_the_next_session() {
 fn stop_reports_written_requests_as_connection_loss_and_unsent_ones_as_closed() {
     let zk = server();
     let c = client(&zk.connect_string());
-    c.create("/loss", b"").unwrap();
+    c.create("/loss", b"", CreateMode::Persistent).unwrap();
     // Enough bytes that some may still sit in the client's buffer when it stops.
     let payload = Bytes::from(vec![7u8; 16 * 1024]);
     let n = 300;
@@ -41,8 +44,8 @@ fn stop_reports_written_requests_as_connection_loss_and_unsent_ones_as_closed() 
         .map(|i| {
             c.create_async(
                 &format!("/loss/n{i}"),
-                Some(payload.clone()),
-                &CreateOptions::default(),
+                payload.clone(),
+                CreateOptions::default(),
             )
         })
         .collect();
@@ -78,13 +81,19 @@ fn stop_reports_written_requests_as_connection_loss_and_unsent_ones_as_closed() 
     check.sync("/loss").unwrap();
     for i in &closed {
         assert!(
-            check.exists(&format!("/loss/n{i}")).unwrap().is_none(),
+            check
+                .exists(&format!("/loss/n{i}"), None)
+                .unwrap()
+                .is_none(),
             "create {i} was reported ConnectionClosed (not sent) but exists"
         );
     }
     for i in &ok {
         assert!(
-            check.exists(&format!("/loss/n{i}")).unwrap().is_some(),
+            check
+                .exists(&format!("/loss/n{i}"), None)
+                .unwrap()
+                .is_some(),
             "create {i} was reported Ok but does not exist"
         );
     }
@@ -190,7 +199,7 @@ fn a_refused_set_watches_tells_the_watcher_to_re_read() {
     c.start(Some(WAIT)).unwrap();
     let seen: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();
     let s = seen.clone();
-    c.get_watch("/w", move |ev| s.borrow_mut().push(ev))
+    c.get("/w", Watcher::new(move |ev| s.borrow_mut().push(ev)))
         .unwrap();
     wait_for(&c, "the watcher hears of the refused SetWatches", || {
         !seen.borrow().is_empty()
@@ -213,7 +222,7 @@ fn a_refused_set_watches_tells_the_watcher_to_re_read() {
 fn stop_with_a_full_socket_reports_the_unsent_requests_as_closed() {
     let mut zk = server();
     let c = client(&zk.connect_string());
-    c.create("/full", b"").unwrap();
+    c.create("/full", b"", CreateMode::Persistent).unwrap();
     zk.pause().unwrap();
     let payload = Bytes::from(vec![7u8; 64 * 1024]);
     let n = 200; // 12.5 MiB: more than loopback socket buffers hold
@@ -221,8 +230,8 @@ fn stop_with_a_full_socket_reports_the_unsent_requests_as_closed() {
         .map(|i| {
             c.create_async(
                 &format!("/full/n{i}"),
-                Some(payload.clone()),
-                &CreateOptions::default(),
+                payload.clone(),
+                CreateOptions::default(),
             )
         })
         .collect();
@@ -247,7 +256,10 @@ fn stop_with_a_full_socket_reports_the_unsent_requests_as_closed() {
     check.sync("/full").unwrap();
     for i in &closed {
         assert!(
-            check.exists(&format!("/full/n{i}")).unwrap().is_none(),
+            check
+                .exists(&format!("/full/n{i}"), None)
+                .unwrap()
+                .is_none(),
             "create {i} was reported ConnectionClosed (not sent) but exists"
         );
     }

@@ -7,6 +7,9 @@
 //!
 //! Every test has a server of its own; waits are on conditions with generous deadlines.
 
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
+use mio_zookeeper::WhenOffline;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -44,7 +47,7 @@ fn client_on(hosts: &str, handler: &MioHandler, timeout: Duration) -> Client {
 }
 
 fn ephemeral(c: &Client, path: &str) {
-    c.create_with(path, b"", &CreateOptions::mode(CreateMode::Ephemeral))
+    c.create(path, b"", CreateOptions::mode(CreateMode::Ephemeral))
         .expect("create the ephemeral");
 }
 
@@ -54,11 +57,14 @@ fn watch_deleted(observer: &Client, path: &str) -> Rc<Cell<bool>> {
     let deleted = Rc::new(Cell::new(false));
     let d = deleted.clone();
     let stat = observer
-        .exists_watch(path, move |e: WatchedEvent| {
-            if e.event_type == EventType::NodeDeleted {
-                d.set(true);
-            }
-        })
+        .exists(
+            path,
+            Watcher::new(move |e: WatchedEvent| {
+                if e.event_type == EventType::NodeDeleted {
+                    d.set(true);
+                }
+            }),
+        )
         .expect("watch the ephemeral");
     assert!(stat.is_some(), "{path} exists before the drop");
     deleted
@@ -105,7 +111,7 @@ fn closes_when_dropped_during(
     ephemeral(&victim, "/owned");
     let deleted = watch_deleted(&observer, "/owned");
 
-    let held = victim.get_async("/");
+    let held = victim.get_async("/", None);
     let op = start_op(&victim);
     let dropped = Instant::now();
     drop(victim);
@@ -141,7 +147,7 @@ fn dropping_the_client_during_a_makepath_create_closes_the_session() {
                 makepath: true,
                 ..CreateOptions::default()
             };
-            let r = c.create_async("/m/a/b/c", None, &opts);
+            let r = c.create_async("/m/a/b/c", NullData, &opts);
             unit(c, r)
         },
     );
@@ -149,7 +155,11 @@ fn dropping_the_client_during_a_makepath_create_closes_the_session() {
 
 #[test]
 fn dropping_the_client_during_ensure_path_closes_the_session() {
-    closes_when_dropped_during("ensure_path", |_| {}, |c| c.ensure_path_async("/e/a/b/c"));
+    closes_when_dropped_during(
+        "ensure_path",
+        |_| {},
+        |c| c.ensure_path_async("/e/a/b/c", None),
+    );
 }
 
 #[test]
@@ -160,8 +170,8 @@ fn dropping_the_client_during_a_transaction_closes_the_session() {
         |c| {
             let r = c
                 .transaction()
-                .create("/t1", b"")
-                .create("/t2", b"")
+                .create("/t1", b"", CreateMode::Persistent)
+                .create("/t2", b"", CreateMode::Persistent)
                 .commit_async();
             unit(c, r)
         },
@@ -174,7 +184,7 @@ fn dropping_the_client_during_delete_recursive_closes_the_session() {
         "delete_recursive",
         |o| {
             for p in ["/d/a/1", "/d/a/2", "/d/b/1"] {
-                o.ensure_path(p).expect("make the tree");
+                o.ensure_path(p, None).expect("make the tree");
             }
         },
         |c| c.delete_recursive_async("/d"),
@@ -198,12 +208,13 @@ fn dropping_the_client_during_remove_watches_closes_the_session() {
     closes_when_dropped_during(
         "remove_watches",
         |o| {
-            o.create("/w", b"").expect("create /w");
+            o.create("/w", b"", CreateMode::Persistent)
+                .expect("create /w");
         },
         |c| {
             // Not a blocking call: it would run the loop and answer the held get.
-            drop(c.get_watch_async("/w", |_| {}));
-            c.remove_watches_async("/w", WatcherType::Any, false)
+            drop(c.get_async("/w", Watcher::new(|_| {})));
+            c.remove_watches_async("/w", WatcherType::Any, WhenOffline::Wait)
         },
     );
 }
@@ -252,7 +263,7 @@ fn dropping_a_disconnected_client_fails_its_pending_results_at_once() {
         )
         .expect("the client sees the connection drop");
 
-    let held = victim.get_async("/");
+    let held = victim.get_async("/", None);
     let op = victim.sync_async("/");
     let dropped = Instant::now();
     drop(victim);
@@ -288,11 +299,14 @@ fn a_watcher_capturing_a_weak_client_does_not_keep_the_session_alive() {
     let weak = victim.downgrade();
     let w = weak.clone();
     victim
-        .get_watch("/weak", move |_| {
-            if let Some(zk) = w.upgrade() {
-                drop(zk.get_watch_async("/weak", |_| {}));
-            }
-        })
+        .get(
+            "/weak",
+            Watcher::new(move |_| {
+                if let Some(zk) = w.upgrade() {
+                    drop(zk.get_async("/weak", Watcher::new(|_| {})));
+                }
+            }),
+        )
         .expect("watch with a weak handle");
     let w = weak.clone();
     victim.add_listener(move |_| {
@@ -321,16 +335,21 @@ fn a_watcher_capturing_a_client_clone_keeps_the_session_until_it_is_dropped() {
     let observer = client_on(&hosts, &handler, T);
     let victim = client_on(&hosts, &handler, T);
     ephemeral(&victim, "/strong");
-    observer.create("/trigger", b"").expect("create /trigger");
+    observer
+        .create("/trigger", b"", CreateMode::Persistent)
+        .expect("create /trigger");
     let deleted = watch_deleted(&observer, "/strong");
 
     let fired = Rc::new(Cell::new(false));
     let (f, captured) = (fired.clone(), victim.clone());
     victim
-        .get_watch("/trigger", move |_| {
-            let _ = captured.state();
-            f.set(true);
-        })
+        .get(
+            "/trigger",
+            Watcher::new(move |_| {
+                let _ = captured.state();
+                f.set(true);
+            }),
+        )
         .expect("watch with a strong handle");
     let weak = victim.downgrade();
     drop(victim);
@@ -341,7 +360,9 @@ fn a_watcher_capturing_a_client_clone_keeps_the_session_until_it_is_dropped() {
     assert!(weak.upgrade().is_some());
 
     let since = Instant::now();
-    observer.set("/trigger", b"go").expect("fire the watch");
+    observer
+        .set("/trigger", b"go", None)
+        .expect("fire the watch");
     handler
         .reactor()
         .run_until(&|| fired.get(), Some(WAIT))
@@ -387,7 +408,7 @@ fn clients_of_a_thread_share_its_default_loop() {
         "b kept its session"
     );
     assert!(
-        a.exists("/b-lives").expect("exists").is_some(),
+        a.exists("/b-lives", None).expect("exists").is_some(),
         "b's ephemeral survived the sleep"
     );
 }

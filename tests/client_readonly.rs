@@ -2,6 +2,7 @@
 //! (`readonlymode.enabled`); a client that allows it connects, reads, gets NotReadOnly for
 //! writes, and moves back to a read-write server once the quorum is back.
 
+use mio_zookeeper::CreateMode;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::client::Client;
@@ -41,7 +42,9 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
         .expect("3-node ensemble");
     let writer = Client::new(&ens.connect_string()).unwrap();
     writer.start(Some(Duration::from_secs(20))).unwrap();
-    writer.create("/ro", b"readable").unwrap();
+    writer
+        .create("/ro", b"readable", CreateMode::Persistent)
+        .unwrap();
     writer.stop().unwrap();
 
     // Keep server 0 alone: it loses its quorum and turns read-only.
@@ -61,9 +64,9 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
         .unwrap();
     c.start(Some(Duration::from_secs(30))).unwrap();
     assert_eq!(c.session_state(), SessionState::ConnectedReadOnly);
-    let (data, _) = c.get("/ro").unwrap();
+    let (data, _) = c.get("/ro", None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"readable"[..]));
-    match c.create("/nope", b"") {
+    match c.create("/nope", b"", CreateMode::Persistent) {
         Err(Error::ZooKeeper {
             code: ErrorCode::NotReadOnly,
             ..
@@ -92,9 +95,9 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
         }
         assert!(Instant::now() < deadline, "never left read-only mode");
     }
-    let written = c
-        .with_timeout(Some(Duration::from_secs(20)))
-        .create("/rw", b"");
+    let written =
+        c.with_timeout(Some(Duration::from_secs(20)))
+            .create("/rw", b"", CreateMode::Persistent);
     assert!(
         written.is_ok()
             || matches!(

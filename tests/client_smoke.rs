@@ -1,3 +1,4 @@
+use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -16,15 +17,18 @@ fn smoke() {
     c.add_listener(move |st| s.borrow_mut().push(st));
     c.start(Some(Duration::from_secs(10))).unwrap();
     assert_eq!(c.state(), ClientState::Connected);
-    assert_eq!(c.create("/a", b"hello").unwrap(), "/a");
-    let (d, st) = c.get("/a").unwrap();
+    assert_eq!(
+        c.create("/a", b"hello", CreateMode::Persistent).unwrap().0,
+        "/a"
+    );
+    let (d, st) = c.get("/a", None).unwrap();
     assert_eq!(d.as_deref(), Some(&b"hello"[..]));
     assert_eq!(st.version, 0);
     let fired = Rc::new(RefCell::new(None));
     let f = fired.clone();
-    c.get_watch("/a", move |ev| *f.borrow_mut() = Some(ev))
+    c.get("/a", Watcher::new(move |ev| *f.borrow_mut() = Some(ev)))
         .unwrap();
-    c.set("/a", b"x").unwrap();
+    c.set("/a", b"x", None).unwrap();
     c.handler()
         .reactor()
         .run_until(&|| fired.borrow().is_some(), Some(Duration::from_secs(5)))
@@ -33,7 +37,7 @@ fn smoke() {
         fired.borrow().as_ref().unwrap().event_type,
         EventType::NodeDataChanged
     );
-    match c.create("/a", b"") {
+    match c.create("/a", b"", CreateMode::Persistent) {
         Err(Error::ZooKeeper {
             code: ErrorCode::NodeExists,
             path,
@@ -41,7 +45,7 @@ fn smoke() {
         other => panic!("{other:?}"),
     }
     let (p, _) = c
-        .create_with(
+        .create(
             "/x/y/z",
             b"",
             &CreateOptions {
@@ -51,19 +55,19 @@ fn smoke() {
         )
         .unwrap();
     assert!(p.starts_with("/x/y/z"), "{p}");
-    c.ensure_path("/q/r/s").unwrap();
-    assert!(c.exists("/q/r/s").unwrap().is_some());
+    c.ensure_path("/q/r/s", None).unwrap();
+    assert!(c.exists("/q/r/s", None).unwrap().is_some());
     c.delete_recursive("/q").unwrap();
-    assert!(c.exists("/q").unwrap().is_none());
+    assert!(c.exists("/q", None).unwrap().is_none());
     let res = c
         .transaction()
-        .create("/t1", b"")
-        .delete("/nope", -1)
+        .create("/t1", b"", CreateMode::Persistent)
+        .delete("/nope", None)
         .commit()
         .unwrap();
     assert!(!res[0].is_ok() && !res[1].is_ok(), "{res:?}");
     // Many async ops pipelined.
-    let rs: Vec<_> = (0..200).map(|_| c.exists_async("/a")).collect();
+    let rs: Vec<_> = (0..200).map(|_| c.exists_async("/a", None)).collect();
     for r in rs {
         assert!(r
             .get(true, Some(Duration::from_secs(10)))
@@ -77,7 +81,7 @@ fn smoke() {
         *states.borrow(),
         vec![ClientState::Connected, ClientState::Lost]
     );
-    assert!(matches!(c.get("/a"), Err(Error::ConnectionClosed)));
+    assert!(matches!(c.get("/a", None), Err(Error::ConnectionClosed)));
 }
 
 #[test]
@@ -86,7 +90,7 @@ fn results_complete_when_the_last_handle_is_dropped() {
     let c = Client::new(&zk.connect_string()).unwrap();
     c.start(Some(Duration::from_secs(10))).unwrap();
     let handler = c.handler().clone();
-    let pending = c.exists_async("/a");
+    let pending = c.exists_async("/a", None);
     drop(c);
     // Nobody runs the client any more; the result must still be complete.
     assert!(pending.ready());

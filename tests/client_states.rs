@@ -4,6 +4,8 @@
 
 mod client_support;
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::CreateMode;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -37,10 +39,10 @@ fn test_connection_and_disconnection() {
     states.borrow_mut().clear();
 
     let (old, _) = c.client_id().unwrap();
-    c.create_with(
+    c.create(
         "/eph",
         b"",
-        &CreateOptions::mode(mio_zookeeper::CreateMode::Ephemeral),
+        CreateOptions::mode(mio_zookeeper::CreateMode::Ephemeral),
     )
     .unwrap();
     expire_session(&zk, &c);
@@ -58,7 +60,7 @@ fn test_connection_and_disconnection() {
     let (new, _) = c.client_id().unwrap();
     assert_ne!(new, old, "a new session");
     assert!(
-        c.exists("/eph").unwrap().is_none(),
+        c.exists("/eph", None).unwrap().is_none(),
         "the ephemeral went with the old session"
     );
 }
@@ -115,21 +117,34 @@ fn test_no_connection() {
                 "{when}: {op}: {r:?}"
             )
         };
-        closed(c.get("/").map(drop), "get");
-        closed(c.create("/x", b"").map(drop), "create");
-        closed(c.exists("/").map(drop), "exists");
-        closed(c.set("/x", b"").map(drop), "set");
-        closed(c.delete("/x"), "delete");
-        closed(c.get_children("/").map(drop), "get_children");
+        closed(c.get("/", None).map(drop), "get");
+        closed(
+            c.create("/x", b"", CreateMode::Persistent).map(drop),
+            "create",
+        );
+        closed(c.exists("/", None).map(drop), "exists");
+        closed(c.set("/x", b"", None).map(drop), "set");
+        closed(c.delete("/x", None), "delete");
+        closed(c.get_children("/", None).map(drop), "get_children");
         closed(c.sync("/").map(drop), "sync");
         closed(c.add_auth("digest", b"a:b"), "add_auth");
-        closed(c.add_watch("/", true, |_| {}), "add_watch");
         closed(
-            c.transaction().create("/x", b"").commit().map(drop),
+            c.add_watch("/", AddWatchMode::PersistentRecursive, |_| {})
+                .map(drop),
+            "add_watch",
+        );
+        closed(
+            c.transaction()
+                .create("/x", b"", CreateMode::Persistent)
+                .commit()
+                .map(drop),
             "commit",
         );
-        closed(c.get_async("/").take(false, None).map(drop), "get_async");
-        closed(c.ensure_path("/a/b"), "ensure_path");
+        closed(
+            c.get_async("/", None).take(false, None).map(drop),
+            "get_async",
+        );
+        closed(c.ensure_path("/a/b", None), "ensure_path");
         assert!(matches!(c.command("ruok"), Err(Error::ConnectionLoss)));
         assert!(t0.elapsed() < Duration::from_secs(2), "{when}: no waiting");
         assert_eq!(c.watch_count(), 0);
@@ -168,7 +183,7 @@ fn test_connection_timeout() {
         assert_eq!(c.state(), ClientState::Lost);
         assert_eq!(c.client_id(), None);
         // Stopped: it does not keep trying, and calls fail at once.
-        assert!(matches!(c.get("/"), Err(Error::ConnectionClosed)));
+        assert!(matches!(c.get("/", None), Err(Error::ConnectionClosed)));
         settle(&c, Duration::from_millis(50));
         assert!(states.borrow().iter().all(|s| *s == ClientState::Lost));
     }
@@ -187,20 +202,16 @@ fn dropping_the_client_closes_its_session() {
             .build()
             .unwrap();
         c.start(Some(WAIT)).unwrap();
-        c.create_with(
+        c.create(
             "/eph",
             b"",
-            &CreateOptions::mode(mio_zookeeper::CreateMode::Ephemeral),
+            CreateOptions::mode(mio_zookeeper::CreateMode::Ephemeral),
         )
         .unwrap();
     }
     let t0 = Instant::now();
     let events = Events::new();
-    if observer
-        .exists_watch("/eph", events.watcher())
-        .unwrap()
-        .is_some()
-    {
+    if observer.exists("/eph", events.watcher()).unwrap().is_some() {
         wait_for(&observer, "the ephemeral's removal", || events.len() == 1);
     }
     assert!(
@@ -208,7 +219,7 @@ fn dropping_the_client_closes_its_session() {
         "closed at once, not expired after 10 s: {:?}",
         t0.elapsed()
     );
-    assert!(observer.exists("/eph").unwrap().is_none());
+    assert!(observer.exists("/eph", None).unwrap().is_none());
 }
 
 /// `stop()` gives up waiting for an unresponsive server after its bound, and still leaves
@@ -227,9 +238,9 @@ fn stop_completes_everything_even_when_the_server_does_not_answer() {
     c.start(Some(WAIT)).unwrap();
     let states = record_states(&c);
     let events = Events::new();
-    c.get_watch("/", events.watcher()).unwrap();
+    c.get("/", events.watcher()).unwrap();
     zk.pause().unwrap();
-    let pending = c.get_async("/");
+    let pending = c.get_async("/", None);
     let t0 = Instant::now();
     c.stop().unwrap();
     let took = t0.elapsed();

@@ -11,6 +11,9 @@ mod embed_mio;
 #[path = "../examples/poll_once.rs"]
 mod poll_once;
 
+use mio_zookeeper::CreateMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -252,11 +255,7 @@ fn host_serves_its_clients_while_zookeeper_calls_complete_through_a_server_resta
     let peer = EchoPeer::start(host.addr());
 
     // ZooKeeper calls and echo round trips, interleaved in the one loop.
-    let created = client.create_async(
-        "/svc",
-        Some(Bytes::from_static(b"v0")),
-        &CreateOptions::default(),
-    );
+    let created = client.create_async("/svc", Bytes::from_static(b"v0"), CreateOptions::default());
     let rounds = peer.rounds();
     host.run_until("the create and some echo round trips", |_| {
         created.ready() && peer.rounds() >= rounds + 5
@@ -273,22 +272,29 @@ fn host_serves_its_clients_while_zookeeper_calls_complete_through_a_server_resta
     record(
         &log,
         "create",
-        client.create_async("/svc/during", None, &CreateOptions::default()),
+        client.create_async("/svc/during", NullData, CreateOptions::default()),
     );
     record(
         &log,
         "set",
-        client.set_async("/svc", Some(Bytes::from_static(b"v1")), 0),
+        client.set_async("/svc", Bytes::from_static(b"v1"), Some(0)),
     );
-    record(&log, "children", client.get_children_async("/svc"));
+    record(
+        &log,
+        "children",
+        client.get_children_with_stat_async("/svc", None),
+    );
     let watched = Rc::new(RefCell::new(Vec::new()));
     let w = watched.clone();
     record(
         &log,
         "exists_watch",
-        client.exists_watch_async("/svc/later", move |ev: mio_zookeeper::WatchedEvent| {
-            w.borrow_mut().push((ev.event_type, ev.path))
-        }),
+        client.exists_async(
+            "/svc/later",
+            Watcher::new(move |ev: mio_zookeeper::WatchedEvent| {
+                w.borrow_mut().push((ev.event_type, ev.path))
+            }),
+        ),
     );
 
     // The host keeps serving its own clients while the server is down, the client retrying
@@ -339,7 +345,7 @@ fn host_serves_its_clients_while_zookeeper_calls_complete_through_a_server_resta
     );
 
     // The watch set during the outage works after it; the host still serves.
-    let made = client.create_async("/svc/later", None, &CreateOptions::default());
+    let made = client.create_async("/svc/later", NullData, CreateOptions::default());
     let rounds = peer.rounds();
     host.run_until("the watch fired", |_| {
         made.ready() && !watched.borrow().is_empty() && peer.rounds() > rounds
@@ -453,27 +459,29 @@ fn several_clients_share_one_poll_and_the_hosts_events_are_never_claimed() {
     // Clients in one Poll see each other's changes: b watches, a creates, a2 sets.
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    let watch = b.exists_watch_async("/shared", move |ev: mio_zookeeper::WatchedEvent| {
-        s.borrow_mut().push(ev.event_type)
-    });
+    let watch = b.exists_async(
+        "/shared",
+        Watcher::new(move |ev: mio_zookeeper::WatchedEvent| s.borrow_mut().push(ev.event_type)),
+    );
     host.run_until("b's watch was set", |_| watch.ready());
-    let created = a.create_async("/shared", None, &CreateOptions::default());
+    let created = a.create_async("/shared", NullData, CreateOptions::default());
     host.run_until("b's watch fired", |_| {
         created.ready() && !seen.borrow().is_empty()
     });
     let s = seen.clone();
-    let watch = b.get_watch_async("/shared", move |ev: mio_zookeeper::WatchedEvent| {
-        s.borrow_mut().push(ev.event_type)
-    });
+    let watch = b.get_async(
+        "/shared",
+        Watcher::new(move |ev: mio_zookeeper::WatchedEvent| s.borrow_mut().push(ev.event_type)),
+    );
     host.run_until("b's data watch was set", |_| watch.ready());
-    let set = a2.set_async("/shared", Some(Bytes::from_static(b"x")), -1);
+    let set = a2.set_async("/shared", Bytes::from_static(b"x"), None);
     host.run_until("a2's set is acknowledged", |_| set.ready());
     let done = Rc::new(Cell::new(false));
     let d = done.clone();
     let b2 = b.clone();
     // A task on b's reactor awaits a read once a2's write is acknowledged.
     let read = b.handler().spawn_future(async move {
-        let (data, _) = b2.get_async("/shared").await?;
+        let (data, _) = b2.get_async("/shared", None).await?;
         d.set(true);
         Ok::<_, Error>(data)
     });
@@ -653,7 +661,7 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
     let started = client.start_async().unwrap();
     host.run_until("connected", |_| started.ready());
 
-    let err = client.get("/").unwrap_err();
+    let err = client.get("/", None).unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(
@@ -676,11 +684,14 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
 
     // A refused write has no effect on the server.
     assert!(matches!(
-        client.create("/refused", b""),
+        client.create("/refused", b"", CreateMode::Persistent),
         Err(Error::Embedded { .. })
     ));
     assert!(matches!(
-        client.transaction().create("/refused-txn", b"").commit(),
+        client
+            .transaction()
+            .create("/refused-txn", b"", CreateMode::Persistent)
+            .commit(),
         Err(Error::Embedded {
             what: "Transaction::commit"
         })
@@ -696,9 +707,9 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
         client.handler().sleep(Duration::from_millis(1)),
         Err(Error::Embedded { .. })
     ));
-    let r = client.exists_async("/refused");
+    let r = client.exists_async("/refused", None);
     assert!(matches!(r.get(true, None), Err(Error::Embedded { .. })));
-    let r2 = client.exists_async("/refused-txn");
+    let r2 = client.exists_async("/refused-txn", None);
     host.run_until("the exists calls", |_| r.ready() && r2.ready());
     assert_eq!(
         r.get_nowait().unwrap(),

@@ -5,6 +5,9 @@
 #[path = "../examples/tour.rs"]
 mod tour;
 
+use mio_zookeeper::CreateMode;
+use mio_zookeeper::NullData;
+use mio_zookeeper::Watcher;
 use std::time::Duration;
 
 use mio_zookeeper::client::Client;
@@ -173,7 +176,7 @@ fn tour_with_zk_hosts_works_under_its_own_node_and_removes_it() {
     let zk = ZkServer::start().expect("a server");
     let admin = Client::new(&zk.connect_string()).unwrap();
     admin.start(Some(Duration::from_secs(15))).unwrap();
-    admin.create("/app", b"").unwrap();
+    admin.create("/app", b"", CreateMode::Persistent).unwrap();
 
     // A connect string with a chroot of its own, as a user's ZK_HOSTS may have.
     let hosts = format!("{}/app", zk.connect_string());
@@ -191,8 +194,8 @@ fn tour_with_zk_hosts_works_under_its_own_node_and_removes_it() {
     lines.find("the task returned 150");
 
     // It worked below /app/mio-zookeeper-tour-* and left nothing behind, above or below.
-    assert!(admin.get_children("/app").unwrap().is_empty());
-    let mut root = admin.get_children("/").unwrap();
+    assert!(admin.get_children("/app", None).unwrap().is_empty());
+    let mut root = admin.get_children("/", None).unwrap();
     root.sort();
     assert_eq!(root, ["app", "zookeeper"]);
     admin.stop().unwrap();
@@ -257,28 +260,31 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
     run_until(&|| connected.get(), &mut events, &mut poll);
 
     // Blocking is refused in this mode, with a clear error.
-    assert!(matches!(client.get("/"), Err(Error::Embedded { .. })));
+    assert!(matches!(client.get("/", None), Err(Error::Embedded { .. })));
 
     // Async calls with callbacks, a watch, and a task awaiting results.
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
     client
-        .create_async("/e", None, &CreateOptions::default())
+        .create_async("/e", NullData, CreateOptions::default())
         .rawlink(move |r| {
             l.borrow_mut()
                 .push(format!("created {:?}", r.value().map(|v| v.0)))
         });
     let l = log.clone();
     client
-        .exists_watch_async("/e", move |ev: mio_zookeeper::WatchedEvent| {
-            l.borrow_mut().push(format!("watch {}", ev.event_type))
-        })
+        .exists_async(
+            "/e",
+            Watcher::new(move |ev: mio_zookeeper::WatchedEvent| {
+                l.borrow_mut().push(format!("watch {}", ev.event_type))
+            }),
+        )
         .rawlink(|_| {});
     let c = client.clone();
     let task = handler.spawn_future(async move {
-        c.set_async("/e", Some(bytes::Bytes::from_static(b"x")), -1)
+        c.set_async("/e", bytes::Bytes::from_static(b"x"), None)
             .await?;
-        let (data, _) = c.get_async("/e").await?;
+        let (data, _) = c.get_async("/e", None).await?;
         Ok::<_, Error>(data)
     });
     run_until(

@@ -5,6 +5,9 @@
 
 mod client_support;
 
+use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::CreateMode;
+use mio_zookeeper::WhenOffline;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use client_support::*;
-use mio_zookeeper::client::{Client, ClientState, Watcher};
+use mio_zookeeper::client::{Client, ClientState};
 use mio_zookeeper::proto::{
     decode_request, encode_connect_response, encode_reply, ConnectResponse, ReplyHeader, Request,
     Response, WatcherType,
@@ -55,7 +58,7 @@ fn a_watch_call_that_timed_out_registers_nothing_when_its_reply_comes_late() {
     let proxy = Proxy::start(zk.addr()).unwrap();
     let c = patient_client(&proxy.connect_string());
     let other = client(&zk.connect_string());
-    c.create("/n", b"").unwrap();
+    c.create("/n", b"", CreateMode::Persistent).unwrap();
     let states = record_states(&c);
     let log = Log::new();
 
@@ -63,22 +66,23 @@ fn a_watch_call_that_timed_out_registers_nothing_when_its_reply_comes_late() {
     // of watch call is tried.
     zk.pause().unwrap();
     let quick = c.with_timeout(Some(Duration::from_millis(200)));
-    timed_out("get_watch", quick.get_watch("/n", log.watcher("get")));
-    timed_out(
-        "exists_watch",
-        quick.exists_watch("/n", log.watcher("exists")),
-    );
+    timed_out("get_watch", quick.get("/n", log.watcher("get")));
+    timed_out("exists_watch", quick.exists("/n", log.watcher("exists")));
     timed_out(
         "get_children_watch",
-        quick.get_children_watch("/n", log.watcher("children")),
+        quick.get_children("/n", log.watcher("children")),
     );
     timed_out(
         "add_watch",
-        quick.add_watch("/n", false, log.watcher("persistent")),
+        quick.add_watch("/n", AddWatchMode::Persistent, log.watcher("persistent")),
     );
     timed_out(
         "add_watch recursive",
-        quick.add_watch("/n", true, log.watcher("recursive")),
+        quick.add_watch(
+            "/n",
+            AddWatchMode::PersistentRecursive,
+            log.watcher("recursive"),
+        ),
     );
     zk.resume().unwrap();
 
@@ -92,8 +96,8 @@ fn a_watch_call_that_timed_out_registers_nothing_when_its_reply_comes_late() {
     assert_eq!(c.watch_count(), 0, "the callers saw the calls fail");
 
     // Every kind of watch would fire now: none of the withdrawn watchers is called.
-    other.set("/n", b"x").unwrap();
-    other.create("/n/kid", b"").unwrap();
+    other.set("/n", b"x", None).unwrap();
+    other.create("/n/kid", b"", CreateMode::Persistent).unwrap();
     no_more(&c);
     assert!(log.is_empty(), "{:?}", log.get());
 
@@ -110,7 +114,7 @@ fn a_watch_call_that_timed_out_registers_nothing_when_its_reply_comes_late() {
     wait_for(&c, "no watch left on the server", || {
         watching().contains("Total watches:0")
     });
-    other.set("/n", b"y").unwrap();
+    other.set("/n", b"y", None).unwrap();
     no_more(&c);
     assert!(log.is_empty(), "{:?}", log.get());
     c.stop().unwrap();
@@ -121,14 +125,14 @@ fn polling_with_the_same_watcher_keeps_one_registration_that_fires_once() {
     let zk = server();
     let c = client(&zk.connect_string());
     let other = client(&zk.connect_string());
-    c.create("/p", b"").unwrap();
+    c.create("/p", b"", CreateMode::Persistent).unwrap();
     let log = Log::new();
-    let w = Watcher::new(log.watcher("w"));
+    let w = log.watcher("w");
     for _ in 0..1000 {
-        c.get_watch("/p", w.clone()).unwrap();
+        c.get("/p", w.clone()).unwrap();
     }
     assert_eq!(c.watch_count(), 1);
-    other.set("/p", b"x").unwrap();
+    other.set("/p", b"x", None).unwrap();
     wait_for(&c, "the watch", || log.len() == 1);
     no_more(&c);
     assert_eq!(log.get(), ["w NodeDataChanged /p"]);
@@ -136,10 +140,12 @@ fn polling_with_the_same_watcher_keeps_one_registration_that_fires_once() {
 
     // The same for exists, children and persistent watches.
     for _ in 0..10 {
-        c.exists_watch("/q", w.clone()).unwrap();
-        c.get_children_watch("/p", w.clone()).unwrap();
-        c.add_watch("/r", false, w.clone()).unwrap();
-        c.add_watch("/r", true, w.clone()).unwrap();
+        c.exists("/q", w.clone()).unwrap();
+        c.get_children("/p", w.clone()).unwrap();
+        c.add_watch("/r", AddWatchMode::Persistent, w.clone())
+            .unwrap();
+        c.add_watch("/r", AddWatchMode::PersistentRecursive, w.clone())
+            .unwrap();
     }
     assert_eq!(c.watch_count(), 4, "one per path and kind");
     c.stop().unwrap();
@@ -150,17 +156,17 @@ fn distinct_watchers_on_one_path_each_fire_and_one_watcher_fires_once_per_event(
     let zk = server();
     let c = client(&zk.connect_string());
     let other = client(&zk.connect_string());
-    c.create("/d", b"").unwrap();
+    c.create("/d", b"", CreateMode::Persistent).unwrap();
     let log = Log::new();
-    let a = Watcher::new(log.watcher("a"));
-    let b = Watcher::new(log.watcher("b"));
-    c.get_watch("/d", a.clone()).unwrap();
-    c.get_watch("/d", b.clone()).unwrap();
+    let a = log.watcher("a");
+    let b = log.watcher("b");
+    c.get("/d", a.clone()).unwrap();
+    c.get("/d", b.clone()).unwrap();
     // A closure converts into a new watcher each time: two of them.
-    c.get_watch("/d", log.watcher("c")).unwrap();
-    c.get_watch("/d", log.watcher("c")).unwrap();
+    c.get("/d", log.watcher("c")).unwrap();
+    c.get("/d", log.watcher("c")).unwrap();
     assert_eq!(c.watch_count(), 4);
-    other.set("/d", b"x").unwrap();
+    other.set("/d", b"x", None).unwrap();
     wait_for(&c, "four watchers", || log.len() == 4);
     let mut got = log.get();
     got.sort();
@@ -177,11 +183,12 @@ fn distinct_watchers_on_one_path_each_fire_and_one_watcher_fires_once_per_event(
     // One watcher as a data, a child and a recursive watch: a delete triggers all three
     // kinds, and it is called once.
     log.clear();
-    c.get_watch("/d", a.clone()).unwrap();
-    c.get_children_watch("/d", a.clone()).unwrap();
-    c.add_watch("/", true, a.clone()).unwrap();
+    c.get("/d", a.clone()).unwrap();
+    c.get_children("/d", a.clone()).unwrap();
+    c.add_watch("/", AddWatchMode::PersistentRecursive, a.clone())
+        .unwrap();
     assert_eq!(c.watch_count(), 3);
-    other.delete("/d").unwrap();
+    other.delete("/d", None).unwrap();
     wait_for(&c, "the delete", || !log.is_empty());
     no_more(&c);
     assert_eq!(log.get(), ["a NodeDeleted /d"]);
@@ -293,13 +300,13 @@ fn remove_watches_answered_no_watcher_removes_the_local_watchers() {
     let fake = FakeServer::start();
     let c = patient_client(&fake.addr.to_string());
     let log = Log::new();
-    c.get_watch("/a", log.watcher("get")).unwrap();
-    c.exists_watch("/a", log.watcher("exists")).unwrap();
+    c.get("/a", log.watcher("get")).unwrap();
+    c.exists("/a", log.watcher("exists")).unwrap();
     assert_eq!(c.watch_count(), 2);
 
     // The caller still gets the error...
     assert_zk(
-        c.remove_watches("/a", WatcherType::Data, false),
+        c.remove_watches("/a", WatcherType::Data, WhenOffline::Wait),
         ErrorCode::NoWatcher,
         "/a",
     );
@@ -318,7 +325,7 @@ fn remove_watches_answered_no_watcher_removes_the_local_watchers() {
     wait_for(&c, "the second connection", || {
         fake.seen().len() == 2 && c.connected()
     });
-    c.get("/b").unwrap();
+    c.get("/b", None).unwrap();
     let seen = fake.seen();
     assert!(seen[1].contains(&"GetData".to_string()), "{seen:?}");
     assert!(

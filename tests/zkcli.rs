@@ -2,6 +2,7 @@
 //! throwaway server, checking its output, its exit status (0 / 1 / 2) and what it did to the
 //! tree, seen through the Rust client.
 
+use mio_zookeeper::AddWatchMode;
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -256,32 +257,39 @@ fn one_shot_commands_print_their_results_and_exit_0() {
     // create prints the path; get prints the data as is, without a newline.
     assert_eq!(zkcli(&hosts, &["create", "/a", "hello"]).ok(), "/a\n");
     assert_eq!(zkcli(&hosts, &["get", "/a"]).ok(), "hello");
-    let (data, _) = zk.get("/a").unwrap();
+    let (data, _) = zk.get("/a", None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"hello"[..]));
 
     // create without DATA: an empty node; data starting with '-' after PATH is data.
     assert_eq!(zkcli(&hosts, &["create", "/empty"]).ok(), "/empty\n");
     assert_eq!(zkcli(&hosts, &["get", "/empty"]).ok(), "");
     assert_eq!(zkcli(&hosts, &["create", "/dash", "-e"]).ok(), "/dash\n");
-    assert_eq!(zk.get("/dash").unwrap().0.as_deref(), Some(&b"-e"[..]));
-    assert_eq!(zk.exists("/dash").unwrap().unwrap().ephemeral_owner, 0);
+    assert_eq!(
+        zk.get("/dash", None).unwrap().0.as_deref(),
+        Some(&b"-e"[..])
+    );
+    assert_eq!(
+        zk.exists("/dash", None).unwrap().unwrap().ephemeral_owner,
+        0
+    );
 
     // set prints nothing and changes the data.
     assert_eq!(zkcli(&hosts, &["set", "/a", "world"]).ok(), "");
-    let (data, stat) = zk.get("/a").unwrap();
+    let (data, stat) = zk.get("/a", None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"world"[..]));
     assert_eq!(stat.version, 1);
 
     // get of binary data is raw: every byte value, no newline, nothing added or lost.
     let binary: Vec<u8> = (0..=255u8).rev().chain(0..=255u8).collect();
-    zk.create("/bin", &binary).unwrap();
+    zk.create("/bin", &binary, CreateMode::Persistent).unwrap();
     let out = zkcli(&hosts, &["get", "/bin"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.stdout, binary);
 
     // ls: one child per line, sorted (created out of order); nothing for a leaf.
     for c in ["c", "a", "b"] {
-        zk.create(&format!("/a/{c}"), b"").unwrap();
+        zk.create(&format!("/a/{c}"), b"", CreateMode::Persistent)
+            .unwrap();
     }
     assert_eq!(zkcli(&hosts, &["ls", "/a"]).ok(), "a\nb\nc\n");
     assert_eq!(zkcli(&hosts, &["ls", "/a/b"]).ok(), "");
@@ -292,7 +300,7 @@ fn one_shot_commands_print_their_results_and_exit_0() {
 
     // stat: every field, `name value`, matching what the client sees.
     let out = zkcli(&hosts, &["stat", "/a"]).ok();
-    let stat = zk.exists("/a").unwrap().unwrap();
+    let stat = zk.exists("/a", None).unwrap().unwrap();
     let expected = [
         ("czxid", format!("{:#x}", stat.czxid)),
         ("mzxid", format!("{:#x}", stat.mzxid)),
@@ -313,7 +321,7 @@ fn one_shot_commands_print_their_results_and_exit_0() {
     assert_eq!(stat_fields(&out), expected);
     assert_ne!(stat.czxid, stat.mzxid, "the set made a later zxid");
     // An ephemeral node's owner is the session id, in hex.
-    zk.create_with("/mine", b"", &CreateOptions::mode(CreateMode::Ephemeral))
+    zk.create("/mine", b"", CreateOptions::mode(CreateMode::Ephemeral))
         .unwrap();
     let owner = zk.client_id().unwrap().0;
     let out = zkcli(&hosts, &["stat", "/mine"]).ok();
@@ -332,7 +340,7 @@ fn one_shot_commands_print_their_results_and_exit_0() {
         acl: Some(acl),
         ..CreateOptions::default()
     };
-    zk.create_with("/locked", b"", &opts).unwrap();
+    zk.create("/locked", b"", &opts).unwrap();
     assert_eq!(
         zkcli(&hosts, &["acl", "/locked"]).ok(),
         "world:anyone cra\nip:127.0.0.1 dw\n"
@@ -353,14 +361,14 @@ fn one_shot_commands_print_their_results_and_exit_0() {
     );
     let seq2 = zkcli(&hosts, &["create", "-s", "/a/seq-"]).ok();
     assert!(seq2 > seq, "{seq2:?} after {seq:?}");
-    assert!(zk.exists(seq.trim_end()).unwrap().is_some());
+    assert!(zk.exists(seq.trim_end(), None).unwrap().is_some());
 
     // delete; delete -r takes the whole subtree.
     assert_eq!(zkcli(&hosts, &["delete", "/empty"]).ok(), "");
-    assert!(zk.exists("/empty").unwrap().is_none());
-    zk.ensure_path("/a/b/deep/er").unwrap();
+    assert!(zk.exists("/empty", None).unwrap().is_none());
+    zk.ensure_path("/a/b/deep/er", None).unwrap();
     assert_eq!(zkcli(&hosts, &["delete", "-r", "/a"]).ok(), "");
-    assert!(zk.exists("/a").unwrap().is_none());
+    assert!(zk.exists("/a", None).unwrap().is_none());
 
     // help, -h and --help print the usage to stdout.
     for args in [&["help"][..], &["-h"], &["--help"]] {
@@ -370,8 +378,9 @@ fn one_shot_commands_print_their_results_and_exit_0() {
     }
 
     // --hosts defaults to ZK_HOSTS, which may carry a chroot; --hosts wins over it.
-    zk.create("/app", b"").unwrap();
-    zk.create("/app/inside", b"").unwrap();
+    zk.create("/app", b"", CreateMode::Persistent).unwrap();
+    zk.create("/app/inside", b"", CreateMode::Persistent)
+        .unwrap();
     let mut cmd = zkcli_cmd(&["ls", "/"]);
     cmd.env("ZK_HOSTS", format!("{hosts}/app"));
     assert_eq!(run(cmd, b"").ok(), "inside\n");
@@ -386,7 +395,7 @@ fn zookeeper_errors_exit_1_naming_the_error_and_the_path() {
     let server = ZkServer::start().expect("a server");
     let hosts = server.connect_string();
     let zk = client(&server);
-    zk.ensure_path("/a/b/c").unwrap();
+    zk.ensure_path("/a/b/c", None).unwrap();
 
     let err = zkcli(&hosts, &["get", "/a/x"]).fails(1).to_string();
     assert_eq!(err, "NoNode: /a/x\n");
@@ -414,7 +423,7 @@ fn zookeeper_errors_exit_1_naming_the_error_and_the_path() {
         "NotEmpty: /a/b\n"
     );
     assert!(
-        zk.exists("/a/b/c").unwrap().is_some(),
+        zk.exists("/a/b/c", None).unwrap().is_some(),
         "a failed delete deleted"
     );
 
@@ -423,12 +432,12 @@ fn zookeeper_errors_exit_1_naming_the_error_and_the_path() {
         acl: Some(vec![Acl::new(Perms::READ, Id::anyone())]),
         ..CreateOptions::default()
     };
-    zk.create_with("/ro", b"v", &opts).unwrap();
+    zk.create("/ro", b"v", &opts).unwrap();
     assert_eq!(
         zkcli(&hosts, &["set", "/ro", "w"]).fails(1),
         "NoAuth: /ro\n"
     );
-    assert_eq!(zk.get("/ro").unwrap().0.as_deref(), Some(&b"v"[..]));
+    assert_eq!(zk.get("/ro", None).unwrap().0.as_deref(), Some(&b"v"[..]));
 
     // A TTL node on a server without extended types: refused by the server, with a hint.
     assert_eq!(
@@ -436,7 +445,7 @@ fn zookeeper_errors_exit_1_naming_the_error_and_the_path() {
         "Unimplemented: /ttl\n\
          zkcli: TTL nodes need zookeeper.extendedTypesEnabled=true on the server\n"
     );
-    assert!(zk.exists("/ttl").unwrap().is_none());
+    assert!(zk.exists("/ttl", None).unwrap().is_none());
     zk.stop().unwrap();
 }
 
@@ -518,7 +527,8 @@ fn an_ephemeral_node_goes_when_zkcli_exits() {
     let hosts = server.connect_string();
     let zk = client(&server);
     let (events, watcher) = recorder();
-    zk.add_watch("/", true, watcher).unwrap();
+    zk.add_watch("/", AddWatchMode::PersistentRecursive, watcher)
+        .unwrap();
 
     let out = zkcli(&hosts, &["create", "-e", "/eph", "x"]).ok();
     assert_eq!(out, "/eph\n");
@@ -526,8 +536,8 @@ fn an_ephemeral_node_goes_when_zkcli_exits() {
     assert!(out.starts_with("/eph-") && out.len() == "/eph-0000000001\n".len());
     let seq = out.trim_end().to_string();
     // zkcli closed its session on the way out, so the nodes are gone already.
-    assert!(zk.exists("/eph").unwrap().is_none());
-    assert!(zk.exists(&seq).unwrap().is_none());
+    assert!(zk.exists("/eph", None).unwrap().is_none());
+    assert!(zk.exists(&seq, None).unwrap().is_none());
     zk.handler()
         .reactor()
         .run_until(&|| events.borrow().len() >= 4, Some(WAIT))
@@ -565,12 +575,13 @@ fn ttl_and_container_nodes_against_extended_types() {
         suffix.len() == 10 && suffix.bytes().all(|b| b.is_ascii_digit()),
         "{seq:?}"
     );
-    assert!(zk.exists(seq.trim_end()).unwrap().is_some());
+    assert!(zk.exists(seq.trim_end(), None).unwrap().is_some());
 
     // A short TTL: the server removes the (unmodified, childless) node; a plain node made
     // at the same time stays.
     let (events, watcher) = recorder();
-    zk.add_watch("/", true, watcher).unwrap();
+    zk.add_watch("/", AddWatchMode::PersistentRecursive, watcher)
+        .unwrap();
     assert_eq!(
         zkcli(&hosts, &["create", "-t", "300", "/short", "x"]).ok(),
         "/short\n"
@@ -578,8 +589,8 @@ fn ttl_and_container_nodes_against_extended_types() {
     assert_eq!(zkcli(&hosts, &["create", "/plain", "x"]).ok(), "/plain\n");
     // A container goes once its last child went.
     assert_eq!(zkcli(&hosts, &["create", "-c", "/box"]).ok(), "/box\n");
-    zk.create("/box/item", b"").unwrap();
-    zk.delete("/box/item").unwrap();
+    zk.create("/box/item", b"", CreateMode::Persistent).unwrap();
+    zk.delete("/box/item", None).unwrap();
     let gone = |path: &str| {
         events
             .borrow()
@@ -594,8 +605,11 @@ fn ttl_and_container_nodes_against_extended_types() {
                 events.borrow()
             )
         });
-    assert!(zk.exists("/plain").unwrap().is_some());
-    assert!(zk.exists(seq.trim_end()).unwrap().is_some(), "60 s TTL");
+    assert!(zk.exists("/plain", None).unwrap().is_some());
+    assert!(
+        zk.exists(seq.trim_end(), None).unwrap().is_some(),
+        "60 s TTL"
+    );
     zk.stop().unwrap();
 }
 
@@ -608,13 +622,14 @@ fn watch_prints_each_event_as_it_comes_until_count() {
     // Persistent: the node's own events, and NodeChildrenChanged for its children.
     let w = Running::spawn(&hosts, &["watch", "/w", "--count", "3"], false);
     w.await_stderr("watching /w");
-    zk.create("/w", b"").unwrap();
+    zk.create("/w", b"", CreateMode::Persistent).unwrap();
     // Each line is flushed as its event comes, before the next change is made.
     assert_eq!(w.stdout_line(), "NodeCreated /w");
-    zk.set("/w", b"x").unwrap();
+    zk.set("/w", b"x", None).unwrap();
     assert_eq!(w.stdout_line(), "NodeDataChanged /w");
-    zk.create("/w/child", b"").unwrap();
-    zk.set("/w/child", b"not seen: not recursive").unwrap();
+    zk.create("/w/child", b"", CreateMode::Persistent).unwrap();
+    zk.set("/w/child", b"not seen: not recursive", None)
+        .unwrap();
     assert_eq!(w.stdout_line(), "NodeChildrenChanged /w");
     let (code, rest, _) = w.finish();
     assert_eq!(code, Some(0));
@@ -623,8 +638,9 @@ fn watch_prints_each_event_as_it_comes_until_count() {
     // Recursive: every node below, no NodeChildrenChanged; `-r` and `--count=N` anywhere.
     let w = Running::spawn(&hosts, &["watch", "--count=2", "/w", "-r"], false);
     w.await_stderr("watching /w");
-    zk.create("/w/child/grand", b"").unwrap();
-    zk.delete("/w/child/grand").unwrap();
+    zk.create("/w/child/grand", b"", CreateMode::Persistent)
+        .unwrap();
+    zk.delete("/w/child/grand", None).unwrap();
     let (code, lines, _) = w.finish();
     assert_eq!(code, Some(0));
     assert_eq!(
@@ -648,7 +664,7 @@ fn watch_keeps_its_session_alive_while_it_waits() {
     w.await_stderr("watching /k");
     // Wait well past the session timeout; our own loop keeps our session alive.
     zk.handler().sleep(Duration::from_secs(5)).unwrap();
-    zk.create("/k", b"").unwrap();
+    zk.create("/k", b"", CreateMode::Persistent).unwrap();
     let (code, lines, errors) = w.finish();
     assert_eq!(lines, ["NodeCreated /k"], "stderr: {errors:?}");
     assert_eq!(code, Some(0), "stderr: {errors:?}");
@@ -695,7 +711,10 @@ fn the_shell_runs_commands_from_a_pipe_and_goes_on_after_failures() {
         ],
         "no prompt when stdin is not a terminal"
     );
-    assert!(zk.exists("/after").unwrap().is_none(), "ran after quit");
+    assert!(
+        zk.exists("/after", None).unwrap().is_none(),
+        "ran after quit"
+    );
 
     // `help` in the shell; `exit`; the end of the input also ends it, with 0.
     let out = run(zkcli_cmd(&["--hosts", &hosts]), b"help\nexit\nls /\n");
@@ -717,7 +736,7 @@ fn the_shell_keeps_its_session_and_ephemerals_until_it_exits() {
     shell.send("create -e /mine x\n");
     assert_eq!(shell.stdout_line(), "/mine");
     let owner = zk
-        .exists("/mine")
+        .exists("/mine", None)
         .unwrap()
         .expect("the shell's node")
         .ephemeral_owner;
@@ -735,16 +754,16 @@ fn the_shell_keeps_its_session_and_ephemerals_until_it_exits() {
     // A watch in the shell ends after its count; the shell goes on.
     shell.send("watch /mine --count 1\n");
     shell.await_stderr("watching /mine");
-    zk.set("/mine", b"y").unwrap();
+    zk.set("/mine", b"y", None).unwrap();
     assert_eq!(shell.stdout_line(), "NodeDataChanged /mine");
     shell.send("get /mine\n");
     assert_eq!(shell.stdout_line(), "y");
-    assert!(zk.exists("/mine").unwrap().is_some());
+    assert!(zk.exists("/mine", None).unwrap().is_some());
 
     // The end of the input: the shell exits with 0 and its session, and node, go.
     let (code, rest, errors) = shell.finish();
     assert_eq!(code, Some(0), "{errors:?}");
     assert!(rest.is_empty(), "{rest:?}");
-    assert!(zk.exists("/mine").unwrap().is_none());
+    assert!(zk.exists("/mine", None).unwrap().is_none());
     zk.stop().unwrap();
 }

@@ -129,14 +129,14 @@ pub(crate) fn teardown(shared: &Shared) {
 ///         s.set(s.get() + 1);
 ///         watch(z, s);
 ///     });
-///     drop(client.exists_watch_async("/flag", rearm));
+///     drop(client.exists_async("/flag", rearm));
 /// }
 ///
 /// let zk = Client::new(&hosts)?;
 /// zk.start(None)?;
 /// let seen = Rc::new(Cell::new(0));
 /// watch(zk.downgrade(), seen.clone());
-/// zk.create("/flag", b"")?;
+/// zk.create("/flag", b"", mio_zookeeper::CreateMode::Persistent)?;
 /// zk.handler().reactor().run_until(&|| seen.get() == 1, Some(Duration::from_secs(10)))?;
 /// drop(zk); // closes the session: the watcher does not keep it open
 /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -16,23 +16,24 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::{cell::Cell, rc::Rc, time::Duration};
-//! use mio_zookeeper::client::{Client, WatchedEvent};
+//! use mio_zookeeper::client::{Client, WatchedEvent, Watcher};
 //! use mio_zookeeper::proto::EventType;
 //!
 //! let zk = Client::new(&hosts)?; // for example "127.0.0.1:2181/app"
 //! zk.start(None)?;
-//! zk.ensure_path("/config")?;
-//! zk.set("/config", b"v1")?;
+//! zk.ensure_path("/config", None)?;
+//! zk.set("/config", b"v1", None)?; // None: any version
 //!
 //! let changed = Rc::new(Cell::new(false));
 //! let c = changed.clone();
-//! let (data, stat) = zk.get_watch("/config", move |event: WatchedEvent| {
+//! let watcher = Watcher::new(move |event: WatchedEvent| {
 //!     c.set(event.event_type == EventType::NodeDataChanged)
-//! })?;
+//! });
+//! let (data, stat) = zk.get("/config", &watcher)?;
 //! assert_eq!(data.as_deref(), Some(&b"v1"[..]));
 //! assert_eq!(stat.version, 1);
 //!
-//! zk.set("/config", b"v2")?;
+//! zk.set("/config", b"v2", None)?;
 //! // The server sends the watch event before the reply to set().
 //! zk.handler().reactor().run_until(&|| changed.get(), Some(Duration::from_secs(10)))?;
 //! zk.stop()?;
@@ -41,21 +42,24 @@
 //!
 //! # Operations
 //!
-//! - **Nodes:** [`create`](Client::create), [`create_with`](Client::create_with) (mode:
-//!   ephemeral, sequential, container, TTL; ACL; makepath),
-//!   [`ensure_path`](Client::ensure_path), [`get`](Client::get),
+//! - **Nodes:** [`create`](Client::create) (a [`CreateMode`](crate::CreateMode) or
+//!   [`CreateOptions`]: ephemeral, sequential, container, TTL; ACL; makepath),
+//!   [`ensure_path`](Client::ensure_path) (with an ACL), [`get`](Client::get),
 //!   [`exists`](Client::exists), [`get_children`](Client::get_children) (and
-//!   [`get_children_with_stat`](Client::get_children_with_stat)), [`set`](Client::set) and
-//!   [`set_version`](Client::set_version), [`delete`](Client::delete),
-//!   [`delete_version`](Client::delete_version), [`delete_recursive`](Client::delete_recursive),
+//!   [`get_children_with_stat`](Client::get_children_with_stat)), [`set`](Client::set),
+//!   [`delete`](Client::delete), [`delete_recursive`](Client::delete_recursive),
 //!   [`get_acls`](Client::get_acls), [`set_acls`](Client::set_acls), [`sync`](Client::sync).
-//! - **Watches:** one-shot [`get_watch`](Client::get_watch),
-//!   [`exists_watch`](Client::exists_watch), [`get_children_watch`](Client::get_children_watch);
-//!   persistent and recursive [`add_watch`](Client::add_watch);
-//!   [`remove_watches`](Client::remove_watches).
+//!   Data is any [`NodeData`] (bytes in any form, or [`NullData`]); versions are
+//!   `Option<i32>`, `None` for any version.
+//! - **Watches:** one-shot, as the `watch` argument of `get`, `exists` and `get_children`
+//!   (`None` or a [`Watcher`]); persistent and recursive [`add_watch`](Client::add_watch),
+//!   whose [`WatchRegistration`] removes exactly that watcher;
+//!   [`remove_watcher`](Client::remove_watcher) (exactly one watcher) and
+//!   [`remove_watches`](Client::remove_watches) (every watcher of a kind on a path).
 //! - **Several operations at once:** [`transaction`](Client::transaction) (atomic writes, one
 //!   [`OpResult`] per op) and [`multi_read`](Client::multi_read).
 //! - **Session and server:** [`add_auth`](Client::add_auth), [`whoami`](Client::whoami),
+//!   [`last_zxid`](Client::last_zxid),
 //!   [`get_ephemerals`](Client::get_ephemerals),
 //!   [`get_all_children_number`](Client::get_all_children_number),
 //!   [`reconfig`](Client::reconfig), [`get_config`](Client::get_config),
@@ -132,7 +136,7 @@
 //!
 //! Watchers are [`Watcher`]s (a closure converts into a new one): the same watcher is stored
 //! once per path and kind of watch however often it is registered there, and called once
-//! per event, so polling a node with `get_watch` and one watcher does not grow the watch
+//! per event, so polling a node with `get(path, &watcher)` and one watcher does not grow the watch
 //! table. A blocking watch call that fails on its per-call timeout registers nothing, even
 //! when the reply comes later.
 
@@ -140,6 +144,7 @@ mod driver;
 mod four_letter;
 mod handle;
 mod hosts;
+mod ops;
 mod read_loop;
 mod resolve;
 mod security;
@@ -148,8 +153,12 @@ mod transaction;
 mod watcher;
 mod watchers;
 
+pub use crate::proto::AddWatchMode;
 pub use handle::WeakClient;
 pub use hosts::{parse_connect_string, validate_path, ConnectString, HostPort, DEFAULT_PORT};
+pub use ops::{
+    CreateOptions, NodeData, NullData, ReadOp, ReadResult, WatchRegistration, WhenOffline,
+};
 pub use resolve::Resolver;
 pub use security::{make_digest_acl, make_digest_acl_credential};
 pub use transaction::{OpResult, Transaction};
@@ -166,27 +175,13 @@ use crate::async_result::AsyncResult;
 use crate::error::Error;
 use crate::handler::{Handler, MioHandler};
 use crate::proto::{
-    Acl, AddWatchMode, AddWatchRequest, AuthPacket, ClientInfo, CreateMode, CreateRequest,
-    CreateTtlRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult, PathOnly, PathWatch,
-    ReconfigRequest, Request, Response, SetAclRequest, SetDataRequest, Stat, WatcherType,
-    WatchesRequest, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
+    Acl, MultiOp, Request, Response, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use crate::session::{Session, SessionConfig, SessionState};
 use driver::{pump, Core, Pending, Shared};
 use handle::Handle;
 use hosts::{chroot_path, unchroot};
-use watchers::{PendingKind, PendingWatcher, Withdraw};
-
-/// The value of a `Result`, or (on error) an already failed `AsyncResult` returned from the
-/// enclosing `*_async` method: bad arguments fail the result, they never panic or block.
-macro_rules! or_fail {
-    ($client:ident, $result:expr) => {
-        match $result {
-            Ok(v) => v,
-            Err(e) => return $client.failed(e),
-        }
-    };
-}
+use watchers::{PendingWatcher, Withdraw};
 
 /// kazoo's `KazooState`: what listeners are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,58 +198,6 @@ pub enum ClientState {
 /// Identifies a state listener for [`Client::remove_listener`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
-
-/// Options of [`Client::create_with`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreateOptions {
-    /// The node's ACL; `None` uses the client's default ACL.
-    pub acl: Option<Vec<Acl>>,
-    /// Persistent, ephemeral, sequential, container or TTL.
-    pub mode: CreateMode,
-    /// For the TTL modes: the time to live (0 < ttl < 2^40 ms).
-    pub ttl: Option<Duration>,
-    /// Create missing parents first (kazoo's `makepath`).
-    pub makepath: bool,
-}
-
-impl Default for CreateOptions {
-    fn default() -> Self {
-        CreateOptions {
-            acl: None,
-            mode: CreateMode::Persistent,
-            ttl: None,
-            makepath: false,
-        }
-    }
-}
-
-impl CreateOptions {
-    /// Options for `mode`.
-    pub fn mode(mode: CreateMode) -> CreateOptions {
-        CreateOptions {
-            mode,
-            ..CreateOptions::default()
-        }
-    }
-}
-
-/// One read of [`Client::multi_read`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReadOp {
-    /// getData of a path.
-    GetData(String),
-    /// getChildren of a path.
-    GetChildren(String),
-}
-
-/// The result of one [`ReadOp`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReadResult {
-    /// Data and stat.
-    Data(Option<Bytes>, Stat),
-    /// Child names.
-    Children(Vec<String>),
-}
 
 /// Settings for [`Client`]; [`Client::builder`] starts from the defaults.
 #[derive(Debug, Clone)]
@@ -556,7 +499,7 @@ impl<H: Handler> Client<H> {
     /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
     /// use std::time::Duration;
     /// let quick = zk.with_timeout(Some(Duration::from_millis(200)));
-    /// match quick.get("/slow") {
+    /// match quick.get("/slow", None) {
     ///     Err(e) if e.is_timeout() => println!("gave up waiting; the request still completes"),
     ///     other => println!("{other:?}"),
     /// }
@@ -906,860 +849,6 @@ impl<H: Handler> Client<H> {
         r
     }
 
-    // ------------------------------------------------------------------ operations
-
-    /// Creates a persistent node with `data` and the default ACL; returns its path.
-    pub fn create(&self, path: &str, data: &[u8]) -> Result<String, Error> {
-        self.create_with(path, data, &CreateOptions::default())
-            .map(|(p, _)| p)
-    }
-
-    /// Creates a node with options (mode, ACL, TTL, makepath); returns its path and stat.
-    pub fn create_with(
-        &self,
-        path: &str,
-        data: &[u8],
-        opts: &CreateOptions,
-    ) -> Result<(String, Stat), Error> {
-        self.blocking("Client::create_with", || {
-            self.create_async(path, Some(Bytes::copy_from_slice(data)), opts)
-        })
-    }
-
-    /// Creates a node (`data` `None` stores null); the result is the real path (with a
-    /// sequence suffix for sequential modes) and the new node's stat.
-    pub fn create_async(
-        &self,
-        path: &str,
-        data: Option<Bytes>,
-        opts: &CreateOptions,
-    ) -> AsyncResult<(String, Stat)> {
-        if !opts.makepath {
-            return self.create_once(path, data, opts);
-        }
-        let this = self.internal();
-        let path = path.to_string();
-        let opts = opts.clone();
-        let out = self.handler.async_result();
-        let o = out.clone();
-        self.handler.spawn_future(async move {
-            let first = this.create_once(&path, data.clone(), &opts).await;
-            let res = match first {
-                Err(Error::ZooKeeper {
-                    code: ErrorCode::NoNode,
-                    ..
-                }) => {
-                    // A sequential path ending in '/' creates a child of the path itself
-                    // (kazoo: `path.rstrip('/')`).
-                    let parent = match path.strip_suffix('/') {
-                        Some("") => "/".to_string(),
-                        Some(p) => p.to_string(),
-                        None => parent_of(&path),
-                    };
-                    match this.ensure_path_async_acl(&parent, opts.acl.clone()).await {
-                        Ok(()) => this.create_once(&path, data, &opts).await,
-                        Err(e) => Err(e),
-                    }
-                }
-                other => other,
-            };
-            let _ = o.set_result(res);
-        });
-        out
-    }
-
-    fn create_once(
-        &self,
-        path: &str,
-        data: Option<Bytes>,
-        opts: &CreateOptions,
-    ) -> AsyncResult<(String, Stat)> {
-        let full = match self.path(path, opts.mode.is_sequential()) {
-            Ok(p) => p,
-            Err(e) => return self.failed(e),
-        };
-        let acl = match &opts.acl {
-            Some(a) if !a.is_empty() => a.clone(),
-            _ => self.config.default_acl.clone(),
-        };
-        let req = if opts.mode.is_ttl() {
-            let ttl = opts.ttl.map(|d| d.as_millis()).unwrap_or(0);
-            if ttl == 0 || ttl > (1u128 << 40) - 1 {
-                return self.failed(Error::BadArgument(format!(
-                    "a TTL node needs a ttl between 1 ms and 2^40-1 ms, got {:?}",
-                    opts.ttl
-                )));
-            }
-            Request::CreateTtl(CreateTtlRequest {
-                path: full,
-                data,
-                acl,
-                flags: opts.mode.flags(),
-                ttl: ttl as i64,
-            })
-        } else {
-            if opts.ttl.is_some() {
-                return self.failed(Error::BadArgument(format!(
-                    "a ttl was given for a {:?} node: only the TTL modes take one",
-                    opts.mode
-                )));
-            }
-            let body = CreateRequest {
-                path: full,
-                data,
-                acl,
-                flags: opts.mode.flags(),
-            };
-            if opts.mode.is_container() {
-                Request::CreateContainer(body)
-            } else {
-                Request::Create2(body)
-            }
-        };
-        let this = self.internal();
-        self.submit(req, "create", None, move |res| match res? {
-            Response::Create2 { path, stat } => Ok((this.unchroot(&path), stat)),
-            other => Err(unexpected("create", &other)),
-        })
-    }
-
-    /// Creates `path` and any missing parent (kazoo's `ensure_path`); succeeds if it exists.
-    /// Only missing nodes are created (with null data and the default ACL); under a chroot
-    /// whose node is missing, that node is created too.
-    pub fn ensure_path(&self, path: &str) -> Result<(), Error> {
-        self.blocking("Client::ensure_path", || self.ensure_path_async(path))
-    }
-
-    /// Async form of [`ensure_path`](Self::ensure_path).
-    pub fn ensure_path_async(&self, path: &str) -> AsyncResult<()> {
-        self.ensure_path_async_acl(path, None)
-    }
-
-    fn ensure_path_async_acl(&self, path: &str, acl: Option<Vec<Acl>>) -> AsyncResult<()> {
-        if let Err(e) = validate_path(path, false) {
-            return self.failed(e);
-        }
-        let this = self.internal();
-        let path = path.to_string();
-        let out = self.handler.async_result();
-        let o = out.clone();
-        self.handler.spawn_future(async move {
-            let res = async {
-                // kazoo's order: walk up with exists to the deepest node there is, then
-                // create only the missing ones, downwards. Creating an existing node is not
-                // harmless: the server checks the parent's CREATE permission before it
-                // reports NodeExists, so a locked-down ancestor would fail with NoAuth.
-                // With a chroot, "/" is the chroot's own node, which may be missing too
-                // (kazoo creates it as well).
-                let mut missing = Vec::new();
-                let mut p = path.clone();
-                while this.exists_async(&p).await?.is_none() {
-                    let top = p == "/";
-                    missing.push(p);
-                    if top {
-                        break;
-                    }
-                    p = parent_of(missing.last().map_or("/", String::as_str));
-                }
-                let opts = CreateOptions {
-                    acl,
-                    ..CreateOptions::default()
-                };
-                for m in missing.iter().rev() {
-                    match this.create_once(m, None, &opts).await {
-                        Ok(_) => {}
-                        Err(Error::ZooKeeper {
-                            code: ErrorCode::NodeExists,
-                            ..
-                        }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-            .await;
-            let _ = o.set_result(res);
-        });
-        out
-    }
-
-    /// Reads a node: its data (`None` for null data) and stat.
-    pub fn get(&self, path: &str) -> Result<(Option<Bytes>, Stat), Error> {
-        self.blocking("Client::get", || self.get_async(path))
-    }
-
-    /// Async form of [`get`](Self::get).
-    pub fn get_async(&self, path: &str) -> AsyncResult<(Option<Bytes>, Stat)> {
-        self.get_impl(path, None)
-    }
-
-    /// [`get`](Self::get), leaving a one-shot data watch: `watcher` is called once when the
-    /// node's data changes or it is deleted (or with an `EventType::None` event when the
-    /// session is lost). A closure converts into a new [`Watcher`]; the same watcher
-    /// registered again on the path is stored once (see [`Watcher`] for the identity rule).
-    /// If the call fails on its per-call timeout, the watcher is not registered, even when
-    /// the reply comes later.
-    pub fn get_watch<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> Result<(Option<Bytes>, Stat), Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::get_watch", |withdraw| {
-            self.get_impl(path, Some((watcher, Some(withdraw))))
-        })
-    }
-
-    /// Async form of [`get_watch`](Self::get_watch).
-    pub fn get_watch_async<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> AsyncResult<(Option<Bytes>, Stat)> {
-        self.get_impl(path, Some((watcher.into(), None)))
-    }
-
-    fn get_impl(
-        &self,
-        path: &str,
-        watcher: Option<(Watcher, Option<Withdraw>)>,
-    ) -> AsyncResult<(Option<Bytes>, Stat)> {
-        let full = or_fail!(self, self.path(path, false));
-        let watch = PendingWatcher::of(PendingKind::Data, &full, watcher);
-        let req = Request::GetData(PathWatch {
-            path: full,
-            watch: watch.is_some(),
-        });
-        self.submit(req, "getData", watch, |res| match res? {
-            Response::GetData { data, stat } => Ok((data.map(detach), stat)),
-            other => Err(unexpected("getData", &other)),
-        })
-    }
-
-    /// Whether a node exists: its stat, or `None`.
-    pub fn exists(&self, path: &str) -> Result<Option<Stat>, Error> {
-        self.blocking("Client::exists", || self.exists_async(path))
-    }
-
-    /// Async form of [`exists`](Self::exists).
-    pub fn exists_async(&self, path: &str) -> AsyncResult<Option<Stat>> {
-        self.exists_impl(path, None)
-    }
-
-    /// [`exists`](Self::exists), leaving a one-shot watch: on a node that exists it fires on
-    /// data change or delete; on a missing node it fires when the node is created. Watcher
-    /// identity and timeouts as for [`get_watch`](Self::get_watch).
-    pub fn exists_watch<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> Result<Option<Stat>, Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::exists_watch", |withdraw| {
-            self.exists_impl(path, Some((watcher, Some(withdraw))))
-        })
-    }
-
-    /// Async form of [`exists_watch`](Self::exists_watch).
-    pub fn exists_watch_async<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> AsyncResult<Option<Stat>> {
-        self.exists_impl(path, Some((watcher.into(), None)))
-    }
-
-    fn exists_impl(
-        &self,
-        path: &str,
-        watcher: Option<(Watcher, Option<Withdraw>)>,
-    ) -> AsyncResult<Option<Stat>> {
-        let full = or_fail!(self, self.path(path, false));
-        let watch = PendingWatcher::of(PendingKind::Exists, &full, watcher);
-        let req = Request::Exists(PathWatch {
-            path: full,
-            watch: watch.is_some(),
-        });
-        self.submit(req, "exists", watch, |res| match res {
-            Ok(Response::Stat(s)) => Ok(Some(s)),
-            Ok(other) => Err(unexpected("exists", &other)),
-            Err(Error::ZooKeeper {
-                code: ErrorCode::NoNode,
-                ..
-            }) => Ok(None),
-            Err(e) => Err(e),
-        })
-    }
-
-    /// The names of a node's children (unordered).
-    pub fn get_children(&self, path: &str) -> Result<Vec<String>, Error> {
-        self.blocking("Client::get_children", || self.get_children_async(path))
-            .map(|(c, _)| c)
-    }
-
-    /// The children and the node's stat (getChildren2).
-    pub fn get_children_with_stat(&self, path: &str) -> Result<(Vec<String>, Stat), Error> {
-        self.blocking("Client::get_children_with_stat", || {
-            self.get_children_async(path)
-        })
-    }
-
-    /// Async form of [`get_children_with_stat`](Self::get_children_with_stat).
-    pub fn get_children_async(&self, path: &str) -> AsyncResult<(Vec<String>, Stat)> {
-        self.children_impl(path, None)
-    }
-
-    /// [`get_children`](Self::get_children), leaving a one-shot child watch (fires when a
-    /// child is added or removed, or the node is deleted). Watcher identity and timeouts as
-    /// for [`get_watch`](Self::get_watch).
-    pub fn get_children_watch<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> Result<Vec<String>, Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::get_children_watch", |withdraw| {
-            self.children_impl(path, Some((watcher, Some(withdraw))))
-        })
-        .map(|(c, _)| c)
-    }
-
-    /// Async form of [`get_children_watch`](Self::get_children_watch), with the stat.
-    pub fn get_children_watch_async<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        watcher: W,
-    ) -> AsyncResult<(Vec<String>, Stat)> {
-        self.children_impl(path, Some((watcher.into(), None)))
-    }
-
-    fn children_impl(
-        &self,
-        path: &str,
-        watcher: Option<(Watcher, Option<Withdraw>)>,
-    ) -> AsyncResult<(Vec<String>, Stat)> {
-        let full = or_fail!(self, self.path(path, false));
-        let watch = PendingWatcher::of(PendingKind::Child, &full, watcher);
-        let req = Request::GetChildren2(PathWatch {
-            path: full,
-            watch: watch.is_some(),
-        });
-        self.submit(req, "getChildren", watch, |res| match res? {
-            Response::GetChildren2 { children, stat } => Ok((children, stat)),
-            other => Err(unexpected("getChildren2", &other)),
-        })
-    }
-
-    /// Sets a node's data, any version; returns the new stat.
-    pub fn set(&self, path: &str, data: &[u8]) -> Result<Stat, Error> {
-        self.set_version(path, data, -1)
-    }
-
-    /// Sets a node's data if its version is `version` (-1: any).
-    pub fn set_version(&self, path: &str, data: &[u8], version: i32) -> Result<Stat, Error> {
-        self.blocking("Client::set_version", || {
-            self.set_async(path, Some(Bytes::copy_from_slice(data)), version)
-        })
-    }
-
-    /// Async form of [`set_version`](Self::set_version); `None` stores null data.
-    pub fn set_async(&self, path: &str, data: Option<Bytes>, version: i32) -> AsyncResult<Stat> {
-        let full = or_fail!(self, self.path(path, false));
-        let req = Request::SetData(SetDataRequest {
-            path: full,
-            data,
-            version,
-        });
-        self.submit(req, "setData", None, |res| match res? {
-            Response::Stat(s) => Ok(s),
-            other => Err(unexpected("setData", &other)),
-        })
-    }
-
-    /// Deletes a node, any version.
-    pub fn delete(&self, path: &str) -> Result<(), Error> {
-        self.blocking("Client::delete", || self.delete_async(path, -1))
-    }
-
-    /// Deletes a node if its version is `version` (-1: any).
-    pub fn delete_version(&self, path: &str, version: i32) -> Result<(), Error> {
-        self.blocking("Client::delete_version", || {
-            self.delete_async(path, version)
-        })
-    }
-
-    /// Async form of [`delete_version`](Self::delete_version).
-    pub fn delete_async(&self, path: &str, version: i32) -> AsyncResult<()> {
-        let full = or_fail!(self, self.path(path, false));
-        let req = Request::Delete(DeleteRequest {
-            path: full,
-            version,
-        });
-        self.submit(req, "delete", None, |res| res.map(|_| ()))
-    }
-
-    /// Deletes a node and everything below it, depth first (not atomic; kazoo's
-    /// `delete(recursive=True)`). A node that is already gone is not an error.
-    pub fn delete_recursive(&self, path: &str) -> Result<(), Error> {
-        self.blocking("Client::delete_recursive", || {
-            self.delete_recursive_async(path)
-        })
-    }
-
-    /// Async form of [`delete_recursive`](Self::delete_recursive).
-    pub fn delete_recursive_async(&self, path: &str) -> AsyncResult<()> {
-        if let Err(e) = validate_path(path, false) {
-            return self.failed(e);
-        }
-        let this = self.internal();
-        let root = path.to_string();
-        let out = self.handler.async_result();
-        let o = out.clone();
-        self.handler.spawn_future(async move {
-            let res = async {
-                // Collect the tree breadth first, then delete deepest first.
-                let mut order = vec![root.clone()];
-                let mut i = 0;
-                while i < order.len() {
-                    let p = order[i].clone();
-                    match this.get_children_async(&p).await {
-                        Ok((children, _)) => {
-                            for c in children {
-                                order.push(if p == "/" {
-                                    format!("/{c}")
-                                } else {
-                                    format!("{p}/{c}")
-                                });
-                            }
-                        }
-                        Err(Error::ZooKeeper {
-                            code: ErrorCode::NoNode,
-                            ..
-                        }) => {}
-                        Err(e) => return Err(e),
-                    }
-                    i += 1;
-                }
-                // The server's own /zookeeper tree is left alone; under a chroot,
-                // "/zookeeper" is an ordinary node of the application's.
-                let chrooted = this.chroot().is_some();
-                for p in order.iter().rev() {
-                    let system = p == "/zookeeper" || p.starts_with("/zookeeper/");
-                    if p == "/" || (system && !chrooted) {
-                        continue;
-                    }
-                    match this.delete_async(p, -1).await {
-                        Ok(())
-                        | Err(Error::ZooKeeper {
-                            code: ErrorCode::NoNode,
-                            ..
-                        }) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(())
-            }
-            .await;
-            let _ = o.set_result(res);
-        });
-        out
-    }
-
-    /// A node's ACL and stat.
-    pub fn get_acls(&self, path: &str) -> Result<(Vec<Acl>, Stat), Error> {
-        self.blocking("Client::get_acls", || self.get_acls_async(path))
-    }
-
-    /// Async form of [`get_acls`](Self::get_acls).
-    pub fn get_acls_async(&self, path: &str) -> AsyncResult<(Vec<Acl>, Stat)> {
-        let full = or_fail!(self, self.path(path, false));
-        self.submit(
-            Request::GetAcl(PathOnly { path: full }),
-            "getACL",
-            None,
-            |res| match res? {
-                Response::GetAcl { acl, stat } => Ok((acl, stat)),
-                other => Err(unexpected("getACL", &other)),
-            },
-        )
-    }
-
-    /// Sets a node's ACL if its ACL version is `version` (-1: any); returns the new stat.
-    pub fn set_acls(&self, path: &str, acl: Vec<Acl>, version: i32) -> Result<Stat, Error> {
-        self.blocking("Client::set_acls", || {
-            self.set_acls_async(path, acl, version)
-        })
-    }
-
-    /// Async form of [`set_acls`](Self::set_acls).
-    pub fn set_acls_async(&self, path: &str, acl: Vec<Acl>, version: i32) -> AsyncResult<Stat> {
-        let full = or_fail!(self, self.path(path, false));
-        self.submit(
-            Request::SetAcl(SetAclRequest {
-                path: full,
-                acl,
-                version,
-            }),
-            "setACL",
-            None,
-            |res| match res? {
-                Response::Stat(s) => Ok(s),
-                other => Err(unexpected("setACL", &other)),
-            },
-        )
-    }
-
-    /// Makes the server this client is connected to catch up with the leader; returns the
-    /// path.
-    pub fn sync(&self, path: &str) -> Result<String, Error> {
-        self.blocking("Client::sync", || self.sync_async(path))
-    }
-
-    /// Async form of [`sync`](Self::sync).
-    pub fn sync_async(&self, path: &str) -> AsyncResult<String> {
-        let full = or_fail!(self, self.path(path, false));
-        let this = self.internal();
-        self.submit(
-            Request::Sync(PathOnly { path: full }),
-            "sync",
-            None,
-            move |res| match res? {
-                Response::Sync { path } => Ok(this.unchroot(&path)),
-                other => Err(unexpected("sync", &other)),
-            },
-        )
-    }
-
-    /// A transaction builder: ops run atomically on [`Transaction::commit`].
-    pub fn transaction(&self) -> Transaction<H> {
-        Transaction::new(self.clone())
-    }
-
-    /// Reads several nodes in one round trip (not atomic; each read succeeds or fails on its
-    /// own; ZooKeeper 3.6+).
-    pub fn multi_read(&self, ops: &[ReadOp]) -> Result<Vec<Result<ReadResult, Error>>, Error> {
-        self.blocking("Client::multi_read", || self.multi_read_async(ops))
-    }
-
-    /// Async form of [`multi_read`](Self::multi_read).
-    pub fn multi_read_async(&self, ops: &[ReadOp]) -> AsyncResult<Vec<Result<ReadResult, Error>>> {
-        let mut wire = Vec::with_capacity(ops.len());
-        let mut paths = Vec::with_capacity(ops.len());
-        for op in ops {
-            let (p, mk): (&str, fn(String) -> MultiOp) = match op {
-                ReadOp::GetData(p) => (p, MultiOp::GetData),
-                ReadOp::GetChildren(p) => (p, MultiOp::GetChildren),
-            };
-            match self.path(p, false) {
-                Ok(full) => wire.push(mk(full)),
-                Err(e) => return self.failed(e),
-            }
-            paths.push(p.to_string());
-        }
-        self.submit(
-            Request::MultiRead(wire),
-            "multiRead",
-            None,
-            move |res| match res? {
-                Response::Multi(results) => Ok(results
-                    .into_iter()
-                    .zip(paths)
-                    .map(|(r, p)| match r {
-                        MultiResult::GetData { data, stat } => {
-                            Ok(ReadResult::Data(data.map(detach), stat))
-                        }
-                        MultiResult::GetChildren { children } => Ok(ReadResult::Children(children)),
-                        MultiResult::Error(code) => Err(Error::ZooKeeper { code, path: p }),
-                        other => Err(Error::BadArgument(format!(
-                            "multiRead: unexpected result {other:?}"
-                        ))),
-                    })
-                    .collect()),
-                other => Err(unexpected("multiRead", &other)),
-            },
-        )
-    }
-
-    /// Adds credentials to the session (sent now; once the server accepted them, again after
-    /// every reconnect and in every new session of this client, as kazoo's `auth_data`). A
-    /// failure ([`Error::AuthFailed`]) makes the session unusable (AUTH_FAILED, then LOST),
-    /// as in kazoo, but the refused credential is forgotten: [`restart`](Self::restart)
-    /// opens a working session. Credentials given to the builder are configuration and are
-    /// always sent.
-    pub fn add_auth(&self, scheme: &str, credential: &[u8]) -> Result<(), Error> {
-        self.blocking("Client::add_auth", || {
-            self.add_auth_async(scheme, credential)
-        })
-    }
-
-    /// Async form of [`add_auth`](Self::add_auth).
-    pub fn add_auth_async(&self, scheme: &str, credential: &[u8]) -> AsyncResult<()> {
-        let cred = Bytes::copy_from_slice(credential);
-        // Remembered for later sessions (restart) only once the server accepted it: a
-        // refused one would fail every later session too. The session replays it into its
-        // own reconnects on the same condition.
-        let pair = (scheme.to_string(), cred.clone());
-        let core = Rc::downgrade(&self.shared);
-        self.submit(
-            Request::Auth(AuthPacket {
-                auth_type: 0,
-                scheme: scheme.to_string(),
-                auth: Some(cred),
-            }),
-            "auth",
-            None,
-            move |res| match res {
-                Ok(_) => {
-                    if let Some(core) = core.upgrade() {
-                        let mut core = core.borrow_mut();
-                        if !core.added_auth.contains(&pair) {
-                            core.added_auth.push(pair);
-                        }
-                    }
-                    Ok(())
-                }
-                // The same error as every other request of the now unusable session.
-                Err(Error::ZooKeeper {
-                    code: ErrorCode::AuthFailed,
-                    ..
-                }) => Err(Error::AuthFailed),
-                Err(e) => Err(e),
-            },
-        )
-    }
-
-    /// Changes the ensemble's membership (not chroot-aware); returns the new config and its
-    /// stat. Needs `reconfigEnabled` and super-user rights on the server.
-    pub fn reconfig(
-        &self,
-        joining: Option<&str>,
-        leaving: Option<&str>,
-        new_members: Option<&str>,
-        from_config: i64,
-    ) -> Result<(Bytes, Stat), Error> {
-        self.blocking("Client::reconfig", || {
-            self.reconfig_async(joining, leaving, new_members, from_config)
-        })
-    }
-
-    /// Async form of [`reconfig`](Self::reconfig).
-    pub fn reconfig_async(
-        &self,
-        joining: Option<&str>,
-        leaving: Option<&str>,
-        new_members: Option<&str>,
-        from_config: i64,
-    ) -> AsyncResult<(Bytes, Stat)> {
-        let req = Request::Reconfig(ReconfigRequest {
-            joining_servers: joining.map(str::to_string),
-            leaving_servers: leaving.map(str::to_string),
-            new_members: new_members.map(str::to_string),
-            cur_config_id: from_config,
-        });
-        self.submit(req, "reconfig", None, |res| match res? {
-            Response::GetData { data, stat } => Ok((data.map(detach).unwrap_or_default(), stat)),
-            other => Err(unexpected("reconfig", &other)),
-        })
-    }
-
-    /// The ensemble's dynamic config (`/zookeeper/config`, read outside the chroot).
-    pub fn get_config(&self) -> Result<(Bytes, Stat), Error> {
-        self.blocking("Client::get_config", || self.get_config_async())
-    }
-
-    /// Async form of [`get_config`](Self::get_config).
-    pub fn get_config_async(&self) -> AsyncResult<(Bytes, Stat)> {
-        let req = Request::GetData(PathWatch {
-            path: "/zookeeper/config".into(),
-            watch: false,
-        });
-        self.submit(req, "/zookeeper/config", None, |res| match res? {
-            Response::GetData { data, stat } => Ok((data.map(detach).unwrap_or_default(), stat)),
-            other => Err(unexpected("getConfig", &other)),
-        })
-    }
-
-    /// The session's ephemeral nodes whose path starts with `prefix` (a string prefix, not
-    /// only whole path components; ZooKeeper 3.6+).
-    pub fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>, Error> {
-        self.blocking("Client::get_ephemerals", || {
-            self.get_ephemerals_async(prefix)
-        })
-    }
-
-    /// Async form of [`get_ephemerals`](Self::get_ephemerals).
-    pub fn get_ephemerals_async(&self, prefix: &str) -> AsyncResult<Vec<String>> {
-        let full = or_fail!(self, self.path(prefix, false));
-        let this = self.internal();
-        self.submit(
-            Request::GetEphemerals(PathOnly { path: full }),
-            "getEphemerals",
-            None,
-            move |res| match res? {
-                Response::GetEphemerals { ephemerals } => {
-                    Ok(ephemerals.iter().map(|p| this.unchroot(p)).collect())
-                }
-                other => Err(unexpected("getEphemerals", &other)),
-            },
-        )
-    }
-
-    /// The number of all descendants of `path` (ZooKeeper 3.6+).
-    pub fn get_all_children_number(&self, path: &str) -> Result<i32, Error> {
-        self.blocking("Client::get_all_children_number", || {
-            self.get_all_children_number_async(path)
-        })
-    }
-
-    /// Async form of [`get_all_children_number`](Self::get_all_children_number).
-    pub fn get_all_children_number_async(&self, path: &str) -> AsyncResult<i32> {
-        let full = or_fail!(self, self.path(path, false));
-        self.submit(
-            Request::GetAllChildrenNumber(PathOnly { path: full }),
-            "getAllChildrenNumber",
-            None,
-            |res| match res? {
-                Response::GetAllChildrenNumber { total } => Ok(total),
-                other => Err(unexpected("getAllChildrenNumber", &other)),
-            },
-        )
-    }
-
-    /// Who the server thinks this session is (ZooKeeper 3.7+).
-    pub fn whoami(&self) -> Result<Vec<ClientInfo>, Error> {
-        self.blocking("Client::whoami", || self.whoami_async())
-    }
-
-    /// Async form of [`whoami`](Self::whoami).
-    pub fn whoami_async(&self) -> AsyncResult<Vec<ClientInfo>> {
-        self.submit(Request::WhoAmI, "whoAmI", None, |res| match res? {
-            Response::WhoAmI(v) => Ok(v),
-            other => Err(unexpected("whoAmI", &other)),
-        })
-    }
-
-    /// Adds a persistent watch (`recursive`: on the node and every descendant), ZooKeeper
-    /// 3.6+. `watcher` is called for every event until the watch is removed; the watch is
-    /// re-registered after reconnects. ZooKeeper re-adds persistent watches without replaying
-    /// the changes made while the client was disconnected, so after every reconnect of the
-    /// same session the watcher gets a [`WatchedEvent`] with
-    /// [`EventType::None`](crate::proto::EventType::None), state SyncConnected and the
-    /// watch's path: "you may have missed changes, re-read what matters" (the Java client
-    /// likewise tells every watcher of connection changes).
-    ///
-    /// The same [`Watcher`] added again on the path (same kind) is stored once. If the call
-    /// fails on its per-call timeout, the watcher is not registered, even when the reply
-    /// comes later.
-    pub fn add_watch<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        recursive: bool,
-        watcher: W,
-    ) -> Result<(), Error> {
-        let watcher = watcher.into();
-        self.blocking_watch("Client::add_watch", |withdraw| {
-            self.add_watch_impl(path, recursive, (watcher, Some(withdraw)))
-        })
-    }
-
-    /// Async form of [`add_watch`](Self::add_watch).
-    pub fn add_watch_async<W: Into<Watcher>>(
-        &self,
-        path: &str,
-        recursive: bool,
-        watcher: W,
-    ) -> AsyncResult<()> {
-        self.add_watch_impl(path, recursive, (watcher.into(), None))
-    }
-
-    fn add_watch_impl(
-        &self,
-        path: &str,
-        recursive: bool,
-        watcher: (Watcher, Option<Withdraw>),
-    ) -> AsyncResult<()> {
-        let full = or_fail!(self, self.path(path, false));
-        let (mode, kind) = if recursive {
-            (AddWatchMode::PersistentRecursive, PendingKind::Recursive)
-        } else {
-            (AddWatchMode::Persistent, PendingKind::Persistent)
-        };
-        let pending = PendingWatcher::of(kind, &full, Some(watcher));
-        self.submit(
-            Request::AddWatch(AddWatchRequest {
-                path: full,
-                mode: mode as i32,
-            }),
-            "addWatch",
-            pending,
-            |res| res.map(|_| ()),
-        )
-    }
-
-    /// Removes this client's watches of `kind` on `path` from the server; each removed
-    /// watcher is called once with a removal event. With `local`, when the server cannot be
-    /// reached they are removed on this side only (and not re-registered).
-    ///
-    /// # Notable errors
-    ///
-    /// - [`ErrorCode::NoWatcher`] (in [`Error::ZooKeeper`]): the server holds no watch of
-    ///   that kind on the path for this session. Watchers of that kind this client still
-    ///   had there (whose server side was lost) are removed all the same, each told with
-    ///   its removal event: they would otherwise wait for events that never come.
-    pub fn remove_watches(&self, path: &str, kind: WatcherType, local: bool) -> Result<(), Error> {
-        self.blocking("Client::remove_watches", || {
-            self.remove_watches_async(path, kind, local)
-        })
-    }
-
-    /// Async form of [`remove_watches`](Self::remove_watches).
-    pub fn remove_watches_async(
-        &self,
-        path: &str,
-        kind: WatcherType,
-        local: bool,
-    ) -> AsyncResult<()> {
-        let full = or_fail!(self, self.path(path, false));
-        if local && !self.connected() {
-            if let Some(s) = self.shared.borrow_mut().session.as_mut() {
-                s.remove_watches_locally(&full, kind);
-            }
-            fire_removed(&self.shared, &full, kind);
-            let r = self.handler.async_result();
-            let _ = r.set(());
-            return r;
-        }
-        // Weak: a pending request does not keep the client alive.
-        let weak = Rc::downgrade(&self.shared);
-        let full2 = full.clone();
-        self.submit(
-            Request::RemoveWatches(WatchesRequest {
-                path: full,
-                watcher_type: kind as i32,
-            }),
-            "removeWatches",
-            None,
-            move |res| {
-                // Removed, or none there on the server (NoWatcher): either way the server
-                // holds none of these watches now, so the local watchers go too (the
-                // session forgets them in both cases as well).
-                let no_watcher = matches!(
-                    &res,
-                    Err(Error::ZooKeeper {
-                        code: ErrorCode::NoWatcher,
-                        ..
-                    })
-                );
-                if res.is_ok() || no_watcher {
-                    if let Some(shared) = weak.upgrade() {
-                        fire_removed(&shared, &full2, kind);
-                    }
-                }
-                res.map(|_| ())
-            },
-        )
-    }
-
     /// Runs the loop once (see [`crate::reactor::Reactor::poll_once`]).
     pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         self.handler.reactor().poll_once(timeout)
@@ -1804,28 +893,6 @@ impl<H: Handler> Client<H> {
     }
 }
 
-/// Removes the local watchers of `kind` on server path `full` and queues each one's removal
-/// event.
-fn fire_removed(shared: &Shared, full: &str, kind: WatcherType) {
-    let (reactor, removed, path) = {
-        let mut core = shared.borrow_mut();
-        let removed = core.watchers.remove(full, kind);
-        (
-            core.reactor.clone(),
-            removed,
-            unchroot(core.chroot.as_deref(), full),
-        )
-    };
-    for (f, t) in removed {
-        let ev = WatchedEvent {
-            event_type: t,
-            state: crate::proto::KeeperState::SyncConnected,
-            path: Some(path.clone()),
-        };
-        reactor.dispatch_watch(move || f.call(ev));
-    }
-}
-
 /// A reply's data as the caller keeps it. The decoder hands out slices of the buffer the
 /// reply was read into, which holds many replies; a small value kept by the caller would keep
 /// that whole buffer alive, so it is copied out. Large values (most of their buffer anyway)
@@ -1843,14 +910,6 @@ const DETACH_UP_TO: usize = 64 * 1024;
 
 fn unexpected(op: &str, r: &Response) -> Error {
     Error::BadArgument(format!("{op}: the server sent an unexpected reply {r:?}"))
-}
-
-fn parent_of(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    match trimmed.rfind('/') {
-        Some(0) | None => "/".to_string(),
-        Some(i) => trimmed[..i].to_string(),
-    }
 }
 
 /// A seed for host shuffling and jitter that differs between clients and runs.

@@ -64,7 +64,7 @@ pub fn make_digest_acl_credential(user: &str, password: &str) -> String {
 ///     acl: Some(vec![make_digest_acl("alice", "pw", Perms::ALL)]),
 ///     ..CreateOptions::default()
 /// };
-/// zk.create_with("/alice-only", b"secret", &opts)?;
+/// zk.create("/alice-only", b"secret", opts)?;
 /// # Ok::<(), mio_zookeeper::Error>(())
 /// ```
 pub fn make_digest_acl(user: &str, password: &str, perms: Perms) -> Acl {

@@ -1,13 +1,11 @@
 //! Transactions (kazoo's `TransactionRequest`): several writes applied atomically.
 
-use bytes::Bytes;
-
-use super::Client;
+use super::{Client, CreateOptions, NodeData};
 use crate::async_result::AsyncResult;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::proto::{
-    CheckVersionRequest, CreateMode, CreateRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult,
+    CheckVersionRequest, CreateRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult,
     SetDataRequest, Stat,
 };
 
@@ -48,11 +46,15 @@ pub(crate) enum Kind {
 ///
 /// ```no_run
 /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// use mio_zookeeper::client::CreateOptions;
+/// use mio_zookeeper::{Acl, CreateMode};
+///
 /// let results = zk
 ///     .transaction()
-///     .create("/a", b"1")
-///     .set_data("/b", b"2", -1)
-///     .check("/c", 3)
+///     .create("/a", b"1", CreateMode::Persistent)
+///     .create("/a/mine", b"", CreateOptions::mode(CreateMode::Ephemeral).with_acl(Acl::creator_all()))
+///     .set_data("/b", b"2", None)
+///     .check("/c", Some(3))
 ///     .commit()?;
 /// if results.iter().all(|r| r.is_ok()) {
 ///     println!("applied");
@@ -89,24 +91,35 @@ impl<H: Handler> Transaction<H> {
         }
     }
 
-    /// Adds a create of a persistent node with the default ACL.
-    pub fn create(self, path: &str, data: &[u8]) -> Self {
-        self.create_mode(path, data, CreateMode::Persistent)
-    }
-
-    /// Adds a create with a mode (ephemeral, sequential...; not TTL or container).
-    pub fn create_mode(mut self, path: &str, data: &[u8], mode: CreateMode) -> Self {
-        if mode.is_ttl() || mode.is_container() {
+    /// Adds a create (kazoo's `create(path, value, acl, ephemeral, sequence)`): `data` and
+    /// `opts` as for [`Client::create`] (a [`CreateMode`](crate::CreateMode) or
+    /// [`CreateOptions`]: the mode and the ACL; `None` ACL: the client's default). TTL and
+    /// container modes and makepath are refused: the transaction then fails, before
+    /// anything is sent, with [`Error::BadArgument`].
+    pub fn create(
+        mut self,
+        path: &str,
+        data: impl NodeData,
+        opts: impl Into<CreateOptions>,
+    ) -> Self {
+        let opts = opts.into();
+        let mode = opts.mode;
+        if mode.is_ttl() || mode.is_container() || opts.ttl.is_some() || opts.makepath {
             self.error.get_or_insert(Error::BadArgument(format!(
-                "transaction create of {path}: {mode:?} nodes are not supported in a transaction here"
+                "transaction create of {path}: {mode:?} nodes, a ttl and makepath are not \
+                 supported in a transaction here"
             )));
             return self;
         }
         if let Some(full) = self.full(path, mode.is_sequential()) {
+            let acl = match opts.acl {
+                Some(a) if !a.is_empty() => a,
+                _ => self.client.default_acl(),
+            };
             self.ops.push(MultiOp::Create(CreateRequest {
                 path: full,
-                data: Some(Bytes::copy_from_slice(data)),
-                acl: self.client.default_acl(),
+                data: data.into_wire(),
+                acl,
                 flags: mode.flags(),
             }));
             self.kinds.push(Kind::Create(path.to_string()));
@@ -114,37 +127,39 @@ impl<H: Handler> Transaction<H> {
         self
     }
 
-    /// Adds a delete (`version` -1: any).
-    pub fn delete(mut self, path: &str, version: i32) -> Self {
+    /// Adds a delete if the node's version is `version` (`None`: any version).
+    pub fn delete(mut self, path: &str, version: Option<i32>) -> Self {
         if let Some(full) = self.full(path, false) {
             self.ops.push(MultiOp::Delete(DeleteRequest {
                 path: full,
-                version,
+                version: version.unwrap_or(-1),
             }));
             self.kinds.push(Kind::Delete(path.to_string()));
         }
         self
     }
 
-    /// Adds a set_data (`version` -1: any).
-    pub fn set_data(mut self, path: &str, data: &[u8], version: i32) -> Self {
+    /// Adds a set_data if the node's version is `version` (`None`: any version); `data` as
+    /// for [`Client::set`].
+    pub fn set_data(mut self, path: &str, data: impl NodeData, version: Option<i32>) -> Self {
         if let Some(full) = self.full(path, false) {
             self.ops.push(MultiOp::SetData(SetDataRequest {
                 path: full,
-                data: Some(Bytes::copy_from_slice(data)),
-                version,
+                data: data.into_wire(),
+                version: version.unwrap_or(-1),
             }));
             self.kinds.push(Kind::SetData(path.to_string()));
         }
         self
     }
 
-    /// Adds a version check.
-    pub fn check(mut self, path: &str, version: i32) -> Self {
+    /// Adds a check that the node's version is `version` (`None`: only that the node
+    /// exists).
+    pub fn check(mut self, path: &str, version: Option<i32>) -> Self {
         if let Some(full) = self.full(path, false) {
             self.ops.push(MultiOp::Check(CheckVersionRequest {
                 path: full,
-                version,
+                version: version.unwrap_or(-1),
             }));
             self.kinds.push(Kind::Check(path.to_string()));
         }
@@ -158,7 +173,7 @@ impl<H: Handler> Transaction<H> {
     ///
     /// ```compile_fail,E0382
     /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
-    /// let t = zk.transaction().create("/a", b"");
+    /// let t = zk.transaction().create("/a", b"", mio_zookeeper::CreateMode::Persistent);
     /// t.commit()?;
     /// t.commit()?; // use of moved value
     /// # Ok::<(), mio_zookeeper::Error>(())

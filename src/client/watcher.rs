@@ -40,12 +40,16 @@ impl<F: FnOnce(WatchedEvent)> Callback for Once<F> {
 /// (data or exist, child, persistent, persistent recursive), however often it is registered
 /// there, and calls it at most once per event, even when it is registered under several
 /// kinds that the event triggers (a delete fires data and child watches). Each conversion
-/// of a closure makes a **new** watcher: to poll a node with `get_watch` without growing
-/// the client's watch table, make the watcher once and pass clones of it.
+/// of a closure makes a **new** watcher: to poll a node with `get(path, &watcher)` without
+/// growing the client's watch table, make the watcher once and pass it (or clones of it).
+/// The identity is also what [`Client::remove_watcher`](crate::client::Client::remove_watcher)
+/// removes: exactly that watcher, not the others on the same path.
 ///
-/// Every `*_watch` method takes `impl Into<Watcher>`, so a closure `Fn(WatchedEvent)` can
-/// be passed directly (it becomes a fresh watcher); a closure that can only run once
-/// (`FnOnce`) goes through [`Watcher::once`].
+/// The reads (`get`, `exists`, `get_children`) take their watch as
+/// `impl Into<Option<Watcher>>`: `None`, a `Watcher`, or a `&Watcher` (a clone of it). A
+/// closure becomes a watcher with [`Watcher::new`] (or [`Watcher::once`] for an `FnOnce`);
+/// [`add_watch`](crate::client::Client::add_watch) takes `impl Into<Watcher>`, so a
+/// closure `Fn(WatchedEvent)` can be passed there directly.
 ///
 /// # Examples
 ///
@@ -57,12 +61,12 @@ impl<F: FnOnce(WatchedEvent)> Callback for Once<F> {
 ///
 /// let zk = Client::new(&hosts)?;
 /// zk.start(None)?;
-/// zk.ensure_path("/polled")?;
+/// zk.ensure_path("/polled", None)?;
 /// let fired = Rc::new(Cell::new(0));
 /// let f = fired.clone();
 /// let watcher = Watcher::new(move |_event| f.set(f.get() + 1));
 /// for _ in 0..10 {
-///     zk.get_watch("/polled", watcher.clone())?;
+///     zk.get("/polled", &watcher)?;
 /// }
 /// assert_eq!(zk.watch_count(), 1, "the same watcher on the same path is stored once");
 /// zk.stop()?;
@@ -100,6 +104,21 @@ impl<F: Fn(WatchedEvent) + 'static> From<F> for Watcher {
     /// A new watcher (see [`Watcher::new`]).
     fn from(f: F) -> Watcher {
         Watcher::new(f)
+    }
+}
+
+impl From<&Watcher> for Watcher {
+    /// A clone: the same watcher (see [`Watcher::same`]).
+    fn from(w: &Watcher) -> Watcher {
+        w.clone()
+    }
+}
+
+impl From<&Watcher> for Option<Watcher> {
+    /// `Some` of a clone: the same watcher (see [`Watcher::same`]), for the reads' watch
+    /// argument (`zk.get(path, &watcher)`).
+    fn from(w: &Watcher) -> Option<Watcher> {
+        Some(w.clone())
     }
 }
 

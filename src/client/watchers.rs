@@ -125,6 +125,23 @@ impl Callbacks<Watcher> {
     }
 }
 
+impl Callbacks<Watcher> {
+    /// Removes `w` if it is there; returns whether it was, and whether the set is empty now.
+    fn remove_same(&mut self, w: &Watcher) -> (bool, bool) {
+        match self {
+            Callbacks::One(x) => {
+                let hit = x.same(w);
+                (hit, hit)
+            }
+            Callbacks::Many(v) => {
+                let before = v.len();
+                v.retain(|x| !x.same(w));
+                (v.len() != before, v.is_empty())
+            }
+        }
+    }
+}
+
 impl<F> Callbacks<F> {
     fn len(&self) -> usize {
         match self {
@@ -340,6 +357,118 @@ impl Watchers {
         out
     }
 
+    /// The tables that hold the watches the server knows as `t` (a data watch of the server
+    /// is a `get` or an `exists` watch here).
+    fn tables(&self, t: WatcherType) -> Vec<&Table> {
+        match t {
+            WatcherType::Data => vec![&self.data, &self.exist],
+            WatcherType::Children => vec![&self.child],
+            WatcherType::Persistent => vec![&self.persistent],
+            WatcherType::PersistentRecursive => vec![&self.recursive],
+            WatcherType::Any => vec![
+                &self.data,
+                &self.exist,
+                &self.child,
+                &self.persistent,
+                &self.recursive,
+            ],
+        }
+    }
+
+    /// The single kinds of watch that `t` names (`Any`: all four).
+    pub(crate) fn kinds_of(t: WatcherType) -> Vec<WatcherType> {
+        match t {
+            WatcherType::Any => vec![
+                WatcherType::Data,
+                WatcherType::Children,
+                WatcherType::Persistent,
+                WatcherType::PersistentRecursive,
+            ],
+            one => vec![one],
+        }
+    }
+
+    /// For removing `w` alone from `path`: each single kind of `t` under which `w` is
+    /// registered there, with whether `w` is the last watcher of that kind on the path (then
+    /// the server's watch must go too; otherwise the other watchers still need it).
+    pub(crate) fn plan_remove_one(
+        &self,
+        path: &str,
+        t: WatcherType,
+        w: &Watcher,
+    ) -> Vec<(WatcherType, bool)> {
+        let mut out = Vec::new();
+        for k in Self::kinds_of(t) {
+            let mut found = false;
+            let mut others = false;
+            for table in self.tables(k) {
+                for x in table.get(path).map(|c| c.iter()).into_iter().flatten() {
+                    if x.same(w) {
+                        found = true;
+                    } else {
+                        others = true;
+                    }
+                }
+            }
+            if found {
+                out.push((k, !others));
+            }
+        }
+        out
+    }
+
+    /// Whether anything but `w`'s watch of single kind `k` is registered on `path`: another
+    /// watcher of any kind, or `w` under another kind.
+    pub(crate) fn others_on(&self, path: &str, k: WatcherType, w: &Watcher) -> bool {
+        let own: Vec<*const Table> = self
+            .tables(k)
+            .into_iter()
+            .map(|t| t as *const Table)
+            .collect();
+        self.tables(WatcherType::Any).into_iter().any(|table| {
+            let mine = own.contains(&(table as *const Table));
+            table
+                .get(path)
+                .is_some_and(|c| c.iter().any(|x| !(mine && x.same(w))))
+        })
+    }
+
+    /// Removes `w` alone from the watches of single kind `k` on `path`; returns the removal
+    /// event it should hear, if it was there.
+    pub(crate) fn remove_one(
+        &mut self,
+        path: &str,
+        k: WatcherType,
+        w: &Watcher,
+    ) -> Option<EventType> {
+        let (tables, removal): (Vec<&mut Table>, EventType) = match k {
+            WatcherType::Data => (
+                vec![&mut self.data, &mut self.exist],
+                EventType::DataWatchRemoved,
+            ),
+            WatcherType::Children => (vec![&mut self.child], EventType::ChildWatchRemoved),
+            WatcherType::Persistent => (
+                vec![&mut self.persistent],
+                EventType::PersistentWatchRemoved,
+            ),
+            WatcherType::PersistentRecursive => {
+                (vec![&mut self.recursive], EventType::PersistentWatchRemoved)
+            }
+            WatcherType::Any => return None,
+        };
+        let mut hit = false;
+        for table in tables {
+            if let Some(c) = table.get_mut(path) {
+                let (removed, empty) = c.remove_same(w);
+                hit |= removed;
+                if empty {
+                    table.remove(path);
+                }
+            }
+        }
+        hit.then_some(removal)
+    }
+
     /// Every persistent and persistent-recursive watcher with its server path (they stay
     /// registered).
     pub(crate) fn persistent(&self) -> Vec<(String, Watcher)> {
@@ -535,6 +664,48 @@ mod tests {
         );
         assert_eq!(ws.len(), 1, "the recursive watch stays");
         assert_eq!(ws.drain().len(), 1);
+    }
+
+    #[test]
+    fn removing_one_watcher_keeps_the_others_and_knows_when_it_was_the_last() {
+        let mut ws = Watchers::default();
+        let (a, b, c) = (
+            Watcher::new(|_| ()),
+            Watcher::new(|_| ()),
+            Watcher::new(|_| ()),
+        );
+        ws.register(pw(PendingKind::Data, "/a", &a), true);
+        ws.register(pw(PendingKind::Exists, "/a", &b), false);
+        ws.register(pw(PendingKind::Child, "/a", &a), true);
+        ws.register(pw(PendingKind::Persistent, "/p", &c), true);
+        // a: a data watch shared with b's exist watch, and the only child watch.
+        assert_eq!(
+            ws.plan_remove_one("/a", WatcherType::Any, &a),
+            [(WatcherType::Data, false), (WatcherType::Children, true)]
+        );
+        assert_eq!(ws.plan_remove_one("/a", WatcherType::Persistent, &a), []);
+        assert!(
+            ws.others_on("/a", WatcherType::Children, &a),
+            "b and a's data watch"
+        );
+        assert!(!ws.others_on("/p", WatcherType::Persistent, &c));
+        assert_eq!(
+            ws.remove_one("/a", WatcherType::Data, &a),
+            Some(EventType::DataWatchRemoved)
+        );
+        assert_eq!(ws.remove_one("/a", WatcherType::Data, &a), None, "gone");
+        assert_eq!(ws.len(), 3, "b's exist watch and a's child watch stay");
+        assert_eq!(
+            ws.plan_remove_one("/a", WatcherType::Data, &b),
+            [(WatcherType::Data, true)]
+        );
+        assert_eq!(
+            ws.remove_one("/p", WatcherType::Persistent, &c),
+            Some(EventType::PersistentWatchRemoved)
+        );
+        assert_eq!(ws.len(), 2);
+        let fires = ws.route(EventType::NodeDataChanged, "/a");
+        assert!(fires.len() == 1 && fires[0].same(&b), "only b fires");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
+use mio_zookeeper::client::{Client, ClientState, WatchedEvent, Watcher};
 use mio_zookeeper::proto::{ConnectRequest, EventType};
 use mio_zookeeper::testing::{RawConnection, ZkServer};
 use mio_zookeeper::{Error, ErrorCode};
@@ -79,11 +79,11 @@ impl Log {
     pub fn clear(&self) {
         self.0.borrow_mut().clear();
     }
-    /// A watcher that logs `"{name} {type} {path}"`; usable as one-shot and persistent.
-    pub fn watcher(&self, name: &str) -> impl Fn(WatchedEvent) + 'static {
+    /// A new watcher that logs `"{name} {type} {path}"`; usable as one-shot and persistent.
+    pub fn watcher(&self, name: &str) -> Watcher {
         let log = self.clone();
         let name = name.to_string();
-        move |ev: WatchedEvent| log.push(fmt_event(&name, &ev))
+        Watcher::new(move |ev: WatchedEvent| log.push(fmt_event(&name, &ev)))
     }
 }
 
@@ -118,9 +118,10 @@ impl Events {
             .map(|e| (e.event_type, e.path.clone().unwrap_or_default()))
             .collect()
     }
-    pub fn watcher(&self) -> impl Fn(WatchedEvent) + 'static {
+    /// A new watcher that records every event it hears.
+    pub fn watcher(&self) -> Watcher {
         let me = self.clone();
-        move |ev| me.0.borrow_mut().push(ev)
+        Watcher::new(move |ev| me.0.borrow_mut().push(ev))
     }
 }
 
