@@ -84,7 +84,7 @@ use mio_zookeeper::proto::{
 };
 use mio_zookeeper::reactor::IoStats;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler};
+use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler, NullData, Watcher};
 use serde_json::{json, Value};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
@@ -407,14 +407,14 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
 /// Creates `base` with the nodes the workloads use: `e` (exists), `g` (1 KiB), `s` (set),
 /// `seq` (the parent of create_seq), `w/0..K` (watched).
 fn setup(admin: &Client, base: &str, opts: &Opts) -> Result<()> {
-    admin.ensure_path(base)?;
-    admin.create(&format!("{base}/e"), b"")?;
-    admin.create(&format!("{base}/g"), &[7u8; 1024])?;
-    admin.create(&format!("{base}/s"), b"")?;
-    admin.create(&format!("{base}/seq"), b"")?;
-    admin.create(&format!("{base}/w"), b"")?;
+    admin.ensure_path(base, None)?;
+    admin.create(&format!("{base}/e"), b"", CreateMode::Persistent)?;
+    admin.create(&format!("{base}/g"), &[7u8; 1024], CreateMode::Persistent)?;
+    admin.create(&format!("{base}/s"), b"", CreateMode::Persistent)?;
+    admin.create(&format!("{base}/seq"), b"", CreateMode::Persistent)?;
+    admin.create(&format!("{base}/w"), b"", CreateMode::Persistent)?;
     let results: Vec<_> = (0..opts.watch_n)
-        .map(|i| admin.create_async(&format!("{base}/w/{i}"), None, &CreateOptions::default()))
+        .map(|i| admin.create_async(&format!("{base}/w/{i}"), NullData, CreateOptions::default()))
         .collect();
     for r in results {
         r.get(true, Some(WAIT))?;

@@ -166,8 +166,8 @@ impl Ours {
         let count = opts.n.min(MEM_REQUESTS);
         let short = format!("{base}/e");
         let long = format!("{short}{}", "x".repeat(LONG_PAD));
-        if self.zk.exists(&long)?.is_none() {
-            self.zk.create(&long, b"")?;
+        if self.zk.exists(&long, None)?.is_none() {
+            self.zk.create(&long, b"", CreateMode::Persistent)?;
         }
         let s = self.mem_request_round(&short, count, pid, opts)?;
         let l = self.mem_request_round(&long, count, pid, opts)?;
@@ -196,7 +196,7 @@ impl Ours {
         const BATCH: usize = 256;
         let zk = new_client(&self.hosts, opts)?;
         // The first request allocates what any later one finds in place.
-        zk.exists(path)?;
+        zk.exists(path, None)?;
         let frame = exists_frame_len(path)?;
         let mut results = Vec::with_capacity(count);
         let frozen = Frozen::new(pid)?;
@@ -207,7 +207,7 @@ impl Ours {
         while issued < count {
             let upto = (issued + BATCH).min(count);
             for _ in issued..upto {
-                results.push(zk.exists_async(path));
+                results.push(zk.exists_async(path, None));
             }
             issued = upto;
             settle(&zk)?;
@@ -241,10 +241,10 @@ impl Ours {
         let short: Vec<String> = (0..k).map(|i| format!("{base}/w/{i}")).collect();
         let pad = "x".repeat(LONG_PAD);
         let long: Vec<String> = (0..k).map(|i| format!("{base}/wl/{pad}{i}")).collect();
-        self.zk.ensure_path(&format!("{base}/wl"))?;
+        self.zk.ensure_path(&format!("{base}/wl"), None)?;
         let creates: Vec<_> = long
             .iter()
-            .map(|p| self.zk.create_async(p, None, &CreateOptions::default()))
+            .map(|p| self.zk.create_async(p, NullData, CreateOptions::default()))
             .collect();
         for c in creates {
             match c.get(true, Some(WAIT)) {
@@ -280,11 +280,11 @@ impl Ours {
         // a slice of the connect reply, keeps the first one alive): receive well over that
         // first, so the watch requests' replies do not cause it.
         for p in paths.iter().take(2) {
-            zk.exists(p)?;
+            zk.exists(p, None)?;
         }
         let g = format!("{base}/g");
         for _ in 0..200 {
-            zk.get(&g)?;
+            zk.get(&g, None)?;
         }
         let fired = Rc::new(Cell::new(0usize));
         let mut errors = 0;
@@ -293,7 +293,7 @@ impl Ours {
         let span = Span::begin(self.server_pid, io0);
         for p in paths {
             let f = fired.clone();
-            let r = zk.exists_watch_async(p, move |_| f.set(f.get() + 1));
+            let r = zk.exists_async(p, Watcher::new(move |_| f.set(f.get() + 1)));
             match r.get(true, Some(WAIT)) {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => errors += 1,
@@ -309,7 +309,7 @@ impl Ours {
         let data = Bytes::from_static(b"m");
         let sets: Vec<_> = paths
             .iter()
-            .map(|p| zk.set_async(p, Some(data.clone()), -1))
+            .map(|p| zk.set_async(p, data.clone(), None))
             .collect();
         for s in sets {
             if s.get(true, Some(WAIT)).is_err() {
@@ -401,8 +401,10 @@ impl Ours {
             let gets: Vec<_> = (0..k)
                 .map(|i| {
                     let f = fired.clone();
-                    self.zk
-                        .get_watch_async(&format!("{base}/w/{i}"), move |_| f.set(f.get() + 1))
+                    self.zk.get_async(
+                        &format!("{base}/w/{i}"),
+                        Watcher::new(move |_| f.set(f.get() + 1)),
+                    )
                 })
                 .collect();
             for g in gets {
@@ -413,7 +415,7 @@ impl Ours {
             let sets: Vec<AsyncResult<()>> = if multi {
                 let mut tx = self.zk.transaction();
                 for i in 0..k {
-                    tx = tx.set_data(&format!("{base}/w/{i}"), &data, -1);
+                    tx = tx.set_data(&format!("{base}/w/{i}"), &data, None);
                 }
                 let r = self.zk.handler().async_result::<()>();
                 let r2 = r.clone();
@@ -427,7 +429,7 @@ impl Ours {
                         let r = self.zk.handler().async_result::<()>();
                         let r2 = r.clone();
                         self.zk
-                            .set_async(&format!("{base}/w/{i}"), Some(data.clone()), -1)
+                            .set_async(&format!("{base}/w/{i}"), data.clone(), None)
                             .rawlink(move |c| {
                                 let _ = r2.set_result(c.get_nowait().map(|_| ()));
                             });
@@ -494,9 +496,9 @@ impl Bench for Ours {
             opts.warmup,
             opts.window,
             |i| match i % 3 {
-                0 => unit(&self.zk, self.zk.exists_async(&e)),
-                1 => unit(&self.zk, self.zk.get_async(&g)),
-                _ => unit(&self.zk, self.zk.set_async(&s, Some(data.clone()), -1)),
+                0 => unit(&self.zk, self.zk.exists_async(&e, None)),
+                1 => unit(&self.zk, self.zk.get_async(&g, None)),
+                _ => unit(&self.zk, self.zk.set_async(&s, data.clone(), None)),
             },
             None,
         )?;
@@ -514,11 +516,11 @@ impl Bench for Ours {
         let (n, w) = (opts.n, opts.window);
         let e = format!("{base}/e");
         match name {
-            "exists_all" => self.pipelined(n, n.max(1), |_| zk.exists_async(&e), None),
-            "exists_w" => self.pipelined(n, w, |_| zk.exists_async(&e), None),
+            "exists_all" => self.pipelined(n, n.max(1), |_| zk.exists_async(&e, None), None),
+            "exists_w" => self.pipelined(n, w, |_| zk.exists_async(&e, None), None),
             "get_1k" => {
                 let g = format!("{base}/g");
-                self.pipelined(n, w, |_| zk.get_async(&g), None)
+                self.pipelined(n, w, |_| zk.get_async(&g, None), None)
             }
             "create_seq" => {
                 let p = format!("{base}/seq/n");
@@ -527,7 +529,7 @@ impl Bench for Ours {
                 self.pipelined(
                     n,
                     w,
-                    |_| zk.create_async(&p, Some(data.clone()), &opts),
+                    |_| zk.create_async(&p, data.clone(), &opts),
                     Some(&mut |(path, _)| created.push(path)),
                 )
             }
@@ -536,19 +538,19 @@ impl Bench for Ours {
                     fill_seq(zk, base, n - created.len(), created)?;
                 }
                 let paths: Vec<String> = created.drain(..n).collect();
-                self.pipelined(n, w, |i| zk.delete_async(&paths[i], -1), None)
+                self.pipelined(n, w, |i| zk.delete_async(&paths[i], None), None)
             }
             "set_1k" => {
                 let s = format!("{base}/s");
                 let data = Bytes::from(vec![5u8; 1024]);
-                self.pipelined(n, w, |_| zk.set_async(&s, Some(data.clone()), -1), None)
+                self.pipelined(n, w, |_| zk.set_async(&s, data.clone(), None), None)
             }
             "exists_lat" => {
                 let mut lat = Vec::with_capacity(opts.lat_n);
                 let span = Span::begin(self.server_pid, self.io());
                 for _ in 0..opts.lat_n {
                     let t0 = Instant::now();
-                    zk.exists(&e)?;
+                    zk.exists(&e, None)?;
                     lat.push(t0.elapsed().as_secs_f64() * 1e6);
                 }
                 let (secs, cost) = span.end(opts.lat_n, self.io());
@@ -585,7 +587,7 @@ fn fill_seq(zk: &Client, base: &str, count: usize, created: &mut Vec<String>) ->
     for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
         let rs: Vec<_> = chunk
             .iter()
-            .map(|_| zk.create_async(&p, None, &opts))
+            .map(|_| zk.create_async(&p, NullData, &opts))
             .collect();
         for r in rs {
             created.push(r.get(true, Some(WAIT))?.0);

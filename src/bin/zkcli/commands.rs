@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{Acl, EventType, Perms, Stat, WatcherType};
-use mio_zookeeper::{Error, ErrorCode};
+use mio_zookeeper::{AddWatchMode, Error, ErrorCode, WhenOffline};
 
 use crate::args::{help_text, Command, Options};
 use crate::failure::{no_node, Failure};
@@ -75,7 +75,7 @@ impl Command {
         match self {
             Command::Ls(path) => {
                 let mut children = zk
-                    .get_children(path)
+                    .get_children(path, None)
                     .map_err(Failure::zk(format!("ls {path}")))?;
                 children.sort();
                 for c in children {
@@ -83,7 +83,9 @@ impl Command {
                 }
             }
             Command::Get(path) => {
-                let (data, _) = zk.get(path).map_err(Failure::zk(format!("get {path}")))?;
+                let (data, _) = zk
+                    .get(path, None)
+                    .map_err(Failure::zk(format!("get {path}")))?;
                 let data = data.unwrap_or_default();
                 out.write_all(&data)?;
                 if in_shell && !data.is_empty() && !data.ends_with(b"\n") {
@@ -92,14 +94,14 @@ impl Command {
             }
             Command::Stat(path) => {
                 let stat = zk
-                    .exists(path)
+                    .exists(path, None)
                     .map_err(Failure::zk(format!("stat {path}")))?;
                 let stat =
                     stat.ok_or_else(|| Failure::zk(format!("stat {path}"))(no_node(path)))?;
                 write_stat(out, &stat)?;
             }
             Command::Set(path, data) => {
-                zk.set(path, data)
+                zk.set(path, data, None)
                     .map_err(Failure::zk(format!("set {path}")))?;
             }
             Command::Create {
@@ -112,7 +114,7 @@ impl Command {
                     ttl: *ttl,
                     ..CreateOptions::mode(*mode)
                 };
-                let (created, _) = zk.create_with(path, data, &opts).map_err(|error| {
+                let (created, _) = zk.create(path, data, &opts).map_err(|error| {
                     let disabled = ttl.is_some() && error.code() == Some(ErrorCode::Unimplemented);
                     Failure::Zk {
                         what: format!("create {path}"),
@@ -128,7 +130,7 @@ impl Command {
                 path,
                 recursive: false,
             } => zk
-                .delete(path)
+                .delete(path, None)
                 .map_err(Failure::zk(format!("delete {path}")))?,
             Command::Delete {
                 path,
@@ -137,7 +139,7 @@ impl Command {
                 // The library's recursive delete takes a missing node as done; a user who
                 // names a node that is not there should hear about it.
                 if zk
-                    .exists(path)
+                    .exists(path, None)
                     .map_err(Failure::zk(format!("delete {path}")))?
                     .is_none()
                 {
@@ -214,8 +216,16 @@ fn watch(
 ) -> Result<(), Failure> {
     let events: Rc<RefCell<VecDeque<WatchedEvent>>> = Rc::default();
     let e = events.clone();
-    zk.add_watch(path, recursive, move |ev| e.borrow_mut().push_back(ev))
-        .map_err(Failure::zk(format!("watch {path}")))?;
+    zk.add_watch(
+        path,
+        if recursive {
+            AddWatchMode::PersistentRecursive
+        } else {
+            AddWatchMode::Persistent
+        },
+        move |ev| e.borrow_mut().push_back(ev),
+    )
+    .map_err(Failure::zk(format!("watch {path}")))?;
     let kind = if recursive {
         "persistent recursive"
     } else {
@@ -254,7 +264,7 @@ fn watch(
     };
     // In the shell the session goes on: take the watch off again (locally if the server
     // cannot be reached). Its removal event lands in `events`, which nobody reads any more.
-    if let Err(e) = zk.remove_watches(path, WatcherType::Any, true) {
+    if let Err(e) = zk.remove_watches(path, WatcherType::Any, WhenOffline::RemoveLocally) {
         log_removal_failure(path, &e);
     }
     result
