@@ -66,6 +66,7 @@ use std::time::Duration;
 
 use mio_zookeeper::client::{validate_path, Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{Acl, CreateMode, EventType, Perms, Stat, WatcherType};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Error, ErrorCode};
 
 /// Used when neither `--hosts` nor `ZK_HOSTS` says where the server is.
@@ -544,7 +545,7 @@ impl fmt::Display for Failure {
         match self {
             // What the issue asks for: the error's name and the path, e.g. `NoNode: /a/b`.
             Failure::Zk {
-                error: Error::ZooKeeper { code, path },
+                error: Error::ZooKeeper(ZkError { code, path }),
                 hint,
                 ..
             } => {
@@ -569,10 +570,10 @@ impl From<io::Error> for Failure {
 
 /// The error ZooKeeper itself gives for a missing node, for the checks zkcli makes first.
 fn no_node(path: &str) -> Error {
-    Error::ZooKeeper {
+    Error::ZooKeeper(ZkError {
         code: ErrorCode::NoNode,
         path: path.to_string(),
-    }
+    })
 }
 
 // ------------------------------------------------------------------------- the client
@@ -825,7 +826,7 @@ fn watch(
 
 fn log_removal_failure(path: &str, e: &Error) {
     // Only worth a line when the watch may still be on the server.
-    if !matches!(e, Error::ZooKeeper { .. }) {
+    if !matches!(e, Error::ZooKeeper(ZkError { .. })) {
         eprintln!("zkcli: removing the watch on {path}: {e}");
     }
 }

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use client_support::*;
 use mio_zookeeper::client::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
 use mio_zookeeper::proto::{EventType, WatcherType};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, AsyncResult, CreateMode, Error, ErrorCode, Handler, Perms};
 
 /// Waits for an async result (the value or the error).
@@ -261,7 +262,7 @@ fn async_callbacks_via_rawlink() {
             let l = log.clone();
             c.delete_async("/cb/missing", -1).rawlink(move |r| {
                 l.push(match r.exception() {
-                    Some(Error::ZooKeeper { code, path }) => format!("{code:?} {path}"),
+                    Some(Error::ZooKeeper(ZkError { code, path })) => format!("{code:?} {path}"),
                     other => format!("unexpected {other:?}"),
                 })
             });
@@ -326,7 +327,9 @@ fn awaited_in_a_spawned_task() {
         s.borrow_mut().push(format!("set v{}", st.version));
         // An error comes back as a value of the await, not a panic.
         match c2.set_async(&p, None, 0).await {
-            Err(Error::ZooKeeper { code, path }) => s.borrow_mut().push(format!("{code:?} {path}")),
+            Err(Error::ZooKeeper(ZkError { code, path })) => {
+                s.borrow_mut().push(format!("{code:?} {path}"))
+            }
             other => s.borrow_mut().push(format!("unexpected {other:?}")),
         }
         // Several requests in flight at once, awaited together.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::ZkEnsemble;
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 /// The longest any single wait may take before the test fails.
@@ -146,18 +147,18 @@ fn failover(kill_leader: bool) {
     retry("set /f/away", || other.set("/f/away", b"changed"));
     retry("create /f/kids/k", || {
         match other.create("/f/kids/k", b"") {
-            Err(Error::ZooKeeper {
+            Err(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NodeExists,
                 ..
-            }) => Ok(String::new()),
+            })) => Ok(String::new()),
             r => r,
         }
     });
     retry("create /f/new", || match other.create("/f/new", b"") {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NodeExists,
             ..
-        }) => Ok(String::new()),
+        })) => Ok(String::new()),
         r => r,
     });
 

@@ -16,6 +16,7 @@ use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{ConnectRequest, EventType, KeeperState};
 use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{digest_id, Proxy, RawConnection, ZkServer};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
 
 /// The longest any single wait may take before the test fails.
@@ -941,10 +942,10 @@ fn auth_is_replayed_after_a_reconnect() {
     // The ACL is enforced: someone else cannot read it.
     let stranger = start_client(&zk.connect_string(), Duration::from_secs(6));
     match stranger.get("/secret") {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NoAuth,
             ..
-        }) => {}
+        })) => {}
         other => panic!("a client without auth must get NoAuth, got {other:?}"),
     }
     stranger.stop().unwrap();

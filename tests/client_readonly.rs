@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use mio_zookeeper::client::Client;
 use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{ServerMode, ZkEnsemble};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Error, ErrorCode};
 
 fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
@@ -64,10 +65,10 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
     let (data, _) = c.get("/ro").unwrap();
     assert_eq!(data.as_deref(), Some(&b"readable"[..]));
     match c.create("/nope", b"") {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NotReadOnly,
             ..
-        }) => {}
+        })) => {}
         other => panic!("a write on a read-only server: {other:?}"),
     }
 
@@ -99,10 +100,10 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
         written.is_ok()
             || matches!(
                 &written,
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::NodeExists,
                     ..
-                })
+                }))
             ),
         "{written:?}"
     );

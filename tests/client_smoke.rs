@@ -5,6 +5,7 @@ use std::time::Duration;
 use mio_zookeeper::client::{Client, ClientState, CreateOptions};
 use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 #[test]
@@ -34,10 +35,10 @@ fn smoke() {
         EventType::NodeDataChanged
     );
     match c.create("/a", b"") {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NodeExists,
             path,
-        }) => assert_eq!(path, "/a"),
+        })) => assert_eq!(path, "/a"),
         other => panic!("{other:?}"),
     }
     let (p, _) = c

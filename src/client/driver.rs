@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
 use crate::reactor::{Deferred, Reactor, Readiness, TcpSocket, TimerId};
 use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState, WatchKind};
+use crate::ZkError;
 use mio::Interest;
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
@@ -235,10 +236,10 @@ impl Core {
 /// Converts the session's reason into the crate's error.
 pub(crate) fn request_error(e: RequestError, path: &str) -> Error {
     match e {
-        RequestError::Server(code) => Error::ZooKeeper {
+        RequestError::Server(code) => Error::ZooKeeper(ZkError {
             code,
             path: path.to_string(),
-        },
+        }),
         RequestError::ConnectionLoss => Error::ConnectionLoss,
         RequestError::SessionExpired => Error::SessionExpired,
         RequestError::AuthFailed => Error::AuthFailed,

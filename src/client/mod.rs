@@ -172,6 +172,7 @@ use crate::proto::{
     WatchesRequest, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use crate::session::{Session, SessionConfig, SessionState};
+use crate::ZkError;
 use driver::{pump, Core, Pending, Shared};
 use handle::Handle;
 use hosts::{chroot_path, unchroot};
@@ -947,10 +948,10 @@ impl<H: Handler> Client<H> {
         self.handler.spawn_future(async move {
             let first = this.create_once(&path, data.clone(), &opts).await;
             let res = match first {
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::NoNode,
                     ..
-                }) => {
+                })) => {
                     // A sequential path ending in '/' creates a child of the path itself
                     // (kazoo: `path.rstrip('/')`).
                     let parent = match path.strip_suffix('/') {
@@ -1070,10 +1071,10 @@ impl<H: Handler> Client<H> {
                 for m in missing.iter().rev() {
                     match this.create_once(m, None, &opts).await {
                         Ok(_) => {}
-                        Err(Error::ZooKeeper {
+                        Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NodeExists,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -1185,10 +1186,10 @@ impl<H: Handler> Client<H> {
         self.submit(req, "exists", watch, |res| match res {
             Ok(Response::Stat(s)) => Ok(Some(s)),
             Ok(other) => Err(unexpected("exists", &other)),
-            Err(Error::ZooKeeper {
+            Err(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NoNode,
                 ..
-            }) => Ok(None),
+            })) => Ok(None),
             Err(e) => Err(e),
         })
     }
@@ -1334,10 +1335,10 @@ impl<H: Handler> Client<H> {
                                 });
                             }
                         }
-                        Err(Error::ZooKeeper {
+                        Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NoNode,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                     i += 1;
@@ -1352,10 +1353,10 @@ impl<H: Handler> Client<H> {
                     }
                     match this.delete_async(p, -1).await {
                         Ok(())
-                        | Err(Error::ZooKeeper {
+                        | Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NoNode,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -1471,10 +1472,10 @@ impl<H: Handler> Client<H> {
                             Ok(ReadResult::Data(data.map(detach), stat))
                         }
                         MultiResult::GetChildren { children } => Ok(ReadResult::Children(children)),
-                        MultiResult::Error(code) => Err(Error::ZooKeeper { code, path: p }),
-                        other => Err(Error::BadArgument(format!(
-                            "multiRead: unexpected result {other:?}"
-                        ))),
+                        MultiResult::Error(code) => {
+                            Err(Error::ZooKeeper(ZkError { code, path: p }))
+                        }
+                        other => Err(Error::protocol("multiRead", &other)),
                     })
                     .collect()),
                 other => Err(unexpected("multiRead", &other)),
@@ -1521,10 +1522,10 @@ impl<H: Handler> Client<H> {
                     Ok(())
                 }
                 // The same error as every other request of the now unusable session.
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::AuthFailed,
                     ..
-                }) => Err(Error::AuthFailed),
+                })) => Err(Error::AuthFailed),
                 Err(e) => Err(e),
             },
         )
@@ -1747,10 +1748,10 @@ impl<H: Handler> Client<H> {
                 // session forgets them in both cases as well).
                 let no_watcher = matches!(
                     &res,
-                    Err(Error::ZooKeeper {
+                    Err(Error::ZooKeeper(ZkError {
                         code: ErrorCode::NoWatcher,
                         ..
-                    })
+                    }))
                 );
                 if res.is_ok() || no_watcher {
                     if let Some(shared) = weak.upgrade() {
@@ -1843,8 +1844,8 @@ fn detach(data: Bytes) -> Bytes {
 /// Replies' data up to this size are copied out of the read buffer ([`detach`]).
 const DETACH_UP_TO: usize = 64 * 1024;
 
-fn unexpected(op: &str, r: &Response) -> Error {
-    Error::BadArgument(format!("{op}: the server sent an unexpected reply {r:?}"))
+fn unexpected(op: &'static str, r: &Response) -> Error {
+    Error::protocol(op, r)
 }
 
 fn parent_of(path: &str) -> String {
