@@ -9,6 +9,51 @@ use crate::zk_error::ZkError;
 
 /// Everything that can go wrong in this crate, as seen by a caller.
 ///
+/// # Matching
+///
+/// Ask the error the question you have ([`is_no_node`](Self::is_no_node),
+/// [`is_node_exists`](Self::is_node_exists), [`is_bad_version`](Self::is_bad_version),
+/// [`is_not_empty`](Self::is_not_empty), [`is_no_auth`](Self::is_no_auth),
+/// [`is_retryable`](Self::is_retryable), [`is_session_expired`](Self::is_session_expired),
+/// [`may_have_been_applied`](Self::may_have_been_applied)); match the variants, or the
+/// server's [`ZkError`] (its code and the request's path), for the rest. The enum is
+/// `#[non_exhaustive]`: keep a catch-all arm.
+///
+/// ```no_run
+/// use mio_zookeeper::{Client, Error, ErrorCode, ZkError};
+///
+/// /// The configuration, or `None` when there is none yet.
+/// fn config(zk: &Client) -> Result<Option<Vec<u8>>, Error> {
+///     match zk.get("/app/config") {
+///         Ok((data, _stat)) => Ok(Some(data.map(|d| d.to_vec()).unwrap_or_default())),
+///         Err(e) if e.is_no_node() => Ok(None),
+///         Err(e) => Err(e),
+///     }
+/// }
+///
+/// /// Deletes `path`, retrying (a few times) when the connection drops: `false` when it
+/// /// still has children.
+/// fn remove(zk: &Client, path: &str) -> Result<bool, Error> {
+///     let mut tries = 0;
+///     loop {
+///         tries += 1;
+///         match zk.delete(path) {
+///             // Gone either way, perhaps by an earlier try that lost its connection.
+///             Ok(()) => return Ok(true),
+///             Err(e) if e.is_no_node() => return Ok(true),
+///             Err(e) if e.is_retryable() && tries < 3 => continue,
+///             // The server's refusal, with its code and the request's path.
+///             Err(Error::ZooKeeper(ZkError { code: ErrorCode::NotEmpty, path })) => {
+///                 log::info!("{path} still has children");
+///                 return Ok(false);
+///             }
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// }
+/// # let _ = (config, remove);
+/// ```
+///
 /// `Error` is `Clone` (an [`AsyncResult`](crate::AsyncResult) hands the same stored error to
 /// every `get()`), so I/O errors are kept behind an [`Arc`].
 #[derive(Debug, Clone, thiserror::Error)]
