@@ -11,9 +11,12 @@ use mio_zookeeper::client::{Client, ReadOp};
 use mio_zookeeper::testing::{FakeServer, Garbage};
 use mio_zookeeper::{Error, ErrorCode, ZkError};
 
+/// A question a caller asks an error.
+type Question = fn(&Error) -> bool;
+
 /// The questions of `e` that answer `true`, by name.
 fn answers(e: &Error) -> Vec<&'static str> {
-    let questions: [(&str, fn(&Error) -> bool); 8] = [
+    let questions: [(&str, Question); 8] = [
         ("is_no_node", Error::is_no_node),
         ("is_node_exists", Error::is_node_exists),
         ("is_bad_version", Error::is_bad_version),
