@@ -253,8 +253,9 @@ pub enum Error {
     Encode(#[from] EncodeError),
 
     /// A reply did not decode; only this request failed, the connection stays up. The
-    /// request may or may not have been applied: the server (or something between it and
-    /// the client) is broken; read back what the request was to change.
+    /// server's reply header said "Ok", so a write was applied
+    /// ([`may_have_been_applied`](Self::may_have_been_applied) is `true`): read back what
+    /// it was to change. The server, or something between it and the client, is broken.
     #[error("the server's reply did not decode: {0}")]
     Decode(DecodeError),
 
@@ -262,7 +263,8 @@ pub enum Error {
     /// multi-read's entry that is no read's result, a four-letter word's answer that is too
     /// long or lacks what was asked...). The server, or something between it and the
     /// client, is broken or not a ZooKeeper server the client can talk to; the request may
-    /// or may not have been applied. Not the caller's fault: report it.
+    /// have been applied ([`may_have_been_applied`](Self::may_have_been_applied) is
+    /// `true`). Not the caller's fault: report it.
     #[error("unexpected reply to {request}: {reply}")]
     Protocol {
         /// The request that got the reply (its ZooKeeper name, e.g. `"multiRead"`).
@@ -312,9 +314,11 @@ impl Error {
     /// anyway: `true` for [`Error::ConnectionLoss`] and [`Error::SessionExpired`] (sent, no
     /// answer: the outcome is unknown; read back before retrying a non-idempotent write),
     /// for [`Error::Timeout`] on a blocking call (the request stays in flight after the
-    /// caller stopped waiting), and for a [`ZkError`] whose code says the same
-    /// ([`ZkError::may_have_been_applied`]). `false` for every other error, among them
-    /// [`Error::ConnectionClosed`] (not sent) and the server's own refusals.
+    /// caller stopped waiting), for [`Error::Decode`] and [`Error::Protocol`] (the server
+    /// answered "Ok", with a reply that makes no sense), and for a [`ZkError`] whose code
+    /// says the outcome is unknown ([`ZkError::may_have_been_applied`]). `false` for every
+    /// other error, among them [`Error::ConnectionClosed`] (not sent) and the server's own
+    /// refusals.
     ///
     /// ```
     /// use mio_zookeeper::{Error, ErrorCode, ZkError};
@@ -326,6 +330,8 @@ impl Error {
     pub fn may_have_been_applied(&self) -> bool {
         match self {
             Error::ConnectionLoss | Error::SessionExpired | Error::Timeout => true,
+            // The reply's header said Ok: a write was applied, only its reply is unusable.
+            Error::Decode(_) | Error::Protocol { .. } => true,
             Error::ZooKeeper(zk) => zk.may_have_been_applied(),
             _ => false,
         }

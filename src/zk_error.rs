@@ -180,6 +180,91 @@ mod tests {
     }
 
     #[test]
+    fn the_client_side_errors_answer_as_documented() {
+        use crate::proto::DecodeError;
+        let decode = Error::Decode(DecodeError::UnknownOpCode(99));
+        let protocol = Error::protocol("exists", &"GetChildren");
+        for (e, retry, applied, expired, code) in [
+            (
+                Error::ConnectionLoss,
+                true,
+                true,
+                false,
+                Some(ErrorCode::ConnectionLoss),
+            ),
+            (
+                Error::Timeout,
+                true,
+                true,
+                false,
+                Some(ErrorCode::OperationTimeout),
+            ),
+            (
+                Error::SessionExpired,
+                false,
+                true,
+                true,
+                Some(ErrorCode::SessionExpired),
+            ),
+            (Error::ConnectionClosed, false, false, false, None),
+            (
+                Error::AuthFailed,
+                false,
+                false,
+                false,
+                Some(ErrorCode::AuthFailed),
+            ),
+            (
+                decode,
+                false,
+                true,
+                false,
+                Some(ErrorCode::MarshallingError),
+            ),
+            (
+                protocol,
+                false,
+                true,
+                false,
+                Some(ErrorCode::MarshallingError),
+            ),
+            (Error::QueueFull { limit: 1 }, false, false, false, None),
+            (
+                Error::BadArgument("x".into()),
+                false,
+                false,
+                false,
+                Some(ErrorCode::BadArguments),
+            ),
+        ] {
+            assert_eq!(e.is_retryable(), retry, "is_retryable {e:?}");
+            assert_eq!(
+                e.may_have_been_applied(),
+                applied,
+                "may_have_been_applied {e:?}"
+            );
+            assert_eq!(e.is_session_expired(), expired, "is_session_expired {e:?}");
+            assert_eq!(e.code(), code, "code {e:?}");
+            assert!(
+                e.zk_error().is_none() && !e.is_no_node() && !e.is_no_auth(),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_protocol_error_cuts_a_long_reply_short() {
+        let long = "\u{e9}".repeat(1000);
+        match Error::protocol("getData", &long) {
+            Error::Protocol { request, reply } => {
+                assert_eq!(request, "getData");
+                assert!(reply.len() <= 203 && reply.ends_with("..."), "{reply}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn display_names_code_and_path() {
         let e = Error::from(ZkError::new(ErrorCode::BadVersion, "/x/y"));
         assert_eq!(e.to_string(), "BadVersion (-103): /x/y");

@@ -125,11 +125,30 @@ fn a_reply_of_the_wrong_shape_is_a_protocol_error() {
             assert_eq!(*request, "multiRead");
             assert!(reply.contains("Delete"), "{reply}");
             assert_eq!(e.code(), Some(ErrorCode::MarshallingError));
-            assert!(answers(e).is_empty(), "{e:?}");
+            assert_eq!(answers(e), ["may_have_been_applied"], "{e:?}");
             assert!(e.to_string().contains("multiRead"), "{e}");
         }
         other => panic!("expected one Error::Protocol, got {other:?}"),
     }
+}
+
+#[test]
+fn a_write_whose_reply_does_not_decode_may_have_been_applied() {
+    // The server's header said Ok: the write was applied, only its reply is broken. Before
+    // the fix, may_have_been_applied() said false.
+    let fake = FakeServer::start(Garbage::TruncatedStat).unwrap();
+    let c = Client::builder(&fake.connect_string())
+        .session_timeout(Duration::from_secs(4))
+        .request_timeout(Some(WAIT))
+        .build()
+        .unwrap();
+    c.start(Some(WAIT)).unwrap();
+    let e = c
+        .set_async("/a", None, -1)
+        .get(true, Some(WAIT))
+        .expect_err("a truncated Stat does not decode");
+    assert!(matches!(e, Error::Decode(_)), "{e:?}");
+    assert_eq!(answers(&e), ["may_have_been_applied"], "{e:?}");
 }
 
 #[test]
