@@ -60,7 +60,7 @@ use crate::zk_error::ZkError;
 #[non_exhaustive]
 pub enum Error {
     /// A wait ran out of time (kazoo's `timeout_exception`). A request that was waited on
-    /// stays in flight and may still be applied; [`is_retryable`](Self::is_retryable).
+    /// stays in flight and may still be applied; [`is_retryable`](Self::is_retryable) is `true`.
     #[error("timed out")]
     Timeout,
 
@@ -103,6 +103,10 @@ pub enum Error {
     ReactorGone,
 
     /// A TCP connect was refused by the peer.
+    ///
+    /// Nothing listens at that address: check it (a client's own connections to the
+    /// ensemble are retried by the client, which reports a session it cannot reach
+    /// through its state instead).
     #[error("connection to {addr} refused")]
     ConnectionRefused {
         /// The address that refused.
@@ -110,6 +114,8 @@ pub enum Error {
     },
 
     /// A TCP connect did not complete in time.
+    ///
+    /// The address is unreachable or the peer is overloaded: check it, or try again later.
     #[error("connection to {addr} timed out after {timeout:?}")]
     ConnectTimedOut {
         /// The address that did not answer.
@@ -119,6 +125,9 @@ pub enum Error {
     },
 
     /// An operating-system I/O call failed.
+    ///
+    /// `op` says which; the `source`'s kind says why (out of file descriptors, permission,
+    /// ...). Usually not something a retry fixes.
     #[error("{op} failed: {source}")]
     Io {
         /// What was being done.
