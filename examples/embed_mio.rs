@@ -43,8 +43,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{
-    Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, ErrorCode, Handler,
-    MioHandler,
+    Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, Handler, MioHandler,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
@@ -436,7 +435,7 @@ fn handle_request(zk: &Client, line: &str, slot: Rc<RefCell<Option<String>>>) {
                             Some(d) => format!("VALUE {}", String::from_utf8_lossy(&d)),
                             None => "VALUE".to_string(),
                         },
-                        Err(e) if e.code() == Some(ErrorCode::NoNode) => "NONE".to_string(),
+                        Err(e) if e.is_no_node() => "NONE".to_string(),
                         Err(e) => format!("ERROR {e}"),
                     };
                     *slot.borrow_mut() = Some(reply);
@@ -448,7 +447,7 @@ fn handle_request(zk: &Client, line: &str, slot: Rc<RefCell<Option<String>>>) {
             let value = Bytes::from(value.to_string());
             let task = zk.handler().spawn_future(async move {
                 match zk2.set_async(&path, value.clone(), None).await {
-                    Err(e) if e.code() == Some(ErrorCode::NoNode) => zk2
+                    Err(e) if e.is_no_node() => zk2
                         .create_async(&path, value, CreateOptions::default())
                         .await
                         .map(|_| ()),

@@ -203,6 +203,7 @@ pub mod async_result;
 pub mod client;
 
 mod error;
+mod zk_error;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -221,6 +222,7 @@ pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
 pub use reactor::EmbeddedHost;
 pub use reactor::Reactor;
+pub use zk_error::ZkError;
 
 /// The README's Rust examples, compiled by `cargo test --doc` so they stay true.
 #[cfg(doctest)]

@@ -8,6 +8,7 @@ mod client_support;
 use mio_zookeeper::AddWatchMode;
 use mio_zookeeper::NullData;
 use mio_zookeeper::WhenOffline;
+use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -276,7 +277,7 @@ fn async_callbacks_via_rawlink() {
             let l = log.clone();
             c.delete_async("/cb/missing", None).rawlink(move |r| {
                 l.push(match r.exception() {
-                    Some(Error::ZooKeeper { code, path }) => format!("{code:?} {path}"),
+                    Some(Error::ZooKeeper(ZkError { code, path })) => format!("{code:?} {path}"),
                     other => format!("unexpected {other:?}"),
                 })
             });
@@ -337,7 +338,9 @@ fn awaited_in_a_spawned_task() {
         s.borrow_mut().push(format!("set v{}", st.version));
         // An error comes back as a value of the await, not a panic.
         match c2.set_async(&p, NullData, Some(0)).await {
-            Err(Error::ZooKeeper { code, path }) => s.borrow_mut().push(format!("{code:?} {path}")),
+            Err(Error::ZooKeeper(ZkError { code, path })) => {
+                s.borrow_mut().push(format!("{code:?} {path}"))
+            }
             other => s.borrow_mut().push(format!("unexpected {other:?}")),
         }
         // Several requests in flight at once, awaited together.

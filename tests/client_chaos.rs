@@ -21,6 +21,7 @@ use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
 use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
 use mio_zookeeper::Error;
+use mio_zookeeper::ZkError;
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);
@@ -165,10 +166,10 @@ fn pipelined_requests_through_random_cuts_complete_once_and_create_exactly_what_
                 c.get_async(&format!("/chaos/n{target:05}"), None)
                     .rawlink(move |r| {
                         record(match r.get_nowait() {
-                            Err(Error::ZooKeeper {
+                            Err(Error::ZooKeeper(ZkError {
                                 code: mio_zookeeper::ErrorCode::NoNode,
                                 ..
-                            }) => Ok(()),
+                            })) => Ok(()),
                             other => other.map(|_| ()),
                         })
                     });

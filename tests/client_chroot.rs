@@ -12,6 +12,7 @@ use mio_zookeeper::client::{
 use mio_zookeeper::proto::EventType;
 use mio_zookeeper::AddWatchMode;
 use mio_zookeeper::WhenOffline;
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 fn ev(t: EventType, p: &str) -> (EventType, String) {
@@ -131,7 +132,7 @@ fn chroot_client_works_inside_its_root() {
         .unwrap();
     assert!(matches!(res[0], OpResult::RolledBack));
     assert!(
-        matches!(&res[1], OpResult::Error(Error::ZooKeeper { code: ErrorCode::NoNode, path }) if path == "/nope"),
+        matches!(&res[1], OpResult::Error(Error::ZooKeeper(ZkError { code: ErrorCode::NoNode, path })) if path == "/nope"),
         "{res:?}"
     );
 

@@ -3,6 +3,7 @@
 
 use mio_zookeeper::AddWatchMode;
 use mio_zookeeper::Watcher;
+use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -153,10 +154,10 @@ fn failover(kill_leader: bool) {
             .create("/f/kids/k", b"", CreateMode::Persistent)
             .map(|(p, _)| p)
         {
-            Err(Error::ZooKeeper {
+            Err(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NodeExists,
                 ..
-            }) => Ok(String::new()),
+            })) => Ok(String::new()),
             r => r,
         }
     });
@@ -165,10 +166,10 @@ fn failover(kill_leader: bool) {
             .create("/f/new", b"", CreateMode::Persistent)
             .map(|(p, _)| p)
         {
-            Err(Error::ZooKeeper {
+            Err(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NodeExists,
                 ..
-            }) => Ok(String::new()),
+            })) => Ok(String::new()),
             r => r,
         }
     });

@@ -9,6 +9,7 @@ mod faults_support;
 use mio_zookeeper::AddWatchMode;
 use mio_zookeeper::NullData;
 use mio_zookeeper::Watcher;
+use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -340,10 +341,10 @@ fn auth_is_replayed_after_a_reconnect() {
     // The ACL is enforced: someone else cannot read it.
     let stranger = start_client(&zk.connect_string(), Duration::from_secs(6));
     match stranger.get("/secret", None) {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NoAuth,
             ..
-        }) => {}
+        })) => {}
         other => panic!("a client without auth must get NoAuth, got {other:?}"),
     }
     stranger.stop().unwrap();

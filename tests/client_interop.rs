@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::{digest_id, ZkServer};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
 use serde_json::Value;
 
@@ -164,10 +165,10 @@ fn what_kazoo_writes_we_read() {
         assert!(
             matches!(
                 r,
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::NoAuth,
                     ..
-                })
+                }))
             ),
             "{r:?}"
         );

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use client_support::*;
 use mio_zookeeper::client::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
 use mio_zookeeper::proto::Id;
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, MioHandler, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
@@ -76,14 +77,14 @@ fn test_bad_transaction() {
     assert_eq!(res.len(), 3, "{res:?}");
     assert!(matches!(res[0], OpResult::RolledBack), "{res:?}");
     match &res[1] {
-        OpResult::Error(Error::ZooKeeper { code, path }) => {
+        OpResult::Error(Error::ZooKeeper(ZkError { code, path })) => {
             assert_eq!(*code, ErrorCode::NoNode);
             assert_eq!(path, "/smith");
         }
         other => panic!("{other:?}"),
     }
     match &res[2] {
-        OpResult::Error(Error::ZooKeeper { code, path }) => {
+        OpResult::Error(Error::ZooKeeper(ZkError { code, path })) => {
             assert_eq!(*code, ErrorCode::RuntimeInconsistency);
             assert_eq!(path, "/after");
         }
@@ -155,7 +156,7 @@ fn test_check() {
         .commit()
         .unwrap();
     match &res[0] {
-        OpResult::Error(Error::ZooKeeper { code, path }) => {
+        OpResult::Error(Error::ZooKeeper(ZkError { code, path })) => {
             assert_eq!(*code, ErrorCode::BadVersion);
             assert_eq!(path, "/c");
         }
@@ -166,7 +167,7 @@ fn test_check() {
     // A check on a missing node.
     let res = c.transaction().check("/missing", Some(0)).commit().unwrap();
     assert!(
-        matches!(&res[0], OpResult::Error(Error::ZooKeeper { code: ErrorCode::NoNode, path }) if path == "/missing"),
+        matches!(&res[0], OpResult::Error(Error::ZooKeeper(ZkError { code: ErrorCode::NoNode, path })) if path == "/missing"),
         "{res:?}"
     );
 }

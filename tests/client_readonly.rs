@@ -3,6 +3,7 @@
 //! writes, and moves back to a read-write server once the quorum is back.
 
 use mio_zookeeper::CreateMode;
+use mio_zookeeper::ZkError;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::client::Client;
@@ -67,10 +68,10 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
     let (data, _) = c.get("/ro", None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"readable"[..]));
     match c.create("/nope", b"", CreateMode::Persistent) {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NotReadOnly,
             ..
-        }) => {}
+        })) => {}
         other => panic!("a write on a read-only server: {other:?}"),
     }
 
@@ -102,10 +103,10 @@ fn read_only_server_is_used_when_allowed_and_left_for_a_read_write_one() {
         written.is_ok()
             || matches!(
                 &written,
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::NodeExists,
                     ..
-                })
+                }))
             ),
         "{written:?}"
     );

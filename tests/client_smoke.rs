@@ -1,4 +1,5 @@
 use mio_zookeeper::Watcher;
+use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -38,10 +39,10 @@ fn smoke() {
         EventType::NodeDataChanged
     );
     match c.create("/a", b"", CreateMode::Persistent) {
-        Err(Error::ZooKeeper {
+        Err(Error::ZooKeeper(ZkError {
             code: ErrorCode::NodeExists,
             path,
-        }) => assert_eq!(path, "/a"),
+        })) => assert_eq!(path, "/a"),
         other => panic!("{other:?}"),
     }
     let (p, _) = c

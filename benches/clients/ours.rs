@@ -249,7 +249,7 @@ impl Ours {
         for c in creates {
             match c.get(true, Some(WAIT)) {
                 Ok(_) => {}
-                Err(e) if e.code() == Some(mio_zookeeper::ErrorCode::NodeExists) => {}
+                Err(e) if e.is_node_exists() => {}
                 Err(e) => return Err(e.into()),
             }
         }

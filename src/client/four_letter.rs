@@ -80,9 +80,10 @@ impl Word {
             match (&*socket).read(&mut buf) {
                 Ok(0) => return Some(Ok(String::from_utf8_lossy(&self.answer).into_owned())),
                 Ok(n) if self.answer.len() + n > MAX_ANSWER => {
-                    return Some(Err(Error::BadArgument(format!(
-                        "the answer to the four-letter word is longer than {MAX_ANSWER} bytes"
-                    ))))
+                    return Some(Err(Error::Protocol {
+                        request: "a four-letter word",
+                        reply: format!("an answer longer than {MAX_ANSWER} bytes"),
+                    }))
                 }
                 Ok(n) => self.answer.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return None,
@@ -165,10 +166,11 @@ fn parse_version(envi: &str) -> Result<(u32, u32, u32), Error> {
     let line = envi
         .lines()
         .find_map(|l| l.strip_prefix("zookeeper.version="))
-        .ok_or_else(|| {
-            Error::BadArgument(
-                "the server's envi answer has no zookeeper.version (is envi whitelisted?)".into(),
-            )
+        .ok_or_else(|| Error::Protocol {
+            request: "envi",
+            reply: "an answer without zookeeper.version (is envi in the server's \
+                        4lw.commands.whitelist?)"
+                .into(),
         })?;
     let ver = line.split(['-', ',', ' ']).next().unwrap_or("");
     let mut parts = ver.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
@@ -203,7 +205,7 @@ impl<H: Handler> Client<H> {
     /// [`Error::Timeout`] when the answer is not complete within the per-call timeout
     /// (10 s when there is none); [`Error::ConnectionRefused`] or [`Error::Io`] from the
     /// connection (a server that does not allow the word closes it without an answer, which
-    /// gives an empty string).
+    /// gives an empty string); [`Error::Protocol`] when the answer is longer than 16 MiB.
     pub fn command_async(&self, cmd: &str) -> AsyncResult<String> {
         let reactor = self.handler.reactor().clone();
         let peer = self.shared.borrow().peer();
@@ -230,7 +232,7 @@ impl<H: Handler> Client<H> {
     ///
     /// # Notable errors
     ///
-    /// Those of `command_async`, and [`Error::BadArgument`] when the answer has no
+    /// Those of `command_async`, and [`Error::Protocol`] when the answer has no
     /// `zookeeper.version` line (`envi` not in the server's `4lw.commands.whitelist`).
     pub fn server_version_async(&self) -> AsyncResult<(u32, u32, u32)> {
         let out = AsyncResult::new(self.handler.reactor());
@@ -260,7 +262,10 @@ mod tests {
         assert_eq!(parse_version(envi).unwrap(), (3, 8, 4));
         assert!(matches!(
             parse_version("nothing here"),
-            Err(Error::BadArgument(_))
+            Err(Error::Protocol {
+                request: "envi",
+                ..
+            })
         ));
     }
 }

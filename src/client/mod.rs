@@ -908,8 +908,8 @@ fn detach(data: Bytes) -> Bytes {
 /// Replies' data up to this size are copied out of the read buffer ([`detach`]).
 const DETACH_UP_TO: usize = 64 * 1024;
 
-fn unexpected(op: &str, r: &Response) -> Error {
-    Error::BadArgument(format!("{op}: the server sent an unexpected reply {r:?}"))
+fn unexpected(op: &'static str, r: &Response) -> Error {
+    Error::protocol(op, r)
 }
 
 /// A seed for host shuffling and jitter that differs between clients and runs.

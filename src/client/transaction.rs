@@ -8,6 +8,7 @@ use crate::proto::{
     CheckVersionRequest, CreateRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult,
     SetDataRequest, Stat,
 };
+use crate::ZkError;
 
 /// The outcome of one operation of a committed transaction. A failed transaction reports
 /// its failure here, op by op (kazoo's behaviour), not as an error of `commit`.
@@ -228,10 +229,10 @@ pub(crate) fn results<H: Handler>(
                 MultiResult::SetData(s) => OpResult::SetData(s),
                 MultiResult::Check => OpResult::Check,
                 MultiResult::Error(ErrorCode::Ok) if failed => OpResult::RolledBack,
-                MultiResult::Error(code) => OpResult::Error(Error::ZooKeeper { code, path }),
-                other => OpResult::Error(Error::BadArgument(format!(
-                    "multi: unexpected result {other:?}"
-                ))),
+                MultiResult::Error(code) => {
+                    OpResult::Error(Error::ZooKeeper(ZkError { code, path }))
+                }
+                other => OpResult::Error(Error::protocol("multi", &other)),
             }
         })
         .collect()

@@ -6,7 +6,7 @@
 #[cfg(doc)]
 use super::Session;
 use crate::proto::{DecodeError, EncodeError, ErrorCode};
-use crate::Error;
+use crate::{Error, ZkError};
 
 /// Why a request failed without a server reply of its own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,10 +53,10 @@ impl RequestError {
     /// The other variants convert as with [`From`].
     pub(crate) fn into_error(self, path: &str) -> Error {
         match self {
-            RequestError::Server(code) => Error::ZooKeeper {
+            RequestError::Server(code) => Error::ZooKeeper(ZkError {
                 code,
                 path: path.to_string(),
-            },
+            }),
             e => Error::from(e),
         }
     }
@@ -67,10 +67,10 @@ impl RequestError {
 impl From<RequestError> for Error {
     fn from(e: RequestError) -> Error {
         match e {
-            RequestError::Server(code) => Error::ZooKeeper {
+            RequestError::Server(code) => Error::ZooKeeper(ZkError {
                 code,
                 path: String::new(),
-            },
+            }),
             RequestError::ConnectionLoss => Error::ConnectionLoss,
             RequestError::SessionExpired => Error::SessionExpired,
             RequestError::AuthFailed => Error::AuthFailed,
@@ -113,7 +113,7 @@ mod tests {
             assert!(is(&re.clone().into_error("/p")), "{re:?}");
         }
         match RequestError::Server(ErrorCode::NoNode).into_error("/a/b") {
-            Error::ZooKeeper { code, path } => {
+            Error::ZooKeeper(ZkError { code, path }) => {
                 assert_eq!(code, ErrorCode::NoNode);
                 assert_eq!(path, "/a/b");
             }

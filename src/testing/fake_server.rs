@@ -25,8 +25,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::chaos::SeededRng;
 use super::util::spawn_acceptor;
 use crate::proto::{
-    encode_connect_response, encode_reply, ConnectRequest, ConnectResponse, ErrorCode, ReplyHeader,
-    Response,
+    encode_connect_response, encode_reply, ConnectRequest, ConnectResponse, ErrorCode, MultiResult,
+    ReplyHeader, Response,
 };
 
 /// The session id the fake server gives a new session.
@@ -63,6 +63,11 @@ pub enum Garbage {
         /// How many.
         len: usize,
     },
+    /// A well-formed reply to the request (its xid, error `Ok`) whose body is a multi result
+    /// holding one `delete` result: it decodes, but it is no reply a multi-read (or any
+    /// single request) can get. The client reports it as
+    /// [`Error::Protocol`](crate::Error::Protocol) on that request.
+    WrongMultiResult,
     /// A well-framed reply to the request (its xid, error `Ok`) whose body is `len` seeded
     /// random bytes: random input for the body decoders rather than the framing.
     RandomReply {
@@ -119,6 +124,19 @@ impl Garbage {
                 out.put_i32(body.len() as i32);
                 out.extend_from_slice(&body);
                 false
+            }
+            Garbage::WrongMultiResult => {
+                let header = ReplyHeader {
+                    xid,
+                    zxid: 1,
+                    err: ErrorCode::Ok,
+                };
+                encode_reply(
+                    &header,
+                    &Response::Multi(vec![MultiResult::Delete]),
+                    &mut out,
+                );
+                true
             }
             Garbage::RandomBytes { seed, len } => {
                 let mut bytes = vec![0u8; *len];

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mio_zookeeper::client::{Client, ClientState, WatchedEvent, Watcher};
 use mio_zookeeper::proto::{ConnectRequest, EventType};
 use mio_zookeeper::testing::{RawConnection, ZkServer};
+use mio_zookeeper::ZkError;
 use mio_zookeeper::{Error, ErrorCode};
 
 /// How long any wait for the server may take: generous, the machine is small and shared.
@@ -51,7 +52,7 @@ pub fn settle(c: &Client, d: Duration) {
 #[track_caller]
 pub fn assert_zk<T: Debug>(r: Result<T, Error>, code: ErrorCode, path: &str) {
     match r {
-        Err(Error::ZooKeeper { code: c, path: p }) if c == code && p == path => {}
+        Err(Error::ZooKeeper(ZkError { code: c, path: p })) if c == code && p == path => {}
         other => panic!("expected ZooKeeper error {code:?} for {path:?}, got {other:?}"),
     }
 }

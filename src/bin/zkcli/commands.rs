@@ -13,6 +13,7 @@ use mio_zookeeper::{AddWatchMode, Error, ErrorCode, WhenOffline};
 use crate::args::{help_text, Command, Options};
 use crate::failure::{no_node, Failure};
 use crate::SESSION_TIMEOUT;
+use mio_zookeeper::ZkError;
 
 /// The connected client, and whether zkcli is closing it (so the listener keeps quiet).
 pub(crate) struct Zk {
@@ -272,7 +273,7 @@ fn watch(
 
 fn log_removal_failure(path: &str, e: &Error) {
     // Only worth a line when the watch may still be on the server.
-    if !matches!(e, Error::ZooKeeper { .. }) {
+    if !matches!(e, Error::ZooKeeper(ZkError { .. })) {
         eprintln!("zkcli: removing the watch on {path}: {e}");
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use mio_zookeeper::{Error, ErrorCode};
 
 use crate::args::usage_error;
+use mio_zookeeper::ZkError;
 
 /// Why a command failed, which decides the exit status.
 #[derive(Debug)]
@@ -55,7 +56,7 @@ impl fmt::Display for Failure {
         match self {
             // What the issue asks for: the error's name and the path, e.g. `NoNode: /a/b`.
             Failure::Zk {
-                error: Error::ZooKeeper { code, path },
+                error: Error::ZooKeeper(ZkError { code, path }),
                 hint,
                 ..
             } => {
@@ -80,8 +81,8 @@ impl From<io::Error> for Failure {
 
 /// The error ZooKeeper itself gives for a missing node, for the checks zkcli makes first.
 pub(crate) fn no_node(path: &str) -> Error {
-    Error::ZooKeeper {
+    Error::ZooKeeper(ZkError {
         code: ErrorCode::NoNode,
         path: path.to_string(),
-    }
+    })
 }

@@ -12,6 +12,7 @@ use crate::proto::{
     AuthPacket, ClientInfo, ErrorCode, PathOnly, PathWatch, ReconfigRequest, Request, Response,
     Stat,
 };
+use crate::ZkError;
 
 impl<H: Handler> Client<H> {
     /// Makes the server this client is connected to catch up with the leader; returns the
@@ -74,10 +75,10 @@ impl<H: Handler> Client<H> {
                     Ok(())
                 }
                 // The same error as every other request of the now unusable session.
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::AuthFailed,
                     ..
-                }) => Err(Error::AuthFailed),
+                })) => Err(Error::AuthFailed),
                 Err(e) => Err(e),
             },
         )

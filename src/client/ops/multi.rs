@@ -7,6 +7,7 @@ use crate::async_result::AsyncResult;
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::proto::{MultiOp, MultiResult, Request, Response, Stat};
+use crate::ZkError;
 
 /// One read of [`Client::multi_read`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +67,10 @@ impl<H: Handler> Client<H> {
                             Ok(ReadResult::Data(data.map(detach), stat))
                         }
                         MultiResult::GetChildren { children } => Ok(ReadResult::Children(children)),
-                        MultiResult::Error(code) => Err(Error::ZooKeeper { code, path: p }),
-                        other => Err(Error::BadArgument(format!(
-                            "multiRead: unexpected result {other:?}"
-                        ))),
+                        MultiResult::Error(code) => {
+                            Err(Error::ZooKeeper(ZkError { code, path: p }))
+                        }
+                        other => Err(Error::protocol("multiRead", &other)),
                     })
                     .collect()),
                 other => Err(unexpected("multiRead", &other)),

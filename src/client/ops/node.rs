@@ -15,6 +15,7 @@ use crate::proto::{
     Acl, CreateMode, CreateRequest, CreateTtlRequest, DeleteRequest, ErrorCode, PathWatch, Request,
     Response, SetDataRequest, Stat,
 };
+use crate::ZkError;
 
 /// Options of [`Client::create`] (and of [`Transaction::create`](crate::client::Transaction::create)):
 /// mode, ACL, TTL, makepath. A [`CreateMode`] converts into the options of that mode, so the
@@ -137,10 +138,10 @@ impl<H: Handler> Client<H> {
         self.handler.spawn_future(async move {
             let first = this.create_once(&path, data.clone(), &opts).await;
             let res = match first {
-                Err(Error::ZooKeeper {
+                Err(Error::ZooKeeper(ZkError {
                     code: ErrorCode::NoNode,
                     ..
-                }) => {
+                })) => {
                     // A sequential path ending in '/' creates a child of the path itself
                     // (kazoo: `path.rstrip('/')`).
                     let parent = match path.strip_suffix('/') {
@@ -257,10 +258,10 @@ impl<H: Handler> Client<H> {
                 for m in missing.iter().rev() {
                     match this.create_once(m, None, &opts).await {
                         Ok(_) => {}
-                        Err(Error::ZooKeeper {
+                        Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NodeExists,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                 }
@@ -345,10 +346,10 @@ impl<H: Handler> Client<H> {
         self.submit(req, "exists", watch, |res| match res {
             Ok(Response::Stat(s)) => Ok(Some(s)),
             Ok(other) => Err(unexpected("exists", &other)),
-            Err(Error::ZooKeeper {
+            Err(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NoNode,
                 ..
-            }) => Ok(None),
+            })) => Ok(None),
             Err(e) => Err(e),
         })
     }
@@ -445,10 +446,10 @@ impl<H: Handler> Client<H> {
                                 });
                             }
                         }
-                        Err(Error::ZooKeeper {
+                        Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NoNode,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                     i += 1;
@@ -463,10 +464,10 @@ impl<H: Handler> Client<H> {
                     }
                     match this.delete_async(p, None).await {
                         Ok(())
-                        | Err(Error::ZooKeeper {
+                        | Err(Error::ZooKeeper(ZkError {
                             code: ErrorCode::NoNode,
                             ..
-                        }) => {}
+                        })) => {}
                         Err(e) => return Err(e),
                     }
                 }

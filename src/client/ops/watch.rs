@@ -21,6 +21,7 @@ use crate::handler::{Handler, MioHandler};
 use crate::proto::{
     AddWatchMode, AddWatchRequest, ErrorCode, KeeperState, Request, WatcherType, WatchesRequest,
 };
+use crate::ZkError;
 
 /// What a watch removal does while the server cannot be reached (the Java client's `local`
 /// flag).
@@ -265,10 +266,10 @@ impl<H: Handler> Client<H> {
             .watchers
             .plan_remove_one(&full, kind, watcher);
         if plan.is_empty() {
-            return self.failed(Error::ZooKeeper {
+            return self.failed(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NoWatcher,
                 path: path.to_string(),
-            });
+            }));
         }
         let mut server = Vec::new();
         for (k, last) in plan {
@@ -431,7 +432,7 @@ impl<H: Handler> Client<H> {
 }
 
 fn is_code<T>(res: &Result<T, Error>, code: ErrorCode) -> bool {
-    matches!(res, Err(Error::ZooKeeper { code: c, .. }) if *c == code)
+    matches!(res, Err(Error::ZooKeeper(ZkError { code: c, .. })) if *c == code)
 }
 
 /// Removes the local watchers of `kind` on server path `full` and queues each one's removal
