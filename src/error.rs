@@ -24,7 +24,7 @@ use crate::zk_error::ZkError;
 ///
 /// /// The configuration, or `None` when there is none yet.
 /// fn config(zk: &Client) -> Result<Option<Vec<u8>>, Error> {
-///     match zk.get("/app/config") {
+///     match zk.get("/app/config", None) {
 ///         Ok((data, _stat)) => Ok(Some(data.map(|d| d.to_vec()).unwrap_or_default())),
 ///         Err(e) if e.is_no_node() => Ok(None),
 ///         Err(e) => Err(e),
@@ -37,7 +37,7 @@ use crate::zk_error::ZkError;
 ///     let mut tries = 0;
 ///     loop {
 ///         tries += 1;
-///         match zk.delete(path) {
+///         match zk.delete(path, None) {
 ///             // Gone either way, perhaps by an earlier try that lost its connection.
 ///             Ok(()) => return Ok(true),
 ///             Err(e) if e.is_no_node() => return Ok(true),
