@@ -125,7 +125,7 @@
 //! blocking call of one client sends the others' pings). A client built on
 //! [`MioHandler::new`] (`Client::builder(hosts).handler(h)`) has a loop of its own, driven
 //! only by waits on that loop. [`Handler::stop`] stops a loop for all its clients: on the
-//! default loop, every wait on the thread fails with [`Error::Stopped`] until it is started
+//! default loop, every wait on the thread fails with [`LoopError::Stopped`](crate::LoopError::Stopped) until it is started
 //! again (a client's `start` does).
 //!
 //! 1. **Blocking calls**, as above: every wait runs the loop.
@@ -154,7 +154,7 @@
 //!    under tokens the host hands over ([`MioHandler::embedded`]); the host passes events
 //!    to [`Reactor::handle_event`], bounds its poll timeout with
 //!    [`Reactor::next_timeout`] and calls [`Reactor::run_pending`] after each poll. Blocking
-//!    calls are refused there ([`Error::Embedded`]): use `*_async`, callbacks and tasks.
+//!    calls are refused there ([`LoopError::Embedded`](crate::LoopError::Embedded)): use `*_async`, callbacks and tasks.
 //!
 //!    ```
 //!    # let server = mio_zookeeper::testing::ZkServer::start()?;
@@ -179,7 +179,7 @@
 //!        handler.reactor().run_pending()?;
 //!    }
 //!    assert!(zk.connected());
-//!    assert!(matches!(zk.get("/"), Err(mio_zookeeper::Error::Embedded { .. })));
+//!    assert!(matches!(zk.get("/"), Err(mio_zookeeper::Error::Loop(mio_zookeeper::LoopError::Embedded { .. }))));
 //!    # Ok::<(), Box<dyn std::error::Error>>(())
 //!    ```
 //!
@@ -220,6 +220,7 @@ pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
 pub use reactor::EmbeddedHost;
 pub use reactor::Reactor;
+pub use reactor::LoopError;
 
 /// The README's Rust examples, compiled by `cargo test --doc` so they stay true.
 #[cfg(doctest)]

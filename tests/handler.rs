@@ -88,7 +88,7 @@ fn name_running_start_stop() {
     h.stop().unwrap();
     h.stop().unwrap();
     assert!(!h.running());
-    assert!(matches!(h.sleep(Duration::ZERO), Err(Error::Stopped)));
+    assert!(matches!(h.sleep(Duration::ZERO), Err(Error::Loop(LoopError::Stopped))));
     h.start().unwrap();
     h.start().unwrap();
     assert!(h.running());
@@ -325,7 +325,7 @@ fn lock_object_acquire_release() {
         .set_timeout(Duration::from_millis(10), move || l2.release().unwrap());
     assert!(lock.acquire(true, LONG).unwrap());
     lock.release().unwrap();
-    assert!(matches!(lock.release(), Err(Error::NotLocked)));
+    assert!(matches!(lock.release(), Err(Error::Loop(LoopError::NotLocked))));
 }
 
 #[test]
@@ -399,7 +399,7 @@ fn rlock_is_reentrant_per_context() {
     assert!(rl.locked());
     rl.release().unwrap();
     assert!(!rl.locked());
-    assert!(matches!(rl.release(), Err(Error::NotLocked)));
+    assert!(matches!(rl.release(), Err(Error::Loop(LoopError::NotLocked))));
 }
 
 #[test]
@@ -457,9 +457,9 @@ fn nested_blocking_in_a_callback_is_allowed_and_bounded() {
         .unwrap();
     assert!(matches!(
         *depth_err.borrow(),
-        Some(Error::NestingTooDeep {
+        Some(Error::Loop(LoopError::NestingTooDeep {
             limit: Reactor::MAX_DEPTH
-        })
+        }))
     ));
 }
 
@@ -480,10 +480,10 @@ fn stop_while_a_wait_is_in_progress() {
         drop(listener);
     });
     let res = h.sleep(Duration::from_secs(30));
-    assert!(matches!(res, Err(Error::Stopped)));
+    assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
     assert_eq!(*l.borrow(), ["select: Err(Stopped)"]);
     let e = h.event_object();
-    assert!(matches!(e.wait(None), Err(Error::Stopped)));
+    assert!(matches!(e.wait(None), Err(Error::Loop(LoopError::Stopped))));
     assert!(matches!(
         h.lock_object().acquire(true, None),
         Ok(true) // free: no wait needed
@@ -505,7 +505,7 @@ fn blocking_members_are_refused_when_embedded() {
         ("Event::wait", h.event_object().wait(None).unwrap_err()),
     ] {
         match err {
-            Error::Embedded { what: w } => assert!(w.contains(what), "{w} vs {what}"),
+            Error::Loop(LoopError::Embedded { what: w }) => assert!(w.contains(what), "{w} vs {what}"),
             other => panic!("{what}: {other:?}"),
         }
     }

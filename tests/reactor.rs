@@ -207,7 +207,7 @@ fn stop_requested_from_another_thread_ends_a_wait() {
         waker.request_stop();
     });
     let start = Instant::now();
-    assert!(matches!(r.run_until(&|| false, None), Err(Error::Stopped)));
+    assert!(matches!(r.run_until(&|| false, None), Err(Error::Loop(LoopError::Stopped))));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(!r.is_running());
     t.join().unwrap();
@@ -232,12 +232,12 @@ fn stop_from_a_callback_ends_every_nested_wait_and_drains_the_queue() {
         push(&l2, format!("nested: {res:?}"));
     });
     let res = r.run_until(&|| false, LONG);
-    assert!(matches!(res, Err(Error::Stopped)));
+    assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
     assert_eq!(
         *l.borrow(),
         ["queued before stop", "stopped", "nested: Err(Stopped)"]
     );
-    assert!(matches!(r.run_for(Duration::ZERO), Err(Error::Stopped)));
+    assert!(matches!(r.run_for(Duration::ZERO), Err(Error::Loop(LoopError::Stopped))));
     // the loop can still be driven by hand, and started again
     let l5 = l.clone();
     r.spawn(move || push(&l5, "after"));
@@ -408,15 +408,15 @@ fn readiness_callbacks_and_registration() {
     r.deregister(&mut listener, token).unwrap();
     assert!(matches!(
         r.deregister(&mut listener, token),
-        Err(Error::UnknownToken { .. })
+        Err(Error::Loop(LoopError::UnknownToken { .. }))
     ));
     assert!(matches!(
         r.set_on_ready(token, |_| ()),
-        Err(Error::UnknownToken { .. })
+        Err(Error::Loop(LoopError::UnknownToken { .. }))
     ));
     assert!(matches!(
         r.reregister(&mut listener, Token(12345), Interest::READABLE),
-        Err(Error::UnknownToken { token: 12345 })
+        Err(Error::Loop(LoopError::UnknownToken { token: 12345 }))
     ));
 }
 
@@ -506,7 +506,7 @@ fn embedded_reactor_in_a_host_poll() {
         reactor.run_for(Duration::from_millis(1)).unwrap_err(),
         reactor.run_until(&|| false, None).unwrap_err(),
     ] {
-        assert!(matches!(err, Error::Embedded { .. }), "{err}");
+        assert!(matches!(err, Error::Loop(LoopError::Embedded { .. })), "{err}");
         assert!(err.to_string().contains("embedded"));
     }
 
@@ -517,10 +517,10 @@ fn embedded_reactor_in_a_host_poll() {
     let mut third = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     assert!(matches!(
         reactor.register(&mut third, Interest::READABLE),
-        Err(Error::TokenRange {
+        Err(Error::Loop(LoopError::TokenRange {
             start: 100,
             end: 102
-        })
+        }))
     ));
     reactor.deregister(&mut ours, token).unwrap();
     reactor.deregister(&mut second, t2).unwrap();
@@ -531,11 +531,11 @@ fn embedded_rejects_unusable_token_ranges() {
     let poll = mio::Poll::new().unwrap();
     assert!(matches!(
         Reactor::embedded(poll.registry(), 5..5),
-        Err(Error::TokenRange { start: 5, end: 5 })
+        Err(Error::Loop(LoopError::TokenRange { start: 5, end: 5 }))
     ));
     assert!(matches!(
         Reactor::embedded(poll.registry(), 5..usize::MAX),
-        Err(Error::TokenRange { .. })
+        Err(Error::Loop(LoopError::TokenRange { .. }))
     ));
 }
 

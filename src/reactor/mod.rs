@@ -1,9 +1,14 @@
 //! The single-threaded mio reactor: tokens, timers, the task and callback queue.
 //!
-//! A [`Reactor`] is a cheap-to-clone, `!Send` handle to one event loop. It is the only part
-//! of the crate that touches sockets or reads the clock. It owns a `mio::Poll` (see
-//! [`Reactor::new`]) or lives inside a host application's `mio::Registry` (see
-//! [`Reactor::embedded`]).
+//! A [`Reactor`] is a cheap-to-clone, `!Send` handle to one event loop. It is the loop under
+//! the default handler ([`MioHandler`](crate::MioHandler)), which is the only user of it in
+//! the crate: the client reaches the loop through its [`Handler`](crate::handler::Handler)
+//! only. It owns a `mio::Poll` (see [`Reactor::new`]) or lives inside a host application's
+//! `mio::Registry` (see [`Reactor::embedded`]).
+//!
+//! **What lives here, and what it may use:** mio, the clock, `std`; nothing of ZooKeeper and
+//! nothing of the layers above (no policy about which callbacks may overlap: the handler's
+//! `dispatch_callback` keeps watch callbacks serialized on top of this plain FIFO).
 //!
 //! # One iteration
 //!
@@ -22,13 +27,10 @@
 //!
 //! # The queue
 //!
-//! One FIFO holds three kinds of work (see [`CallbackKind`]): tasks ([`spawn`](Reactor::spawn),
-//! polls of [futures](Reactor::spawn_future)), completion callbacks
-//! ([`call_soon`](Reactor::call_soon), `AsyncResult` links) and **watch** callbacks
-//! ([`dispatch_watch`](Reactor::dispatch_watch)). They run in the order they were queued,
-//! across kinds, with one exception that keeps watch callbacks serialized: while a watch
-//! callback runs (and blocks, driving a nested loop), the nested loop runs everything
-//! *except* further watch callbacks; those stay queued, in order, and run after it returns.
+//! One FIFO holds all work: tasks ([`spawn`](Reactor::spawn), polls of
+//! [futures](Reactor::spawn_future)), callbacks ([`call_soon`](Reactor::call_soon)) and
+//! deferred notifications ([`defer`](Reactor::defer), `AsyncResult` links). They run in the
+//! order they were queued, whatever runs them (an iteration or a nested wait).
 //!
 //! # Blocking waits and nesting
 //!
@@ -36,9 +38,9 @@
 //! everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
 //! drives the loop itself until its condition holds. It may be called from inside a
 //! callback or task the loop is running; such nesting is bounded by
-//! [`Reactor::MAX_DEPTH`] ([`Error::NestingTooDeep`] past it). A wait returns
-//! [`Error::Stopped`] when the reactor is stopped, and on an embedded reactor it is refused
-//! with [`Error::Embedded`].
+//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) past it). A wait returns
+//! [`LoopError::Stopped`](crate::LoopError::Stopped) when the reactor is stopped, and on an embedded reactor it is refused
+//! with [`LoopError::Embedded`](crate::LoopError::Embedded).
 //!
 //! # Embedding
 //!
@@ -48,7 +50,7 @@
 //! than [`next_timeout`](Reactor::next_timeout), and calls
 //! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
 //! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
-//! [`Error::TokenCollision`]) and offers the same three calls for all of them at once.
+//! [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and offers the same three calls for all of them at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -74,6 +76,7 @@
 //! ```
 
 mod embed;
+mod error;
 mod io;
 mod remote;
 mod task;
@@ -96,7 +99,10 @@ use slab::Slab;
 
 use crate::Error;
 
+
+
 pub use embed::EmbeddedHost;
+pub use error::LoopError;
 pub use io::{IoStats, Readiness, TcpSocket};
 pub use remote::LoopWaker;
 pub use timers::TimerId;
@@ -110,43 +116,22 @@ const WAKER_TOKEN: usize = usize::MAX;
 /// How many times `stop()` empties the queue (callbacks queued by callbacks) before giving up.
 const STOP_DRAIN_PASSES: usize = 64;
 
-/// The kind of a queued callback. Kinds share one FIFO; the kind only matters for the
-/// serialization of watch callbacks (see the [module docs](self#the-queue)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallbackKind {
-    /// A spawned task (kazoo's `handler.spawn`).
-    Task,
-    /// A completion callback (an `AsyncResult` link, a reply callback).
-    Completion,
-    /// A watch callback: never started while another watch callback is running.
-    Watch,
-}
-
 /// Something an `AsyncResult` (or another `Rc`-held object) queues to be run by the loop,
 /// without a new allocation: the queue holds a clone of the `Rc`.
-pub(crate) trait Deferred {
+pub trait Deferred {
     /// Runs the deferred work. Called by the loop, with no borrow of the loop held.
     fn run_deferred(self: Rc<Self>);
 }
 
 enum Entry {
-    Call(CallbackKind, Box<dyn FnOnce()>),
+    Call(Box<dyn FnOnce()>),
     Notify(Rc<dyn Deferred>),
     Poll(usize),
 }
 
-impl Entry {
-    fn is_watch(&self) -> bool {
-        matches!(self, Entry::Call(CallbackKind::Watch, _))
-    }
-}
-
-/// Invariant: every entry of `held` was queued before every entry of `main`.
 #[derive(Default)]
 struct RunQueue {
     main: VecDeque<Entry>,
-    /// Watch callbacks that came up while another watch callback was running.
-    held: VecDeque<Entry>,
 }
 
 enum TimerAction {
@@ -225,7 +210,6 @@ struct Inner {
     remote_scratch: RefCell<Vec<usize>>,
     running: Cell<bool>,
     depth: Cell<u32>,
-    in_watch: Cell<bool>,
     context: Cell<u64>,
     next_context: Cell<u64>,
     /// Socket reads and writes and polls (see `Reactor::io_stats`).
@@ -294,7 +278,7 @@ impl fmt::Debug for Reactor {
             .field("running", &i.running.get())
             .field("depth", &i.depth.get());
         if let Ok(q) = i.queue.try_borrow() {
-            d.field("queued", &(q.main.len() + q.held.len()));
+            d.field("queued", &q.main.len());
         }
         if let Ok(t) = i.timers.try_borrow() {
             d.field("timers", &t.len());
@@ -311,6 +295,19 @@ impl fmt::Debug for Reactor {
 pub struct TaskId {
     key: usize,
     context: u64,
+}
+
+impl TaskId {
+    /// An id made of two numbers, for a loop other than [`Reactor`] that implements the
+    /// handler's tasks (a `Reactor` makes its own).
+    pub const fn from_raw(key: usize, context: u64) -> TaskId {
+        TaskId { key, context }
+    }
+
+    /// The two numbers of [`from_raw`](TaskId::from_raw).
+    pub const fn into_raw(self) -> (usize, u64) {
+        (self.key, self.context)
+    }
 }
 
 /// A condition a blocking wait runs the loop for: a closure returning `bool`, or an
@@ -342,13 +339,11 @@ impl<F: Fn() -> bool> Completion for F {
 struct ContextGuard<'a> {
     inner: &'a Inner,
     context: u64,
-    in_watch: bool,
 }
 
 impl Drop for ContextGuard<'_> {
     fn drop(&mut self) {
         self.inner.context.set(self.context);
-        self.inner.in_watch.set(self.in_watch);
     }
 }
 
@@ -364,7 +359,7 @@ impl Drop for Frame<'_> {
 impl Reactor {
     /// How deeply loop-driving calls may nest: a blocking wait inside a callback run by a
     /// blocking wait inside a callback ... Past it, waits fail with
-    /// [`Error::NestingTooDeep`] instead of overflowing the stack.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) instead of overflowing the stack.
     pub const MAX_DEPTH: u32 = 32;
 
     /// A reactor with its own `mio::Poll` (and a `mio::Waker` on token `usize::MAX`).
@@ -384,22 +379,22 @@ impl Reactor {
     /// `registry` (a clone of it is kept) under tokens from `tokens`, which the host must not
     /// use itself. The host drives it with [`handle_event`](Reactor::handle_event),
     /// [`next_timeout`](Reactor::next_timeout) and [`run_pending`](Reactor::run_pending);
-    /// blocking waits are refused with [`Error::Embedded`].
+    /// blocking waits are refused with [`LoopError::Embedded`](crate::LoopError::Embedded).
     ///
     /// Nothing here checks that `tokens` is disjoint from the ranges of other reactors in
     /// the same `Poll`; [`EmbeddedHost::reactor`] does (and drives all of them at once).
     ///
     /// # Notable errors
     ///
-    /// [`Error::TokenRange`] when `tokens` is empty or reaches `usize::MAX` (mio's waker
-    /// token here); later, [`Error::TokenRange`] again from `register` when the range is
+    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches `usize::MAX` (mio's waker
+    /// token here); later, [`LoopError::TokenRange`](crate::LoopError::TokenRange) again from `register` when the range is
     /// used up.
     pub fn embedded(registry: &Registry, tokens: Range<usize>) -> Result<Reactor, Error> {
         if tokens.is_empty() || tokens.end == usize::MAX {
-            return Err(Error::TokenRange {
+            return Err(Error::Loop(LoopError::TokenRange {
                 start: tokens.start,
                 end: tokens.end,
-            });
+            }));
         }
         let registry = registry
             .try_clone()
@@ -427,14 +422,12 @@ impl Reactor {
             timers: RefCell::new(Timers::new()),
             queue: RefCell::new(RunQueue {
                 main: VecDeque::with_capacity(64),
-                held: VecDeque::new(),
             }),
             tasks: RefCell::new(Slab::new()),
             remote: remote.clone(),
             remote_scratch: RefCell::new(Vec::new()),
             running: Cell::new(true),
             depth: Cell::new(0),
-            in_watch: Cell::new(false),
             context: Cell::new(0),
             next_context: Cell::new(1),
             io_counters: Rc::default(),
@@ -479,11 +472,10 @@ impl Reactor {
     }
 
     /// Stops the loop: every blocking wait in progress (nested on the stack below this call,
-    /// or in another frame) returns [`Error::Stopped`] as soon as control comes back to it,
+    /// or in another frame) returns [`LoopError::Stopped`](crate::LoopError::Stopped) as soon as control comes back to it,
     /// and new ones are refused until [`start`](Reactor::start). Before returning, `stop`
     /// runs the callbacks and tasks already queued (and those they queue, up to a bound), so
-    /// completion callbacks of results set before the stop are not lost; watch callbacks
-    /// stay queued if `stop` is called from inside one. Work queued later stays queued until
+    /// completion callbacks of results set before the stop are not lost. Work queued later stays queued until
     /// the loop is driven again (`poll_once`, `run_pending`, another `stop`).
     /// Idempotent. Timers and registrations are kept.
     pub fn stop(&self) {
@@ -514,11 +506,6 @@ impl Reactor {
     /// How many loop-driving frames are on the stack (0 outside the loop).
     pub fn depth(&self) -> u32 {
         self.inner.depth.get()
-    }
-
-    /// Whether a watch callback is running (so a nested loop holds further ones back).
-    pub fn in_watch_callback(&self) -> bool {
-        self.inner.in_watch.get()
     }
 
     /// An id of the code that is running: 0 outside any callback, a fresh id for each
@@ -552,10 +539,10 @@ impl Reactor {
         let token = io.base.checked_add(key).filter(|t| *t < io.limit);
         let Some(token) = token.map(Token) else {
             io.sources.remove(key);
-            return Err(Error::TokenRange {
+            return Err(Error::Loop(LoopError::TokenRange {
                 start: io.base,
                 end: io.limit,
-            });
+            }));
         };
         if let Err(e) = io.registry().register(source, token, interest) {
             io.sources.remove(key);
@@ -615,7 +602,7 @@ impl Reactor {
             let key = io.key(token);
             let slot = key
                 .and_then(|k| io.sources.get_mut(k))
-                .ok_or(Error::UnknownToken { token: token.0 })?;
+                .ok_or(Error::Loop(LoopError::UnknownToken { token: token.0 }))?;
             slot.has_callback = true;
             slot.on_ready.replace(Box::new(on_ready))
         };
@@ -633,7 +620,7 @@ impl Reactor {
     ) -> Result<(), Error> {
         let io = self.inner.io.borrow();
         if !io.key(token).is_some_and(|k| io.sources.contains(k)) {
-            return Err(Error::UnknownToken { token: token.0 });
+            return Err(Error::Loop(LoopError::UnknownToken { token: token.0 }));
         }
         io.registry()
             .reregister(source, token, interest)
@@ -649,7 +636,7 @@ impl Reactor {
         let (slot, res) = {
             let mut io = self.inner.io.borrow_mut();
             let Some(key) = io.key(token).filter(|k| io.sources.contains(*k)) else {
-                return Err(Error::UnknownToken { token: token.0 });
+                return Err(Error::Loop(LoopError::UnknownToken { token: token.0 }));
             };
             let res = io.registry().deregister(source);
             (io.sources.remove(key), res)
@@ -756,26 +743,21 @@ impl Reactor {
     /// Queues a task (kazoo's `handler.spawn`): `f` runs on the loop, after the work queued
     /// before it.
     pub fn spawn<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Task, Box::new(f)));
+        self.push(Entry::Call(Box::new(f)));
     }
 
-    /// Queues a completion callback.
+    /// Queues a callback (the same FIFO as [`spawn`](Reactor::spawn)).
     pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Completion, Box::new(f)));
+        self.push(Entry::Call(Box::new(f)));
     }
 
-    /// Queues a watch callback: watch callbacks run one at a time, in order (see the
-    /// [module docs](self#the-queue)).
-    pub fn dispatch_watch<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Watch, Box::new(f)));
+    /// Queues an already boxed callback.
+    pub fn call_soon_boxed(&self, f: Box<dyn FnOnce()>) {
+        self.push(Entry::Call(f));
     }
 
-    /// Queues an already boxed callback of the given kind.
-    pub fn dispatch(&self, kind: CallbackKind, f: Box<dyn FnOnce()>) {
-        self.push(Entry::Call(kind, f));
-    }
-
-    pub(crate) fn defer(&self, d: Rc<dyn Deferred>) {
+    /// Queues `d.run_deferred()` without a new allocation (the queue holds the `Rc`).
+    pub fn defer(&self, d: Rc<dyn Deferred>) {
         self.push(Entry::Notify(d));
     }
 
@@ -842,12 +824,12 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Embedded`] on an embedded reactor (the host polls; use
-    /// [`run_pending`](Reactor::run_pending)); [`Error::NestingTooDeep`]; [`Error::Io`] if
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded reactor (the host polls; use
+    /// [`run_pending`](Reactor::run_pending)); [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep); [`Error::Io`] if
     /// the poll itself fails.
     pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         if self.inner.embedded {
-            return Err(Error::Embedded { what: "poll_once" });
+            return Err(Error::Loop(LoopError::Embedded { what: "poll_once" }));
         }
         let _frame = self.enter_frame()?;
         self.turn(timeout)
@@ -858,8 +840,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Timeout`], [`Error::Stopped`], [`Error::NestingTooDeep`],
-    /// [`Error::Embedded`].
+    /// [`Error::Timeout`], [`LoopError::Stopped`](crate::LoopError::Stopped), [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded).
     pub fn run_until<C: Completion + ?Sized>(
         &self,
         done: &C,
@@ -873,8 +855,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Stopped`] (also when stopped during the sleep), [`Error::NestingTooDeep`],
-    /// [`Error::Embedded`].
+    /// [`LoopError::Stopped`](crate::LoopError::Stopped) (also when stopped during the sleep), [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded).
     pub fn run_for(&self, duration: Duration) -> Result<(), Error> {
         let what = "sleep/run_for";
         self.check_can_block(what)?;
@@ -883,7 +865,7 @@ impl Reactor {
         loop {
             self.turn(Some(deadline.saturating_duration_since(Instant::now())))?;
             if !self.inner.running.get() {
-                return Err(Error::Stopped);
+                return Err(Error::Loop(LoopError::Stopped));
             }
             if Instant::now() >= deadline {
                 return Ok(());
@@ -892,7 +874,7 @@ impl Reactor {
     }
 
     /// The blocking-wait primitive every cooperative wait is built on.
-    pub(crate) fn wait_until(
+    pub fn wait_until(
         &self,
         done: &dyn Fn() -> bool,
         timeout: Option<Duration>,
@@ -911,7 +893,7 @@ impl Reactor {
                 return Ok(());
             }
             if !self.inner.running.get() {
-                return Err(Error::Stopped);
+                return Err(Error::Loop(LoopError::Stopped));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(Error::Timeout);
@@ -921,10 +903,10 @@ impl Reactor {
 
     fn check_can_block(&self, what: &'static str) -> Result<(), Error> {
         if self.inner.embedded {
-            return Err(Error::Embedded { what });
+            return Err(Error::Loop(LoopError::Embedded { what }));
         }
         if !self.inner.running.get() {
-            return Err(Error::Stopped);
+            return Err(Error::Loop(LoopError::Stopped));
         }
         Ok(())
     }
@@ -936,7 +918,7 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
     pub fn run_pending(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let mut did = self.drain_remote();
@@ -951,19 +933,19 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
     pub fn run_timers(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         Ok(self.fire_timers())
     }
 
-    /// Runs the callbacks and tasks that are queued (completion and watch callbacks, state
+    /// Runs the callbacks and tasks that are queued (completion callbacks, state
     /// listeners, spawned tasks, futures woken, also from other threads), in FIFO order;
     /// work they queue runs on the next call. Returns whether any ran.
     ///
     /// # Notable errors
     ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
     pub fn run_callbacks(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let did = self.drain_remote();
@@ -1012,9 +994,9 @@ impl Reactor {
     fn enter_frame(&self) -> Result<Frame<'_>, Error> {
         let d = self.inner.depth.get();
         if d >= Self::MAX_DEPTH {
-            return Err(Error::NestingTooDeep {
+            return Err(Error::Loop(LoopError::NestingTooDeep {
                 limit: Self::MAX_DEPTH,
-            });
+            }));
         }
         self.inner.depth.set(d + 1);
         Ok(Frame(&self.inner))
@@ -1026,19 +1008,15 @@ impl Reactor {
         c
     }
 
-    /// Runs `f` as a callback of `kind` (watch bookkeeping, context id).
-    fn invoke<R>(&self, kind: CallbackKind, context: Option<u64>, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` as a callback (with its context id).
+    fn invoke<R>(&self, context: Option<u64>, f: impl FnOnce() -> R) -> R {
         let inner = &*self.inner;
         let _guard = ContextGuard {
             inner,
             context: inner.context.get(),
-            in_watch: inner.in_watch.get(),
         };
         let context = context.unwrap_or_else(|| self.new_context());
         inner.context.set(context);
-        if kind == CallbackKind::Watch {
-            inner.in_watch.set(true);
-        }
         f()
     }
 
@@ -1130,7 +1108,7 @@ impl Reactor {
                     }
                 }
             };
-            self.invoke(CallbackKind::Completion, None, || cb(r));
+            self.invoke(None, || cb(r));
             let (unused, again) = {
                 let mut io = self.inner.io.borrow_mut();
                 match io.sources.get_mut(key) {
@@ -1183,7 +1161,7 @@ impl Reactor {
             let Some((_, action)) = due else { break };
             did = true;
             match action {
-                TimerAction::Call(f) => self.invoke(CallbackKind::Completion, None, f),
+                TimerAction::Call(f) => self.invoke(None, f),
                 TimerAction::Wake(w) => w.wake(),
             }
         }
@@ -1191,36 +1169,15 @@ impl Reactor {
     }
 
     fn has_runnable(&self) -> bool {
-        let q = self.inner.queue.borrow();
-        !q.main.is_empty() || (!self.inner.in_watch.get() && !q.held.is_empty())
+        !self.inner.queue.borrow().main.is_empty()
     }
 
     fn runnable_len(&self) -> usize {
-        let q = self.inner.queue.borrow();
-        q.main.len()
-            + if self.inner.in_watch.get() {
-                0
-            } else {
-                q.held.len()
-            }
+        self.inner.queue.borrow().main.len()
     }
 
     fn pop_runnable(&self) -> Option<Entry> {
-        let mut q = self.inner.queue.borrow_mut();
-        let in_watch = self.inner.in_watch.get();
-        if !in_watch {
-            if let Some(e) = q.held.pop_front() {
-                return Some(e);
-            }
-        }
-        loop {
-            let e = q.main.pop_front()?;
-            if in_watch && e.is_watch() {
-                q.held.push_back(e);
-                continue;
-            }
-            return Some(e);
-        }
+        self.inner.queue.borrow_mut().main.pop_front()
     }
 
     /// Runs the entries that were runnable when it started; whether it ran any.
@@ -1231,10 +1188,8 @@ impl Reactor {
             let Some(e) = self.pop_runnable() else { break };
             did = true;
             match e {
-                Entry::Call(kind, f) => self.invoke(kind, None, f),
-                Entry::Notify(d) => {
-                    self.invoke(CallbackKind::Completion, None, || d.run_deferred())
-                }
+                Entry::Call(f) => self.invoke(None, f),
+                Entry::Notify(d) => self.invoke(None, || d.run_deferred()),
                 Entry::Poll(key) => self.poll_task(key),
             }
         }
@@ -1254,9 +1209,7 @@ impl Reactor {
         };
         let waker = task::waker(self.inner.id, key);
         let mut cx = Context::from_waker(&waker);
-        let res = self.invoke(CallbackKind::Task, Some(context), || {
-            fut.as_mut().poll(&mut cx)
-        });
+        let res = self.invoke(Some(context), || fut.as_mut().poll(&mut cx));
         let finished = {
             let mut tasks = self.inner.tasks.borrow_mut();
             match tasks.get_mut(key) {
@@ -1384,34 +1337,6 @@ mod tests {
     }
 
     #[test]
-    fn watch_callbacks_held_while_one_runs() {
-        let r = Reactor::new().unwrap();
-        let out = log();
-        let (r2, o) = (r.clone(), out.clone());
-        r.dispatch_watch(move || {
-            o.borrow_mut().push("w1 start".into());
-            let flag = Rc::new(Cell::new(false));
-            let f = flag.clone();
-            let o2 = o.clone();
-            r2.call_soon(move || {
-                o2.borrow_mut().push("c2".into());
-                f.set(true);
-            });
-            r2.run_until(&|| flag.get(), Some(Duration::from_secs(5)))
-                .unwrap();
-            o.borrow_mut().push("w1 end".into());
-        });
-        let o = out.clone();
-        r.dispatch_watch(move || o.borrow_mut().push("w2".into()));
-        let o = out.clone();
-        r.call_soon(move || o.borrow_mut().push("c1".into()));
-        while r.poll_once(Some(Duration::ZERO)).unwrap() {}
-        assert_eq!(*out.borrow(), ["w1 start", "c1", "c2", "w1 end", "w2"]);
-        assert_eq!(r.depth(), 0);
-        assert!(!r.in_watch_callback());
-    }
-
-    #[test]
     fn nesting_is_bounded() {
         let r = Reactor::new().unwrap();
         let deepest = Rc::new(Cell::new(0u32));
@@ -1431,9 +1356,9 @@ mod tests {
         assert_eq!(deepest.get(), Reactor::MAX_DEPTH);
         assert!(matches!(
             *err.borrow(),
-            Some(Error::NestingTooDeep {
+            Some(Error::Loop(LoopError::NestingTooDeep {
                 limit: Reactor::MAX_DEPTH
-            })
+            }))
         ));
     }
 }
