@@ -2,12 +2,12 @@
 //! (`TestThreadingAsync`) and `test_gevent_handler.py`, with DESIGN.md's contract where they
 //! differ (set once, links one-shot and always deferred).
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::handler::{Handler, MioHandler};
-use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
@@ -340,8 +340,9 @@ fn await_an_error() {
 #[test]
 fn blocking_get_is_refused_on_an_embedded_reactor() {
     let poll = mio::Poll::new().unwrap();
-    let reactor = Reactor::embedded(poll.registry(), 10..20).unwrap();
-    let r: AsyncResult<u32> = AsyncResult::new(&reactor);
+    let handler = MioHandler::embedded(poll.registry(), 10..20).unwrap();
+    let reactor = handler.reactor().clone();
+    let r: AsyncResult<u32> = handler.async_result();
     assert!(matches!(
         r.get(true, Some(Duration::from_millis(1))),
         Err(Error::Loop(LoopError::Embedded { .. }))
@@ -364,9 +365,9 @@ fn blocking_get_is_refused_on_an_embedded_reactor() {
 
 #[test]
 fn a_result_outliving_its_reactor_fails_clearly() {
-    let reactor = Reactor::new().unwrap();
-    let r: AsyncResult<u32> = AsyncResult::new(&reactor);
-    drop(reactor);
+    let handler = MioHandler::new().unwrap();
+    let r: AsyncResult<u32> = handler.async_result();
+    drop(handler);
     assert!(matches!(r.get(true, LONG), Err(Error::Loop(LoopError::Gone))));
     r.rawlink(|_| panic!("cannot run: no loop"));
     r.set(1).unwrap();

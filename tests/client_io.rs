@@ -2,6 +2,7 @@
 //! address of a name is tried; four-letter words run on the loop (and work embedded); a
 //! firehose of notifications does not starve the loop's timers.
 
+use mio_zookeeper::LoopError;
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -11,6 +11,7 @@ mod embed_mio;
 #[path = "../examples/poll_once.rs"]
 mod poll_once;
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

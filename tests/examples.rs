@@ -5,6 +5,7 @@
 #[path = "../examples/tour.rs"]
 mod tour;
 
+use mio_zookeeper::LoopError;
 use std::time::Duration;
 
 use mio_zookeeper::client::Client;

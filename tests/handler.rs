@@ -2,13 +2,16 @@
 //! (`test_threading_handler.py`, `test_gevent_handler.py`) to a single-threaded loop, with
 //! real loopback sockets.
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::handler::{Callback, EventObject, Handler, LockObject, MioHandler, Selected};
+use mio_zookeeper::handler::{
+    Callback, EventLoop, EventObject, Handler, LockObject, MioHandler, Selected,
+};
 use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 

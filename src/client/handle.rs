@@ -137,7 +137,7 @@ pub(crate) fn teardown(shared: &Shared) {
 /// let seen = Rc::new(Cell::new(0));
 /// watch(zk.downgrade(), seen.clone());
 /// zk.create("/flag", b"")?;
-/// zk.handler().reactor().run_until(&|| seen.get() == 1, Some(Duration::from_secs(10)))?;
+/// zk.run_until(&|| seen.get() == 1, Some(Duration::from_secs(10)))?;
 /// drop(zk); // closes the session: the watcher does not keep it open
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -1332,10 +1332,6 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    fn log() -> Rc<RefCell<Vec<String>>> {
-        Rc::new(RefCell::new(Vec::new()))
-    }
-
     #[test]
     fn nesting_is_bounded() {
         let r = Reactor::new().unwrap();
