@@ -484,7 +484,7 @@ fn stop_while_a_wait_is_in_progress() {
     });
     let res = h.sleep(Duration::from_secs(30));
     assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
-    assert_eq!(*l.borrow(), ["select: Err(Stopped)"]);
+    assert_eq!(*l.borrow(), ["select: Err(Loop(Stopped))"]);
     let e = h.event_object();
     assert!(matches!(e.wait(None), Err(Error::Loop(LoopError::Stopped))));
     assert!(matches!(

@@ -245,7 +245,7 @@ fn stop_from_a_callback_ends_every_nested_wait_and_drains_the_queue() {
     assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
     assert_eq!(
         *l.borrow(),
-        ["queued before stop", "stopped", "nested: Err(Stopped)"]
+        ["queued before stop", "stopped", "nested: Err(Loop(Stopped))"]
     );
     assert!(matches!(r.run_for(Duration::ZERO), Err(Error::Loop(LoopError::Stopped))));
     // the loop can still be driven by hand, and started again
