@@ -219,8 +219,8 @@ pub use error::Error;
 pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
 pub use reactor::EmbeddedHost;
-pub use reactor::Reactor;
 pub use reactor::LoopError;
+pub use reactor::Reactor;
 
 /// The README's Rust examples, compiled by `cargo test --doc` so they stay true.
 #[cfg(doctest)]

@@ -60,11 +60,20 @@ fn set_exception_state_and_get_returns_it_every_time() {
     assert!(r.ready());
     assert!(!r.successful());
     assert_eq!(r.value(), None);
-    assert!(matches!(r.exception(), Some(Error::Loop(LoopError::NotLocked))));
+    assert!(matches!(
+        r.exception(),
+        Some(Error::Loop(LoopError::NotLocked))
+    ));
     for _ in 0..2 {
-        assert!(matches!(r.get(true, LONG), Err(Error::Loop(LoopError::NotLocked))));
+        assert!(matches!(
+            r.get(true, LONG),
+            Err(Error::Loop(LoopError::NotLocked))
+        ));
     }
-    assert!(matches!(r.get_nowait(), Err(Error::Loop(LoopError::NotLocked))));
+    assert!(matches!(
+        r.get_nowait(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -272,7 +281,10 @@ fn wrap_sets_value_error_or_leaves_pending() {
     assert_eq!(a.get_nowait().unwrap(), 1);
     let b: AsyncResult<u32> = h.async_result();
     b.wrap(|| Err(Error::Loop(LoopError::NotLocked)));
-    assert!(matches!(b.get_nowait(), Err(Error::Loop(LoopError::NotLocked))));
+    assert!(matches!(
+        b.get_nowait(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
     let c: AsyncResult<u32> = h.async_result();
     c.wrap(|| Ok(None));
     assert!(!c.ready());
@@ -290,7 +302,10 @@ fn take_moves_the_value_out_once() {
     h.spawn(move || r2.set("big".to_string()).unwrap());
     assert_eq!(r.take(true, LONG).unwrap(), "big");
     assert!(r.ready() && r.successful());
-    assert!(matches!(r.take(false, None), Err(Error::Loop(LoopError::Taken))));
+    assert!(matches!(
+        r.take(false, None),
+        Err(Error::Loop(LoopError::Taken))
+    ));
     assert!(matches!(r.get_nowait(), Err(Error::Loop(LoopError::Taken))));
 }
 
@@ -347,7 +362,10 @@ fn blocking_get_is_refused_on_an_embedded_reactor() {
         r.get(true, Some(Duration::from_millis(1))),
         Err(Error::Loop(LoopError::Embedded { .. }))
     ));
-    assert!(matches!(r.wait(None), Err(Error::Loop(LoopError::Embedded { .. }))));
+    assert!(matches!(
+        r.wait(None),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
     assert!(matches!(r.get_nowait(), Err(Error::Timeout)));
     // callbacks still work: they run in run_pending
     let hit = Rc::new(Cell::new(false));
@@ -368,7 +386,10 @@ fn a_result_outliving_its_reactor_fails_clearly() {
     let handler = MioHandler::new().unwrap();
     let r: AsyncResult<u32> = handler.async_result();
     drop(handler);
-    assert!(matches!(r.get(true, LONG), Err(Error::Loop(LoopError::Gone))));
+    assert!(matches!(
+        r.get(true, LONG),
+        Err(Error::Loop(LoopError::Gone))
+    ));
     r.rawlink(|_| panic!("cannot run: no loop"));
     r.set(1).unwrap();
     assert_eq!(r.get_nowait().unwrap(), 1);
@@ -380,7 +401,10 @@ fn stop_while_get_is_in_progress_returns_stopped() {
     let h2 = h.clone();
     h.reactor()
         .set_timeout(Duration::from_millis(10), move || h2.stop().unwrap());
-    assert!(matches!(r.get(true, LONG), Err(Error::Loop(LoopError::Stopped))));
+    assert!(matches!(
+        r.get(true, LONG),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     assert!(
         matches!(r.get(true, LONG), Err(Error::Loop(LoopError::Stopped))),
         "refused while stopped"

@@ -698,7 +698,10 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
         Err(Error::Loop(LoopError::Embedded { .. }))
     ));
     let r = client.exists_async("/refused");
-    assert!(matches!(r.get(true, None), Err(Error::Loop(LoopError::Embedded { .. }))));
+    assert!(matches!(
+        r.get(true, None),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
     let r2 = client.exists_async("/refused-txn");
     host.run_until("the exists calls", |_| r.ready() && r2.ready());
     assert_eq!(

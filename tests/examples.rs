@@ -258,7 +258,10 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
     run_until(&|| connected.get(), &mut events, &mut poll);
 
     // Blocking is refused in this mode, with a clear error.
-    assert!(matches!(client.get("/"), Err(Error::Loop(LoopError::Embedded { .. }))));
+    assert!(matches!(
+        client.get("/"),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
 
     // Async calls with callbacks, a watch, and a task awaiting results.
     let log = Rc::new(RefCell::new(Vec::new()));

@@ -91,7 +91,10 @@ fn name_running_start_stop() {
     h.stop().unwrap();
     h.stop().unwrap();
     assert!(!h.running());
-    assert!(matches!(h.sleep(Duration::ZERO), Err(Error::Loop(LoopError::Stopped))));
+    assert!(matches!(
+        h.sleep(Duration::ZERO),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     h.start().unwrap();
     h.start().unwrap();
     assert!(h.running());
@@ -328,7 +331,10 @@ fn lock_object_acquire_release() {
         .set_timeout(Duration::from_millis(10), move || l2.release().unwrap());
     assert!(lock.acquire(true, LONG).unwrap());
     lock.release().unwrap();
-    assert!(matches!(lock.release(), Err(Error::Loop(LoopError::NotLocked))));
+    assert!(matches!(
+        lock.release(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -402,7 +408,10 @@ fn rlock_is_reentrant_per_context() {
     assert!(rl.locked());
     rl.release().unwrap();
     assert!(!rl.locked());
-    assert!(matches!(rl.release(), Err(Error::Loop(LoopError::NotLocked))));
+    assert!(matches!(
+        rl.release(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -508,7 +517,9 @@ fn blocking_members_are_refused_when_embedded() {
         ("Event::wait", h.event_object().wait(None).unwrap_err()),
     ] {
         match err {
-            Error::Loop(LoopError::Embedded { what: w }) => assert!(w.contains(what), "{w} vs {what}"),
+            Error::Loop(LoopError::Embedded { what: w }) => {
+                assert!(w.contains(what), "{w} vs {what}")
+            }
             other => panic!("{what}: {other:?}"),
         }
     }

@@ -6,10 +6,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
@@ -22,7 +20,7 @@ use mio_zookeeper::handler::{
     LoopSocket, Readiness, Scheduler, SchedulerRef, Selected, TaskId, TimerId, WatchGate,
 };
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Client, CreateMode, Error, EventType, LoopError, WatchedEvent};
+use mio_zookeeper::{Client, Error, EventType, LoopError, WatchedEvent};
 
 const WAKE: Token = Token(0);
 const WAIT: Duration = Duration::from_secs(20);
@@ -85,10 +83,14 @@ impl Inner {
         self.poll.borrow_mut().poll(&mut events, wait)?;
         for ev in events.iter().filter(|e| e.token() != WAKE) {
             let r = Readiness::from_event(ev);
-            let cb = self.sockets.borrow_mut().get_mut(&ev.token().0).and_then(|s| {
-                s.ready |= r;
-                s.on_ready.take()
-            });
+            let cb = self
+                .sockets
+                .borrow_mut()
+                .get_mut(&ev.token().0)
+                .and_then(|s| {
+                    s.ready |= r;
+                    s.on_ready.take()
+                });
             if let Some(mut cb) = cb {
                 cb(r);
                 if let Some(s) = self.sockets.borrow_mut().get_mut(&ev.token().0) {
@@ -115,7 +117,9 @@ impl Inner {
         }
         let n = self.queue.borrow().len();
         for _ in 0..n {
-            let Some(job) = self.queue.borrow_mut().pop_front() else { break };
+            let Some(job) = self.queue.borrow_mut().pop_front() else {
+                break;
+            };
             match job {
                 Job::Call(f) => f(),
                 Job::Notify(d) => d.run_deferred(),
@@ -126,9 +130,15 @@ impl Inner {
     }
 
     fn poll_task(&self, key: usize) {
-        let Some(mut fut) = self.tasks.borrow_mut().remove(&key) else { return };
+        let Some(mut fut) = self.tasks.borrow_mut().remove(&key) else {
+            return;
+        };
         let waker = Waker::from(Arc::new(TaskWaker(key, self.remote.clone())));
-        if fut.as_mut().poll(&mut Context::from_waker(&waker)).is_pending() {
+        if fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+        {
             self.tasks.borrow_mut().insert(key, fut);
         }
     }
@@ -309,7 +319,11 @@ impl LoopSocket for Sock {
         } else {
             Interest::READABLE
         };
-        let res = i.poll.borrow().registry().reregister(&mut self.stream, Token(self.token), interest);
+        let res =
+            i.poll
+                .borrow()
+                .registry()
+                .reregister(&mut self.stream, Token(self.token), interest);
         res.map_err(|e| Error::Io {
             op: "reregister",
             source: Arc::new(e),
@@ -319,4 +333,300 @@ impl LoopSocket for Sock {
     fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.stream.peer_addr()
     }
+}
+
+impl Scheduler for Recorder {
+    fn defer(&self, d: Rc<dyn Deferred>) {
+        Sched(Rc::downgrade(&self.inner)).defer(d);
+    }
+
+    fn wait_until(
+        &self,
+        done: &dyn Fn() -> bool,
+        timeout: Option<Duration>,
+        what: &'static str,
+    ) -> Result<(), Error> {
+        Sched(Rc::downgrade(&self.inner)).wait_until(done, timeout, what)
+    }
+}
+
+impl EventLoop for Recorder {
+    fn now(&self) -> Instant {
+        self.inner.record("now");
+        Instant::now()
+    }
+
+    fn set_timer(&self, deadline: Instant, f: Box<dyn FnOnce()>) -> TimerId {
+        self.inner.record("set_timer");
+        let seq = self.inner.next_seq.get() + 1;
+        self.inner.next_seq.set(seq);
+        self.inner.timers.borrow_mut().push((deadline, seq, f));
+        TimerId::from_raw(0, seq)
+    }
+
+    fn cancel_timer(&self, id: TimerId) -> bool {
+        self.inner.record("cancel_timer");
+        let mut timers = self.inner.timers.borrow_mut();
+        let before = timers.len();
+        timers.retain(|t| t.1 != id.into_raw().1);
+        timers.len() != before
+    }
+
+    fn reschedule_timer(&self, id: TimerId, deadline: Instant) -> bool {
+        self.inner.record("reschedule_timer");
+        let mut timers = self.inner.timers.borrow_mut();
+        let t = timers.iter_mut().find(|t| t.1 == id.into_raw().1);
+        t.map(|t| t.0 = deadline).is_some()
+    }
+
+    fn connect(&self, addr: SocketAddr) -> Result<Box<dyn LoopSocket>, Error> {
+        self.inner.record("connect");
+        let mut stream = TcpStream::connect(addr).map_err(|e| Error::Io {
+            op: "connect",
+            source: Arc::new(e),
+        })?;
+        let _ = stream.set_nodelay(true);
+        let token = self.inner.next_token.get();
+        self.inner.next_token.set(token + 1);
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let res = self
+            .inner
+            .poll
+            .borrow()
+            .registry()
+            .register(&mut stream, Token(token), both);
+        res.map_err(|e| Error::Io {
+            op: "register",
+            source: Arc::new(e),
+        })?;
+        let slot = Slot {
+            ready: Readiness::EMPTY,
+            on_ready: None,
+        };
+        self.inner.sockets.borrow_mut().insert(token, slot);
+        Ok(Box::new(Sock {
+            stream,
+            token,
+            addr,
+            inner: Rc::downgrade(&self.inner),
+        }))
+    }
+
+    fn call_soon(&self, f: Box<dyn FnOnce()>) {
+        self.inner.record("call_soon");
+        self.inner.queue.borrow_mut().push_back(Job::Call(f));
+    }
+
+    fn dispatch_callback(&self, callback: Callback) {
+        let f = match callback.into_parts() {
+            (CallbackKind::Watch, f) => {
+                self.inner.record("dispatch_callback(watch)");
+                self.watches.admit(f)
+            }
+            (_, f) => {
+                self.inner.record("dispatch_callback");
+                f
+            }
+        };
+        self.inner.queue.borrow_mut().push_back(Job::Call(f));
+    }
+
+    fn spawn_task(&self, task: LocalTask) -> TaskId {
+        self.inner.record("spawn_task");
+        let key = self.inner.next_token.get();
+        self.inner.next_token.set(key + 1);
+        self.inner.tasks.borrow_mut().insert(key, task);
+        self.inner.queue.borrow_mut().push_back(Job::Poll(key));
+        TaskId::from_raw(key, 0)
+    }
+
+    fn cancel_task(&self, id: TaskId) -> bool {
+        self.inner.record("cancel_task");
+        self.inner
+            .tasks
+            .borrow_mut()
+            .remove(&id.into_raw().0)
+            .is_some()
+    }
+
+    fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.inner.record("poll_once");
+        self.inner.turn(timeout).map_err(|e| Error::Io {
+            op: "poll",
+            source: Arc::new(e),
+        })?;
+        Ok(true)
+    }
+
+    fn is_embedded(&self) -> bool {
+        false
+    }
+}
+
+/// Event and lock objects of the recording loop (one flag; the lock is not re-entrant).
+#[derive(Clone, Debug)]
+struct Flag(Rc<Cell<bool>>, Recorder);
+
+impl EventObject for Flag {
+    fn is_set(&self) -> bool {
+        self.0.get()
+    }
+    fn set(&self) {
+        self.0.set(true);
+    }
+    fn clear(&self) {
+        self.0.set(false);
+    }
+    fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        match self.1.wait_until(&|| self.0.get(), timeout, "Flag::wait") {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl LockObject for Flag {
+    fn acquire(&self, blocking: bool, timeout: Option<Duration>) -> Result<bool, Error> {
+        if blocking && self.0.get() {
+            match self
+                .1
+                .wait_until(&|| !self.0.get(), timeout, "Flag::acquire")
+            {
+                Err(Error::Timeout) => return Ok(false),
+                other => other?,
+            }
+        }
+        Ok(!self.0.replace(true))
+    }
+    fn release(&self) -> Result<(), Error> {
+        match self.0.replace(false) {
+            true => Ok(()),
+            false => Err(LoopError::NotLocked.into()),
+        }
+    }
+    fn locked(&self) -> bool {
+        self.0.get()
+    }
+}
+
+impl Handler for Recorder {
+    type Socket = Sock;
+    type Event = Flag;
+    type Lock = Flag;
+    type RLock = Flag;
+
+    fn name(&self) -> &'static str {
+        "recording_mio_poll_handler"
+    }
+
+    fn running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    fn start(&self) -> Result<(), Error> {
+        self.inner.record("start");
+        self.inner.running.set(true);
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), Error> {
+        self.inner.record("stop");
+        self.inner.running.set(false);
+        Ok(())
+    }
+
+    fn select(
+        &self,
+        read: &[&Sock],
+        write: &[&Sock],
+        timeout: Option<Duration>,
+    ) -> Result<Selected, Error> {
+        let pick = |socks: &[&Sock], f: fn(Readiness) -> bool| -> Vec<usize> {
+            (0..socks.len())
+                .filter(|&i| f(socks[i].readiness()))
+                .collect()
+        };
+        let any = || {
+            !pick(read, Readiness::select_readable).is_empty()
+                || !pick(write, Readiness::select_writable).is_empty()
+        };
+        match self.wait_until(&any, timeout, "select") {
+            Ok(()) | Err(Error::Timeout) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(Selected {
+            readable: pick(read, Readiness::select_readable),
+            writable: pick(write, Readiness::select_writable),
+        })
+    }
+
+    fn socket(&self, _addr: SocketAddr) -> Result<Sock, Error> {
+        Err(Error::BadArgument(
+            "the recording handler makes no bare sockets".into(),
+        ))
+    }
+
+    fn create_connection(&self, addr: SocketAddr, _t: Option<Duration>) -> Result<Sock, Error> {
+        self.socket(addr)
+    }
+
+    fn event_object(&self) -> Flag {
+        Flag(Rc::default(), self.clone())
+    }
+
+    fn lock_object(&self) -> Flag {
+        Flag(Rc::default(), self.clone())
+    }
+
+    fn rlock_object(&self) -> Flag {
+        Flag(Rc::default(), self.clone())
+    }
+
+    fn scheduler(&self) -> &SchedulerRef {
+        self.inner.record("scheduler");
+        &self.scheduler
+    }
+}
+
+#[test]
+fn a_handler_of_our_own_drives_a_real_client() {
+    let server = ZkServer::start().expect("a ZooKeeper server");
+    let h = Recorder::new();
+    let zk = Client::builder(&server.connect_string())
+        .request_timeout(Some(WAIT))
+        .handler(h.clone())
+        .build_with()
+        .unwrap();
+    zk.start(Some(WAIT)).unwrap();
+    assert!(zk.connected());
+
+    assert_eq!(zk.create("/second", b"v1").unwrap(), "/second");
+    let seen: Rc<RefCell<Vec<WatchedEvent>>> = Rc::default();
+    let s = seen.clone();
+    let (data, _stat) = zk
+        .get_watch("/second", move |e: WatchedEvent| s.borrow_mut().push(e))
+        .unwrap();
+    assert_eq!(data.as_deref(), Some(&b"v1"[..]));
+    zk.set("/second", b"v2").unwrap();
+    zk.run_until(&|| !seen.borrow().is_empty(), Some(WAIT))
+        .unwrap();
+    assert_eq!(seen.borrow()[0].event_type, EventType::NodeDataChanged);
+    assert_eq!(seen.borrow()[0].path.as_deref(), Some("/second"));
+    zk.sleep(Duration::from_millis(20)).unwrap();
+    zk.stop().unwrap();
+
+    let calls = h.calls();
+    for call in [
+        "connect",
+        "set_on_ready",
+        "set_timer",
+        "now",
+        "defer",
+        "wait_until",
+        "dispatch_callback(watch)",
+    ] {
+        assert!(calls.contains(&call), "{call} never called: {calls:?}");
+    }
+    assert!(calls.contains(&"set_write_interest") || calls.contains(&"reschedule_timer"));
 }

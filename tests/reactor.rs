@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
-use mio_zookeeper::reactor::{Reactor, Readiness};
 use mio_zookeeper::handler::{Callback, EventLoop, Handler, MioHandler};
+use mio_zookeeper::reactor::{Reactor, Readiness};
 use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
@@ -217,7 +217,10 @@ fn stop_requested_from_another_thread_ends_a_wait() {
         waker.request_stop();
     });
     let start = Instant::now();
-    assert!(matches!(r.run_until(&|| false, None), Err(Error::Loop(LoopError::Stopped))));
+    assert!(matches!(
+        r.run_until(&|| false, None),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(!r.is_running());
     t.join().unwrap();
@@ -245,9 +248,16 @@ fn stop_from_a_callback_ends_every_nested_wait_and_drains_the_queue() {
     assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
     assert_eq!(
         *l.borrow(),
-        ["queued before stop", "stopped", "nested: Err(Loop(Stopped))"]
+        [
+            "queued before stop",
+            "stopped",
+            "nested: Err(Loop(Stopped))"
+        ]
     );
-    assert!(matches!(r.run_for(Duration::ZERO), Err(Error::Loop(LoopError::Stopped))));
+    assert!(matches!(
+        r.run_for(Duration::ZERO),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     // the loop can still be driven by hand, and started again
     let l5 = l.clone();
     r.spawn(move || push(&l5, "after"));
@@ -518,7 +528,10 @@ fn embedded_reactor_in_a_host_poll() {
         reactor.run_for(Duration::from_millis(1)).unwrap_err(),
         reactor.run_until(&|| false, None).unwrap_err(),
     ] {
-        assert!(matches!(err, Error::Loop(LoopError::Embedded { .. })), "{err}");
+        assert!(
+            matches!(err, Error::Loop(LoopError::Embedded { .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("embedded"));
     }
 

@@ -28,7 +28,6 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-
 use crate::handler::{Deferred, Scheduler, SchedulerRef};
 use crate::{Error, LoopError};
 

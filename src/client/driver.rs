@@ -22,8 +22,8 @@ use super::resolve::{Lookup, Resolver};
 use super::watchers::{PendingKind, PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
-use crate::proto::{ErrorCode, EventType, KeeperState, Response};
 use crate::handler::{Deferred, EventLoop, LoopSocket, Readiness, TimerId};
+use crate::proto::{ErrorCode, EventType, KeeperState, Response};
 use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState, WatchKind};
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.

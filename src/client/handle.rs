@@ -21,8 +21,8 @@ use log::debug;
 use super::driver::{self, Pending, Shared};
 use super::{Client, ClientBuilder};
 use crate::error::Error;
-use crate::handler::Handler;
 use crate::handler::EventLoop;
+use crate::handler::Handler;
 
 /// The part of a client that only user handles share: its drop closes the session.
 pub(crate) struct Handle<H: Handler> {

@@ -165,7 +165,6 @@ use bytes::Bytes;
 use crate::async_result::AsyncResult;
 use crate::error::Error;
 use crate::handler::{EventLoop, Handler, MioHandler};
-use crate::LoopError;
 use crate::proto::{
     Acl, AddWatchMode, AddWatchRequest, AuthPacket, ClientInfo, CreateMode, CreateRequest,
     CreateTtlRequest, DeleteRequest, ErrorCode, MultiOp, MultiResult, PathOnly, PathWatch,
@@ -173,6 +172,7 @@ use crate::proto::{
     WatchesRequest, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use crate::session::{Session, SessionConfig, SessionState};
+use crate::LoopError;
 use driver::{pump, Core, Pending, Shared};
 use handle::Handle;
 use hosts::{chroot_path, unchroot};
@@ -1789,7 +1789,11 @@ impl<H: Handler> Client<H> {
     ///
     /// [`Error::Timeout`]; [`LoopError::Stopped`], [`LoopError::Embedded`],
     /// [`LoopError::NestingTooDeep`] (as [`Error::Loop`]).
-    pub fn run_until(&self, done: &dyn Fn() -> bool, timeout: Option<Duration>) -> Result<(), Error> {
+    pub fn run_until(
+        &self,
+        done: &dyn Fn() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
         self.handler.run_until(done, timeout)
     }
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Registry};
 
 use super::{
-    Callback, CallbackKind, EventLoop, Handler, LocalTask, LoopSocket, MioEvent, MioLock,
-    MioRLock, Readiness, Scheduler, SchedulerRef, Selected, TaskId, TimerId, WatchGate,
+    Callback, CallbackKind, EventLoop, Handler, LocalTask, LoopSocket, MioEvent, MioLock, MioRLock,
+    Readiness, Scheduler, SchedulerRef, Selected, TaskId, TimerId, WatchGate,
 };
 use crate::reactor::{Completion, Deferred, EmbeddedHost, LoopWaker, Reactor, TcpSocket};
 use crate::{AsyncResult, Error, LoopError};
@@ -130,7 +130,9 @@ impl MioHandler {
         registry: &Registry,
         tokens: std::ops::Range<usize>,
     ) -> Result<MioHandler, Error> {
-        Ok(MioHandler::from_reactor(Reactor::embedded(registry, tokens)?))
+        Ok(MioHandler::from_reactor(Reactor::embedded(
+            registry, tokens,
+        )?))
     }
 
     /// A handler on a new reactor of `host` (see [`EmbeddedHost::reactor`]), registering

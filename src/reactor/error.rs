@@ -93,5 +93,4 @@ pub enum LoopError {
     /// `release()` of a lock that is not held (by this context, for a re-entrant lock).
     #[error("release() of a lock that is not held by the caller")]
     NotLocked,
-
 }

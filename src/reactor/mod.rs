@@ -99,8 +99,6 @@ use slab::Slab;
 
 use crate::Error;
 
-
-
 pub use embed::EmbeddedHost;
 pub use error::LoopError;
 pub use io::{IoStats, Readiness, TcpSocket};
