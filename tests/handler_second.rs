@@ -31,6 +31,9 @@ enum Job {
     Poll(usize),
 }
 
+/// A timer: deadline, sequence number (its id, and the order of ties), callback.
+type Timer = (Instant, u64, Box<dyn FnOnce()>);
+
 struct Slot {
     ready: Readiness,
     on_ready: Option<Box<dyn FnMut(Readiness)>>,
@@ -54,7 +57,7 @@ impl Wake for TaskWaker {
 struct Inner {
     poll: RefCell<Poll>,
     queue: RefCell<VecDeque<Job>>,
-    timers: RefCell<Vec<(Instant, u64, Box<dyn FnOnce()>)>>,
+    timers: RefCell<Vec<Timer>>,
     next_seq: Cell<u64>,
     sockets: RefCell<HashMap<usize, Slot>>,
     next_token: Cell<usize>,

@@ -63,7 +63,7 @@ impl Word {
             }
         }
         while self.sent < self.cmd.len() {
-            match (&*socket).write(&self.cmd[self.sent..]) {
+            match socket.write(&self.cmd[self.sent..]) {
                 Ok(0) => {
                     let e = ErrorKind::WriteZero.into();
                     return Some(Err(Error::io("sending a four-letter word", e)));
@@ -76,7 +76,7 @@ impl Word {
         }
         let mut buf = [0u8; 4096];
         loop {
-            match (&*socket).read(&mut buf) {
+            match socket.read(&mut buf) {
                 Ok(0) => return Some(Ok(String::from_utf8_lossy(&self.answer).into_owned())),
                 Ok(n) if self.answer.len() + n > MAX_ANSWER => {
                     return Some(Err(Error::BadArgument(format!(
