@@ -231,9 +231,7 @@ fn tour(
     if fired.get() {
         out.say("(the watch ran before set() returned: the server sends the event first)");
     }
-    a.handler()
-        .reactor()
-        .run_until(&|| fired.get(), Some(WAIT))?;
+    a.run_until(&|| fired.get(), Some(WAIT))?;
     let (data, _) = a.get("/config")?;
     out.say(format!("get /config -> {}", text(&data)));
 
@@ -271,9 +269,7 @@ fn tour(
     ));
     out.say("B: stop() closes its session");
     b.stop()?;
-    a.handler()
-        .reactor()
-        .run_until(&|| gone.get(), Some(WAIT))?;
+    a.run_until(&|| gone.get(), Some(WAIT))?;
     let children = a.get_children("/workers")?;
     out.say(format!(
         "A: /workers now has {} children: the ephemeral went with B's session",
@@ -344,9 +340,7 @@ fn tour(
         paths.len(),
         done.borrow().len()
     ));
-    a.handler()
-        .reactor()
-        .run_until(&|| done.borrow().len() == paths.len(), Some(WAIT))?;
+    a.run_until(&|| done.borrow().len() == paths.len(), Some(WAIT))?;
     let in_order = done.borrow().windows(2).all(|w| w[0] < w[1]);
     out.say(format!(
         "all {} callbacks ran, {}",
@@ -397,14 +391,10 @@ fn tour(
     a.set("/tree/leaf", b"2")?;
     a.delete("/tree/leaf")?;
     out.say("created /tree and /tree/leaf, set /tree/leaf, deleted /tree/leaf");
-    a.handler()
-        .reactor()
-        .run_until(&|| events.get() >= 4, Some(WAIT))?;
+    a.run_until(&|| events.get() >= 4, Some(WAIT))?;
     a.remove_watches("/tree", WatcherType::Any, false)?;
     out.say("remove_watches /tree");
-    a.handler()
-        .reactor()
-        .run_until(&|| events.get() >= 5, Some(WAIT))?;
+    a.run_until(&|| events.get() >= 5, Some(WAIT))?;
     let before = events.get();
     a.create("/tree/after", b"")?;
     out.say(format!(
@@ -430,7 +420,7 @@ fn tour(
             // this change is made while A is cut off.
             admin.set(&format!("{base}/config"), b"changed while A was away")?;
             out.say("admin: set /config while A is cut off");
-            a.handler().reactor().run_until(
+            a.run_until(
                 &|| fired.get() && a.state() == ClientState::Connected,
                 Some(WAIT),
             )?;
@@ -455,9 +445,7 @@ fn tour(
     a.add_listener(move |s| l.set(s == ClientState::Lost));
     a.stop()?;
     // The listener call is queued on the loop; let it run.
-    a.handler()
-        .reactor()
-        .run_until(&|| lost.get(), Some(WAIT))?;
+    a.run_until(&|| lost.get(), Some(WAIT))?;
     match a.get("/config") {
         Err(e) => out.say(format!("A: get after stop -> error: {e}")),
         Ok(_) => out.say("A: get after stop unexpectedly worked"),

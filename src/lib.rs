@@ -17,11 +17,14 @@
 //! clock.
 //!
 //! ```text
-//!  client/                 Client (kazoo's KazooClient), transactions, watches
-//!     |
-//!  handler / async_result  Handler trait (IHandler), AsyncResult<T> (IAsyncResult)
-//!     |
-//!  reactor/                mio::Poll or a host's Registry, tokens, timers, task queue
+//!  client/                 Client (kazoo's KazooClient), transactions, watches;
+//!     |                    reaches its loop only through its Handler
+//!  handler / async_result  Handler (IHandler) over the dyn-safe EventLoop (timers,
+//!     |                    sockets, callbacks, tasks, the blocking wait); watch callbacks
+//!     |                    serialized here; AsyncResult<T> (IAsyncResult) on a Scheduler;
+//!     |                    MioHandler, the default, on the reactor below
+//!  reactor/                mio::Poll or a host's Registry, tokens, timers, a plain FIFO;
+//!     |                    knows nothing of ZooKeeper (another loop may replace it)
 //!     |
 //!  session/                sans-IO session state machine
 //!     |
@@ -78,9 +81,7 @@
 //!         });
 //! }
 //! assert!(created.borrow().is_empty()); // nothing ran yet: the loop runs callbacks
-//! zk.handler()
-//!     .reactor()
-//!     .run_until(&|| created.borrow().len() == 3, Some(Duration::from_secs(10)))?;
+//! zk.run_until(&|| created.borrow().len() == 3, Some(Duration::from_secs(10)))?;
 //! assert_eq!(*created.borrow(), ["/a", "/b", "/c"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
