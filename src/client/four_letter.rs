@@ -14,9 +14,6 @@ use crate::handler::{EventLoop, Handler, LoopSocket, Readiness, TimerId};
 
 use super::Client;
 
-/// How long a four-letter word may take when the client has no request timeout.
-const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
-
 /// The most bytes of an answer kept (`mntr`, `cons` and `wchp` of a big server are the
 /// long ones; this is far above them).
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -104,13 +101,13 @@ fn word(cmd: &str) -> Result<[u8; 4], Error> {
 
 /// Sends `cmd` to `addr` on a connection of its own registered with `lp`; the answer
 /// (everything the server sends before closing) or an error sets `result` (returned), at
-/// the latest at `deadline` ([`Error::Timeout`]).
+/// the latest at `deadline` ([`Error::Timeout`]; `None`: no limit, as everywhere).
 pub(crate) fn send(
     lp: &Rc<dyn EventLoop>,
     result: AsyncResult<String>,
     addr: SocketAddr,
     cmd: &str,
-    deadline: Duration,
+    deadline: Option<Duration>,
 ) -> AsyncResult<String> {
     let cmd = match word(cmd) {
         Ok(w) => w,
@@ -136,9 +133,12 @@ pub(crate) fn send(
         lp: lp.clone(),
     }));
     // The timer holds the exchange (strongly) until it ends; the socket's callback holds it
-    // weakly, so nothing is left behind once the timer is cancelled or fired.
+    // weakly, so nothing is left behind once the timer is cancelled or fired. With no
+    // deadline the callback holds it instead: `finish` drops the socket, and so the callback.
     let weak: Weak<RefCell<Word>> = Rc::downgrade(&word);
+    let strong = deadline.is_none().then(|| word.clone());
     if let Err(e) = socket.set_on_ready(Box::new(move |_r: Readiness| {
+        let _held = &strong;
         if let Some(w) = weak.upgrade() {
             w.borrow_mut().on_ready();
         }
@@ -146,16 +146,18 @@ pub(crate) fn send(
         let _ = result.set_exception(e);
         return result;
     }
-    let held = word.clone();
-    let timer = lp.set_timer_fn(lp.now() + deadline, move || {
-        let mut w = held.borrow_mut();
-        w.timer = None;
-        log::debug!("four-letter word to {addr}: no answer within {deadline:?}");
-        w.finish(Err(Error::Timeout));
+    let timer = deadline.map(|deadline| {
+        let held = word.clone();
+        lp.set_timer_fn(lp.now() + deadline, move || {
+            let mut w = held.borrow_mut();
+            w.timer = None;
+            log::debug!("four-letter word to {addr}: no answer within {deadline:?}");
+            w.finish(Err(Error::Timeout));
+        })
     });
     let mut w = word.borrow_mut();
     w.socket = Some(socket);
-    w.timer = Some(timer);
+    w.timer = timer;
     result
 }
 
@@ -200,7 +202,7 @@ impl<H: Handler> Client<H> {
     /// [`Error::ConnectionLoss`] when the client is not connected;
     /// [`Error::BadArgument`] when `cmd` is not four ASCII letters;
     /// [`Error::Timeout`] when the answer is not complete within the per-call timeout
-    /// (10 s when there is none); [`Error::ConnectionRefused`] or [`Error::Io`] from the
+    /// (none: no limit, like every `None` duration); [`Error::ConnectionRefused`] or [`Error::Io`] from the
     /// connection (a server that does not allow the word closes it without an answer, which
     /// gives an empty string).
     pub fn command_async(&self, cmd: &str) -> AsyncResult<String> {
@@ -213,10 +215,7 @@ impl<H: Handler> Client<H> {
             let _ = result.set_exception(Error::ConnectionLoss);
             return result;
         };
-        let deadline = self
-            .timeout
-            .unwrap_or(self.config.request_timeout)
-            .unwrap_or(DEFAULT_DEADLINE);
+        let deadline = self.timeout.unwrap_or(self.config.request_timeout);
         send(&lp, result, addr, cmd, deadline)
     }
 

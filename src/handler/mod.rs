@@ -32,10 +32,10 @@
 //!
 //! | kind | queued by | runs |
 //! |---|---|---|
-//! | completion callbacks | `AsyncResult::rawlink`, [`Callback::completion`] | from the FIFO queue, never inside the `set`/`rawlink` call that triggered them |
+//! | completion callbacks | `AsyncResult::rawlink` ([`Scheduler::defer`]), [`Callback::completion`] | from the FIFO queue, never inside the `set`/`rawlink` call that triggered them |
 //! | watch callbacks | [`Callback::watch`] via `dispatch_callback` | from the same FIFO, **one at a time** |
 //! | tasks | [`Handler::spawn`], [`Handler::spawn_future`] (each poll of a future) | from the same FIFO |
-//! | timer and readiness callbacks | the reactor's `set_timer`, `register_with` | in the timer and I/O phases of an iteration |
+//! | timer and readiness callbacks | [`EventLoop::set_timer`], [`LoopSocket::set_on_ready`] | in the timer and I/O phases of an iteration |
 //!
 //! **Order.** One FIFO for all kinds: callbacks run in the order their triggers happened
 //! (a watch event read before a reply is dispatched before that reply's completion

@@ -88,3 +88,32 @@ impl Gate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A turn that comes up while a watch callback runs (a nested loop reached it) is owed:
+    /// its callback runs right after the running one returns, never inside it.
+    #[test]
+    fn a_turn_reached_inside_a_watch_runs_after_it() {
+        let gate = WatchGate::new();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l2 = log.clone();
+        let second = gate.admit(Box::new(move || l2.borrow_mut().push("w2")));
+        let second = RefCell::new(Some(second));
+        let (l1, g) = (log.clone(), gate.clone());
+        let first = gate.admit(Box::new(move || {
+            l1.borrow_mut().push("w1 start");
+            assert!(g.in_watch_callback());
+            // the nested loop reaches w2's turn
+            if let Some(turn) = second.borrow_mut().take() {
+                turn();
+            }
+            l1.borrow_mut().push("w1 end");
+        }));
+        first();
+        assert_eq!(*log.borrow(), ["w1 start", "w1 end", "w2"]);
+        assert!(!gate.in_watch_callback());
+    }
+}
