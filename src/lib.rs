@@ -126,7 +126,8 @@
 //! blocking call of one client sends the others' pings). A client built on
 //! [`MioHandler::new`] (`Client::builder(hosts).handler(h)`) has a loop of its own, driven
 //! only by waits on that loop. [`Handler::stop`] stops a loop for all its clients: on the
-//! default loop, every wait on the thread fails with [`LoopError::Stopped`](crate::LoopError::Stopped) until it is started
+//! default loop, every wait on the thread fails with
+//! [`LoopError::Stopped`](crate::LoopError::Stopped) until it is started
 //! again (a client's `start` does).
 //!
 //! 1. **Blocking calls**, as above: every wait runs the loop.
@@ -155,7 +156,8 @@
 //!    under tokens the host hands over ([`MioHandler::embedded`]); the host passes events
 //!    to [`Reactor::handle_event`], bounds its poll timeout with
 //!    [`Reactor::next_timeout`] and calls [`Reactor::run_pending`] after each poll. Blocking
-//!    calls are refused there ([`LoopError::Embedded`](crate::LoopError::Embedded)): use `*_async`, callbacks and tasks.
+//!    calls are refused there ([`LoopError::Embedded`](crate::LoopError::Embedded)): use
+//!    `*_async`, callbacks and tasks.
 //!
 //!    ```
 //!    # let server = mio_zookeeper::testing::ZkServer::start()?;
@@ -180,7 +182,8 @@
 //!        handler.reactor().run_pending()?;
 //!    }
 //!    assert!(zk.connected());
-//!    assert!(matches!(zk.get("/"), Err(mio_zookeeper::Error::Loop(mio_zookeeper::LoopError::Embedded { .. }))));
+//!    use mio_zookeeper::{Error, LoopError};
+//!    assert!(matches!(zk.get("/"), Err(Error::Loop(LoopError::Embedded { .. }))));
 //!    # Ok::<(), Box<dyn std::error::Error>>(())
 //!    ```
 //!

@@ -1,9 +1,14 @@
 //! `AsyncResult<T>`: an Rc-based, cooperatively blocking result (kazoo's `IAsyncResult`).
 //!
+//! **What lives here, and what it may use:** the result object only; it reaches its loop
+//! through the handler layer's dyn-safe [`Scheduler`] (queue a notification, run a blocking
+//! wait), never the reactor, so any [`Handler`](crate::Handler) can make results.
+//!
 //! The contract (DESIGN.md; where kazoo's handlers differ, this follows gevent's):
 //!
 //! - a result is set at most once: a second [`set`](AsyncResult::set) or
-//!   [`set_exception`](AsyncResult::set_exception) is refused with [`LoopError::AlreadySet`](crate::LoopError::AlreadySet);
+//!   [`set_exception`](AsyncResult::set_exception) is refused with
+//!   [`LoopError::AlreadySet`](crate::LoopError::AlreadySet);
 //! - [`rawlink`](AsyncResult::rawlink) callbacks are one-shot and **always deferred** to the
 //!   loop's queue, even when the result is already set: a callback never runs inside `set`
 //!   or `rawlink`, and never twice;
@@ -11,14 +16,16 @@
 //!   timeout passes ([`Error::Timeout`], the handler's timeout error); inside a callback or
 //!   task this nests (bounded, and watch callbacks stay serialized: see
 //!   [`handler`](crate::handler#how-callbacks-are-called));
-//! - on an embedded loop a blocking wait is refused with [`LoopError::Embedded`](crate::LoopError::Embedded); await the
+//! - on an embedded loop a blocking wait is refused with
+//!   [`LoopError::Embedded`](crate::LoopError::Embedded); await the
 //!   result in a task or `rawlink` instead;
 //! - notifications run in the order the results were set (and, for one result, in the order
 //!   the callbacks were linked); the tasks awaiting a result are woken after its callbacks are
 //!   queued, so they resume after them.
 //!
 //! A result does not keep its loop alive: when the last handler is dropped, blocking calls
-//! fail with [`LoopError::Gone`](crate::LoopError::Gone) and pending notifications are dropped (with a warning).
+//! fail with [`LoopError::Gone`](crate::LoopError::Gone) and pending notifications are dropped
+//! (with a warning).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -92,7 +99,8 @@ struct State<T> {
 }
 
 /// The Rust form of kazoo's `IAsyncResult`: a value or an [`Error`] that arrives later,
-/// shared by cloning (an `Rc`; `!Send`), bound to the [`Scheduler`] of the handler that made it (any
+/// shared by cloning (an `Rc`; `!Send`), bound to the [`Scheduler`] of the handler that made it
+/// (any
 /// [`Handler`](crate::Handler), through the dyn-safe [`Scheduler`]).
 ///
 /// See the [module docs](self) for the contract. Besides the blocking API it implements
@@ -182,7 +190,8 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::AlreadySet`](crate::LoopError::AlreadySet) if it was already set (the stored outcome is kept).
+    /// [`LoopError::AlreadySet`](crate::LoopError::AlreadySet) if it was already set (the stored
+    /// outcome is kept).
     pub fn set(&self, value: T) -> Result<(), Error> {
         self.complete(Ok(value))
     }
@@ -309,7 +318,9 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Stopped`](crate::LoopError::Stopped), [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep), [`LoopError::Embedded`](crate::LoopError::Embedded),
+    /// [`LoopError::Stopped`](crate::LoopError::Stopped),
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded),
     /// [`LoopError::Gone`](crate::LoopError::Gone).
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         match self.block(timeout, "AsyncResult::wait") {
@@ -411,8 +422,10 @@ impl<T: Clone + 'static> AsyncResult<T> {
     /// # Notable errors
     ///
     /// The stored error; [`Error::Timeout`] (the handler's timeout error) when not set in
-    /// time or not set and `!block`; [`LoopError::Stopped`](crate::LoopError::Stopped) if the handler is or gets stopped;
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep); [`LoopError::Embedded`](crate::LoopError::Embedded) for a blocking call on an embedded
+    /// time or not set and `!block`; [`LoopError::Stopped`](crate::LoopError::Stopped) if the
+    /// handler is or gets stopped;
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep);
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded) for a blocking call on an embedded
     /// loop; [`LoopError::Gone`](crate::LoopError::Gone).
     pub fn get(&self, block: bool, timeout: Option<Duration>) -> Result<T, Error> {
         if let Some(r) = self.peek() {

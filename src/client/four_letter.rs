@@ -187,7 +187,8 @@ impl<H: Handler> Client<H> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded handler (use `command_async`); the errors of
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded handler (use
+    /// `command_async`); the errors of
     /// `command_async`.
     pub fn command(&self, cmd: &str) -> Result<String, Error> {
         self.blocking("Client::command", || self.command_async(cmd))
@@ -202,7 +203,8 @@ impl<H: Handler> Client<H> {
     /// [`Error::ConnectionLoss`] when the client is not connected;
     /// [`Error::BadArgument`] when `cmd` is not four ASCII letters;
     /// [`Error::Timeout`] when the answer is not complete within the per-call timeout
-    /// (none: no limit, like every `None` duration); [`Error::ConnectionRefused`] or [`Error::Io`] from the
+    /// (none: no limit, like every `None` duration); [`Error::ConnectionRefused`] or [`Error::Io`]
+    /// from the
     /// connection (a server that does not allow the word closes it without an answer, which
     /// gives an empty string).
     pub fn command_async(&self, cmd: &str) -> AsyncResult<String> {

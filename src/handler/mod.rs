@@ -6,7 +6,8 @@
 //! the members of its dyn-safe supertrait [`EventLoop`] (with [`Scheduler`], what an
 //! [`AsyncResult`] needs); kazoo's members (`spawn`, `select`, `create_connection`, `sleep`,
 //! `event_object`, `lock_object`, `async_result`, ...) sit on top. [`MioHandler`], the
-//! default, maps every member onto one single-threaded [`Reactor`]: nothing blocks the
+//! default, maps every member onto one single-threaded [`Reactor`](crate::reactor::Reactor):
+//! nothing blocks the
 //! thread except the reactor's own poll, and every wait (`sleep`, `select`,
 //! `create_connection`, `Event::wait`, `Lock::acquire`, `AsyncResult::get`) *runs the loop*
 //! until it is over, as gevent's handler does. Another loop implements the traits without
@@ -54,13 +55,15 @@
 //! queued, in order, and run after it returns (kazoo's recipes block inside watch callbacks;
 //! watch callbacks stay serialized: the handler keeps this rule, with a [`WatchGate`], not
 //! the reactor, whose queue is a plain FIFO). Nesting is bounded by
-//! [`Reactor::MAX_DEPTH`](crate::reactor::Reactor::MAX_DEPTH) ([`LoopError::NestingTooDeep`]).
+//! [`Reactor::MAX_DEPTH`](crate::reactor::Reactor::MAX_DEPTH)
+//! ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep)).
 //! Blocking in a callback holds up the callbacks queued behind it, so prefer `rawlink`,
 //! `spawn` or an `async` task; readiness and timer callbacks (the connection's own) should
 //! never block. On an embedded reactor every blocking call is refused with
-//! [`LoopError::Embedded`].
+//! [`LoopError::Embedded`](crate::LoopError::Embedded).
 //!
-//! **Stopping.** [`Handler::stop`] makes every wait in progress return [`LoopError::Stopped`],
+//! **Stopping.** [`Handler::stop`] makes every wait in progress return
+//! [`LoopError::Stopped`](crate::LoopError::Stopped),
 //! refuses new ones until `start`, and runs the callbacks already queued before it returns.
 //! Unlike kazoo's threading handler after PR #549, a stopped handler does *not* run
 //! callbacks inline (DESIGN.md: callbacks are always deferred, so no caller is re-entered):
@@ -168,7 +171,8 @@ pub trait Handler: EventLoop + Clone + fmt::Debug + 'static {
     fn start(&self) -> Result<(), Error>;
 
     /// Stops the handler; returns once it is safely stopped: waits in progress return
-    /// [`LoopError::Stopped`] and the already queued callbacks have run. Idempotent.
+    /// [`LoopError::Stopped`](crate::LoopError::Stopped) and the already queued callbacks have
+    /// run. Idempotent.
     fn stop(&self) -> Result<(), Error>;
 
     /// Queues a task: `f` runs on the loop after the work queued before it.
@@ -239,7 +243,8 @@ pub trait Handler: EventLoop + Clone + fmt::Debug + 'static {
     fn rlock_object(&self) -> Self::RLock;
 
     /// The scheduler the results of this handler are bound to (kept by the handler: a
-    /// result whose handler is gone refuses to block, with [`LoopError::Gone`]).
+    /// result whose handler is gone refuses to block, with
+    /// [`LoopError::Gone`](crate::LoopError::Gone)).
     fn scheduler(&self) -> &SchedulerRef;
 
     /// A new pending result whose callbacks run on this handler's loop.
@@ -267,7 +272,3 @@ pub trait Handler: EventLoop + Clone + fmt::Debug + 'static {
         Error::Timeout
     }
 }
-
-/// For intra-doc links.
-#[allow(unused_imports)]
-use crate::{reactor::Reactor, LoopError};

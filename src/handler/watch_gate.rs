@@ -99,19 +99,20 @@ mod tests {
     fn a_turn_reached_inside_a_watch_runs_after_it() {
         let gate = WatchGate::new();
         let log = Rc::new(RefCell::new(Vec::new()));
-        let l2 = log.clone();
-        let second = gate.admit(Box::new(move || l2.borrow_mut().push("w2")));
-        let second = RefCell::new(Some(second));
-        let (l1, g) = (log.clone(), gate.clone());
+        // w2's turn, reached by w1's nested loop
+        let nested: Rc<RefCell<Option<Box<dyn FnOnce()>>>> = Rc::default();
+        let (l1, g, n) = (log.clone(), gate.clone(), nested.clone());
         let first = gate.admit(Box::new(move || {
             l1.borrow_mut().push("w1 start");
             assert!(g.in_watch_callback());
-            // the nested loop reaches w2's turn
-            if let Some(turn) = second.borrow_mut().take() {
+            let turn = n.borrow_mut().take();
+            if let Some(turn) = turn {
                 turn();
             }
             l1.borrow_mut().push("w1 end");
         }));
+        let l2 = log.clone();
+        *nested.borrow_mut() = Some(gate.admit(Box::new(move || l2.borrow_mut().push("w2"))));
         first();
         assert_eq!(*log.borrow(), ["w1 start", "w1 end", "w2"]);
         assert!(!gate.in_watch_callback());

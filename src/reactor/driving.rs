@@ -22,8 +22,10 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded reactor (the host polls; use
-    /// [`run_pending`](Reactor::run_pending)); [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep); [`Error::Io`] if
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded reactor (the host polls;
+    /// use
+    /// [`run_pending`](Reactor::run_pending));
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep); [`Error::Io`] if
     /// the poll itself fails.
     pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         if self.inner.embedded {
@@ -38,7 +40,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Timeout`], [`LoopError::Stopped`](crate::LoopError::Stopped), [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
+    /// [`Error::Timeout`], [`LoopError::Stopped`](crate::LoopError::Stopped),
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
     /// [`LoopError::Embedded`](crate::LoopError::Embedded).
     pub fn run_until<C: Completion + ?Sized>(
         &self,
@@ -53,7 +56,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Stopped`](crate::LoopError::Stopped) (also when stopped during the sleep), [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
+    /// [`LoopError::Stopped`](crate::LoopError::Stopped) (also when stopped during the sleep),
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
     /// [`LoopError::Embedded`](crate::LoopError::Embedded).
     pub fn run_for(&self, duration: Duration) -> Result<(), Error> {
         let what = "sleep/run_for";
@@ -116,7 +120,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// inside callbacks.
     pub fn run_pending(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let mut did = self.drain_remote();
@@ -131,7 +136,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// inside callbacks.
     pub fn run_timers(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         Ok(self.fire_timers())
@@ -143,7 +149,8 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep inside callbacks.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// inside callbacks.
     pub fn run_callbacks(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
         let did = self.drain_remote();

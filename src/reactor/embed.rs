@@ -42,7 +42,8 @@ impl Grant {
 }
 
 /// A host application's `mio::Poll`, as seen by the reactors embedded in it: it hands out
-/// token ranges (refusing any overlap with [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and drives all of
+/// token ranges (refusing any overlap with
+/// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and drives all of
 /// its reactors with three calls.
 ///
 /// Make one per `Poll`, next to it. Then, for each client (or group of clients sharing a
@@ -97,7 +98,10 @@ impl Grant {
 /// let b = host.reactor(200..300)?;
 /// // Overlapping ranges are refused, with the range that holds the tokens.
 /// let err = host.reactor(150..250).unwrap_err();
-/// assert!(matches!(err, Error::Loop(LoopError::TokenCollision { other_start: 100, other_end: 200, .. })));
+/// assert!(matches!(
+///     err,
+///     Error::Loop(LoopError::TokenCollision { other_start: 100, other_end: 200, .. })
+/// ));
 ///
 /// let fired = Rc::new(Cell::new(0));
 /// for r in [&a, &b] {
@@ -169,7 +173,8 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) for an empty range; [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) if it overlaps a
+    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) for an empty range;
+    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) if it overlaps a
     /// range already handed out or reserved.
     pub fn reserve(&self, tokens: Range<usize>) -> Result<(), Error> {
         if tokens.is_empty() {
@@ -187,8 +192,10 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches `usize::MAX`;
-    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) when it overlaps a range already handed out or reserved.
+    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches
+    /// `usize::MAX`;
+    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) when it overlaps a range
+    /// already handed out or reserved.
     pub fn reactor(&self, tokens: Range<usize>) -> Result<Reactor, Error> {
         self.check_free(&tokens)?;
         let reactor = Reactor::embedded(&self.registry, tokens.clone())?;
@@ -252,7 +259,8 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) if called from deep inside callbacks; the other reactors
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) if called from deep inside
+    /// callbacks; the other reactors
     /// still run, and the first error is returned.
     pub fn run_pending(&self) -> Result<bool, Error> {
         self.each_run(Reactor::run_pending)

@@ -17,7 +17,8 @@ pub enum LoopError {
     #[error("the handler is stopped: call start() before waiting on its loop")]
     Stopped,
 
-    /// Blocking waits were nested deeper than the fixed bound (a callback that blocks, inside a callback that blocks, ...).
+    /// Blocking waits were nested deeper than the fixed bound (a callback that blocks, inside a
+    /// callback that blocks, ...).
     #[error(
         "blocking waits nested more than {limit} deep (a callback or task that blocks, inside \
          another that blocks, ...): use rawlink, spawn or an async task instead"

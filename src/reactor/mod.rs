@@ -38,8 +38,10 @@
 //! everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
 //! drives the loop itself until its condition holds. It may be called from inside a
 //! callback or task the loop is running; such nesting is bounded by
-//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) past it). A wait returns
-//! [`LoopError::Stopped`](crate::LoopError::Stopped) when the reactor is stopped, and on an embedded reactor it is refused
+//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) past
+//! it). A wait returns
+//! [`LoopError::Stopped`](crate::LoopError::Stopped) when the reactor is stopped, and on an
+//! embedded reactor it is refused
 //! with [`LoopError::Embedded`](crate::LoopError::Embedded).
 //!
 //! # Embedding
@@ -50,7 +52,8 @@
 //! than [`next_timeout`](Reactor::next_timeout), and calls
 //! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
 //! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
-//! [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and offers the same three calls for all of them at once.
+//! [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and offers the same three
+//! calls for all of them at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -360,7 +363,8 @@ impl Drop for Frame<'_> {
 impl Reactor {
     /// How deeply loop-driving calls may nest: a blocking wait inside a callback run by a
     /// blocking wait inside a callback ... Past it, waits fail with
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) instead of overflowing the stack.
+    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) instead of overflowing the
+    /// stack.
     pub const MAX_DEPTH: u32 = 32;
 
     /// A reactor with its own `mio::Poll` (and a `mio::Waker` on token `usize::MAX`).
@@ -387,8 +391,10 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches `usize::MAX` (mio's waker
-    /// token here); later, [`LoopError::TokenRange`](crate::LoopError::TokenRange) again from `register` when the range is
+    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches
+    /// `usize::MAX` (mio's waker
+    /// token here); later, [`LoopError::TokenRange`](crate::LoopError::TokenRange) again from
+    /// `register` when the range is
     /// used up.
     pub fn embedded(registry: &Registry, tokens: Range<usize>) -> Result<Reactor, Error> {
         if tokens.is_empty() || tokens.end == usize::MAX {
@@ -473,10 +479,12 @@ impl Reactor {
     }
 
     /// Stops the loop: every blocking wait in progress (nested on the stack below this call,
-    /// or in another frame) returns [`LoopError::Stopped`](crate::LoopError::Stopped) as soon as control comes back to it,
+    /// or in another frame) returns [`LoopError::Stopped`](crate::LoopError::Stopped) as soon as
+    /// control comes back to it,
     /// and new ones are refused until [`start`](Reactor::start). Before returning, `stop`
     /// runs the callbacks and tasks already queued (and those they queue, up to a bound), so
-    /// completion callbacks of results set before the stop are not lost. Work queued later stays queued until
+    /// completion callbacks of results set before the stop are not lost. Work queued later stays
+    /// queued until
     /// the loop is driven again (`poll_once`, `run_pending`, another `stop`).
     /// Idempotent. Timers and registrations are kept.
     pub fn stop(&self) {

@@ -94,7 +94,8 @@ impl Remote {
 ///     waker.request_stop();
 /// });
 /// // Would sleep for a minute; the other thread stops it.
-/// assert!(matches!(reactor.run_for(Duration::from_secs(60)), Err(Error::Loop(LoopError::Stopped))));
+/// let slept = reactor.run_for(Duration::from_secs(60));
+/// assert!(matches!(slept, Err(Error::Loop(LoopError::Stopped))));
 /// t.join().unwrap();
 /// # Ok::<(), Error>(())
 /// ```
