@@ -100,7 +100,8 @@ mod tests {
         let gate = WatchGate::new();
         let log = Rc::new(RefCell::new(Vec::new()));
         // w2's turn, reached by w1's nested loop
-        let nested: Rc<RefCell<Option<Box<dyn FnOnce()>>>> = Rc::default();
+        type Turn = Option<Box<dyn FnOnce()>>;
+        let nested: Rc<RefCell<Turn>> = Rc::default();
         let (l1, g, n) = (log.clone(), gate.clone(), nested.clone());
         let first = gate.admit(Box::new(move || {
             l1.borrow_mut().push("w1 start");
