@@ -447,8 +447,7 @@ impl<H: Handler> ClientBuilder<H> {
 /// A ZooKeeper client. Cheap to clone (an `Rc`); `!Send`: it lives on its loop's thread.
 /// See the [module docs](self).
 ///
-/// Dropping the last clone closes the session (see
-/// [Ownership](self#ownership-dropping-the-client-closes-the-session)).
+/// Dropping the last clone closes the session (see [Ownership](self#ownership-dropping-the-client-closes-the-session)).
 /// A watcher or listener that needs the client captures a [`WeakClient`]
 /// ([`downgrade`](Client::downgrade)), never a clone: a clone stored in the client's own
 /// callbacks keeps the session open after the program dropped its handles.
