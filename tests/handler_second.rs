@@ -421,17 +421,17 @@ impl EventLoop for Recorder {
     }
 
     fn dispatch_callback(&self, callback: Callback) {
-        let f = match callback.into_parts() {
+        let job = match callback.into_parts() {
             (CallbackKind::Watch, f) => {
                 self.inner.record("dispatch_callback(watch)");
-                self.watches.admit(f)
+                Job::Notify(self.watches.admit(f))
             }
             (_, f) => {
                 self.inner.record("dispatch_callback");
-                f
+                Job::Call(f)
             }
         };
-        self.inner.queue.borrow_mut().push_back(Job::Call(f));
+        self.inner.queue.borrow_mut().push_back(job);
     }
 
     fn spawn_task(&self, task: LocalTask) -> TaskId {

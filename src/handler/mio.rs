@@ -380,7 +380,7 @@ impl EventLoop for MioHandler {
 
     fn dispatch_callback(&self, callback: Callback) {
         match callback.into_parts() {
-            (CallbackKind::Watch, f) => self.reactor.call_soon_boxed(self.watches.admit(f)),
+            (CallbackKind::Watch, f) => self.reactor.defer(self.watches.admit(f)),
             (_, f) => self.reactor.call_soon_boxed(f),
         }
     }

@@ -6,11 +6,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
+use super::Deferred;
+
 /// Serializes watch callbacks over a loop whose queue knows nothing of them (any
 /// [`EventLoop`](super::EventLoop) implementation can use one).
 ///
-/// [`admit`](WatchGate::admit) takes a watch callback and returns the closure to queue in
-/// its place, at its position in the FIFO. When that closure runs and no watch callback is
+/// [`admit`](WatchGate::admit) takes a watch callback and returns the turn to queue in its
+/// place, at its position in the FIFO (a clone of the gate's `Rc`: no allocation per
+/// callback beyond the callback's own box). When that closure runs and no watch callback is
 /// running, it runs the oldest admitted callback. When one is running (it blocks, driving a
 /// nested loop that reaches the next one's turn), the turn is *owed*: the callback stays
 /// held, and runs right after the running one returns, before anything else the outer
@@ -55,16 +58,22 @@ impl WatchGate {
         WatchGate::default()
     }
 
-    /// Takes a watch callback; returns what to queue on the loop's FIFO in its place.
-    pub fn admit(&self, f: Box<dyn FnOnce()>) -> Box<dyn FnOnce()> {
+    /// Takes a watch callback; returns the turn to queue on the loop's FIFO in its place
+    /// (run it with [`Deferred::run_deferred`]).
+    pub fn admit(&self, f: Box<dyn FnOnce()>) -> Rc<dyn Deferred> {
         self.inner.waiting.borrow_mut().push_back(f);
-        let gate = self.inner.clone();
-        Box::new(move || gate.turn())
+        self.inner.clone()
     }
 
     /// Whether a watch callback is running.
     pub fn in_watch_callback(&self) -> bool {
         self.inner.running.get()
+    }
+}
+
+impl Deferred for Gate {
+    fn run_deferred(self: Rc<Self>) {
+        self.turn();
     }
 }
 
@@ -100,21 +109,20 @@ mod tests {
         let gate = WatchGate::new();
         let log = Rc::new(RefCell::new(Vec::new()));
         // w2's turn, reached by w1's nested loop
-        type Turn = Option<Box<dyn FnOnce()>>;
-        let nested: Rc<RefCell<Turn>> = Rc::default();
+        let nested: Rc<RefCell<Option<Rc<dyn Deferred>>>> = Rc::default();
         let (l1, g, n) = (log.clone(), gate.clone(), nested.clone());
         let first = gate.admit(Box::new(move || {
             l1.borrow_mut().push("w1 start");
             assert!(g.in_watch_callback());
             let turn = n.borrow_mut().take();
             if let Some(turn) = turn {
-                turn();
+                turn.run_deferred();
             }
             l1.borrow_mut().push("w1 end");
         }));
         let l2 = log.clone();
         *nested.borrow_mut() = Some(gate.admit(Box::new(move || l2.borrow_mut().push("w2"))));
-        first();
+        first.run_deferred();
         assert_eq!(*log.borrow(), ["w1 start", "w1 end", "w2"]);
         assert!(!gate.in_watch_callback());
     }
