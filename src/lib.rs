@@ -127,7 +127,7 @@
 //! [`MioHandler::new`] (`Client::builder(hosts).handler(h)`) has a loop of its own, driven
 //! only by waits on that loop. [`Handler::stop`] stops a loop for all its clients: on the
 //! default loop, every wait on the thread fails with
-//! [`LoopError::Stopped`](crate::LoopError::Stopped) until it is started
+//! [`LoopError::Stopped`] until it is started
 //! again (a client's `start` does).
 //!
 //! 1. **Blocking calls**, as above: every wait runs the loop.
@@ -156,7 +156,7 @@
 //!    under tokens the host hands over ([`MioHandler::embedded`]); the host passes events
 //!    to [`Reactor::handle_event`], bounds its poll timeout with
 //!    [`Reactor::next_timeout`] and calls [`Reactor::run_pending`] after each poll. Blocking
-//!    calls are refused there ([`LoopError::Embedded`](crate::LoopError::Embedded)): use
+//!    calls are refused there ([`LoopError::Embedded`]): use
 //!    `*_async`, callbacks and tasks.
 //!
 //!    ```

@@ -8,7 +8,7 @@
 //!
 //! - a result is set at most once: a second [`set`](AsyncResult::set) or
 //!   [`set_exception`](AsyncResult::set_exception) is refused with
-//!   [`LoopError::AlreadySet`](crate::LoopError::AlreadySet);
+//!   [`LoopError::AlreadySet`];
 //! - [`rawlink`](AsyncResult::rawlink) callbacks are one-shot and **always deferred** to the
 //!   loop's queue, even when the result is already set: a callback never runs inside `set`
 //!   or `rawlink`, and never twice;
@@ -17,14 +17,14 @@
 //!   task this nests (bounded, and watch callbacks stay serialized: see
 //!   [`handler`](crate::handler#how-callbacks-are-called));
 //! - on an embedded loop a blocking wait is refused with
-//!   [`LoopError::Embedded`](crate::LoopError::Embedded); await the
+//!   [`LoopError::Embedded`]; await the
 //!   result in a task or `rawlink` instead;
 //! - notifications run in the order the results were set (and, for one result, in the order
 //!   the callbacks were linked); the tasks awaiting a result are woken after its callbacks are
 //!   queued, so they resume after them.
 //!
 //! A result does not keep its loop alive: when the last handler is dropped, blocking calls
-//! fail with [`LoopError::Gone`](crate::LoopError::Gone) and pending notifications are dropped
+//! fail with [`LoopError::Gone`] and pending notifications are dropped
 //! (with a warning).
 
 use std::cell::{Cell, RefCell};
@@ -190,7 +190,7 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::AlreadySet`](crate::LoopError::AlreadySet) if it was already set (the stored
+    /// [`LoopError::AlreadySet`] if it was already set (the stored
     /// outcome is kept).
     pub fn set(&self, value: T) -> Result<(), Error> {
         self.complete(Ok(value))
@@ -200,7 +200,7 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::AlreadySet`](crate::LoopError::AlreadySet) if it was already set.
+    /// [`LoopError::AlreadySet`] if it was already set.
     pub fn set_exception(&self, error: Error) -> Result<(), Error> {
         self.complete(Err(error))
     }
@@ -318,10 +318,10 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Stopped`](crate::LoopError::Stopped),
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded),
-    /// [`LoopError::Gone`](crate::LoopError::Gone).
+    /// [`LoopError::Stopped`],
+    /// [`LoopError::NestingTooDeep`],
+    /// [`LoopError::Embedded`],
+    /// [`LoopError::Gone`].
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         match self.block(timeout, "AsyncResult::wait") {
             Ok(()) => Ok(true),
@@ -340,7 +340,7 @@ impl<T: 'static> AsyncResult<T> {
 
     /// Moves the outcome out, waiting like [`get`](AsyncResult::get) (for a `T` that is not
     /// `Clone`, or to avoid a copy). Afterwards the result stays ready, `successful` is
-    /// unchanged, and reading it again gives [`LoopError::Taken`](crate::LoopError::Taken).
+    /// unchanged, and reading it again gives [`LoopError::Taken`].
     pub fn take(&self, block: bool, timeout: Option<Duration>) -> Result<T, Error> {
         if block {
             self.block(timeout, "AsyncResult::take")?;
@@ -422,11 +422,11 @@ impl<T: Clone + 'static> AsyncResult<T> {
     /// # Notable errors
     ///
     /// The stored error; [`Error::Timeout`] (the handler's timeout error) when not set in
-    /// time or not set and `!block`; [`LoopError::Stopped`](crate::LoopError::Stopped) if the
+    /// time or not set and `!block`; [`LoopError::Stopped`] if the
     /// handler is or gets stopped;
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep);
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded) for a blocking call on an embedded
-    /// loop; [`LoopError::Gone`](crate::LoopError::Gone).
+    /// [`LoopError::NestingTooDeep`];
+    /// [`LoopError::Embedded`] for a blocking call on an embedded
+    /// loop; [`LoopError::Gone`].
     pub fn get(&self, block: bool, timeout: Option<Duration>) -> Result<T, Error> {
         if let Some(r) = self.peek() {
             return r;

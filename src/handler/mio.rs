@@ -123,7 +123,7 @@ impl MioHandler {
 
     /// A handler embedded in a host's `mio::Poll` (see
     /// [`Reactor::embedded`](crate::reactor::Reactor::embedded)): blocking members are
-    /// refused with [`LoopError::Embedded`](crate::LoopError::Embedded). Nothing checks that
+    /// refused with [`LoopError::Embedded`]. Nothing checks that
     /// `tokens` is disjoint from other
     /// reactors' ranges: prefer [`embedded_in`](MioHandler::embedded_in) with an
     /// [`EmbeddedHost`], which does.
@@ -139,12 +139,12 @@ impl MioHandler {
     /// A handler on a new reactor of `host` (see [`EmbeddedHost::reactor`]), registering
     /// its sources under `tokens`, which no other reactor of that host (nor the host's own
     /// reserved tokens) may overlap. Blocking members are refused with
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded).
+    /// [`LoopError::Embedded`].
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) for an overlap;
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) for an empty range.
+    /// [`LoopError::TokenCollision`] for an overlap;
+    /// [`LoopError::TokenRange`] for an empty range.
     ///
     /// ```
     /// use mio::Poll;

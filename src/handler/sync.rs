@@ -25,7 +25,7 @@ pub trait LockObject {
     /// Takes the lock. Without `blocking`, only if it is free (the timeout is ignored);
     /// with it, waits up to `timeout` (`None`: no limit). `Ok(true)` if taken.
     fn acquire(&self, blocking: bool, timeout: Option<Duration>) -> Result<bool, Error>;
-    /// Releases the lock; [`LoopError::NotLocked`](crate::LoopError::NotLocked) if the caller does
+    /// Releases the lock; [`LoopError::NotLocked`] if the caller does
     /// not hold it.
     fn release(&self) -> Result<(), Error>;
     /// Whether someone holds it.

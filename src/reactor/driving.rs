@@ -13,7 +13,8 @@ use crate::{Error, LoopError};
 impl Reactor {
     // ----- driving -----
 
-    /// Runs exactly one iteration (see the [module docs](self#one-iteration)), waiting for
+    /// Runs exactly one iteration (see the [module docs](crate::reactor#one-iteration)), waiting
+    /// for
     /// I/O no longer than `timeout` (`None`: until something happens) and the nearest timer,
     /// and not at all when work is queued. Returns whether anything happened: an event, a
     /// timer, a callback or task run, or a wake-up from another thread.
@@ -22,10 +23,10 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded reactor (the host polls;
+    /// [`LoopError::Embedded`] on an embedded reactor (the host polls;
     /// use
     /// [`run_pending`](Reactor::run_pending));
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep); [`Error::Io`] if
+    /// [`LoopError::NestingTooDeep`]; [`Error::Io`] if
     /// the poll itself fails.
     pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         if self.inner.embedded {
@@ -40,9 +41,9 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Timeout`], [`LoopError::Stopped`](crate::LoopError::Stopped),
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded).
+    /// [`Error::Timeout`], [`LoopError::Stopped`],
+    /// [`LoopError::NestingTooDeep`],
+    /// [`LoopError::Embedded`].
     pub fn run_until<C: Completion + ?Sized>(
         &self,
         done: &C,
@@ -56,9 +57,9 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::Stopped`](crate::LoopError::Stopped) (also when stopped during the sleep),
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep),
-    /// [`LoopError::Embedded`](crate::LoopError::Embedded).
+    /// [`LoopError::Stopped`] (also when stopped during the sleep),
+    /// [`LoopError::NestingTooDeep`],
+    /// [`LoopError::Embedded`].
     pub fn run_for(&self, duration: Duration) -> Result<(), Error> {
         let what = "sleep/run_for";
         self.check_can_block(what)?;
@@ -120,7 +121,7 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// [`LoopError::NestingTooDeep`] when called from too deep
     /// inside callbacks.
     pub fn run_pending(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
@@ -136,7 +137,7 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// [`LoopError::NestingTooDeep`] when called from too deep
     /// inside callbacks.
     pub fn run_timers(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;
@@ -149,7 +150,7 @@ impl Reactor {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) when called from too deep
+    /// [`LoopError::NestingTooDeep`] when called from too deep
     /// inside callbacks.
     pub fn run_callbacks(&self) -> Result<bool, Error> {
         let _frame = self.enter_frame()?;

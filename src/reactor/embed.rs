@@ -43,7 +43,7 @@ impl Grant {
 
 /// A host application's `mio::Poll`, as seen by the reactors embedded in it: it hands out
 /// token ranges (refusing any overlap with
-/// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and drives all of
+/// [`LoopError::TokenCollision`]) and drives all of
 /// its reactors with three calls.
 ///
 /// Make one per `Poll`, next to it. Then, for each client (or group of clients sharing a
@@ -173,8 +173,8 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) for an empty range;
-    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) if it overlaps a
+    /// [`LoopError::TokenRange`] for an empty range;
+    /// [`LoopError::TokenCollision`] if it overlaps a
     /// range already handed out or reserved.
     pub fn reserve(&self, tokens: Range<usize>) -> Result<(), Error> {
         if tokens.is_empty() {
@@ -192,9 +192,9 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches
+    /// [`LoopError::TokenRange`] when `tokens` is empty or reaches
     /// `usize::MAX`;
-    /// [`LoopError::TokenCollision`](crate::LoopError::TokenCollision) when it overlaps a range
+    /// [`LoopError::TokenCollision`] when it overlaps a range
     /// already handed out or reserved.
     pub fn reactor(&self, tokens: Range<usize>) -> Result<Reactor, Error> {
         self.check_free(&tokens)?;
@@ -259,7 +259,7 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) if called from deep inside
+    /// [`LoopError::NestingTooDeep`] if called from deep inside
     /// callbacks; the other reactors
     /// still run, and the first error is returned.
     pub fn run_pending(&self) -> Result<bool, Error> {

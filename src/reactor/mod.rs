@@ -38,11 +38,11 @@
 //! everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
 //! drives the loop itself until its condition holds. It may be called from inside a
 //! callback or task the loop is running; such nesting is bounded by
-//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) past
+//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`] past
 //! it). A wait returns
-//! [`LoopError::Stopped`](crate::LoopError::Stopped) when the reactor is stopped, and on an
+//! [`LoopError::Stopped`] when the reactor is stopped, and on an
 //! embedded reactor it is refused
-//! with [`LoopError::Embedded`](crate::LoopError::Embedded).
+//! with [`LoopError::Embedded`].
 //!
 //! # Embedding
 //!
@@ -52,7 +52,7 @@
 //! than [`next_timeout`](Reactor::next_timeout), and calls
 //! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
 //! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
-//! [`LoopError::TokenCollision`](crate::LoopError::TokenCollision)) and offers the same three
+//! [`LoopError::TokenCollision`]) and offers the same three
 //! calls for all of them at once.
 //!
 //! ```
@@ -363,7 +363,7 @@ impl Drop for Frame<'_> {
 impl Reactor {
     /// How deeply loop-driving calls may nest: a blocking wait inside a callback run by a
     /// blocking wait inside a callback ... Past it, waits fail with
-    /// [`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep) instead of overflowing the
+    /// [`LoopError::NestingTooDeep`] instead of overflowing the
     /// stack.
     pub const MAX_DEPTH: u32 = 32;
 
@@ -384,16 +384,16 @@ impl Reactor {
     /// `registry` (a clone of it is kept) under tokens from `tokens`, which the host must not
     /// use itself. The host drives it with [`handle_event`](Reactor::handle_event),
     /// [`next_timeout`](Reactor::next_timeout) and [`run_pending`](Reactor::run_pending);
-    /// blocking waits are refused with [`LoopError::Embedded`](crate::LoopError::Embedded).
+    /// blocking waits are refused with [`LoopError::Embedded`].
     ///
     /// Nothing here checks that `tokens` is disjoint from the ranges of other reactors in
     /// the same `Poll`; [`EmbeddedHost::reactor`] does (and drives all of them at once).
     ///
     /// # Notable errors
     ///
-    /// [`LoopError::TokenRange`](crate::LoopError::TokenRange) when `tokens` is empty or reaches
+    /// [`LoopError::TokenRange`] when `tokens` is empty or reaches
     /// `usize::MAX` (mio's waker
-    /// token here); later, [`LoopError::TokenRange`](crate::LoopError::TokenRange) again from
+    /// token here); later, [`LoopError::TokenRange`] again from
     /// `register` when the range is
     /// used up.
     pub fn embedded(registry: &Registry, tokens: Range<usize>) -> Result<Reactor, Error> {
@@ -479,7 +479,7 @@ impl Reactor {
     }
 
     /// Stops the loop: every blocking wait in progress (nested on the stack below this call,
-    /// or in another frame) returns [`LoopError::Stopped`](crate::LoopError::Stopped) as soon as
+    /// or in another frame) returns [`LoopError::Stopped`] as soon as
     /// control comes back to it,
     /// and new ones are refused until [`start`](Reactor::start). Before returning, `stop`
     /// runs the callbacks and tasks already queued (and those they queue, up to a bound), so

@@ -75,7 +75,7 @@ impl Remote {
 ///
 /// A stop request is carried out on the loop thread at its next iteration, exactly like
 /// [`Reactor::stop`](super::Reactor::stop): waits in progress return
-/// [`LoopError::Stopped`](crate::LoopError::Stopped).
+/// [`LoopError::Stopped`](super::LoopError::Stopped).
 ///
 /// For an embedded reactor the host owns the `mio::Poll` (and its single `mio::Waker`), so a
 /// `LoopWaker` cannot interrupt the host's poll: it only flags the request, which the host

@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::{TimerAction, TimerId, WeakReactor};
 
 /// A future completing at a deadline, driven by a reactor's timers; see
-/// [`Reactor::sleep_async`].
+/// [`Reactor::sleep_async`](super::Reactor::sleep_async).
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     pub(super) reactor: WeakReactor,

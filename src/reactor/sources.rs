@@ -147,7 +147,7 @@ impl Reactor {
     }
 
     /// Clears readiness flags of a token; call it when an operation returns `WouldBlock`
-    /// ([`TcpSocket`] does this itself).
+    /// ([`TcpSocket`](super::TcpSocket) does this itself).
     pub fn clear_readiness(&self, token: Token, which: Readiness) {
         let mut io = self.inner.io.borrow_mut();
         if let Some(k) = io.key(token) {
