@@ -2,7 +2,7 @@
 //!
 //! **What lives here, and what it may use:** the result object only; it reaches its loop
 //! through the handler layer's dyn-safe [`Scheduler`] (queue a notification, run a blocking
-//! wait), never the reactor, so any [`Handler`](crate::Handler) can make results.
+//! wait), never a particular loop, so any [`Handler`](crate::Handler) can make results.
 //!
 //! The contract (DESIGN.md; where kazoo's handlers differ, this follows gevent's):
 //!
