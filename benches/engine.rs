@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::reactor::Reactor;
-use mio_zookeeper::AsyncResult;
+use mio_zookeeper::{AsyncResult, Handler, MioHandler};
 
 struct Counting;
 
@@ -83,6 +83,9 @@ fn bench_per(name: &str, n: u64, per: u64, mut round: impl FnMut()) {
 
 fn main() {
     let r = Reactor::new().expect("a reactor");
+    // Results are bound to a handler's scheduler (here over the same reactor).
+    let handler = MioHandler::from_reactor(r.clone());
+    let sched = handler.scheduler().clone();
     println!("mio-zookeeper engine benchmark (best of 7 runs)\n");
 
     bench("spawn-and-run (spawn + run_pending)", 1_000_000, || {
@@ -108,7 +111,7 @@ fn main() {
         "AsyncResult create -> rawlink -> set -> callback (run_pending)",
         1_000_000,
         || {
-            let res: AsyncResult<u64> = AsyncResult::new(&r);
+            let res: AsyncResult<u64> = AsyncResult::new(&sched);
             res.rawlink(|x| {
                 black_box(x);
                 hit()
@@ -121,7 +124,7 @@ fn main() {
         "AsyncResult create -> rawlink -> set -> callback (poll_once(0))",
         200_000,
         || {
-            let res: AsyncResult<u64> = AsyncResult::new(&r);
+            let res: AsyncResult<u64> = AsyncResult::new(&sched);
             res.rawlink(|_| hit());
             res.set(1).unwrap();
             black_box(r.poll_once(Some(Duration::ZERO)).unwrap());
@@ -152,7 +155,7 @@ fn main() {
         "spawn_future awaiting a set AsyncResult, run to completion",
         500_000,
         || {
-            let res: AsyncResult<u64> = AsyncResult::new(&r);
+            let res: AsyncResult<u64> = AsyncResult::new(&sched);
             res.set(1).unwrap();
             r.spawn_future(async move {
                 black_box(res.await.unwrap());

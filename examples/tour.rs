@@ -234,9 +234,7 @@ fn tour(
     if fired.get() {
         out.say("(the watch ran before set() returned: the server sends the event first)");
     }
-    a.handler()
-        .reactor()
-        .run_until(&|| fired.get(), Some(WAIT))?;
+    a.run_until(&|| fired.get(), Some(WAIT))?;
     let (data, _) = a.get("/config", None)?;
     out.say(format!("get /config -> {}", text(&data)));
 
@@ -277,9 +275,7 @@ fn tour(
     ));
     out.say("B: stop() closes its session");
     b.stop()?;
-    a.handler()
-        .reactor()
-        .run_until(&|| gone.get(), Some(WAIT))?;
+    a.run_until(&|| gone.get(), Some(WAIT))?;
     let children = a.get_children("/workers", None)?;
     out.say(format!(
         "A: /workers now has {} children: the ephemeral went with B's session",
@@ -353,9 +349,7 @@ fn tour(
         paths.len(),
         done.borrow().len()
     ));
-    a.handler()
-        .reactor()
-        .run_until(&|| done.borrow().len() == paths.len(), Some(WAIT))?;
+    a.run_until(&|| done.borrow().len() == paths.len(), Some(WAIT))?;
     let in_order = done.borrow().windows(2).all(|w| w[0] < w[1]);
     out.say(format!(
         "all {} callbacks ran, {}",
@@ -406,15 +400,11 @@ fn tour(
     a.set("/tree/leaf", b"2", None)?;
     a.delete("/tree/leaf", None)?;
     out.say("created /tree and /tree/leaf, set /tree/leaf, deleted /tree/leaf");
-    a.handler()
-        .reactor()
-        .run_until(&|| events.get() >= 4, Some(WAIT))?;
+    a.run_until(&|| events.get() >= 4, Some(WAIT))?;
     // The registration removes exactly this watcher (other watchers on /tree would stay).
     watch.remove()?;
     out.say("removed the watch (WatchRegistration::remove)");
-    a.handler()
-        .reactor()
-        .run_until(&|| events.get() >= 5, Some(WAIT))?;
+    a.run_until(&|| events.get() >= 5, Some(WAIT))?;
     let before = events.get();
     a.create("/tree/after", b"", CreateMode::Persistent)?;
     out.say(format!(
@@ -443,7 +433,7 @@ fn tour(
             // this change is made while A is cut off.
             admin.set(&format!("{base}/config"), b"changed while A was away", None)?;
             out.say("admin: set /config while A is cut off");
-            a.handler().reactor().run_until(
+            a.run_until(
                 &|| fired.get() && a.state() == ClientState::Connected,
                 Some(WAIT),
             )?;
@@ -468,9 +458,7 @@ fn tour(
     a.add_listener(move |s| l.set(s == ClientState::Lost));
     a.stop()?;
     // The listener call is queued on the loop; let it run.
-    a.handler()
-        .reactor()
-        .run_until(&|| lost.get(), Some(WAIT))?;
+    a.run_until(&|| lost.get(), Some(WAIT))?;
     match a.get("/config", None) {
         Err(e) => out.say(format!("A: get after stop -> error: {e}")),
         Ok(_) => out.say("A: get after stop unexpectedly worked"),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::proto::{DecodeError, EncodeError, ErrorCode};
+use crate::reactor::LoopError;
 use crate::zk_error::ZkError;
 
 /// Everything that can go wrong in this crate, as seen by a caller.
@@ -64,44 +65,10 @@ pub enum Error {
     #[error("timed out")]
     Timeout,
 
-    /// The handler is stopped (or was stopped while this call waited): call `start()` again.
-    #[error("the handler is stopped: call start() before waiting on its loop")]
-    Stopped,
-
-    /// Blocking waits were nested deeper than the fixed bound (a callback that blocks, inside a callback that blocks, ...).
-    #[error(
-        "blocking waits nested more than {limit} deep (a callback or task that blocks, inside \
-         another that blocks, ...): use rawlink, spawn or an async task instead"
-    )]
-    NestingTooDeep {
-        /// The bound that was hit.
-        limit: u32,
-    },
-
-    /// A call that waits on the loop was made on a reactor embedded in a host's `mio::Poll`.
-    #[error(
-        "{what} would have to wait on the loop, but this reactor is embedded in a host's \
-         mio::Poll, which only the host drives: use the *_async form with a callback \
-         (rawlink) or an async task, and let the host call handle_event, next_timeout and \
-         run_pending"
-    )]
-    Embedded {
-        /// The call that was refused.
-        what: &'static str,
-    },
-
-    /// An `AsyncResult` was set a second time; a result is set at most once.
-    #[error("the AsyncResult is already set: a result can be set only once")]
-    AlreadySet,
-
-    /// The value of an `AsyncResult` was moved out by `take`, so it cannot be read again.
-    #[error("the AsyncResult's value was already taken out with take()")]
-    Taken,
-
-    /// The reactor this object belongs to was dropped.
-    #[error("the reactor (handler) this object belongs to was dropped")]
-    ReactorGone,
-
+    /// The loop or a result object refused (stopped, embedded, nested too deep, already
+    /// set, ...): an error of the handler layer, not of ZooKeeper.
+    #[error(transparent)]
+    Loop(#[from] LoopError),
     /// A TCP connect was refused by the peer.
     ///
     /// Nothing listens at that address: check it (a client's own connections to the
@@ -136,49 +103,6 @@ pub enum Error {
         #[source]
         source: Arc<std::io::Error>,
     },
-
-    /// The token range given to an embedded reactor is unusable or used up.
-    #[error(
-        "token range {start}..{end} of the embedded reactor is empty, includes usize::MAX, or \
-         is used up: hand over a larger range"
-    )]
-    TokenRange {
-        /// First token of the range.
-        start: usize,
-        /// One past the last token of the range.
-        end: usize,
-    },
-
-    /// A token range asked of an [`EmbeddedHost`](crate::reactor::EmbeddedHost) overlaps
-    /// one it already handed out (or the host reserved): two sources would share a token.
-    #[error(
-        "token range {start}..{end} overlaps {other_start}..{other_end}, which is already \
-         held by {holder} on this mio::Poll: give every embedded reactor (and the host's own \
-         sources) a range of its own"
-    )]
-    TokenCollision {
-        /// First token of the refused range.
-        start: usize,
-        /// One past the last token of the refused range.
-        end: usize,
-        /// First token of the range it overlaps.
-        other_start: usize,
-        /// One past the last token of the range it overlaps.
-        other_end: usize,
-        /// Who holds that range: the host's own sources or another embedded reactor.
-        holder: &'static str,
-    },
-
-    /// A token that this reactor did not hand out, or that is no longer registered.
-    #[error("token {token} is not registered with this reactor")]
-    UnknownToken {
-        /// The token's value.
-        token: usize,
-    },
-
-    /// `release()` of a lock that is not held (by this context, for a re-entrant lock).
-    #[error("release() of a lock that is not held by the caller")]
-    NotLocked,
 
     /// The server answered a request with an error code (NoNode, NodeExists, BadVersion...).
     ///
@@ -313,7 +237,7 @@ impl Error {
     /// ```
     /// use mio_zookeeper::Error;
     /// assert!(Error::Timeout.is_timeout());
-    /// assert!(!Error::Stopped.is_timeout());
+    /// assert!(!Error::from(mio_zookeeper::LoopError::Stopped).is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout | Error::ConnectTimedOut { .. })
@@ -443,6 +367,7 @@ impl Error {
     /// assert_eq!(Error::ConnectionLoss.code(), Some(ErrorCode::ConnectionLoss));
     /// assert_eq!(Error::SessionExpired.code(), Some(ErrorCode::SessionExpired));
     /// assert_eq!(Error::ConnectionClosed.code(), None);
+    /// assert_eq!(Error::from(mio_zookeeper::LoopError::Stopped).code(), None);
     /// ```
     pub fn code(&self) -> Option<ErrorCode> {
         Some(match self {
@@ -467,7 +392,7 @@ impl From<Error> for std::io::Error {
             Error::Timeout | Error::ConnectTimedOut { .. } => ErrorKind::TimedOut,
             Error::ConnectionRefused { .. } => ErrorKind::ConnectionRefused,
             Error::Io { source, .. } => source.kind(),
-            Error::Embedded { .. } => ErrorKind::WouldBlock,
+            Error::Loop(LoopError::Embedded { .. }) => ErrorKind::WouldBlock,
             _ => ErrorKind::Other,
         };
         std::io::Error::new(kind, e)

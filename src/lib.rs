@@ -17,11 +17,14 @@
 //! clock.
 //!
 //! ```text
-//!  client/                 Client (kazoo's KazooClient), transactions, watches
-//!     |
-//!  handler / async_result  Handler trait (IHandler), AsyncResult<T> (IAsyncResult)
-//!     |
-//!  reactor/                mio::Poll or a host's Registry, tokens, timers, task queue
+//!  client/                 Client (kazoo's KazooClient), transactions, watches;
+//!     |                    reaches its loop only through its Handler
+//!  handler / async_result  Handler (IHandler) over the dyn-safe EventLoop (timers,
+//!     |                    sockets, callbacks, tasks, the blocking wait); watch callbacks
+//!     |                    serialized here; AsyncResult<T> (IAsyncResult) on a Scheduler;
+//!     |                    MioHandler, the default, on the reactor below
+//!  reactor/                mio::Poll or a host's Registry, tokens, timers, a plain FIFO;
+//!     |                    knows nothing of ZooKeeper (another loop may replace it)
 //!     |
 //!  session/                sans-IO session state machine
 //!     |
@@ -78,9 +81,7 @@
 //!         });
 //! }
 //! assert!(created.borrow().is_empty()); // nothing ran yet: the loop runs callbacks
-//! zk.handler()
-//!     .reactor()
-//!     .run_until(&|| created.borrow().len() == 3, Some(Duration::from_secs(10)))?;
+//! zk.run_until(&|| created.borrow().len() == 3, Some(Duration::from_secs(10)))?;
 //! assert_eq!(*created.borrow(), ["/a", "/b", "/c"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -125,7 +126,8 @@
 //! blocking call of one client sends the others' pings). A client built on
 //! [`MioHandler::new`] (`Client::builder(hosts).handler(h)`) has a loop of its own, driven
 //! only by waits on that loop. [`Handler::stop`] stops a loop for all its clients: on the
-//! default loop, every wait on the thread fails with [`Error::Stopped`] until it is started
+//! default loop, every wait on the thread fails with
+//! [`LoopError::Stopped`] until it is started
 //! again (a client's `start` does).
 //!
 //! 1. **Blocking calls**, as above: every wait runs the loop.
@@ -154,7 +156,8 @@
 //!    under tokens the host hands over ([`MioHandler::embedded`]); the host passes events
 //!    to [`Reactor::handle_event`], bounds its poll timeout with
 //!    [`Reactor::next_timeout`] and calls [`Reactor::run_pending`] after each poll. Blocking
-//!    calls are refused there ([`Error::Embedded`]): use `*_async`, callbacks and tasks.
+//!    calls are refused there ([`LoopError::Embedded`]): use
+//!    `*_async`, callbacks and tasks.
 //!
 //!    ```
 //!    # let server = mio_zookeeper::testing::ZkServer::start()?;
@@ -179,7 +182,8 @@
 //!        handler.reactor().run_pending()?;
 //!    }
 //!    assert!(zk.connected());
-//!    assert!(matches!(zk.get("/", None), Err(mio_zookeeper::Error::Embedded { .. })));
+//!    use mio_zookeeper::{Error, LoopError};
+//!    assert!(matches!(zk.get("/", None), Err(Error::Loop(LoopError::Embedded { .. }))));
 //!    # Ok::<(), Box<dyn std::error::Error>>(())
 //!    ```
 //!
@@ -221,6 +225,7 @@ pub use error::Error;
 pub use handler::{Handler, MioHandler};
 pub use proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms, Stat, WatcherType};
 pub use reactor::EmbeddedHost;
+pub use reactor::LoopError;
 pub use reactor::Reactor;
 pub use zk_error::ZkError;
 

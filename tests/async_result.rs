@@ -2,12 +2,12 @@
 //! (`TestThreadingAsync`) and `test_gevent_handler.py`, with DESIGN.md's contract where they
 //! differ (set once, links one-shot and always deferred).
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::handler::{Handler, MioHandler};
-use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
@@ -56,15 +56,24 @@ fn set_value_state() {
 #[test]
 fn set_exception_state_and_get_returns_it_every_time() {
     let (_h, r) = setup();
-    r.set_exception(Error::NotLocked).unwrap();
+    r.set_exception(Error::Loop(LoopError::NotLocked)).unwrap();
     assert!(r.ready());
     assert!(!r.successful());
     assert_eq!(r.value(), None);
-    assert!(matches!(r.exception(), Some(Error::NotLocked)));
+    assert!(matches!(
+        r.exception(),
+        Some(Error::Loop(LoopError::NotLocked))
+    ));
     for _ in 0..2 {
-        assert!(matches!(r.get(true, LONG), Err(Error::NotLocked)));
+        assert!(matches!(
+            r.get(true, LONG),
+            Err(Error::Loop(LoopError::NotLocked))
+        ));
     }
-    assert!(matches!(r.get_nowait(), Err(Error::NotLocked)));
+    assert!(matches!(
+        r.get_nowait(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -113,10 +122,10 @@ fn wait_returns_bool_and_never_the_stored_error() {
 fn set_twice_is_refused_and_keeps_the_first_value() {
     let (_h, r) = setup();
     r.set(1).unwrap();
-    assert!(matches!(r.set(2), Err(Error::AlreadySet)));
+    assert!(matches!(r.set(2), Err(Error::Loop(LoopError::AlreadySet))));
     assert!(matches!(
         r.set_exception(Error::Timeout),
-        Err(Error::AlreadySet)
+        Err(Error::Loop(LoopError::AlreadySet))
     ));
     assert_eq!(r.get_nowait().unwrap(), 1);
 }
@@ -271,8 +280,11 @@ fn wrap_sets_value_error_or_leaves_pending() {
     a.wrap(|| Ok(Some(1)));
     assert_eq!(a.get_nowait().unwrap(), 1);
     let b: AsyncResult<u32> = h.async_result();
-    b.wrap(|| Err(Error::NotLocked));
-    assert!(matches!(b.get_nowait(), Err(Error::NotLocked)));
+    b.wrap(|| Err(Error::Loop(LoopError::NotLocked)));
+    assert!(matches!(
+        b.get_nowait(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
     let c: AsyncResult<u32> = h.async_result();
     c.wrap(|| Ok(None));
     assert!(!c.ready());
@@ -290,8 +302,11 @@ fn take_moves_the_value_out_once() {
     h.spawn(move || r2.set("big".to_string()).unwrap());
     assert_eq!(r.take(true, LONG).unwrap(), "big");
     assert!(r.ready() && r.successful());
-    assert!(matches!(r.take(false, None), Err(Error::Taken)));
-    assert!(matches!(r.get_nowait(), Err(Error::Taken)));
+    assert!(matches!(
+        r.take(false, None),
+        Err(Error::Loop(LoopError::Taken))
+    ));
+    assert!(matches!(r.get_nowait(), Err(Error::Loop(LoopError::Taken))));
 }
 
 #[test]
@@ -329,24 +344,28 @@ fn await_an_error() {
     let task = h.spawn_future(r1); // an AsyncResult is itself a future
     h.spawn({
         let r = r.clone();
-        move || r.set_exception(Error::NotLocked).unwrap()
+        move || r.set_exception(Error::Loop(LoopError::NotLocked)).unwrap()
     });
     assert!(matches!(
         task.get(true, LONG).unwrap(),
-        Err(Error::NotLocked)
+        Err(Error::Loop(LoopError::NotLocked))
     ));
 }
 
 #[test]
 fn blocking_get_is_refused_on_an_embedded_reactor() {
     let poll = mio::Poll::new().unwrap();
-    let reactor = Reactor::embedded(poll.registry(), 10..20).unwrap();
-    let r: AsyncResult<u32> = AsyncResult::new(&reactor);
+    let handler = MioHandler::embedded(poll.registry(), 10..20).unwrap();
+    let reactor = handler.reactor().clone();
+    let r: AsyncResult<u32> = handler.async_result();
     assert!(matches!(
         r.get(true, Some(Duration::from_millis(1))),
-        Err(Error::Embedded { .. })
+        Err(Error::Loop(LoopError::Embedded { .. }))
     ));
-    assert!(matches!(r.wait(None), Err(Error::Embedded { .. })));
+    assert!(matches!(
+        r.wait(None),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
     assert!(matches!(r.get_nowait(), Err(Error::Timeout)));
     // callbacks still work: they run in run_pending
     let hit = Rc::new(Cell::new(false));
@@ -364,10 +383,13 @@ fn blocking_get_is_refused_on_an_embedded_reactor() {
 
 #[test]
 fn a_result_outliving_its_reactor_fails_clearly() {
-    let reactor = Reactor::new().unwrap();
-    let r: AsyncResult<u32> = AsyncResult::new(&reactor);
-    drop(reactor);
-    assert!(matches!(r.get(true, LONG), Err(Error::ReactorGone)));
+    let handler = MioHandler::new().unwrap();
+    let r: AsyncResult<u32> = handler.async_result();
+    drop(handler);
+    assert!(matches!(
+        r.get(true, LONG),
+        Err(Error::Loop(LoopError::Gone))
+    ));
     r.rawlink(|_| panic!("cannot run: no loop"));
     r.set(1).unwrap();
     assert_eq!(r.get_nowait().unwrap(), 1);
@@ -379,9 +401,12 @@ fn stop_while_get_is_in_progress_returns_stopped() {
     let h2 = h.clone();
     h.reactor()
         .set_timeout(Duration::from_millis(10), move || h2.stop().unwrap());
-    assert!(matches!(r.get(true, LONG), Err(Error::Stopped)));
+    assert!(matches!(
+        r.get(true, LONG),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     assert!(
-        matches!(r.get(true, LONG), Err(Error::Stopped)),
+        matches!(r.get(true, LONG), Err(Error::Loop(LoopError::Stopped))),
         "refused while stopped"
     );
     h.start().unwrap();

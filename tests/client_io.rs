@@ -2,6 +2,7 @@
 //! address of a name is tried; four-letter words run on the loop (and work embedded); a
 //! firehose of notifications does not starve the loop's timers.
 
+use mio_zookeeper::LoopError;
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -464,13 +465,13 @@ fn four_letter_words_work_embedded_and_the_blocking_form_is_refused() {
     // The blocking forms would have to drive a loop only the host drives.
     assert!(matches!(
         client.command("ruok"),
-        Err(Error::Embedded {
+        Err(Error::Loop(LoopError::Embedded {
             what: "Client::command"
-        })
+        }))
     ));
     assert!(matches!(
         client.server_version(),
-        Err(Error::Embedded { .. })
+        Err(Error::Loop(LoopError::Embedded { .. }))
     ));
     let stopped = client.stop_async();
     host_run_until(&mut poll, &host, "stopped", || stopped.ready());

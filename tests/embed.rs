@@ -12,6 +12,7 @@ mod embed_mio;
 mod poll_once;
 
 use mio_zookeeper::CreateMode;
+use mio_zookeeper::LoopError;
 use mio_zookeeper::NullData;
 use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
@@ -515,13 +516,13 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
         assert!(
             matches!(
                 err,
-                Error::TokenCollision {
+                Error::Loop(LoopError::TokenCollision {
                     start,
                     end,
                     other_start: 1000,
                     other_end: 1100,
                     holder: "another embedded reactor",
-                } if (start, end) == (bad.start, bad.end)
+                }) if (start, end) == (bad.start, bad.end)
             ),
             "{bad:?}: {err:?}"
         );
@@ -537,11 +538,11 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
     assert!(
         matches!(
             err,
-            Error::TokenCollision {
+            Error::Loop(LoopError::TokenCollision {
                 other_start: 0,
                 other_end: 10,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -549,11 +550,11 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
     let err = host.reactor(5..20).unwrap_err();
     assert!(matches!(
         err,
-        Error::TokenCollision {
+        Error::Loop(LoopError::TokenCollision {
             other_start: 0,
             other_end: 10,
             ..
-        }
+        })
     ));
     assert!(
         err.to_string().contains("held by the host's own sources"),
@@ -567,7 +568,7 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
     // Unusable ranges keep their own error.
     assert!(matches!(
         host.reactor(20..20),
-        Err(Error::TokenRange { .. })
+        Err(Error::Loop(LoopError::TokenRange { .. }))
     ));
 
     // Adjacent ranges are fine.
@@ -591,7 +592,7 @@ fn overlapping_token_ranges_are_refused_with_a_clear_error() {
     drop(first);
     assert!(matches!(
         host.reactor(1000..1100),
-        Err(Error::TokenCollision { .. })
+        Err(Error::Loop(LoopError::TokenCollision { .. }))
     ));
     drop(client);
     let again = host
@@ -646,9 +647,9 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
     assert!(
         matches!(
             err,
-            Error::Embedded {
+            Error::Loop(LoopError::Embedded {
                 what: "Client::start"
-            }
+            })
         ),
         "{err}"
     );
@@ -666,9 +667,9 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
     assert!(
         matches!(
             err,
-            Error::Embedded {
+            Error::Loop(LoopError::Embedded {
                 what: "Client::get"
-            }
+            })
         ),
         "{msg}"
     );
@@ -685,30 +686,33 @@ fn blocking_calls_are_refused_before_anything_is_sent() {
     // A refused write has no effect on the server.
     assert!(matches!(
         client.create("/refused", b"", CreateMode::Persistent),
-        Err(Error::Embedded { .. })
+        Err(Error::Loop(LoopError::Embedded { .. }))
     ));
     assert!(matches!(
         client
             .transaction()
             .create("/refused-txn", b"", CreateMode::Persistent)
             .commit(),
-        Err(Error::Embedded {
+        Err(Error::Loop(LoopError::Embedded {
             what: "Transaction::commit"
-        })
+        }))
     ));
     assert!(matches!(
         client.stop(),
-        Err(Error::Embedded {
+        Err(Error::Loop(LoopError::Embedded {
             what: "Client::stop"
-        })
+        }))
     ));
     assert!(client.connected(), "a refused stop left the session alone");
     assert!(matches!(
         client.handler().sleep(Duration::from_millis(1)),
-        Err(Error::Embedded { .. })
+        Err(Error::Loop(LoopError::Embedded { .. }))
     ));
     let r = client.exists_async("/refused", None);
-    assert!(matches!(r.get(true, None), Err(Error::Embedded { .. })));
+    assert!(matches!(
+        r.get(true, None),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
     let r2 = client.exists_async("/refused-txn", None);
     host.run_until("the exists calls", |_| r.ready() && r2.ready());
     assert_eq!(

@@ -6,6 +6,7 @@
 mod tour;
 
 use mio_zookeeper::CreateMode;
+use mio_zookeeper::LoopError;
 use mio_zookeeper::NullData;
 use mio_zookeeper::Watcher;
 use std::time::Duration;
@@ -260,7 +261,10 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
     run_until(&|| connected.get(), &mut events, &mut poll);
 
     // Blocking is refused in this mode, with a clear error.
-    assert!(matches!(client.get("/", None), Err(Error::Embedded { .. })));
+    assert!(matches!(
+        client.get("/", None),
+        Err(Error::Loop(LoopError::Embedded { .. }))
+    ));
 
     // Async calls with callbacks, a watch, and a task awaiting results.
     let log = Rc::new(RefCell::new(Vec::new()));

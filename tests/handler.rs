@@ -2,13 +2,16 @@
 //! (`test_threading_handler.py`, `test_gevent_handler.py`) to a single-threaded loop, with
 //! real loopback sockets.
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::handler::{Callback, EventObject, Handler, LockObject, MioHandler, Selected};
+use mio_zookeeper::handler::{
+    Callback, EventLoop, EventObject, Handler, LockObject, MioHandler, Selected,
+};
 use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 
@@ -88,7 +91,10 @@ fn name_running_start_stop() {
     h.stop().unwrap();
     h.stop().unwrap();
     assert!(!h.running());
-    assert!(matches!(h.sleep(Duration::ZERO), Err(Error::Stopped)));
+    assert!(matches!(
+        h.sleep(Duration::ZERO),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     h.start().unwrap();
     h.start().unwrap();
     assert!(h.running());
@@ -325,7 +331,10 @@ fn lock_object_acquire_release() {
         .set_timeout(Duration::from_millis(10), move || l2.release().unwrap());
     assert!(lock.acquire(true, LONG).unwrap());
     lock.release().unwrap();
-    assert!(matches!(lock.release(), Err(Error::NotLocked)));
+    assert!(matches!(
+        lock.release(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -399,7 +408,10 @@ fn rlock_is_reentrant_per_context() {
     assert!(rl.locked());
     rl.release().unwrap();
     assert!(!rl.locked());
-    assert!(matches!(rl.release(), Err(Error::NotLocked)));
+    assert!(matches!(
+        rl.release(),
+        Err(Error::Loop(LoopError::NotLocked))
+    ));
 }
 
 #[test]
@@ -457,9 +469,9 @@ fn nested_blocking_in_a_callback_is_allowed_and_bounded() {
         .unwrap();
     assert!(matches!(
         *depth_err.borrow(),
-        Some(Error::NestingTooDeep {
+        Some(Error::Loop(LoopError::NestingTooDeep {
             limit: Reactor::MAX_DEPTH
-        })
+        }))
     ));
 }
 
@@ -480,10 +492,10 @@ fn stop_while_a_wait_is_in_progress() {
         drop(listener);
     });
     let res = h.sleep(Duration::from_secs(30));
-    assert!(matches!(res, Err(Error::Stopped)));
-    assert_eq!(*l.borrow(), ["select: Err(Stopped)"]);
+    assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
+    assert_eq!(*l.borrow(), ["select: Err(Loop(Stopped))"]);
     let e = h.event_object();
-    assert!(matches!(e.wait(None), Err(Error::Stopped)));
+    assert!(matches!(e.wait(None), Err(Error::Loop(LoopError::Stopped))));
     assert!(matches!(
         h.lock_object().acquire(true, None),
         Ok(true) // free: no wait needed
@@ -505,7 +517,9 @@ fn blocking_members_are_refused_when_embedded() {
         ("Event::wait", h.event_object().wait(None).unwrap_err()),
     ] {
         match err {
-            Error::Embedded { what: w } => assert!(w.contains(what), "{w} vs {what}"),
+            Error::Loop(LoopError::Embedded { what: w }) => {
+                assert!(w.contains(what), "{w} vs {what}")
+            }
             other => panic!("{what}: {other:?}"),
         }
     }

@@ -1,5 +1,6 @@
 //! The reactor: iterations, timers, the queue, futures, cross-thread wakes, embedding.
 
+use mio_zookeeper::LoopError;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::rc::Rc;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
+use mio_zookeeper::handler::{Callback, EventLoop, Handler, MioHandler};
 use mio_zookeeper::reactor::{Reactor, Readiness};
 use mio_zookeeper::{AsyncResult, Error};
 
@@ -23,6 +25,12 @@ fn log() -> Log {
 
 fn push(l: &Log, s: impl Into<String>) {
     l.borrow_mut().push(s.into());
+}
+
+/// A watch callback, queued through the handler (the reactor's FIFO knows no kinds; the
+/// handler keeps watch callbacks serialized).
+fn watch(h: &MioHandler, f: impl FnOnce() + 'static) {
+    h.dispatch_callback(Callback::watch(f));
 }
 
 fn drain(r: &Reactor) {
@@ -89,12 +97,13 @@ fn one_iteration_runs_only_what_was_queued_when_it_started() {
 #[test]
 fn spawn_order_is_fifo_across_kinds() {
     let r = Reactor::new().unwrap();
+    let h = MioHandler::from_reactor(r.clone());
     let l = log();
     for i in 0..3 {
         let (a, b, c) = (l.clone(), l.clone(), l.clone());
         r.spawn(move || push(&a, format!("task{i}")));
         r.call_soon(move || push(&b, format!("completion{i}")));
-        r.dispatch_watch(move || push(&c, format!("watch{i}")));
+        watch(&h, move || push(&c, format!("watch{i}")));
     }
     drain(&r);
     let expect: Vec<String> = (0..3)
@@ -164,7 +173,8 @@ fn a_timer_set_by_a_timer_for_now_fires_in_the_next_iteration() {
 #[test]
 fn run_until_and_run_for() {
     let r = Reactor::new().unwrap();
-    let result: AsyncResult<u8> = AsyncResult::new(&r);
+    let h = MioHandler::from_reactor(r.clone());
+    let result: AsyncResult<u8> = h.async_result();
     let r2 = result.clone();
     r.set_timeout(Duration::from_millis(10), move || r2.set(1).unwrap());
     r.run_until(&result, LONG).unwrap();
@@ -207,7 +217,10 @@ fn stop_requested_from_another_thread_ends_a_wait() {
         waker.request_stop();
     });
     let start = Instant::now();
-    assert!(matches!(r.run_until(&|| false, None), Err(Error::Stopped)));
+    assert!(matches!(
+        r.run_until(&|| false, None),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(!r.is_running());
     t.join().unwrap();
@@ -232,12 +245,19 @@ fn stop_from_a_callback_ends_every_nested_wait_and_drains_the_queue() {
         push(&l2, format!("nested: {res:?}"));
     });
     let res = r.run_until(&|| false, LONG);
-    assert!(matches!(res, Err(Error::Stopped)));
+    assert!(matches!(res, Err(Error::Loop(LoopError::Stopped))));
     assert_eq!(
         *l.borrow(),
-        ["queued before stop", "stopped", "nested: Err(Stopped)"]
+        [
+            "queued before stop",
+            "stopped",
+            "nested: Err(Loop(Stopped))"
+        ]
     );
-    assert!(matches!(r.run_for(Duration::ZERO), Err(Error::Stopped)));
+    assert!(matches!(
+        r.run_for(Duration::ZERO),
+        Err(Error::Loop(LoopError::Stopped))
+    ));
     // the loop can still be driven by hand, and started again
     let l5 = l.clone();
     r.spawn(move || push(&l5, "after"));
@@ -275,23 +295,24 @@ fn nested_waits_are_bounded() {
 #[test]
 fn watch_callbacks_are_serialized_when_one_blocks() {
     let r = Reactor::new().unwrap();
+    let h = MioHandler::from_reactor(r.clone());
     let l = log();
-    let (r2, l2) = (r.clone(), l.clone());
-    r.dispatch_watch(move || {
+    let (r2, h2, l2) = (r.clone(), h.clone(), l.clone());
+    watch(&h, move || {
         push(&l2, "w1 start");
         // the reply this watch waits for arrives after another watch event
-        let reply: AsyncResult<()> = AsyncResult::new(&r2);
-        let (rep, r3, l3) = (reply.clone(), r2.clone(), l2.clone());
+        let reply: AsyncResult<()> = h2.async_result();
+        let (rep, h3, l3) = (reply.clone(), h2.clone(), l2.clone());
         r2.set_timeout(Duration::from_millis(5), move || {
             let l4 = l3.clone();
-            r3.dispatch_watch(move || push(&l4, "w3"));
+            watch(&h3, move || push(&l4, "w3"));
             rep.set(()).unwrap();
         });
         reply.get(true, LONG).unwrap();
         push(&l2, "w1 end");
     });
     let l5 = l.clone();
-    r.dispatch_watch(move || push(&l5, "w2"));
+    watch(&h, move || push(&l5, "w2"));
     let l6 = l.clone();
     r.spawn(move || push(&l6, "task"));
     r.run_for(Duration::from_millis(40)).unwrap();
@@ -301,8 +322,9 @@ fn watch_callbacks_are_serialized_when_one_blocks() {
 #[test]
 fn futures_await_timers_and_results_in_order() {
     let r = Reactor::new().unwrap();
+    let h = MioHandler::from_reactor(r.clone());
     let l = log();
-    let result: AsyncResult<u32> = AsyncResult::new(&r);
+    let result: AsyncResult<u32> = h.async_result();
     let (r1, l1) = (r.clone(), l.clone());
     let a = r.spawn_future(async move {
         push(&l1, "a start");
@@ -408,15 +430,15 @@ fn readiness_callbacks_and_registration() {
     r.deregister(&mut listener, token).unwrap();
     assert!(matches!(
         r.deregister(&mut listener, token),
-        Err(Error::UnknownToken { .. })
+        Err(Error::Loop(LoopError::UnknownToken { .. }))
     ));
     assert!(matches!(
         r.set_on_ready(token, |_| ()),
-        Err(Error::UnknownToken { .. })
+        Err(Error::Loop(LoopError::UnknownToken { .. }))
     ));
     assert!(matches!(
         r.reregister(&mut listener, Token(12345), Interest::READABLE),
-        Err(Error::UnknownToken { token: 12345 })
+        Err(Error::Loop(LoopError::UnknownToken { token: 12345 }))
     ));
 }
 
@@ -506,7 +528,10 @@ fn embedded_reactor_in_a_host_poll() {
         reactor.run_for(Duration::from_millis(1)).unwrap_err(),
         reactor.run_until(&|| false, None).unwrap_err(),
     ] {
-        assert!(matches!(err, Error::Embedded { .. }), "{err}");
+        assert!(
+            matches!(err, Error::Loop(LoopError::Embedded { .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("embedded"));
     }
 
@@ -517,10 +542,10 @@ fn embedded_reactor_in_a_host_poll() {
     let mut third = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     assert!(matches!(
         reactor.register(&mut third, Interest::READABLE),
-        Err(Error::TokenRange {
+        Err(Error::Loop(LoopError::TokenRange {
             start: 100,
             end: 102
-        })
+        }))
     ));
     reactor.deregister(&mut ours, token).unwrap();
     reactor.deregister(&mut second, t2).unwrap();
@@ -531,11 +556,11 @@ fn embedded_rejects_unusable_token_ranges() {
     let poll = mio::Poll::new().unwrap();
     assert!(matches!(
         Reactor::embedded(poll.registry(), 5..5),
-        Err(Error::TokenRange { start: 5, end: 5 })
+        Err(Error::Loop(LoopError::TokenRange { start: 5, end: 5 }))
     ));
     assert!(matches!(
         Reactor::embedded(poll.registry(), 5..usize::MAX),
-        Err(Error::TokenRange { .. })
+        Err(Error::Loop(LoopError::TokenRange { .. }))
     ));
 }
 
@@ -581,8 +606,9 @@ fn sockets_report_readiness_through_the_reactor() {
 #[test]
 fn a_panicking_callback_leaves_the_reactor_usable() {
     let r = Reactor::new().unwrap();
+    let h = MioHandler::from_reactor(r.clone());
     let r2 = r.clone();
-    r.dispatch_watch(move || {
+    watch(&h, move || {
         r2.call_soon(|| panic!("boom"));
         let _ = r2.run_for(Duration::from_millis(1)); // the panic unwinds through here
     });
@@ -591,11 +617,11 @@ fn a_panicking_callback_leaves_the_reactor_usable() {
     }));
     assert!(res.is_err());
     assert_eq!(r.depth(), 0);
-    assert!(!r.in_watch_callback());
+    assert!(!h.in_watch_callback());
     assert_eq!(r.current_context(), 0);
     let l = log();
     let (a, b) = (l.clone(), l.clone());
-    r.dispatch_watch(move || push(&a, "watch"));
+    watch(&h, move || push(&a, "watch"));
     r.spawn(move || push(&b, "task"));
     r.run_for(Duration::from_millis(1)).unwrap();
     assert_eq!(*l.borrow(), ["watch", "task"]);

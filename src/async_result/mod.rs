@@ -1,35 +1,42 @@
 //! `AsyncResult<T>`: an Rc-based, cooperatively blocking result (kazoo's `IAsyncResult`).
 //!
+//! **What lives here, and what it may use:** the result object only; it reaches its loop
+//! through the handler layer's dyn-safe [`Scheduler`] (queue a notification, run a blocking
+//! wait), never a particular loop, so any [`Handler`](crate::Handler) can make results.
+//!
 //! The contract (DESIGN.md; where kazoo's handlers differ, this follows gevent's):
 //!
 //! - a result is set at most once: a second [`set`](AsyncResult::set) or
-//!   [`set_exception`](AsyncResult::set_exception) is refused with [`Error::AlreadySet`];
+//!   [`set_exception`](AsyncResult::set_exception) is refused with
+//!   [`LoopError::AlreadySet`];
 //! - [`rawlink`](AsyncResult::rawlink) callbacks are one-shot and **always deferred** to the
 //!   loop's queue, even when the result is already set: a callback never runs inside `set`
 //!   or `rawlink`, and never twice;
 //! - [`get`](AsyncResult::get) with `block` drives the loop until the result is set or the
 //!   timeout passes ([`Error::Timeout`], the handler's timeout error); inside a callback or
 //!   task this nests (bounded, and watch callbacks stay serialized: see
-//!   [`reactor`](crate::reactor#blocking-waits-and-nesting));
-//! - on an embedded reactor a blocking wait is refused with [`Error::Embedded`]; await the
+//!   [`handler`](crate::handler#how-callbacks-are-called));
+//! - on an embedded loop a blocking wait is refused with
+//!   [`LoopError::Embedded`]; await the
 //!   result in a task or `rawlink` instead;
 //! - notifications run in the order the results were set (and, for one result, in the order
 //!   the callbacks were linked); the tasks awaiting a result are woken after its callbacks are
 //!   queued, so they resume after them.
 //!
 //! A result does not keep its loop alive: when the last handler is dropped, blocking calls
-//! fail with [`Error::ReactorGone`] and pending notifications are dropped (with a warning).
+//! fail with [`LoopError::Gone`] and pending notifications are dropped
+//! (with a warning).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::reactor::{Completion, Deferred, Reactor, WeakReactor};
-use crate::Error;
+use crate::handler::{Deferred, Scheduler, SchedulerRef};
+use crate::{Error, LoopError};
 
 type Callback<T> = Box<dyn FnOnce(&AsyncResult<T>)>;
 
@@ -84,14 +91,17 @@ struct Inner<T> {
 }
 
 struct State<T> {
-    reactor: WeakReactor,
+    /// The handler's scheduler, by a thin weak pointer (8 bytes: a result does not grow).
+    scheduler: Weak<Box<dyn Scheduler>>,
     inner: RefCell<Inner<T>>,
     /// A notification of this result is in the loop's queue.
     queued: Cell<bool>,
 }
 
 /// The Rust form of kazoo's `IAsyncResult`: a value or an [`Error`] that arrives later,
-/// shared by cloning (an `Rc`; `!Send`), bound to the [`Reactor`] that runs its callbacks.
+/// shared by cloning (an `Rc`; `!Send`), bound to the [`Scheduler`] of the handler that made it
+/// (any
+/// [`Handler`](crate::Handler), through the dyn-safe [`Scheduler`]).
 ///
 /// See the [module docs](self) for the contract. Besides the blocking API it implements
 /// [`Future`] (output `Result<T, Error>`), for tasks spawned on the loop.
@@ -102,12 +112,13 @@ struct State<T> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::{reactor::Reactor, AsyncResult};
+/// use mio_zookeeper::handler::{EventLoop, Handler, MioHandler};
 ///
-/// let reactor = Reactor::new()?;
-/// let result = AsyncResult::new(&reactor);
+/// let handler = MioHandler::new()?;
+/// let result = handler.async_result();
 /// let r = result.clone();
-/// reactor.set_timeout(Duration::from_millis(5), move || r.set(42).unwrap());
+/// let soon = handler.now() + Duration::from_millis(5);
+/// handler.set_timer(soon, Box::new(move || r.set(42).unwrap()));
 /// assert_eq!(result.get(true, Some(Duration::from_secs(5)))?, 42);
 /// # Ok::<(), mio_zookeeper::Error>(())
 /// ```
@@ -116,16 +127,16 @@ struct State<T> {
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc};
-/// use mio_zookeeper::{reactor::Reactor, AsyncResult};
+/// use mio_zookeeper::{AsyncResult, Handler, MioHandler};
 ///
-/// let reactor = Reactor::new()?;
-/// let result: AsyncResult<&str> = AsyncResult::new(&reactor);
+/// let handler = MioHandler::new()?;
+/// let result: AsyncResult<&str> = handler.async_result();
 /// let seen = Rc::new(Cell::new(""));
 /// let s = seen.clone();
 /// result.rawlink(move |r| s.set(r.value().unwrap()));
 /// result.set("hello")?;
 /// assert_eq!(seen.get(), ""); // deferred, not run inside set()
-/// reactor.run_pending()?;
+/// handler.poll_once(Some(std::time::Duration::ZERO))?;
 /// assert_eq!(seen.get(), "hello");
 /// # Ok::<(), mio_zookeeper::Error>(())
 /// ```
@@ -157,11 +168,12 @@ impl<T: fmt::Debug> fmt::Debug for AsyncResult<T> {
 }
 
 impl<T: 'static> AsyncResult<T> {
-    /// A pending result whose callbacks run on `reactor`.
-    pub fn new(reactor: &Reactor) -> AsyncResult<T> {
+    /// A pending result whose callbacks are queued by `scheduler` (a handler's; usually
+    /// made with [`Handler::async_result`](crate::Handler::async_result)).
+    pub fn new(scheduler: &SchedulerRef) -> AsyncResult<T> {
         AsyncResult {
             state: Rc::new(State {
-                reactor: reactor.downgrade(),
+                scheduler: scheduler.downgrade(),
                 inner: RefCell::new(Inner {
                     outcome: Outcome::Pending,
                     links: Links::default(),
@@ -178,7 +190,8 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`Error::AlreadySet`] if it was already set (the stored outcome is kept).
+    /// [`LoopError::AlreadySet`] if it was already set (the stored
+    /// outcome is kept).
     pub fn set(&self, value: T) -> Result<(), Error> {
         self.complete(Ok(value))
     }
@@ -187,7 +200,7 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`Error::AlreadySet`] if it was already set.
+    /// [`LoopError::AlreadySet`] if it was already set.
     pub fn set_exception(&self, error: Error) -> Result<(), Error> {
         self.complete(Err(error))
     }
@@ -203,7 +216,7 @@ impl<T: 'static> AsyncResult<T> {
             if !matches!(i.outcome, Outcome::Pending) {
                 drop(i);
                 drop(result);
-                return Err(Error::AlreadySet);
+                return Err(Error::Loop(LoopError::AlreadySet));
             }
             i.outcome = Outcome::Done(result);
             (!i.links.is_empty(), i.waker.take(), i.more_wakers.take())
@@ -224,11 +237,11 @@ impl<T: 'static> AsyncResult<T> {
         if self.state.queued.replace(true) {
             return;
         }
-        match self.state.reactor.upgrade() {
-            Some(r) => r.defer(self.state.clone()),
+        match self.state.scheduler.upgrade() {
+            Some(s) => s.defer(self.state.clone()),
             None => {
                 self.state.queued.set(false);
-                log::warn!("AsyncResult set after its reactor was dropped: callbacks dropped");
+                log::warn!("AsyncResult set after its handler was dropped: callbacks dropped");
                 let links = std::mem::take(&mut self.state.inner.borrow_mut().links);
                 drop(links);
             }
@@ -305,8 +318,10 @@ impl<T: 'static> AsyncResult<T> {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Stopped`], [`Error::NestingTooDeep`], [`Error::Embedded`],
-    /// [`Error::ReactorGone`].
+    /// [`LoopError::Stopped`],
+    /// [`LoopError::NestingTooDeep`],
+    /// [`LoopError::Embedded`],
+    /// [`LoopError::Gone`].
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         match self.block(timeout, "AsyncResult::wait") {
             Ok(()) => Ok(true),
@@ -319,13 +334,13 @@ impl<T: 'static> AsyncResult<T> {
         if self.ready() {
             return Ok(());
         }
-        let reactor = self.state.reactor.upgrade().ok_or(Error::ReactorGone)?;
-        reactor.wait_until(&|| self.ready(), timeout, what)
+        let scheduler = self.state.scheduler.upgrade().ok_or(LoopError::Gone)?;
+        scheduler.wait_until(&|| self.ready(), timeout, what)
     }
 
     /// Moves the outcome out, waiting like [`get`](AsyncResult::get) (for a `T` that is not
     /// `Clone`, or to avoid a copy). Afterwards the result stays ready, `successful` is
-    /// unchanged, and reading it again gives [`Error::Taken`].
+    /// unchanged, and reading it again gives [`LoopError::Taken`].
     pub fn take(&self, block: bool, timeout: Option<Duration>) -> Result<T, Error> {
         if block {
             self.block(timeout, "AsyncResult::take")?;
@@ -333,12 +348,12 @@ impl<T: 'static> AsyncResult<T> {
         let mut i = self.state.inner.borrow_mut();
         match &i.outcome {
             Outcome::Pending => Err(Error::Timeout),
-            Outcome::Taken(_) => Err(Error::Taken),
+            Outcome::Taken(_) => Err(Error::Loop(LoopError::Taken)),
             Outcome::Done(r) => {
                 let ok = r.is_ok();
                 match std::mem::replace(&mut i.outcome, Outcome::Taken(ok)) {
                     Outcome::Done(r) => r,
-                    _ => Err(Error::Taken),
+                    _ => Err(Error::Loop(LoopError::Taken)),
                 }
             }
         }
@@ -364,16 +379,16 @@ impl<T: 'static> AsyncResult<T> {
     /// the result on to something that will set it later).
     ///
     /// ```
-    /// use mio_zookeeper::{reactor::Reactor, AsyncResult, Error};
+    /// use mio_zookeeper::{AsyncResult, Error, Handler, MioHandler};
     ///
-    /// let reactor = Reactor::new()?;
-    /// let ok = AsyncResult::new(&reactor);
+    /// let handler = MioHandler::new()?;
+    /// let ok = handler.async_result();
     /// ok.wrap(|| Ok(Some(1)));
     /// assert_eq!(ok.get_nowait()?, 1);
-    /// let failed: AsyncResult<i32> = AsyncResult::new(&reactor);
+    /// let failed: AsyncResult<i32> = handler.async_result();
     /// failed.wrap(|| Err(Error::Timeout));
     /// assert!(matches!(failed.exception(), Some(Error::Timeout)));
-    /// let pending: AsyncResult<i32> = AsyncResult::new(&reactor);
+    /// let pending: AsyncResult<i32> = handler.async_result();
     /// pending.wrap(|| Ok(None));
     /// assert!(!pending.ready());
     /// # Ok::<(), Error>(())
@@ -396,7 +411,7 @@ impl<T: Clone + 'static> AsyncResult<T> {
         match &self.state.inner.borrow().outcome {
             Outcome::Pending => None,
             Outcome::Done(r) => Some(r.clone()),
-            Outcome::Taken(_) => Some(Err(Error::Taken)),
+            Outcome::Taken(_) => Some(Err(Error::Loop(LoopError::Taken))),
         }
     }
 
@@ -407,9 +422,11 @@ impl<T: Clone + 'static> AsyncResult<T> {
     /// # Notable errors
     ///
     /// The stored error; [`Error::Timeout`] (the handler's timeout error) when not set in
-    /// time or not set and `!block`; [`Error::Stopped`] if the handler is or gets stopped;
-    /// [`Error::NestingTooDeep`]; [`Error::Embedded`] for a blocking call on an embedded
-    /// reactor; [`Error::ReactorGone`].
+    /// time or not set and `!block`; [`LoopError::Stopped`] if the
+    /// handler is or gets stopped;
+    /// [`LoopError::NestingTooDeep`];
+    /// [`LoopError::Embedded`] for a blocking call on an embedded
+    /// loop; [`LoopError::Gone`].
     pub fn get(&self, block: bool, timeout: Option<Duration>) -> Result<T, Error> {
         if let Some(r) = self.peek() {
             return r;
@@ -448,12 +465,6 @@ impl<T: 'static> Deferred for State<T> {
         for (_, cb) in links.rest.into_iter().flat_map(|r| *r) {
             cb(&handle);
         }
-    }
-}
-
-impl<T> Completion for AsyncResult<T> {
-    fn is_complete(&self) -> bool {
-        !matches!(self.state.inner.borrow().outcome, Outcome::Pending)
     }
 }
 
@@ -497,8 +508,9 @@ mod tests {
 
     #[test]
     fn links_keep_order_after_unlink_of_first() {
-        let reactor = Reactor::new().unwrap();
-        let r: AsyncResult<u8> = AsyncResult::new(&reactor);
+        use crate::handler::{Handler, MioHandler};
+        let handler = MioHandler::new().unwrap();
+        let r: AsyncResult<u8> = handler.async_result();
         let order = Rc::new(RefCell::new(Vec::new()));
         let ids: Vec<LinkId> = (0..3)
             .map(|n| {
@@ -510,7 +522,7 @@ mod tests {
         let o = order.clone();
         r.rawlink(move |_| o.borrow_mut().push(3));
         r.set(0).unwrap();
-        reactor.run_pending().unwrap();
+        handler.poll_once(Some(Duration::ZERO)).unwrap();
         assert_eq!(*order.borrow(), [1, 2, 3]);
     }
 }

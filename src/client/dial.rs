@@ -3,7 +3,7 @@
 //! mode's `isro` probe of another host. A child of the driver: it works on the driver's
 //! [`Core`].
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use log::{debug, warn};
 
 use super::{disconnect, failed, now, on_ready, pump, Conn, Probe, Shared};
 use crate::client::resolve::{self, Lookup};
-use crate::reactor::{Reactor, Readiness, TcpSocket};
+use crate::handler::{EventLoop, Readiness};
 #[cfg(doc)]
 use crate::session::Action;
 
@@ -37,10 +37,10 @@ const MIN_ADDRESS_TIME: Duration = Duration::from_millis(250);
 /// failed.
 pub(super) fn connect(shared: &Shared, host: usize) {
     disconnect(shared);
-    let (reactor, resolver, hp) = {
+    let (lp, resolver, hp) = {
         let core = shared.borrow();
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             core.resolver.clone(),
             core.hosts.get(host).cloned(),
         )
@@ -63,7 +63,7 @@ pub(super) fn connect(shared: &Shared, host: usize) {
     debug!("resolving {hp}");
     let weak = Rc::downgrade(shared);
     let name = hp.to_string();
-    let lookup = resolve::lookup(&reactor, &resolver, &hp, move |answer| {
+    let lookup = resolve::lookup(&lp, &resolver, &hp, move |answer| {
         let Some(shared) = weak.upgrade() else { return };
         let still_wanted = {
             let mut core = shared.borrow_mut();
@@ -108,7 +108,7 @@ pub(super) fn connect(shared: &Shared, host: usize) {
 /// Starts a connect to the next address of the host being dialled; when none is left, the
 /// session is told the host failed.
 pub(super) fn dial_next(shared: &Shared) {
-    let reactor = shared.borrow().reactor.clone();
+    let lp = shared.borrow().event_loop.clone();
     loop {
         let addr = {
             let mut core = shared.borrow_mut();
@@ -126,7 +126,7 @@ pub(super) fn dial_next(shared: &Shared) {
             failed(shared);
             return;
         };
-        let socket = match TcpSocket::connect(&reactor, addr) {
+        let socket = match lp.connect(addr) {
             Ok(s) => s,
             Err(e) => {
                 debug!("connect to {addr} failed at once: {e}");
@@ -135,11 +135,11 @@ pub(super) fn dial_next(shared: &Shared) {
         };
         debug!("connecting to {addr}");
         let weak = Rc::downgrade(shared);
-        let installed = socket.set_on_ready(move |r| {
+        let installed = socket.set_on_ready(Box::new(move |r| {
             if let Some(shared) = weak.upgrade() {
                 on_ready(&shared, r);
             }
-        });
+        }));
         if let Err(e) = installed {
             debug!("watching the connect to {addr} failed: {e}");
             continue;
@@ -149,7 +149,7 @@ pub(super) fn dial_next(shared: &Shared) {
             connecting: true,
             writable_interest: true,
         });
-        give_up_on_address_later(shared, &reactor, addr);
+        give_up_on_address_later(shared, &lp, addr);
         return;
     }
 }
@@ -159,7 +159,7 @@ pub(super) fn dial_next(shared: &Shared) {
 /// for the host (T / number of hosts, PROTOCOL.md §9): it gets its share of it, and then the
 /// next address is tried. The last address has whatever is left, until the session's own
 /// connect timeout.
-fn give_up_on_address_later(shared: &Shared, reactor: &Reactor, addr: SocketAddr) {
+fn give_up_on_address_later(shared: &Shared, lp: &Rc<dyn EventLoop>, addr: SocketAddr) {
     let (attempt, share) = {
         let mut guard = shared.borrow_mut();
         let core = &mut *guard;
@@ -178,7 +178,8 @@ fn give_up_on_address_later(shared: &Shared, reactor: &Reactor, addr: SocketAddr
         (attempt, (per_host / addrs).max(MIN_ADDRESS_TIME))
     };
     let weak = Rc::downgrade(shared);
-    reactor.set_timeout(share, move || {
+    let deadline = lp.now() + share;
+    lp.set_timer_fn(deadline, move || {
         let Some(shared) = weak.upgrade() else { return };
         let current = {
             let core = shared.borrow();
@@ -195,24 +196,24 @@ fn give_up_on_address_later(shared: &Shared, reactor: &Reactor, addr: SocketAddr
 
 /// [`Action::ProbeReadWrite`]: ask `host` (its first address) whether it is read-write.
 pub(super) fn probe(shared: &Shared, host: usize) {
-    let (reactor, resolver, hp) = {
+    let (lp, resolver, hp) = {
         let mut core = shared.borrow_mut();
         core.probe = None;
         core.probe_lookup = None;
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             core.resolver.clone(),
             core.hosts.get(host).cloned(),
         )
     };
     let Some(hp) = hp else { return };
     if let Some(addr) = resolve::literal(&hp) {
-        start_probe(shared, &reactor, host, addr);
+        start_probe(shared, &lp, host, addr);
         return;
     }
     let weak = Rc::downgrade(shared);
-    let r = reactor.clone();
-    let lookup = resolve::lookup(&reactor, &resolver, &hp, move |answer| {
+    let r = lp.clone();
+    let lookup = resolve::lookup(&lp, &resolver, &hp, move |answer| {
         let Some(shared) = weak.upgrade() else { return };
         shared.borrow_mut().probe_lookup = None;
         match answer.map(|a| a.first().copied()) {
@@ -227,17 +228,17 @@ pub(super) fn probe(shared: &Shared, host: usize) {
     }
 }
 
-fn start_probe(shared: &Shared, reactor: &Reactor, host: usize, addr: SocketAddr) {
-    let Ok(socket) = TcpSocket::connect(reactor, addr) else {
+fn start_probe(shared: &Shared, lp: &Rc<dyn EventLoop>, host: usize, addr: SocketAddr) {
+    let Ok(socket) = lp.connect(addr) else {
         return;
     };
     let weak = Rc::downgrade(shared);
     if socket
-        .set_on_ready(move |r| {
+        .set_on_ready(Box::new(move |r| {
             if let Some(shared) = weak.upgrade() {
                 on_probe_ready(&shared, r);
             }
-        })
+        }))
         .is_ok()
     {
         shared.borrow_mut().probe = Some(Probe {
@@ -258,7 +259,7 @@ fn on_probe_ready(shared: &Shared, _r: Readiness) {
         if !p.sent {
             match p.socket.connect_result() {
                 Ok(true) => {
-                    if (&p.socket).write_all(b"isro").is_err() {
+                    if (&*p.socket).write_all(b"isro").is_err() {
                         core.probe = None;
                         return;
                     }
@@ -273,7 +274,7 @@ fn on_probe_ready(shared: &Shared, _r: Readiness) {
         }
         let mut buf = [0u8; 16];
         loop {
-            match (&p.socket).read(&mut buf) {
+            match p.socket.read(&mut buf) {
                 Ok(0) => {
                     result = Some((p.host, p.answer.starts_with(b"rw")));
                     break;

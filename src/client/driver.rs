@@ -1,15 +1,15 @@
-//! The connection driver: runs a sans-IO [`Session`] on the reactor. It owns the socket,
+//! The connection driver: runs a sans-IO [`Session`] on the handler's loop. It owns the socket,
 //! the session's timer and the table of pending requests, and turns session events into
 //! completed `AsyncResult`s, watch callbacks and state-listener calls.
 //!
 //! Every entry point (`on_ready`, `on_timer`, `flush_soon`, the client's submit) ends with
 //! [`pump`], which follows the session's calling order: actions, output, events, timer.
 //! User code never runs inside a `RefCell` borrow: completions, watch callbacks and
-//! listeners are queued on the reactor and run from its queue.
+//! listeners are queued on the loop and run from its queue.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -22,10 +22,9 @@ use super::resolve::{Lookup, Resolver};
 use super::watchers::{PendingKind, PendingWatcher, WatchedEvent, Watchers};
 use super::ClientState;
 use crate::error::Error;
+use crate::handler::{Deferred, EventLoop, LoopSocket, Readiness, TimerId};
 use crate::proto::{ErrorCode, EventType, KeeperState, Response};
-use crate::reactor::{Deferred, Reactor, Readiness, TcpSocket, TimerId};
 use crate::session::{Action, Event, RequestError, RequestId, Session, SessionState, WatchKind};
-use mio::Interest;
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
 pub(crate) struct Pending {
@@ -94,7 +93,7 @@ impl PendingTable {
 pub(crate) type Listener = Rc<dyn Fn(ClientState)>;
 
 struct Conn {
-    socket: TcpSocket,
+    socket: Box<dyn LoopSocket>,
     connecting: bool,
     /// Registered for writability too: while connecting, and after a write would block.
     /// Otherwise only for reading, so acknowledgements of what was sent do not wake the
@@ -107,12 +106,7 @@ impl Conn {
         if self.writable_interest == on {
             return;
         }
-        let interest = if on {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        match self.socket.set_interest(interest) {
+        match self.socket.set_write_interest(on) {
             Ok(()) => self.writable_interest = on,
             Err(e) => debug!("changing the socket's interest failed: {e}"),
         }
@@ -121,14 +115,15 @@ impl Conn {
 
 /// An `isro` probe of another host (read-only mode).
 struct Probe {
-    socket: TcpSocket,
+    socket: Box<dyn LoopSocket>,
     host: usize,
     sent: bool,
     answer: Vec<u8>,
 }
 
 pub(crate) struct Core {
-    pub(crate) reactor: Reactor,
+    /// The handler, as the loop it is: the only way the client reaches its loop.
+    pub(crate) event_loop: Rc<dyn EventLoop>,
     pub(crate) hosts: Vec<HostPort>,
     pub(crate) chroot: Option<String>,
     pub(crate) session: Option<Session>,
@@ -190,9 +185,13 @@ mod dial;
 use dial::{connect, dial_next, probe, Dial};
 
 impl Core {
-    pub(crate) fn new(reactor: Reactor, hosts: Vec<HostPort>, chroot: Option<String>) -> Core {
+    pub(crate) fn new(
+        event_loop: Rc<dyn EventLoop>,
+        hosts: Vec<HostPort>,
+        chroot: Option<String>,
+    ) -> Core {
         Core {
-            reactor,
+            event_loop,
             hosts,
             chroot,
             session: None,
@@ -248,9 +247,9 @@ fn flush_soon(shared: &Shared) {
             f
         }
     };
-    let reactor = core.reactor.clone();
+    let lp = core.event_loop.clone();
     drop(core);
-    reactor.defer(flusher);
+    lp.defer(flusher);
 }
 
 /// The flush queued by [`flush_soon`].
@@ -308,7 +307,7 @@ pub(crate) fn keep_until_closed(shared: &Shared) {
 }
 
 fn now(shared: &Shared) -> Instant {
-    shared.borrow().reactor.now()
+    shared.borrow().event_loop.now()
 }
 
 /// The connection failed or closed: tell the session.
@@ -389,7 +388,7 @@ fn read_in(shared: &Shared, t: Instant, closing: bool) {
             return;
         };
         read_some(
-            &c.socket,
+            &*c.socket,
             readbuf,
             short_read_ends_wakeup(),
             closing,
@@ -421,16 +420,16 @@ fn read_in(shared: &Shared, t: Instant, closing: bool) {
 /// Queues the rest of a read that ran out of budget (once: a queued continuation reads
 /// everything the socket has by the time it runs).
 fn read_later(shared: &Shared, closing: bool) {
-    let reactor = {
+    let lp = {
         let mut core = shared.borrow_mut();
         if core.read_queued {
             return;
         }
         core.read_queued = true;
-        core.reactor.clone()
+        core.event_loop.clone()
     };
     let weak = Rc::downgrade(shared);
-    reactor.call_soon(move || {
+    lp.call_soon_fn(move || {
         let Some(shared) = weak.upgrade() else { return };
         shared.borrow_mut().read_queued = false;
         let t = now(&shared);
@@ -479,7 +478,7 @@ fn write_out(shared: &Shared) {
             conn.want_writable(false);
             return;
         }
-        match (&conn.socket).write(out) {
+        match conn.socket.write(out) {
             Ok(0) => return,
             Ok(n) => session.advance_output(n),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -490,7 +489,7 @@ fn write_out(shared: &Shared) {
             Err(e) => {
                 debug!("write failed: {e}");
                 core.conn = None;
-                session.handle_disconnected(core.reactor.now());
+                session.handle_disconnected(core.event_loop.now());
                 return;
             }
         }
@@ -498,10 +497,10 @@ fn write_out(shared: &Shared) {
 }
 
 fn rearm_timer(shared: &Shared) {
-    let (reactor, deadline, current) = {
+    let (lp, deadline, current) = {
         let core = shared.borrow();
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             core.session.as_ref().and_then(Session::poll_timeout),
             core.timer,
         )
@@ -513,24 +512,24 @@ fn rearm_timer(shared: &Shared) {
         // reschedule per request.
         (Some(d), Some((_, at))) if d >= at => {}
         (Some(d), Some((id, _))) => {
-            if reactor.reschedule_timer(id, d) {
+            if lp.reschedule_timer(id, d) {
                 shared.borrow_mut().timer = Some((id, d));
             } else {
-                set_timer(shared, &reactor, d);
+                set_timer(shared, &lp, d);
             }
         }
-        (Some(d), None) => set_timer(shared, &reactor, d),
+        (Some(d), None) => set_timer(shared, &lp, d),
         (None, Some((id, _))) => {
-            reactor.cancel_timer(id);
+            lp.cancel_timer(id);
             shared.borrow_mut().timer = None;
         }
         (None, None) => {}
     }
 }
 
-fn set_timer(shared: &Shared, reactor: &Reactor, deadline: Instant) {
+fn set_timer(shared: &Shared, lp: &Rc<dyn EventLoop>, deadline: Instant) {
     let weak: Weak<RefCell<Core>> = Rc::downgrade(shared);
-    let id = reactor.set_timer(deadline, move || {
+    let id = lp.set_timer_fn(deadline, move || {
         if let Some(shared) = weak.upgrade() {
             let t = now(&shared);
             {
@@ -619,11 +618,11 @@ fn dispatch_events(shared: &Shared) {
                 (p.complete)(result);
             }
             Event::Watch { event, .. } => {
-                let (reactor, fires, path) = {
+                let (lp, fires, path) = {
                     let mut core = shared.borrow_mut();
                     let fires = core.watchers.route(event.event_type, &event.path);
                     let path = unchroot(core.chroot.as_deref(), &event.path);
-                    (core.reactor.clone(), fires, path)
+                    (core.event_loop.clone(), fires, path)
                 };
                 for f in fires {
                     let ev = WatchedEvent {
@@ -631,7 +630,7 @@ fn dispatch_events(shared: &Shared) {
                         state: event.state,
                         path: Some(path.clone()),
                     };
-                    reactor.dispatch_watch(move || f.call(ev));
+                    lp.dispatch_watch(move || f.call(ev));
                 }
             }
             Event::State(s) => on_state(shared, s),
@@ -644,11 +643,11 @@ fn dispatch_events(shared: &Shared) {
 /// "reconnected, re-read" event they know from reconnects (`None`, `SyncConnected`, the
 /// path), and are dropped unless the watch is registered again (`kept`).
 fn on_watch_reset(shared: &Shared, kind: WatchKind, path: &str, kept: bool) {
-    let (reactor, fires, path) = {
+    let (lp, fires, path) = {
         let mut core = shared.borrow_mut();
         let fires = core.watchers.reset(kind, path, kept);
         let path = unchroot(core.chroot.as_deref(), path);
-        (core.reactor.clone(), fires, path)
+        (core.event_loop.clone(), fires, path)
     };
     for f in fires {
         let ev = WatchedEvent {
@@ -656,12 +655,12 @@ fn on_watch_reset(shared: &Shared, kind: WatchKind, path: &str, kept: bool) {
             state: KeeperState::SyncConnected,
             path: Some(path.clone()),
         };
-        reactor.dispatch_watch(move || f.call(ev));
+        lp.dispatch_watch(move || f.call(ev));
     }
 }
 
 fn on_state(shared: &Shared, s: SessionState) {
-    let (reactor, listeners, changed, lost_watchers, connected, closed, resumed, _keepalive) = {
+    let (lp, listeners, changed, lost_watchers, connected, closed, resumed, _keepalive) = {
         let mut core = shared.borrow_mut();
         core.keeper = s;
         // A dropped client's session has ended: the core may go (once the caller, which
@@ -714,7 +713,7 @@ fn on_state(shared: &Shared, s: SessionState) {
         };
         let listeners: Vec<Listener> = core.listeners.iter().map(|(_, l)| l.clone()).collect();
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             listeners,
             changed,
             lost_watchers,
@@ -732,7 +731,7 @@ fn on_state(shared: &Shared, s: SessionState) {
     }
     if let Some(new) = changed {
         for l in listeners {
-            reactor.call_soon(move || l(new));
+            lp.call_soon_fn(move || l(new));
         }
     }
     let chroot = shared.borrow().chroot.clone();
@@ -742,7 +741,7 @@ fn on_state(shared: &Shared, s: SessionState) {
             state: keeper_state(s),
             path: Some(unchroot(chroot.as_deref(), &path)),
         };
-        reactor.dispatch_watch(move || f.call(ev));
+        lp.dispatch_watch(move || f.call(ev));
     }
     // kazoo: when the session is gone every watcher hears it once, then is dropped.
     let ks = keeper_state(s);
@@ -752,7 +751,7 @@ fn on_state(shared: &Shared, s: SessionState) {
             state: ks,
             path: None,
         };
-        reactor.dispatch_watch(move || f.call(ev));
+        lp.dispatch_watch(move || f.call(ev));
     }
 }
 

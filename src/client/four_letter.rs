@@ -1,22 +1,18 @@
 //! Four-letter words (`ruok`, `srvr`, `envi`, ...) on the loop: a connection of their own,
-//! non-blocking, registered with the client's reactor, read until the server closes it,
+//! non-blocking, registered with the client's loop, read until the server closes it,
 //! under a deadline timer. The blocking forms wait on that like every other call.
 
 use std::cell::RefCell;
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use crate::async_result::AsyncResult;
 use crate::error::Error;
-use crate::handler::Handler;
-use crate::reactor::{Reactor, Readiness, TcpSocket, TimerId};
+use crate::handler::{EventLoop, Handler, LoopSocket, Readiness, TimerId};
 
 use super::Client;
-
-/// How long a four-letter word may take when the client has no request timeout.
-const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The most bytes of an answer kept (`mntr`, `cons` and `wchp` of a big server are the
 /// long ones; this is far above them).
@@ -25,14 +21,14 @@ const MAX_ANSWER: usize = 16 * 1024 * 1024;
 /// One four-letter word in flight.
 struct Word {
     /// `None` once finished (dropping it deregisters the socket).
-    socket: Option<TcpSocket>,
+    socket: Option<Box<dyn LoopSocket>>,
     cmd: [u8; 4],
     /// Bytes of `cmd` written so far.
     sent: usize,
     answer: Vec<u8>,
     result: AsyncResult<String>,
     timer: Option<TimerId>,
-    reactor: Reactor,
+    lp: Rc<dyn EventLoop>,
 }
 
 impl Word {
@@ -40,7 +36,7 @@ impl Word {
     fn finish(&mut self, outcome: Result<String, Error>) {
         self.socket = None;
         if let Some(id) = self.timer.take() {
-            self.reactor.cancel_timer(id);
+            self.lp.cancel_timer(id);
         }
         let _ = self.result.set_result(outcome);
     }
@@ -64,7 +60,7 @@ impl Word {
             }
         }
         while self.sent < self.cmd.len() {
-            match (&*socket).write(&self.cmd[self.sent..]) {
+            match socket.write(&self.cmd[self.sent..]) {
                 Ok(0) => {
                     let e = ErrorKind::WriteZero.into();
                     return Some(Err(Error::io("sending a four-letter word", e)));
@@ -77,7 +73,7 @@ impl Word {
         }
         let mut buf = [0u8; 4096];
         loop {
-            match (&*socket).read(&mut buf) {
+            match socket.read(&mut buf) {
                 Ok(0) => return Some(Ok(String::from_utf8_lossy(&self.answer).into_owned())),
                 Ok(n) if self.answer.len() + n > MAX_ANSWER => {
                     return Some(Err(Error::Protocol {
@@ -104,16 +100,16 @@ fn word(cmd: &str) -> Result<[u8; 4], Error> {
     }
 }
 
-/// Sends `cmd` to `addr` on a connection of its own registered with `reactor`; the answer
-/// (everything the server sends before closing) or an error sets the returned result, at
-/// the latest at `deadline` ([`Error::Timeout`]).
+/// Sends `cmd` to `addr` on a connection of its own registered with `lp`; the answer
+/// (everything the server sends before closing) or an error sets `result` (returned), at
+/// the latest at `deadline` ([`Error::Timeout`]; `None`: no limit, as everywhere).
 pub(crate) fn send(
-    reactor: &Reactor,
+    lp: &Rc<dyn EventLoop>,
+    result: AsyncResult<String>,
     addr: SocketAddr,
     cmd: &str,
-    deadline: Duration,
+    deadline: Option<Duration>,
 ) -> AsyncResult<String> {
-    let result = AsyncResult::new(reactor);
     let cmd = match word(cmd) {
         Ok(w) => w,
         Err(e) => {
@@ -121,7 +117,7 @@ pub(crate) fn send(
             return result;
         }
     };
-    let socket = match TcpSocket::connect(reactor, addr) {
+    let socket = match lp.connect(addr) {
         Ok(s) => s,
         Err(e) => {
             let _ = result.set_exception(e);
@@ -135,29 +131,34 @@ pub(crate) fn send(
         answer: Vec::new(),
         result: result.clone(),
         timer: None,
-        reactor: reactor.clone(),
+        lp: lp.clone(),
     }));
     // The timer holds the exchange (strongly) until it ends; the socket's callback holds it
-    // weakly, so nothing is left behind once the timer is cancelled or fired.
+    // weakly, so nothing is left behind once the timer is cancelled or fired. With no
+    // deadline the callback holds it instead: `finish` drops the socket, and so the callback.
     let weak: Weak<RefCell<Word>> = Rc::downgrade(&word);
-    if let Err(e) = socket.set_on_ready(move |_r: Readiness| {
+    let strong = deadline.is_none().then(|| word.clone());
+    if let Err(e) = socket.set_on_ready(Box::new(move |_r: Readiness| {
+        let _held = &strong;
         if let Some(w) = weak.upgrade() {
             w.borrow_mut().on_ready();
         }
-    }) {
+    })) {
         let _ = result.set_exception(e);
         return result;
     }
-    let held = word.clone();
-    let timer = reactor.set_timeout(deadline, move || {
-        let mut w = held.borrow_mut();
-        w.timer = None;
-        log::debug!("four-letter word to {addr}: no answer within {deadline:?}");
-        w.finish(Err(Error::Timeout));
+    let timer = deadline.map(|deadline| {
+        let held = word.clone();
+        lp.set_timer_fn(lp.now() + deadline, move || {
+            let mut w = held.borrow_mut();
+            w.timer = None;
+            log::debug!("four-letter word to {addr}: no answer within {deadline:?}");
+            w.finish(Err(Error::Timeout));
+        })
     });
     let mut w = word.borrow_mut();
     w.socket = Some(socket);
-    w.timer = Some(timer);
+    w.timer = timer;
     result
 }
 
@@ -188,7 +189,8 @@ impl<H: Handler> Client<H> {
     ///
     /// # Notable errors
     ///
-    /// [`Error::Embedded`] on an embedded handler (use `command_async`); the errors of
+    /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded handler (use
+    /// `command_async`); the errors of
     /// `command_async`.
     pub fn command(&self, cmd: &str) -> Result<String, Error> {
         self.blocking("Client::command", || self.command_async(cmd))
@@ -203,22 +205,22 @@ impl<H: Handler> Client<H> {
     /// [`Error::ConnectionLoss`] when the client is not connected;
     /// [`Error::BadArgument`] when `cmd` is not four ASCII letters;
     /// [`Error::Timeout`] when the answer is not complete within the per-call timeout
-    /// (10 s when there is none); [`Error::ConnectionRefused`] or [`Error::Io`] from the
+    /// (none: no limit, like every `None` duration); [`Error::ConnectionRefused`] or [`Error::Io`]
+    /// from the
     /// connection (a server that does not allow the word closes it without an answer, which
     /// gives an empty string); [`Error::Protocol`] when the answer is longer than 16 MiB.
     pub fn command_async(&self, cmd: &str) -> AsyncResult<String> {
-        let reactor = self.handler.reactor().clone();
-        let peer = self.shared.borrow().peer();
-        let Some(addr) = peer else {
-            let r = AsyncResult::new(&reactor);
-            let _ = r.set_exception(Error::ConnectionLoss);
-            return r;
+        let result = self.handler.async_result();
+        let (lp, peer) = {
+            let core = self.shared.borrow();
+            (core.event_loop.clone(), core.peer())
         };
-        let deadline = self
-            .timeout
-            .unwrap_or(self.config.request_timeout)
-            .unwrap_or(DEFAULT_DEADLINE);
-        send(&reactor, addr, cmd, deadline)
+        let Some(addr) = peer else {
+            let _ = result.set_exception(Error::ConnectionLoss);
+            return result;
+        };
+        let deadline = self.timeout.unwrap_or(self.config.request_timeout);
+        send(&lp, result, addr, cmd, deadline)
     }
 
     /// The server's version, from the `envi` four-letter word (e.g. `(3, 8, 0)`). Blocking
@@ -235,7 +237,7 @@ impl<H: Handler> Client<H> {
     /// Those of `command_async`, and [`Error::Protocol`] when the answer has no
     /// `zookeeper.version` line (`envi` not in the server's `4lw.commands.whitelist`).
     pub fn server_version_async(&self) -> AsyncResult<(u32, u32, u32)> {
-        let out = AsyncResult::new(self.handler.reactor());
+        let out = self.handler.async_result();
         let o = out.clone();
         self.command_async("envi").rawlink(move |r| {
             let _ = o.set_result(r.take(false, None).and_then(|s| parse_version(&s)));

@@ -21,8 +21,8 @@ use log::debug;
 use super::driver::{self, Pending, Shared};
 use super::{Client, ClientBuilder};
 use crate::error::Error;
+use crate::handler::EventLoop;
 use crate::handler::Handler;
-use crate::reactor::Reactor;
 
 /// The part of a client that only user handles share: its drop closes the session.
 pub(crate) struct Handle<H: Handler> {
@@ -33,11 +33,11 @@ pub(crate) struct Handle<H: Handler> {
 
 impl<H: Handler> Drop for Handle<H> {
     fn drop(&mut self) {
-        release(&self.shared, self.handler.reactor());
+        release(&self.shared, &self.handler.event_loop());
     }
 }
 
-/// The last user handle of the client whose core is `shared` (on `reactor`) is gone: close
+/// The last user handle of the client whose core is `shared` (on `lp`) is gone: close
 /// its session.
 ///
 /// Requests already submitted go out before the closeSession, and every result still
@@ -46,16 +46,16 @@ impl<H: Handler> Drop for Handle<H> {
 /// being sent with the closeSession: its outcome is unknown), or with the session's own
 /// error when there is no connection to send the closeSession on (the session then ends at
 /// once; its queued requests were never sent). Nothing here blocks or runs user code.
-pub(crate) fn release(shared: &Shared, reactor: &Reactor) {
+pub(crate) fn release(shared: &Shared, lp: &Rc<dyn EventLoop>) {
     // A handle can be dropped while the core is borrowed (a watcher that captured the last
     // handle, dropped while the watch table is cleared): close from the loop's queue then.
     let Ok(mut core) = shared.try_borrow_mut() else {
         debug!("last client handle dropped while its core was in use: closing from the loop");
-        let (again, r) = (shared.clone(), reactor.clone());
-        reactor.call_soon(move || release(&again, &r));
+        let (again, l) = (shared.clone(), lp.clone());
+        lp.call_soon_fn(move || release(&again, &l));
         return;
     };
-    let now = core.reactor.now();
+    let now = core.event_loop.now();
     let live = match core.session.as_mut() {
         Some(s) if !s.state().is_terminal() => {
             s.close(now);
@@ -137,7 +137,7 @@ pub(crate) fn teardown(shared: &Shared) {
 /// let seen = Rc::new(Cell::new(0));
 /// watch(zk.downgrade(), seen.clone());
 /// zk.create("/flag", b"", mio_zookeeper::CreateMode::Persistent)?;
-/// zk.handler().reactor().run_until(&|| seen.get() == 1, Some(Duration::from_secs(10)))?;
+/// zk.run_until(&|| seen.get() == 1, Some(Duration::from_secs(10)))?;
 /// drop(zk); // closes the session: the watcher does not keep it open
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

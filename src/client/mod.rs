@@ -1,4 +1,4 @@
-//! The ZooKeeper client: kazoo's `KazooClient` on the crate's reactor.
+//! The ZooKeeper client: kazoo's `KazooClient` on its handler's loop.
 //!
 //! [`Client::new`] or [`Client::builder`] makes a client (not yet started) for a connect
 //! string `host:port[,host:port...][/chroot]` (IPv6 in brackets, port 2181 by default);
@@ -35,7 +35,7 @@
 //!
 //! zk.set("/config", b"v2", None)?;
 //! // The server sends the watch event before the reply to set().
-//! zk.handler().reactor().run_until(&|| changed.get(), Some(Duration::from_secs(10)))?;
+//! zk.run_until(&|| changed.get(), Some(Duration::from_secs(10)))?;
 //! zk.stop()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -173,11 +173,12 @@ use bytes::Bytes;
 
 use crate::async_result::AsyncResult;
 use crate::error::Error;
-use crate::handler::{Handler, MioHandler};
+use crate::handler::{EventLoop, Handler, MioHandler};
 use crate::proto::{
     Acl, MultiOp, Request, Response, DEFAULT_MAX_INCOMING_FRAME, DEFAULT_MAX_OUTGOING_FRAME,
 };
 use crate::session::{Session, SessionConfig, SessionState};
+use crate::LoopError;
 use driver::{pump, Core, Pending, Shared};
 use handle::Handle;
 use hosts::{chroot_path, unchroot};
@@ -375,7 +376,7 @@ impl<H: Handler> ClientBuilder<H> {
         };
         let cs = parse_connect_string(&self.hosts)?;
         self.check_settings()?;
-        let mut core = Core::new(handler.reactor().clone(), cs.hosts, cs.chroot);
+        let mut core = Core::new(handler.event_loop(), cs.hosts, cs.chroot);
         core.resolver = self.resolver.clone();
         let handle = Rc::new(Handle {
             shared: Rc::new(RefCell::new(core)),
@@ -441,6 +442,10 @@ impl Client<MioHandler> {
 }
 
 impl<H: Handler> Client<H> {
+    /// kazoo's default for `start()`'s timeout, 15 s: `start(Some(Client::START_TIMEOUT))`
+    /// (`start(None)` waits with no limit).
+    pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+
     // ------------------------------------------------------------------ lifecycle
 
     fn from_handle(handle: Rc<Handle<H>>, timeout: Option<Option<Duration>>) -> Client<H> {
@@ -515,8 +520,8 @@ impl<H: Handler> Client<H> {
     /// Blocking operations call it *before* submitting anything, so a refused call has no
     /// effect on the server.
     pub(crate) fn refuse_if_embedded(&self, what: &'static str) -> Result<(), Error> {
-        if self.handler.reactor().is_embedded() {
-            return Err(Error::Embedded { what });
+        if self.handler.is_embedded() {
+            return Err(Error::Loop(LoopError::Embedded { what }));
         }
         Ok(())
     }
@@ -556,12 +561,13 @@ impl<H: Handler> Client<H> {
     }
 
     /// Starts the session and waits (running the loop) until connected or `timeout` passes
-    /// (default 15 s, as kazoo). On timeout the client is stopped again and
-    /// [`Error::Timeout`] returned.
+    /// (`None`: no limit, as everywhere in this crate; kazoo's default is
+    /// [`START_TIMEOUT`](Self::START_TIMEOUT), 15 s). On timeout the client is stopped again
+    /// and [`Error::Timeout`] returned.
     pub fn start(&self, timeout: Option<Duration>) -> Result<(), Error> {
         self.refuse_if_embedded("Client::start")?;
         let r = self.start_async()?;
-        match r.take(true, Some(timeout.unwrap_or(Duration::from_secs(15)))) {
+        match r.take(true, timeout) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.stop();
@@ -618,7 +624,7 @@ impl<H: Handler> Client<H> {
             }
         };
         if fresh {
-            let now = self.shared.borrow().reactor.now();
+            let now = self.shared.borrow().event_loop.now();
             if let Some(s) = self.shared.borrow_mut().session.as_mut() {
                 s.start(now);
             }
@@ -640,9 +646,9 @@ impl<H: Handler> Client<H> {
         // Refused before closing anything: on an embedded handler use stop_async.
         self.refuse_if_embedded("Client::stop")?;
         let r = self.stop_async();
-        let deadline = self.handler.reactor().now() + driver::STOP_WAIT;
+        let deadline = self.handler.now() + driver::STOP_WAIT;
         let res = match r.take(true, Some(driver::STOP_WAIT)) {
-            Err(Error::Stopped) => self.drive_until_closed(&r, deadline),
+            Err(Error::Loop(LoopError::Stopped)) => self.drive_until_closed(&r, deadline),
             other => other,
         };
         self.teardown();
@@ -655,13 +661,12 @@ impl<H: Handler> Client<H> {
     /// For `stop` on a stopped handler: runs the loop with `poll_once` until `closed` is
     /// set or `deadline` passes ([`Error::Timeout`]).
     fn drive_until_closed(&self, closed: &AsyncResult<()>, deadline: Instant) -> Result<(), Error> {
-        let reactor = self.handler.reactor();
         while !closed.ready() {
-            let left = deadline.saturating_duration_since(reactor.now());
+            let left = deadline.saturating_duration_since(self.handler.now());
             if left.is_zero() {
                 return Err(Error::Timeout);
             }
-            reactor.poll_once(Some(left))?;
+            EventLoop::poll_once(&self.handler, Some(left))?;
         }
         Ok(())
     }
@@ -678,7 +683,7 @@ impl<H: Handler> Client<H> {
         let r = self.handler.async_result::<()>();
         let closing = {
             let mut core = self.shared.borrow_mut();
-            let now = core.reactor.now();
+            let now = core.event_loop.now();
             match core.session.as_mut() {
                 Some(s) if !s.state().is_terminal() => {
                     core.on_closed.push(r.clone());
@@ -814,7 +819,7 @@ impl<H: Handler> Client<H> {
         let r = self.handler.async_result::<T>();
         let mut guard = self.shared.borrow_mut();
         let core = &mut *guard;
-        let now = core.reactor.now();
+        let now = core.event_loop.now();
         let submitted = match core.session.as_mut() {
             None => Err(Error::ConnectionClosed),
             Some(s) => s.submit(now, req).map_err(|e| e.into_error(label)),
@@ -849,9 +854,44 @@ impl<H: Handler> Client<H> {
         r
     }
 
-    /// Runs the loop once (see [`crate::reactor::Reactor::poll_once`]).
+    /// Runs the loop once, waiting for I/O no longer than `timeout` (`None`: no limit);
+    /// whether anything happened (see [`EventLoop::poll_once`]).
     pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        self.handler.reactor().poll_once(timeout)
+        EventLoop::poll_once(&self.handler, timeout)
+    }
+
+    /// Runs the loop until `done()` holds or `timeout` passes (`None`: no limit), through
+    /// the handler ([`Handler::run_until`]): a wait on this client's loop that needs no
+    /// result object.
+    ///
+    /// ```no_run
+    /// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
+    /// use std::time::Duration;
+    /// zk.start(Some(Duration::from_secs(15)))?;
+    /// zk.run_until(&|| zk.connected(), Some(Duration::from_secs(5)))?;
+    /// # Ok::<(), mio_zookeeper::Error>(())
+    /// ```
+    ///
+    /// # Notable errors
+    ///
+    /// [`Error::Timeout`]; [`LoopError::Stopped`], [`LoopError::Embedded`],
+    /// [`LoopError::NestingTooDeep`] (as [`Error::Loop`]).
+    pub fn run_until(
+        &self,
+        done: &dyn Fn() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.handler.run_until(done, timeout)
+    }
+
+    /// Runs the loop for `duration` (kazoo's `handler.sleep_func`): pings, replies and
+    /// callbacks of this client (and of every client on the same loop) go on meanwhile.
+    ///
+    /// # Notable errors
+    ///
+    /// As [`run_until`](Self::run_until), without the timeout.
+    pub fn sleep(&self, duration: Duration) -> Result<(), Error> {
+        self.handler.sleep(duration)
     }
 
     /// How many watch callbacks are registered.

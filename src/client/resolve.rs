@@ -8,7 +8,7 @@
 //! made of IP addresses never starts it.
 //!
 //! The loop learns of the answer at once when it owns its `mio::Poll` (the thread's wake-up
-//! interrupts the poll). An [embedded](crate::reactor::Reactor::embedded) loop's host polls
+//! interrupts the poll). An embedded loop's host polls
 //! with its own single `mio::Waker`, which the library cannot use, so while a lookup is
 //! outstanding there the loop also looks every [`EMBEDDED_TICK`] (a timer the host's
 //! `next_timeout` includes).
@@ -30,7 +30,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::reactor::{Reactor, Sleep, TaskId};
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
+
+use crate::handler::{EventLoop, TaskId};
 
 use super::hosts::HostPort;
 
@@ -137,7 +140,7 @@ fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
 /// An outstanding lookup. Dropping it abandons the lookup: the callback is never called
 /// (the thread finishes its lookup and its answer is thrown away).
 pub(crate) struct Lookup {
-    reactor: crate::reactor::WeakReactor,
+    lp: Weak<dyn EventLoop>,
     task: TaskId,
 }
 
@@ -149,8 +152,8 @@ impl fmt::Debug for Lookup {
 
 impl Drop for Lookup {
     fn drop(&mut self) {
-        if let Some(r) = self.reactor.upgrade() {
-            r.cancel_task(self.task);
+        if let Some(lp) = self.lp.upgrade() {
+            lp.cancel_task(self.task);
         }
     }
 }
@@ -163,7 +166,7 @@ impl Drop for Lookup {
 ///
 /// [`Error::Io`] when the thread cannot be started.
 pub(crate) fn lookup<F>(
-    reactor: &Reactor,
+    lp: &Rc<dyn EventLoop>,
     resolver: &Resolver,
     hp: &HostPort,
     done: F,
@@ -193,15 +196,15 @@ where
             }
         })
         .map_err(|e| Error::io("starting a thread to resolve a host name", e))?;
-    let task = reactor.spawn_future(Waiting {
+    let task = lp.spawn_task(Box::pin(Waiting {
         slot,
         done: Some(Box::new(done)),
-        reactor: reactor.clone().downgrade(),
+        lp: Rc::downgrade(lp),
         tick: None,
-        embedded: reactor.is_embedded(),
-    });
+        embedded: lp.is_embedded(),
+    }));
     Ok(Lookup {
-        reactor: reactor.downgrade(),
+        lp: Rc::downgrade(lp),
         task,
     })
 }
@@ -212,9 +215,10 @@ type Done = Box<dyn FnOnce(io::Result<Vec<SocketAddr>>)>;
 struct Waiting {
     slot: Arc<Mutex<Slot>>,
     done: Option<Done>,
-    reactor: crate::reactor::WeakReactor,
-    /// On an embedded loop: the next look at the slot.
-    tick: Option<Sleep>,
+    lp: Weak<dyn EventLoop>,
+    /// On an embedded loop: set by the timer of the next look at the slot (armed while
+    /// `Some`).
+    tick: Option<Rc<Cell<bool>>>,
     embedded: bool,
 }
 
@@ -243,16 +247,23 @@ impl Future for Waiting {
             if !self.embedded {
                 return Poll::Pending;
             }
-            let Some(reactor) = self.reactor.upgrade() else {
+            let Some(lp) = self.lp.upgrade() else {
                 return Poll::Ready(());
             };
-            let tick = self
-                .tick
-                .get_or_insert_with(|| reactor.sleep_async(EMBEDDED_TICK));
-            if Pin::new(tick).poll(cx).is_pending() {
-                return Poll::Pending;
+            match &self.tick {
+                Some(fired) if !fired.get() => return Poll::Pending,
+                Some(_) => self.tick = None, // look again, and arm the next tick
+                None => {
+                    let fired = Rc::new(Cell::new(false));
+                    let (f, waker) = (fired.clone(), cx.waker().clone());
+                    lp.set_timer_fn(lp.now() + EMBEDDED_TICK, move || {
+                        f.set(true);
+                        waker.wake();
+                    });
+                    self.tick = Some(fired);
+                    return Poll::Pending;
+                }
             }
-            self.tick = None; // look again, and arm the next tick
         }
     }
 }
@@ -286,7 +297,9 @@ mod tests {
 
     #[test]
     fn a_lookup_answers_on_the_loop_and_an_abandoned_one_never_does() {
-        let reactor = Reactor::new().unwrap();
+        use crate::handler::{Handler, MioHandler};
+        let handler = MioHandler::new().unwrap();
+        let lp = handler.event_loop();
         let resolver = Resolver::new(|host, port| {
             std::thread::sleep(Duration::from_millis(20));
             if host == "nowhere" {
@@ -296,25 +309,25 @@ mod tests {
         });
         let got = Rc::new(RefCell::new(Vec::new()));
         let g = got.clone();
-        let _a = lookup(&reactor, &resolver, &hp("somewhere"), move |r| {
+        let _a = lookup(&lp, &resolver, &hp("somewhere"), move |r| {
             g.borrow_mut().push(r.map_err(|e| e.kind()))
         })
         .unwrap();
         let g = got.clone();
-        let _b = lookup(&reactor, &resolver, &hp("nowhere"), move |r| {
+        let _b = lookup(&lp, &resolver, &hp("nowhere"), move |r| {
             g.borrow_mut().push(r.map_err(|e| e.kind()))
         })
         .unwrap();
         let g = got.clone();
-        let abandoned = lookup(&reactor, &resolver, &hp("somewhere"), move |r| {
+        let abandoned = lookup(&lp, &resolver, &hp("somewhere"), move |r| {
             g.borrow_mut().push(r.map_err(|e| e.kind()))
         })
         .unwrap();
         drop(abandoned);
-        reactor
+        handler
             .run_until(&|| got.borrow().len() >= 2, Some(Duration::from_secs(30)))
             .unwrap();
-        reactor.run_for(Duration::from_millis(100)).unwrap();
+        handler.sleep(Duration::from_millis(100)).unwrap();
         let mut got = got.borrow().clone();
         got.sort_by_key(|r| r.is_err());
         assert_eq!(

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::reactor::WeakReactor;
-use crate::Error;
+use crate::{Error, LoopError};
 
 /// kazoo's `handler.event_object()`: a flag that can be waited for.
 pub trait EventObject {
@@ -25,7 +25,8 @@ pub trait LockObject {
     /// Takes the lock. Without `blocking`, only if it is free (the timeout is ignored);
     /// with it, waits up to `timeout` (`None`: no limit). `Ok(true)` if taken.
     fn acquire(&self, blocking: bool, timeout: Option<Duration>) -> Result<bool, Error>;
-    /// Releases the lock; [`Error::NotLocked`] if the caller does not hold it.
+    /// Releases the lock; [`LoopError::NotLocked`] if the caller does
+    /// not hold it.
     fn release(&self) -> Result<(), Error>;
     /// Whether someone holds it.
     fn locked(&self) -> bool;
@@ -40,7 +41,7 @@ fn wait_on(
     if done() {
         return Ok(true);
     }
-    let reactor = reactor.upgrade().ok_or(Error::ReactorGone)?;
+    let reactor = reactor.upgrade().ok_or(Error::Loop(LoopError::Gone))?;
     match reactor.wait_until(done, timeout, what) {
         Ok(()) => Ok(true),
         Err(Error::Timeout) => Ok(false),
@@ -166,7 +167,7 @@ impl LockObject for MioLock {
     }
     fn release(&self) -> Result<(), Error> {
         if !self.locked.replace(false) {
-            return Err(Error::NotLocked);
+            return Err(Error::Loop(LoopError::NotLocked));
         }
         Ok(())
     }
@@ -217,7 +218,7 @@ impl MioRLock {
         Ok(self
             .reactor
             .upgrade()
-            .ok_or(Error::ReactorGone)?
+            .ok_or(Error::Loop(LoopError::Gone))?
             .current_context())
     }
 }
@@ -259,7 +260,7 @@ impl LockObject for MioRLock {
         let me = self.context()?;
         let s = &self.state;
         if s.owner.get() != Some(me) {
-            return Err(Error::NotLocked);
+            return Err(Error::Loop(LoopError::NotLocked));
         }
         let n = s.count.get().saturating_sub(1);
         s.count.set(n);

@@ -10,7 +10,7 @@ use mio::event::Event;
 use mio::Registry;
 
 use super::{Reactor, WeakReactor};
-use crate::Error;
+use crate::{Error, LoopError};
 
 /// Who holds a range of tokens.
 enum Holder {
@@ -42,7 +42,8 @@ impl Grant {
 }
 
 /// A host application's `mio::Poll`, as seen by the reactors embedded in it: it hands out
-/// token ranges (refusing any overlap with [`Error::TokenCollision`]) and drives all of
+/// token ranges (refusing any overlap with
+/// [`LoopError::TokenCollision`]) and drives all of
 /// its reactors with three calls.
 ///
 /// Make one per `Poll`, next to it. Then, for each client (or group of clients sharing a
@@ -82,7 +83,7 @@ impl Grant {
 /// use std::{cell::Cell, rc::Rc, time::{Duration, Instant}};
 /// use mio::{net::TcpListener, Events, Interest, Poll, Token};
 /// use mio_zookeeper::reactor::EmbeddedHost;
-/// use mio_zookeeper::Error;
+/// use mio_zookeeper::{Error, LoopError};
 ///
 /// let mut poll = Poll::new().unwrap();
 /// let host = EmbeddedHost::new(poll.registry())?;
@@ -97,7 +98,10 @@ impl Grant {
 /// let b = host.reactor(200..300)?;
 /// // Overlapping ranges are refused, with the range that holds the tokens.
 /// let err = host.reactor(150..250).unwrap_err();
-/// assert!(matches!(err, Error::TokenCollision { other_start: 100, other_end: 200, .. }));
+/// assert!(matches!(
+///     err,
+///     Error::Loop(LoopError::TokenCollision { other_start: 100, other_end: 200, .. })
+/// ));
 ///
 /// let fired = Rc::new(Cell::new(0));
 /// for r in [&a, &b] {
@@ -169,14 +173,15 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`Error::TokenRange`] for an empty range; [`Error::TokenCollision`] if it overlaps a
+    /// [`LoopError::TokenRange`] for an empty range;
+    /// [`LoopError::TokenCollision`] if it overlaps a
     /// range already handed out or reserved.
     pub fn reserve(&self, tokens: Range<usize>) -> Result<(), Error> {
         if tokens.is_empty() {
-            return Err(Error::TokenRange {
+            return Err(Error::Loop(LoopError::TokenRange {
                 start: tokens.start,
                 end: tokens.end,
-            });
+            }));
         }
         self.claim(tokens, Holder::Host)
     }
@@ -187,8 +192,10 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`Error::TokenRange`] when `tokens` is empty or reaches `usize::MAX`;
-    /// [`Error::TokenCollision`] when it overlaps a range already handed out or reserved.
+    /// [`LoopError::TokenRange`] when `tokens` is empty or reaches
+    /// `usize::MAX`;
+    /// [`LoopError::TokenCollision`] when it overlaps a range
+    /// already handed out or reserved.
     pub fn reactor(&self, tokens: Range<usize>) -> Result<Reactor, Error> {
         self.check_free(&tokens)?;
         let reactor = Reactor::embedded(&self.registry, tokens.clone())?;
@@ -252,7 +259,8 @@ impl EmbeddedHost {
     ///
     /// # Notable errors
     ///
-    /// [`Error::NestingTooDeep`] if called from deep inside callbacks; the other reactors
+    /// [`LoopError::NestingTooDeep`] if called from deep inside
+    /// callbacks; the other reactors
     /// still run, and the first error is returned.
     pub fn run_pending(&self) -> Result<bool, Error> {
         self.each_run(Reactor::run_pending)
@@ -343,13 +351,13 @@ impl EmbeddedHost {
             .iter()
             .find(|g| g.is_live() && g.range.start < tokens.end && tokens.start < g.range.end);
         match clash {
-            Some(g) => Err(Error::TokenCollision {
+            Some(g) => Err(Error::Loop(LoopError::TokenCollision {
                 start: tokens.start,
                 end: tokens.end,
                 other_start: g.range.start,
                 other_end: g.range.end,
                 holder: g.holder_name(),
-            }),
+            })),
             None => Ok(()),
         }
     }

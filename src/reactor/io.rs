@@ -11,7 +11,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::{Reactor, WeakReactor};
-use crate::Error;
+use crate::{Error, LoopError};
 
 /// Which kinds of readiness a source has seen: the loop's copy of a `mio` event.
 ///
@@ -272,7 +272,7 @@ impl TcpSocket {
     pub fn set_on_ready<F: FnMut(Readiness) + 'static>(&self, on_ready: F) -> Result<(), Error> {
         self.reactor
             .upgrade()
-            .ok_or(Error::ReactorGone)?
+            .ok_or(Error::Loop(LoopError::Gone))?
             .set_on_ready(self.token, on_ready)
     }
 
@@ -299,7 +299,7 @@ impl TcpSocket {
     pub fn set_interest(&mut self, interest: Interest) -> Result<(), Error> {
         self.reactor
             .upgrade()
-            .ok_or(Error::ReactorGone)?
+            .ok_or(Error::Loop(LoopError::Gone))?
             .reregister(&mut self.stream, self.token, interest)
     }
 

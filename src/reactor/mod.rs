@@ -1,9 +1,14 @@
 //! The single-threaded mio reactor: tokens, timers, the task and callback queue.
 //!
-//! A [`Reactor`] is a cheap-to-clone, `!Send` handle to one event loop. It is the only part
-//! of the crate that touches sockets or reads the clock. It owns a `mio::Poll` (see
-//! [`Reactor::new`]) or lives inside a host application's `mio::Registry` (see
-//! [`Reactor::embedded`]).
+//! A [`Reactor`] is a cheap-to-clone, `!Send` handle to one event loop. It is the loop under
+//! the default handler ([`MioHandler`](crate::MioHandler)), which is the only user of it in
+//! the crate: the client reaches the loop through its [`Handler`](crate::handler::Handler)
+//! only. It owns a `mio::Poll` (see [`Reactor::new`]) or lives inside a host application's
+//! `mio::Registry` (see [`Reactor::embedded`]).
+//!
+//! **What lives here, and what it may use:** mio, the clock, `std`; nothing of ZooKeeper and
+//! nothing of the layers above (no policy about which callbacks may overlap: the handler's
+//! `dispatch_callback` keeps watch callbacks serialized on top of this plain FIFO).
 //!
 //! # One iteration
 //!
@@ -22,13 +27,10 @@
 //!
 //! # The queue
 //!
-//! One FIFO holds three kinds of work (see [`CallbackKind`]): tasks ([`spawn`](Reactor::spawn),
-//! polls of [futures](Reactor::spawn_future)), completion callbacks
-//! ([`call_soon`](Reactor::call_soon), `AsyncResult` links) and **watch** callbacks
-//! ([`dispatch_watch`](Reactor::dispatch_watch)). They run in the order they were queued,
-//! across kinds, with one exception that keeps watch callbacks serialized: while a watch
-//! callback runs (and blocks, driving a nested loop), the nested loop runs everything
-//! *except* further watch callbacks; those stay queued, in order, and run after it returns.
+//! One FIFO holds all work: tasks ([`spawn`](Reactor::spawn), polls of
+//! [futures](Reactor::spawn_future)), callbacks ([`call_soon`](Reactor::call_soon)) and
+//! deferred notifications ([`defer`](Reactor::defer), `AsyncResult` links). They run in the
+//! order they were queued, whatever runs them (an iteration or a nested wait).
 //!
 //! # Blocking waits and nesting
 //!
@@ -36,9 +38,11 @@
 //! everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
 //! drives the loop itself until its condition holds. It may be called from inside a
 //! callback or task the loop is running; such nesting is bounded by
-//! [`Reactor::MAX_DEPTH`] ([`Error::NestingTooDeep`] past it). A wait returns
-//! [`Error::Stopped`] when the reactor is stopped, and on an embedded reactor it is refused
-//! with [`Error::Embedded`].
+//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`] past
+//! it). A wait returns
+//! [`LoopError::Stopped`] when the reactor is stopped, and on an
+//! embedded reactor it is refused
+//! with [`LoopError::Embedded`].
 //!
 //! # Embedding
 //!
@@ -48,7 +52,8 @@
 //! than [`next_timeout`](Reactor::next_timeout), and calls
 //! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
 //! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
-//! [`Error::TokenCollision`]) and offers the same three calls for all of them at once.
+//! [`LoopError::TokenCollision`]) and offers the same three
+//! calls for all of them at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -73,9 +78,13 @@
 //! # Ok::<(), mio_zookeeper::Error>(())
 //! ```
 
+mod driving;
 mod embed;
+mod error;
 mod io;
 mod remote;
+mod sleep;
+mod sources;
 mod task;
 mod timers;
 
@@ -87,18 +96,19 @@ use std::ops::Range;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::task::{Context, Poll as TaskPoll, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use mio::event::Source;
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
 use crate::Error;
 
 pub use embed::EmbeddedHost;
+pub use error::LoopError;
 pub use io::{IoStats, Readiness, TcpSocket};
 pub use remote::LoopWaker;
+pub use sleep::Sleep;
 pub use timers::TimerId;
 
 use remote::Remote;
@@ -110,43 +120,22 @@ const WAKER_TOKEN: usize = usize::MAX;
 /// How many times `stop()` empties the queue (callbacks queued by callbacks) before giving up.
 const STOP_DRAIN_PASSES: usize = 64;
 
-/// The kind of a queued callback. Kinds share one FIFO; the kind only matters for the
-/// serialization of watch callbacks (see the [module docs](self#the-queue)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallbackKind {
-    /// A spawned task (kazoo's `handler.spawn`).
-    Task,
-    /// A completion callback (an `AsyncResult` link, a reply callback).
-    Completion,
-    /// A watch callback: never started while another watch callback is running.
-    Watch,
-}
-
 /// Something an `AsyncResult` (or another `Rc`-held object) queues to be run by the loop,
 /// without a new allocation: the queue holds a clone of the `Rc`.
-pub(crate) trait Deferred {
+pub trait Deferred {
     /// Runs the deferred work. Called by the loop, with no borrow of the loop held.
     fn run_deferred(self: Rc<Self>);
 }
 
 enum Entry {
-    Call(CallbackKind, Box<dyn FnOnce()>),
+    Call(Box<dyn FnOnce()>),
     Notify(Rc<dyn Deferred>),
     Poll(usize),
 }
 
-impl Entry {
-    fn is_watch(&self) -> bool {
-        matches!(self, Entry::Call(CallbackKind::Watch, _))
-    }
-}
-
-/// Invariant: every entry of `held` was queued before every entry of `main`.
 #[derive(Default)]
 struct RunQueue {
     main: VecDeque<Entry>,
-    /// Watch callbacks that came up while another watch callback was running.
-    held: VecDeque<Entry>,
 }
 
 enum TimerAction {
@@ -225,7 +214,6 @@ struct Inner {
     remote_scratch: RefCell<Vec<usize>>,
     running: Cell<bool>,
     depth: Cell<u32>,
-    in_watch: Cell<bool>,
     context: Cell<u64>,
     next_context: Cell<u64>,
     /// Socket reads and writes and polls (see `Reactor::io_stats`).
@@ -294,7 +282,7 @@ impl fmt::Debug for Reactor {
             .field("running", &i.running.get())
             .field("depth", &i.depth.get());
         if let Ok(q) = i.queue.try_borrow() {
-            d.field("queued", &(q.main.len() + q.held.len()));
+            d.field("queued", &q.main.len());
         }
         if let Ok(t) = i.timers.try_borrow() {
             d.field("timers", &t.len());
@@ -311,6 +299,19 @@ impl fmt::Debug for Reactor {
 pub struct TaskId {
     key: usize,
     context: u64,
+}
+
+impl TaskId {
+    /// An id made of two numbers, for a loop other than [`Reactor`] that implements the
+    /// handler's tasks (a `Reactor` makes its own).
+    pub const fn from_raw(key: usize, context: u64) -> TaskId {
+        TaskId { key, context }
+    }
+
+    /// The two numbers of [`from_raw`](TaskId::from_raw).
+    pub const fn into_raw(self) -> (usize, u64) {
+        (self.key, self.context)
+    }
 }
 
 /// A condition a blocking wait runs the loop for: a closure returning `bool`, or an
@@ -342,13 +343,11 @@ impl<F: Fn() -> bool> Completion for F {
 struct ContextGuard<'a> {
     inner: &'a Inner,
     context: u64,
-    in_watch: bool,
 }
 
 impl Drop for ContextGuard<'_> {
     fn drop(&mut self) {
         self.inner.context.set(self.context);
-        self.inner.in_watch.set(self.in_watch);
     }
 }
 
@@ -364,7 +363,8 @@ impl Drop for Frame<'_> {
 impl Reactor {
     /// How deeply loop-driving calls may nest: a blocking wait inside a callback run by a
     /// blocking wait inside a callback ... Past it, waits fail with
-    /// [`Error::NestingTooDeep`] instead of overflowing the stack.
+    /// [`LoopError::NestingTooDeep`] instead of overflowing the
+    /// stack.
     pub const MAX_DEPTH: u32 = 32;
 
     /// A reactor with its own `mio::Poll` (and a `mio::Waker` on token `usize::MAX`).
@@ -384,22 +384,24 @@ impl Reactor {
     /// `registry` (a clone of it is kept) under tokens from `tokens`, which the host must not
     /// use itself. The host drives it with [`handle_event`](Reactor::handle_event),
     /// [`next_timeout`](Reactor::next_timeout) and [`run_pending`](Reactor::run_pending);
-    /// blocking waits are refused with [`Error::Embedded`].
+    /// blocking waits are refused with [`LoopError::Embedded`].
     ///
     /// Nothing here checks that `tokens` is disjoint from the ranges of other reactors in
     /// the same `Poll`; [`EmbeddedHost::reactor`] does (and drives all of them at once).
     ///
     /// # Notable errors
     ///
-    /// [`Error::TokenRange`] when `tokens` is empty or reaches `usize::MAX` (mio's waker
-    /// token here); later, [`Error::TokenRange`] again from `register` when the range is
+    /// [`LoopError::TokenRange`] when `tokens` is empty or reaches
+    /// `usize::MAX` (mio's waker
+    /// token here); later, [`LoopError::TokenRange`] again from
+    /// `register` when the range is
     /// used up.
     pub fn embedded(registry: &Registry, tokens: Range<usize>) -> Result<Reactor, Error> {
         if tokens.is_empty() || tokens.end == usize::MAX {
-            return Err(Error::TokenRange {
+            return Err(Error::Loop(LoopError::TokenRange {
                 start: tokens.start,
                 end: tokens.end,
-            });
+            }));
         }
         let registry = registry
             .try_clone()
@@ -427,14 +429,12 @@ impl Reactor {
             timers: RefCell::new(Timers::new()),
             queue: RefCell::new(RunQueue {
                 main: VecDeque::with_capacity(64),
-                held: VecDeque::new(),
             }),
             tasks: RefCell::new(Slab::new()),
             remote: remote.clone(),
             remote_scratch: RefCell::new(Vec::new()),
             running: Cell::new(true),
             depth: Cell::new(0),
-            in_watch: Cell::new(false),
             context: Cell::new(0),
             next_context: Cell::new(1),
             io_counters: Rc::default(),
@@ -479,11 +479,12 @@ impl Reactor {
     }
 
     /// Stops the loop: every blocking wait in progress (nested on the stack below this call,
-    /// or in another frame) returns [`Error::Stopped`] as soon as control comes back to it,
+    /// or in another frame) returns [`LoopError::Stopped`] as soon as
+    /// control comes back to it,
     /// and new ones are refused until [`start`](Reactor::start). Before returning, `stop`
     /// runs the callbacks and tasks already queued (and those they queue, up to a bound), so
-    /// completion callbacks of results set before the stop are not lost; watch callbacks
-    /// stay queued if `stop` is called from inside one. Work queued later stays queued until
+    /// completion callbacks of results set before the stop are not lost. Work queued later stays
+    /// queued until
     /// the loop is driven again (`poll_once`, `run_pending`, another `stop`).
     /// Idempotent. Timers and registrations are kept.
     pub fn stop(&self) {
@@ -516,166 +517,11 @@ impl Reactor {
         self.inner.depth.get()
     }
 
-    /// Whether a watch callback is running (so a nested loop holds further ones back).
-    pub fn in_watch_callback(&self) -> bool {
-        self.inner.in_watch.get()
-    }
-
     /// An id of the code that is running: 0 outside any callback, a fresh id for each
     /// callback run, and a stable id per spawned future (across its polls). Re-entrant locks
     /// use it as their notion of owner.
     pub fn current_context(&self) -> u64 {
         self.inner.context.get()
-    }
-
-    // ----- sources -----
-
-    /// Registers `source` for `interest` and returns its token. Readiness is recorded (see
-    /// [`readiness`](Reactor::readiness)); install a callback with
-    /// [`set_on_ready`](Reactor::set_on_ready) or use [`register_with`](Reactor::register_with).
-    /// The caller keeps the source and must [`deregister`](Reactor::deregister) it.
-    pub fn register<S: Source + ?Sized>(
-        &self,
-        source: &mut S,
-        interest: Interest,
-    ) -> Result<Token, Error> {
-        let mut io = self.inner.io.borrow_mut();
-        io.generation += 1;
-        let generation = io.generation;
-        let key = io.sources.insert(SourceSlot {
-            generation,
-            ready: Readiness::EMPTY,
-            has_callback: false,
-            on_ready: None,
-            missed: Readiness::EMPTY,
-        });
-        let token = io.base.checked_add(key).filter(|t| *t < io.limit);
-        let Some(token) = token.map(Token) else {
-            io.sources.remove(key);
-            return Err(Error::TokenRange {
-                start: io.base,
-                end: io.limit,
-            });
-        };
-        if let Err(e) = io.registry().register(source, token, interest) {
-            io.sources.remove(key);
-            return Err(Error::io("registering a source with mio", e));
-        }
-        Ok(token)
-    }
-
-    /// [`register`](Reactor::register) with a readiness callback.
-    ///
-    /// The callback runs in the dispatch phase of whichever loop iteration sees the event
-    /// (possibly a nested one); it should not block. If the source reports readiness while
-    /// its callback is running (it blocked), the callback is run again with that readiness
-    /// once it returns.
-    ///
-    /// ```
-    /// use std::{cell::Cell, rc::Rc, time::Duration};
-    /// use mio::{net::TcpListener, Interest};
-    /// use mio_zookeeper::reactor::Reactor;
-    ///
-    /// let reactor = Reactor::new()?;
-    /// let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    /// let addr = listener.local_addr().unwrap();
-    /// let seen = Rc::new(Cell::new(false));
-    /// let s = seen.clone();
-    /// let token = reactor.register_with(&mut listener, Interest::READABLE, move |r| {
-    ///     s.set(r.is_readable())
-    /// })?;
-    /// let _client = std::net::TcpStream::connect(addr).unwrap();
-    /// reactor.run_until(&|| seen.get(), Some(Duration::from_secs(5)))?;
-    /// reactor.deregister(&mut listener, token)?;
-    /// # Ok::<(), mio_zookeeper::Error>(())
-    /// ```
-    pub fn register_with<S, F>(
-        &self,
-        source: &mut S,
-        interest: Interest,
-        on_ready: F,
-    ) -> Result<Token, Error>
-    where
-        S: Source + ?Sized,
-        F: FnMut(Readiness) + 'static,
-    {
-        let token = self.register(source, interest)?;
-        self.set_on_ready(token, on_ready)?;
-        Ok(token)
-    }
-
-    /// Installs (or replaces) the readiness callback of a registered token.
-    pub fn set_on_ready<F: FnMut(Readiness) + 'static>(
-        &self,
-        token: Token,
-        on_ready: F,
-    ) -> Result<(), Error> {
-        let old = {
-            let mut io = self.inner.io.borrow_mut();
-            let key = io.key(token);
-            let slot = key
-                .and_then(|k| io.sources.get_mut(k))
-                .ok_or(Error::UnknownToken { token: token.0 })?;
-            slot.has_callback = true;
-            slot.on_ready.replace(Box::new(on_ready))
-        };
-        drop(old);
-        Ok(())
-    }
-
-    /// Changes the interest of a registered source (e.g. add `WRITABLE` while output is
-    /// queued).
-    pub fn reregister<S: Source + ?Sized>(
-        &self,
-        source: &mut S,
-        token: Token,
-        interest: Interest,
-    ) -> Result<(), Error> {
-        let io = self.inner.io.borrow();
-        if !io.key(token).is_some_and(|k| io.sources.contains(k)) {
-            return Err(Error::UnknownToken { token: token.0 });
-        }
-        io.registry()
-            .reregister(source, token, interest)
-            .map_err(|e| Error::io("reregistering a source with mio", e))
-    }
-
-    /// Deregisters a source and frees its token (and its readiness callback).
-    pub fn deregister<S: Source + ?Sized>(
-        &self,
-        source: &mut S,
-        token: Token,
-    ) -> Result<(), Error> {
-        let (slot, res) = {
-            let mut io = self.inner.io.borrow_mut();
-            let Some(key) = io.key(token).filter(|k| io.sources.contains(*k)) else {
-                return Err(Error::UnknownToken { token: token.0 });
-            };
-            let res = io.registry().deregister(source);
-            (io.sources.remove(key), res)
-        };
-        drop(slot);
-        res.map_err(|e| Error::io("deregistering a source from mio", e))
-    }
-
-    /// The readiness a token has seen since its owner last cleared it (empty for an unknown
-    /// token).
-    pub fn readiness(&self, token: Token) -> Readiness {
-        let io = self.inner.io.borrow();
-        io.key(token)
-            .and_then(|k| io.sources.get(k))
-            .map_or(Readiness::EMPTY, |s| s.ready)
-    }
-
-    /// Clears readiness flags of a token; call it when an operation returns `WouldBlock`
-    /// ([`TcpSocket`] does this itself).
-    pub fn clear_readiness(&self, token: Token, which: Readiness) {
-        let mut io = self.inner.io.borrow_mut();
-        if let Some(k) = io.key(token) {
-            if let Some(s) = io.sources.get_mut(k) {
-                s.ready = s.ready.remove(which);
-            }
-        }
     }
 
     // ----- timers -----
@@ -756,26 +602,21 @@ impl Reactor {
     /// Queues a task (kazoo's `handler.spawn`): `f` runs on the loop, after the work queued
     /// before it.
     pub fn spawn<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Task, Box::new(f)));
+        self.push(Entry::Call(Box::new(f)));
     }
 
-    /// Queues a completion callback.
+    /// Queues a callback (the same FIFO as [`spawn`](Reactor::spawn)).
     pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Completion, Box::new(f)));
+        self.push(Entry::Call(Box::new(f)));
     }
 
-    /// Queues a watch callback: watch callbacks run one at a time, in order (see the
-    /// [module docs](self#the-queue)).
-    pub fn dispatch_watch<F: FnOnce() + 'static>(&self, f: F) {
-        self.push(Entry::Call(CallbackKind::Watch, Box::new(f)));
+    /// Queues an already boxed callback.
+    pub fn call_soon_boxed(&self, f: Box<dyn FnOnce()>) {
+        self.push(Entry::Call(f));
     }
 
-    /// Queues an already boxed callback of the given kind.
-    pub fn dispatch(&self, kind: CallbackKind, f: Box<dyn FnOnce()>) {
-        self.push(Entry::Call(kind, f));
-    }
-
-    pub(crate) fn defer(&self, d: Rc<dyn Deferred>) {
+    /// Queues `d.run_deferred()` without a new allocation (the queue holds the `Rc`).
+    pub fn defer(&self, d: Rc<dyn Deferred>) {
         self.push(Entry::Notify(d));
     }
 
@@ -830,478 +671,6 @@ impl Reactor {
         drop(fut);
         true
     }
-
-    // ----- driving -----
-
-    /// Runs exactly one iteration (see the [module docs](self#one-iteration)), waiting for
-    /// I/O no longer than `timeout` (`None`: until something happens) and the nearest timer,
-    /// and not at all when work is queued. Returns whether anything happened: an event, a
-    /// timer, a callback or task run, or a wake-up from another thread.
-    ///
-    /// It works on a stopped reactor too (it is the caller driving the loop).
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::Embedded`] on an embedded reactor (the host polls; use
-    /// [`run_pending`](Reactor::run_pending)); [`Error::NestingTooDeep`]; [`Error::Io`] if
-    /// the poll itself fails.
-    pub fn poll_once(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        if self.inner.embedded {
-            return Err(Error::Embedded { what: "poll_once" });
-        }
-        let _frame = self.enter_frame()?;
-        self.turn(timeout)
-    }
-
-    /// Runs the loop until `done` is complete, or `timeout` passes ([`Error::Timeout`]).
-    /// Returns at once if it already is. `timeout: None` waits forever (or until stopped).
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::Timeout`], [`Error::Stopped`], [`Error::NestingTooDeep`],
-    /// [`Error::Embedded`].
-    pub fn run_until<C: Completion + ?Sized>(
-        &self,
-        done: &C,
-        timeout: Option<Duration>,
-    ) -> Result<(), Error> {
-        self.wait_until(&|| done.is_complete(), timeout, "run_until")
-    }
-
-    /// Runs the loop for `duration` (at least one iteration), never blocking the thread
-    /// longer than the next piece of work. This is the handler's `sleep`.
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::Stopped`] (also when stopped during the sleep), [`Error::NestingTooDeep`],
-    /// [`Error::Embedded`].
-    pub fn run_for(&self, duration: Duration) -> Result<(), Error> {
-        let what = "sleep/run_for";
-        self.check_can_block(what)?;
-        let _frame = self.enter_frame()?;
-        let deadline = deadline_after(Instant::now(), duration);
-        loop {
-            self.turn(Some(deadline.saturating_duration_since(Instant::now())))?;
-            if !self.inner.running.get() {
-                return Err(Error::Stopped);
-            }
-            if Instant::now() >= deadline {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The blocking-wait primitive every cooperative wait is built on.
-    pub(crate) fn wait_until(
-        &self,
-        done: &dyn Fn() -> bool,
-        timeout: Option<Duration>,
-        what: &'static str,
-    ) -> Result<(), Error> {
-        if done() {
-            return Ok(());
-        }
-        self.check_can_block(what)?;
-        let _frame = self.enter_frame()?;
-        let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
-        loop {
-            let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            self.turn(wait)?;
-            if done() {
-                return Ok(());
-            }
-            if !self.inner.running.get() {
-                return Err(Error::Stopped);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout);
-            }
-        }
-    }
-
-    fn check_can_block(&self, what: &'static str) -> Result<(), Error> {
-        if self.inner.embedded {
-            return Err(Error::Embedded { what });
-        }
-        if !self.inner.running.get() {
-            return Err(Error::Stopped);
-        }
-        Ok(())
-    }
-
-    /// Fires due timers and runs queued callbacks and tasks, without polling for I/O:
-    /// [`run_timers`](Reactor::run_timers) then [`run_callbacks`](Reactor::run_callbacks).
-    /// This is the embedded host's call after each poll; it also works on an owned reactor.
-    /// Returns whether anything ran.
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
-    pub fn run_pending(&self) -> Result<bool, Error> {
-        let _frame = self.enter_frame()?;
-        let mut did = self.drain_remote();
-        did |= self.fire_timers();
-        did |= self.run_queue();
-        Ok(did)
-    }
-
-    /// Fires the timers that are due (for a client: pings, connect and read timeouts,
-    /// reconnect backoff), in deadline order. What they queue runs in
-    /// [`run_callbacks`](Reactor::run_callbacks). Returns whether any fired.
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
-    pub fn run_timers(&self) -> Result<bool, Error> {
-        let _frame = self.enter_frame()?;
-        Ok(self.fire_timers())
-    }
-
-    /// Runs the callbacks and tasks that are queued (completion and watch callbacks, state
-    /// listeners, spawned tasks, futures woken, also from other threads), in FIFO order;
-    /// work they queue runs on the next call. Returns whether any ran.
-    ///
-    /// # Notable errors
-    ///
-    /// [`Error::NestingTooDeep`] when called from too deep inside callbacks.
-    pub fn run_callbacks(&self) -> Result<bool, Error> {
-        let _frame = self.enter_frame()?;
-        let did = self.drain_remote();
-        Ok(self.run_queue() | did)
-    }
-
-    /// For an embedded reactor's host: handles `event` if its token is in this reactor's
-    /// range (records readiness, runs the source's readiness callback) and returns `true`;
-    /// returns `false` for the host's own events. On an owned reactor it does the same for
-    /// events the caller got elsewhere.
-    pub fn handle_event(&self, event: &mio::event::Event) -> bool {
-        let r = Readiness::from_event(event);
-        let key = {
-            let mut io = self.inner.io.borrow_mut();
-            let Some(key) = io.key(event.token()) else {
-                return false;
-            };
-            match io.sources.get_mut(key) {
-                Some(slot) => {
-                    slot.ready |= r;
-                    slot.has_callback.then_some(key)
-                }
-                None => None, // ours, but already deregistered
-            }
-        };
-        if let Some(key) = key {
-            self.dispatch_io(key, r);
-        }
-        true
-    }
-
-    /// How long the host may wait in its poll before this reactor needs
-    /// [`run_pending`](Reactor::run_pending): `Some(ZERO)` when work is queued (or another
-    /// thread woke the loop), the time to the nearest timer, or `None` when there is nothing
-    /// to wait for but I/O.
-    pub fn next_timeout(&self) -> Option<Duration> {
-        if self.has_runnable() || self.inner.remote.is_pending() {
-            return Some(Duration::ZERO);
-        }
-        let next = self.inner.timers.borrow_mut().next_deadline();
-        next.map(|d| d.saturating_duration_since(Instant::now()))
-    }
-
-    // ----- internals -----
-
-    fn enter_frame(&self) -> Result<Frame<'_>, Error> {
-        let d = self.inner.depth.get();
-        if d >= Self::MAX_DEPTH {
-            return Err(Error::NestingTooDeep {
-                limit: Self::MAX_DEPTH,
-            });
-        }
-        self.inner.depth.set(d + 1);
-        Ok(Frame(&self.inner))
-    }
-
-    fn new_context(&self) -> u64 {
-        let c = self.inner.next_context.get();
-        self.inner.next_context.set(c + 1);
-        c
-    }
-
-    /// Runs `f` as a callback of `kind` (watch bookkeeping, context id).
-    fn invoke<R>(&self, kind: CallbackKind, context: Option<u64>, f: impl FnOnce() -> R) -> R {
-        let inner = &*self.inner;
-        let _guard = ContextGuard {
-            inner,
-            context: inner.context.get(),
-            in_watch: inner.in_watch.get(),
-        };
-        let context = context.unwrap_or_else(|| self.new_context());
-        inner.context.set(context);
-        if kind == CallbackKind::Watch {
-            inner.in_watch.set(true);
-        }
-        f()
-    }
-
-    /// One iteration (the caller holds a frame).
-    fn turn(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        let mut did = false;
-        let busy = self.has_runnable() || self.inner.remote.is_pending();
-        // With work already queued, a turn either polls without waiting or, every other
-        // time, does not poll at all: the zero-timeout poll in front of queued work (a flush
-        // of requests just submitted, say) is a syscall that mostly finds nothing, and the
-        // socket's readiness is not lost by waiting one turn (it is edge-triggered and
-        // stays recorded in the kernel until the next poll).
-        let skip = busy && !self.inner.skipped_poll.get();
-        self.inner.skipped_poll.set(skip);
-        if !self.inner.embedded && !skip {
-            let wait = if busy {
-                Some(Duration::ZERO)
-            } else {
-                let next = self.inner.timers.borrow_mut().next_deadline();
-                let to_timer = next.map(|d| d.saturating_duration_since(Instant::now()));
-                match (timeout, to_timer) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            };
-            did |= self.poll_io(wait)?;
-        }
-        did |= self.drain_remote();
-        did |= self.fire_timers();
-        did |= self.run_queue();
-        Ok(did)
-    }
-
-    fn poll_io(&self, wait: Option<Duration>) -> Result<bool, Error> {
-        let mut scratch = std::mem::take(&mut *self.inner.scratch.borrow_mut());
-        let mut any = false;
-        {
-            let mut io = self.inner.io.borrow_mut();
-            let io = &mut *io;
-            if let Backend::Owned(poll) = &mut io.backend {
-                self.inner.io_counters.count_poll();
-                match poll.poll(&mut io.events, wait) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        drop(scratch);
-                        return Err(Error::io("polling mio", e));
-                    }
-                }
-            }
-            for ev in io.events.iter() {
-                any = true;
-                let token = ev.token();
-                if token.0 == WAKER_TOKEN {
-                    continue; // the remote flags are read in drain_remote
-                }
-                let Some(key) = io.key(token) else { continue };
-                if let Some(slot) = io.sources.get_mut(key) {
-                    let r = Readiness::from_event(ev);
-                    slot.ready |= r;
-                    if slot.has_callback {
-                        scratch.push((key, r));
-                    }
-                }
-            }
-            io.events.clear();
-        }
-        for (key, r) in scratch.drain(..) {
-            self.dispatch_io(key, r);
-        }
-        *self.inner.scratch.borrow_mut() = scratch;
-        Ok(any)
-    }
-
-    fn dispatch_io(&self, key: usize, mut r: Readiness) {
-        loop {
-            let (mut cb, generation) = {
-                let mut io = self.inner.io.borrow_mut();
-                let Some(slot) = io.sources.get_mut(key) else {
-                    return;
-                };
-                match slot.on_ready.take() {
-                    Some(cb) => (cb, slot.generation),
-                    None => {
-                        if slot.has_callback {
-                            slot.missed |= r; // it is running further down the stack
-                        }
-                        return;
-                    }
-                }
-            };
-            self.invoke(CallbackKind::Completion, None, || cb(r));
-            let (unused, again) = {
-                let mut io = self.inner.io.borrow_mut();
-                match io.sources.get_mut(key) {
-                    Some(slot) if slot.generation == generation && slot.on_ready.is_none() => {
-                        slot.on_ready = Some(cb);
-                        (None, std::mem::take(&mut slot.missed))
-                    }
-                    // deregistered, or replaced by set_on_ready while it ran
-                    _ => (Some(cb), Readiness::EMPTY),
-                }
-            };
-            drop(unused);
-            if again.is_empty() {
-                return;
-            }
-            r = again;
-        }
-    }
-
-    fn drain_remote(&self) -> bool {
-        let mut keys = std::mem::take(&mut *self.inner.remote_scratch.borrow_mut());
-        let (any, stop) = self.inner.remote.take(&mut keys);
-        for key in keys.drain(..) {
-            self.inner.schedule_task(key);
-        }
-        *self.inner.remote_scratch.borrow_mut() = keys;
-        if stop {
-            log::debug!(
-                "reactor {}: stop requested from another thread",
-                self.inner.id
-            );
-            self.stop();
-        }
-        any
-    }
-
-    fn fire_timers(&self) -> bool {
-        let (next, max_seq) = {
-            let mut timers = self.inner.timers.borrow_mut();
-            (timers.next_deadline(), timers.last_seq())
-        };
-        let Some(next) = next else { return false };
-        let now = Instant::now();
-        if next > now {
-            return false;
-        }
-        let mut did = false;
-        loop {
-            let due = self.inner.timers.borrow_mut().pop_due(now, max_seq);
-            let Some((_, action)) = due else { break };
-            did = true;
-            match action {
-                TimerAction::Call(f) => self.invoke(CallbackKind::Completion, None, f),
-                TimerAction::Wake(w) => w.wake(),
-            }
-        }
-        did
-    }
-
-    fn has_runnable(&self) -> bool {
-        let q = self.inner.queue.borrow();
-        !q.main.is_empty() || (!self.inner.in_watch.get() && !q.held.is_empty())
-    }
-
-    fn runnable_len(&self) -> usize {
-        let q = self.inner.queue.borrow();
-        q.main.len()
-            + if self.inner.in_watch.get() {
-                0
-            } else {
-                q.held.len()
-            }
-    }
-
-    fn pop_runnable(&self) -> Option<Entry> {
-        let mut q = self.inner.queue.borrow_mut();
-        let in_watch = self.inner.in_watch.get();
-        if !in_watch {
-            if let Some(e) = q.held.pop_front() {
-                return Some(e);
-            }
-        }
-        loop {
-            let e = q.main.pop_front()?;
-            if in_watch && e.is_watch() {
-                q.held.push_back(e);
-                continue;
-            }
-            return Some(e);
-        }
-    }
-
-    /// Runs the entries that were runnable when it started; whether it ran any.
-    fn run_queue(&self) -> bool {
-        let n = self.runnable_len();
-        let mut did = false;
-        for _ in 0..n {
-            let Some(e) = self.pop_runnable() else { break };
-            did = true;
-            match e {
-                Entry::Call(kind, f) => self.invoke(kind, None, f),
-                Entry::Notify(d) => {
-                    self.invoke(CallbackKind::Completion, None, || d.run_deferred())
-                }
-                Entry::Poll(key) => self.poll_task(key),
-            }
-        }
-        did
-    }
-
-    fn poll_task(&self, key: usize) {
-        let (mut fut, context) = {
-            let mut tasks = self.inner.tasks.borrow_mut();
-            let Some(t) = tasks.get_mut(key) else { return };
-            t.queued = false;
-            let Some(fut) = t.future.take() else {
-                return; // being polled further down the stack; `rewake` handles it
-            };
-            t.running = true;
-            (fut, t.context)
-        };
-        let waker = task::waker(self.inner.id, key);
-        let mut cx = Context::from_waker(&waker);
-        let res = self.invoke(CallbackKind::Task, Some(context), || {
-            fut.as_mut().poll(&mut cx)
-        });
-        let finished = {
-            let mut tasks = self.inner.tasks.borrow_mut();
-            match tasks.get_mut(key) {
-                Some(t) if t.context == context => {
-                    t.running = false;
-                    if res.is_ready() || t.cancelled {
-                        tasks.remove(key);
-                        Some(fut)
-                    } else {
-                        t.future = Some(fut);
-                        if std::mem::take(&mut t.rewake) {
-                            t.queued = true;
-                            self.push(Entry::Poll(key));
-                        }
-                        None
-                    }
-                }
-                _ => Some(fut),
-            }
-        };
-        drop(finished);
-    }
-}
-
-impl Inner {
-    /// Queues a poll of task `key` (called by its waker on the loop thread).
-    fn schedule_task(&self, key: usize) {
-        let (Ok(mut tasks), Ok(mut queue)) =
-            (self.tasks.try_borrow_mut(), self.queue.try_borrow_mut())
-        else {
-            // A waker fired while the loop's tables are borrowed (this module never calls
-            // out while holding them, but a waker may be woken from any Drop): go through
-            // the remote path, drained at the next iteration.
-            self.remote.wake_task(key);
-            return;
-        };
-        match tasks.get_mut(key) {
-            Some(t) if t.running => t.rewake = true,
-            Some(t) if !t.queued && t.future.is_some() => {
-                t.queued = true;
-                queue.main.push_back(Entry::Poll(key));
-            }
-            _ => {}
-        }
-    }
 }
 
 fn deadline_after(now: Instant, d: Duration) -> Instant {
@@ -1310,106 +679,10 @@ fn deadline_after(now: Instant, d: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
-/// A future completing at a deadline, driven by a reactor's timers; see
-/// [`Reactor::sleep_async`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Sleep {
-    reactor: WeakReactor,
-    deadline: Instant,
-    timer: Option<TimerId>,
-}
-
-impl fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Sleep {
-    /// When it completes.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> TaskPoll<()> {
-        let Some(reactor) = self.reactor.upgrade() else {
-            return TaskPoll::Ready(()); // nothing could ever fire it
-        };
-        if Instant::now() >= self.deadline {
-            if let Some(id) = self.timer.take() {
-                reactor.cancel_timer(id);
-            }
-            return TaskPoll::Ready(());
-        }
-        let mut timers = reactor.inner.timers.borrow_mut();
-        let old = match self.timer.and_then(|id| timers.get_mut(id)) {
-            Some(TimerAction::Wake(w)) if w.will_wake(cx.waker()) => None,
-            Some(action) => Some(std::mem::replace(
-                action,
-                TimerAction::Wake(cx.waker().clone()),
-            )),
-            None => {
-                let id = timers.insert(self.deadline, TimerAction::Wake(cx.waker().clone()));
-                self.timer = Some(id);
-                None
-            }
-        };
-        drop(timers);
-        drop(old);
-        TaskPoll::Pending
-    }
-}
-
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let (Some(id), Some(r)) = (self.timer, self.reactor.upgrade()) {
-            r.cancel_timer(id);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::cell::RefCell;
-
-    fn log() -> Rc<RefCell<Vec<String>>> {
-        Rc::new(RefCell::new(Vec::new()))
-    }
-
-    #[test]
-    fn watch_callbacks_held_while_one_runs() {
-        let r = Reactor::new().unwrap();
-        let out = log();
-        let (r2, o) = (r.clone(), out.clone());
-        r.dispatch_watch(move || {
-            o.borrow_mut().push("w1 start".into());
-            let flag = Rc::new(Cell::new(false));
-            let f = flag.clone();
-            let o2 = o.clone();
-            r2.call_soon(move || {
-                o2.borrow_mut().push("c2".into());
-                f.set(true);
-            });
-            r2.run_until(&|| flag.get(), Some(Duration::from_secs(5)))
-                .unwrap();
-            o.borrow_mut().push("w1 end".into());
-        });
-        let o = out.clone();
-        r.dispatch_watch(move || o.borrow_mut().push("w2".into()));
-        let o = out.clone();
-        r.call_soon(move || o.borrow_mut().push("c1".into()));
-        while r.poll_once(Some(Duration::ZERO)).unwrap() {}
-        assert_eq!(*out.borrow(), ["w1 start", "c1", "c2", "w1 end", "w2"]);
-        assert_eq!(r.depth(), 0);
-        assert!(!r.in_watch_callback());
-    }
 
     #[test]
     fn nesting_is_bounded() {
@@ -1431,9 +704,9 @@ mod tests {
         assert_eq!(deepest.get(), Reactor::MAX_DEPTH);
         assert!(matches!(
             *err.borrow(),
-            Some(Error::NestingTooDeep {
+            Some(Error::Loop(LoopError::NestingTooDeep {
                 limit: Reactor::MAX_DEPTH
-            })
+            }))
         ));
     }
 }

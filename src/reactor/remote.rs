@@ -75,7 +75,7 @@ impl Remote {
 ///
 /// A stop request is carried out on the loop thread at its next iteration, exactly like
 /// [`Reactor::stop`](super::Reactor::stop): waits in progress return
-/// [`Error::Stopped`](crate::Error::Stopped).
+/// [`LoopError::Stopped`](super::LoopError::Stopped).
 ///
 /// For an embedded reactor the host owns the `mio::Poll` (and its single `mio::Waker`), so a
 /// `LoopWaker` cannot interrupt the host's poll: it only flags the request, which the host
@@ -85,7 +85,7 @@ impl Remote {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::{reactor::Reactor, Error};
+/// use mio_zookeeper::{reactor::Reactor, Error, LoopError};
 ///
 /// let reactor = Reactor::new()?;
 /// let waker = reactor.loop_waker();
@@ -94,7 +94,8 @@ impl Remote {
 ///     waker.request_stop();
 /// });
 /// // Would sleep for a minute; the other thread stops it.
-/// assert!(matches!(reactor.run_for(Duration::from_secs(60)), Err(Error::Stopped)));
+/// let slept = reactor.run_for(Duration::from_secs(60));
+/// assert!(matches!(slept, Err(Error::Loop(LoopError::Stopped))));
 /// t.join().unwrap();
 /// # Ok::<(), Error>(())
 /// ```

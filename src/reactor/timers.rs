@@ -33,6 +33,19 @@ pub struct TimerId {
     seq: u64,
 }
 
+impl TimerId {
+    /// An id made of two numbers, for a loop other than [`Reactor`](super::Reactor) that
+    /// implements the handler's timers (a `Reactor` makes its own).
+    pub const fn from_raw(key: usize, seq: u64) -> TimerId {
+        TimerId { key, seq }
+    }
+
+    /// The two numbers of [`from_raw`](TimerId::from_raw).
+    pub const fn into_raw(self) -> (usize, u64) {
+        (self.key, self.seq)
+    }
+}
+
 #[derive(Debug)]
 struct Entry<T> {
     deadline: Instant,

@@ -442,7 +442,7 @@ fn fire_removed(shared: &Shared, full: &str, kind: WatcherType) {
         let mut core = shared.borrow_mut();
         let removed = core.watchers.remove(full, kind);
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             removed,
             unchroot(core.chroot.as_deref(), full),
         )
@@ -464,7 +464,7 @@ fn fire_one(shared: &Shared, full: &str, k: WatcherType, w: &Watcher) {
         let mut core = shared.borrow_mut();
         let removal = core.watchers.remove_one(full, k, w);
         (
-            core.reactor.clone(),
+            core.event_loop.clone(),
             removal,
             unchroot(core.chroot.as_deref(), full),
         )
