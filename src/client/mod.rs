@@ -147,7 +147,6 @@ mod handle;
 mod hosts;
 mod lifecycle;
 mod ops;
-mod read_loop;
 mod resolve;
 mod security;
 mod settings;
