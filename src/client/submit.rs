@@ -148,7 +148,8 @@ impl<H: Handler> Client<H> {
 /// A reply's data as the caller keeps it. The decoder hands out slices of the buffer the
 /// reply was read into, which holds many replies; a small value kept by the caller would keep
 /// that whole buffer alive, so it is copied out. Large values (most of their buffer anyway)
-/// stay zero-copy.
+/// stay zero-copy. The price, measured in the README's issue #6 table: one allocation and
+/// copy per small value (`get_1k` at 0.93 of the raw client, within the run-to-run spread).
 pub(super) fn detach(data: Bytes) -> Bytes {
     if data.len() <= DETACH_UP_TO {
         Bytes::copy_from_slice(&data)

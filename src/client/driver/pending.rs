@@ -10,7 +10,9 @@ use crate::session::RequestId;
 /// What to do with a reply: the typed completion, and the watcher to register on success.
 pub(crate) struct Pending {
     pub(crate) complete: Box<dyn FnOnce(Result<Response, Error>)>,
-    /// Boxed: most requests have none, and this keeps the pending table small.
+    /// Boxed: most requests have none, and this keeps the pending table small (a `Pending`
+    /// is at most 40 bytes, pinned by `per_request_records_stay_small`; the README's issue
+    /// #6 memory table counts 48 B per outstanding request for this table's slot).
     pub(crate) watcher: Option<Box<PendingWatcher>>,
     /// Names the request in a server error when the session gives back no path for it.
     pub(crate) label: &'static str,
