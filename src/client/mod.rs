@@ -140,6 +140,15 @@
 //! table. A blocking watch call that fails on its per-call timeout registers nothing, even
 //! when the reply comes later.
 
+// Where things live: the `Client` type here; `builder.rs` and `settings.rs` (its settings and
+// their checks), `lifecycle.rs` (start, stop, state, listeners, running the loop),
+// `submit.rs` (the request plumbing every operation goes through), `ops/` (the operations),
+// `transaction.rs`, `watcher.rs` and `watchers.rs` (watch callbacks and their table),
+// `driver/` (the session on the loop: socket, timers, pending requests, events),
+// `handle.rs` (ownership), `hosts.rs` and `resolve.rs` (connect strings, paths, names),
+// `security.rs` (ACL helpers), `four_letter.rs`. It may use the session, the codec's types,
+// the handler and the result objects; it reaches the loop only through its handler, never
+// `crate::reactor`.
 mod builder;
 mod driver;
 mod four_letter;
