@@ -5,10 +5,6 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::WhenOffline;
-use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,7 +13,10 @@ use bytes::Bytes;
 use client_support::*;
 use mio_zookeeper::client::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
 use mio_zookeeper::proto::{EventType, WatcherType};
-use mio_zookeeper::{Acl, AsyncResult, CreateMode, Error, ErrorCode, Handler, Perms};
+use mio_zookeeper::{
+    Acl, AddWatchMode, AsyncResult, CreateMode, Error, ErrorCode, Handler, NullData, Perms,
+    WhenOffline, ZkError,
+};
 
 /// Waits for an async result (the value or the error).
 fn get<T: 'static>(r: AsyncResult<T>) -> Result<T, Error> {

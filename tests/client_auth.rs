@@ -4,7 +4,6 @@
 
 mod client_support;
 
-use mio_zookeeper::CreateMode;
 use std::time::Duration;
 
 use client_support::*;
@@ -14,7 +13,7 @@ use mio_zookeeper::client::{
 use mio_zookeeper::proto::Id;
 use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Acl, Error, ErrorCode, Perms};
+use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
 
 fn with_acl(acl: Vec<Acl>) -> CreateOptions {
     CreateOptions {

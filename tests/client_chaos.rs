@@ -8,10 +8,6 @@
 //! that hold whatever the timing. Every wait has a generous deadline; nothing sleeps and
 //! then asserts.
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -20,8 +16,7 @@ use std::time::{Duration, Instant};
 use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
 use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
-use mio_zookeeper::Error;
-use mio_zookeeper::ZkError;
+use mio_zookeeper::{AddWatchMode, CreateMode, Error, NullData, Watcher, ZkError};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

@@ -10,10 +10,7 @@ use mio_zookeeper::client::{
     parse_connect_string, Client, CreateOptions, HostPort, OpResult, ReadOp, ReadResult,
 };
 use mio_zookeeper::proto::EventType;
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::WhenOffline;
-use mio_zookeeper::ZkError;
-use mio_zookeeper::{CreateMode, Error, ErrorCode};
+use mio_zookeeper::{AddWatchMode, CreateMode, Error, ErrorCode, WhenOffline, ZkError};
 
 fn ev(t: EventType, p: &str) -> (EventType, String) {
     (t, p.to_string())

@@ -6,10 +6,6 @@
 
 mod faults_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
@@ -19,7 +15,9 @@ use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::KeeperState;
 use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{digest_id, Proxy, ZkServer};
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
+use mio_zookeeper::{
+    Acl, AddWatchMode, CreateMode, Error, ErrorCode, Id, NullData, Perms, Watcher, ZkError,
+};
 
 use faults_support::*;
 

@@ -8,9 +8,6 @@
 
 mod faults_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -20,7 +17,7 @@ use mio_zookeeper::client::{Client, ClientState, CreateOptions};
 use mio_zookeeper::proto::EventType;
 use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{CreateMode, Error};
+use mio_zookeeper::{AddWatchMode, CreateMode, Error, NullData, Watcher};
 
 use faults_support::*;
 

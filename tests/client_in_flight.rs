@@ -2,12 +2,11 @@
 //! `max_queued_requests`, `QueueFull` beyond it) and go out as replies come back, in
 //! submission order.
 
-use mio_zookeeper::NullData;
 use std::time::Duration;
 
 use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, Error};
+use mio_zookeeper::{CreateMode, Error, NullData};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(60);

@@ -7,9 +7,7 @@ use bytes::Bytes;
 use client_support::*;
 use mio_zookeeper::client::{ClientState, CreateOptions};
 use mio_zookeeper::session::SessionState;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::{Error, Handler};
+use mio_zookeeper::{CreateMode, Error, Handler, Watcher};
 
 /// A credential the server refused (an unknown scheme: AuthFailed) ends that session, but
 /// is not sent again: `restart()` opens a session that works.

@@ -7,7 +7,6 @@
 
 mod client_support;
 
-use mio_zookeeper::NullData;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +14,7 @@ use client_support::*;
 use mio_zookeeper::client::CreateOptions;
 use mio_zookeeper::proto::Id;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
+use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, NullData, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use client_support::*;
 use mio_zookeeper::client::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
 use mio_zookeeper::proto::Id;
-use mio_zookeeper::ZkError;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, MioHandler, Perms};
+use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, MioHandler, Perms, ZkError};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

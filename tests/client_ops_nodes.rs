@@ -6,9 +6,7 @@ mod client_support;
 use client_support::*;
 use mio_zookeeper::client::{CreateOptions, ReadOp};
 use mio_zookeeper::proto::Id;
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
+use mio_zookeeper::{Acl, AddWatchMode, CreateMode, Error, ErrorCode, Perms, Watcher};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

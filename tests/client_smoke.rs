@@ -1,5 +1,3 @@
-use mio_zookeeper::Watcher;
-use mio_zookeeper::ZkError;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -7,7 +5,7 @@ use std::time::Duration;
 use mio_zookeeper::client::{Client, ClientState, CreateOptions};
 use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, Error, ErrorCode};
+use mio_zookeeper::{CreateMode, Error, ErrorCode, Watcher, ZkError};
 
 #[test]
 fn smoke() {

@@ -11,10 +11,6 @@ mod embed_mio;
 #[path = "../examples/poll_once.rs"]
 mod poll_once;
 
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::LoopError;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -30,7 +26,8 @@ use mio::{Events, Interest, Poll, Token};
 use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{
-    AsyncResult, Client, ClientState, CreateOptions, EmbeddedHost, Error, Handler, MioHandler,
+    AsyncResult, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, Handler,
+    LoopError, MioHandler, NullData, Watcher,
 };
 
 /// Generous bound for anything that waits on a server (2 shared cores).

@@ -5,9 +5,6 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::WhenOffline;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -22,7 +19,7 @@ use mio_zookeeper::proto::{
     Response, WatcherType,
 };
 use mio_zookeeper::testing::Proxy;
-use mio_zookeeper::{ErrorCode, Stat};
+use mio_zookeeper::{AddWatchMode, CreateMode, ErrorCode, Stat, WhenOffline};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them).

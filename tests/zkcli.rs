@@ -2,7 +2,6 @@
 //! throwaway server, checking its output, its exit status (0 / 1 / 2) and what it did to the
 //! tree, seen through the Rust client.
 
-use mio_zookeeper::AddWatchMode;
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -14,7 +13,7 @@ use std::time::Duration;
 use mio_zookeeper::client::{Client, CreateOptions, WatchedEvent};
 use mio_zookeeper::proto::{Acl, EventType, Id, Perms};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, Handler};
+use mio_zookeeper::{AddWatchMode, CreateMode, Handler};
 
 /// How long any single wait of these tests may take before it fails.
 const WAIT: Duration = Duration::from_secs(30);

@@ -20,22 +20,20 @@
 //! ([`ClientBuilder::resolver`](super::ClientBuilder::resolver)), for a service registry, a
 //! fixed table, or a test.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::error::Error;
-use std::cell::Cell;
-use std::rc::{Rc, Weak};
-
-use crate::handler::{EventLoop, TaskId};
-
 use super::hosts::HostPort;
+use crate::error::Error;
+use crate::handler::{EventLoop, TaskId};
 
 /// How often an embedded loop looks for the answer of an outstanding lookup.
 pub(crate) const EMBEDDED_TICK: Duration = Duration::from_millis(10);

@@ -68,7 +68,6 @@ pub struct Transaction<H: Handler> {
     ops: Vec<MultiOp>,
     kinds: Vec<Kind>,
     error: Option<Error>,
-    committed: bool,
 }
 
 impl<H: Handler> Transaction<H> {
@@ -78,7 +77,6 @@ impl<H: Handler> Transaction<H> {
             ops: Vec::new(),
             kinds: Vec::new(),
             error: None,
-            committed: false,
         }
     }
 
@@ -187,12 +185,6 @@ impl<H: Handler> Transaction<H> {
 
     /// Sends the transaction.
     pub fn commit_async(mut self) -> AsyncResult<Vec<OpResult>> {
-        if self.committed {
-            let r = self.client.handler().async_result();
-            let _ = r.set_exception(Error::BadArgument("transaction already committed".into()));
-            return r;
-        }
-        self.committed = true;
         if let Some(e) = self.error.take() {
             let r = self.client.handler().async_result();
             let _ = r.set_exception(e);

@@ -1,10 +1,12 @@
 //! Every fuzz entry point over its seed corpus in `fuzz/corpus/<target>/`, plus mutations
 //! of it, as ordinary tests.
 
-use super::*;
-use bytes::BytesMut;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use bytes::BytesMut;
+
+use super::*;
 
 type Target = fn(&[u8]);
 

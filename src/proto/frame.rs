@@ -98,7 +98,8 @@ impl FrameDecoder {
         let len = check_prefix(prefix, self.max_frame)?;
         let total = len + 4;
         if buf.len() < total {
-            // `len <= max_frame`, so this reservation is bounded by the configuration.
+            // `len <= max_frame`, so this reservation is bounded by the configuration. The
+            // whole frame at once: a large reply grows the buffer once, not once per read.
             buf.reserve(total - buf.len());
             return Ok(None);
         }

@@ -211,6 +211,8 @@ struct Inner {
     queue: RefCell<RunQueue>,
     tasks: RefCell<Slab<TaskSlot>>,
     remote: Arc<Remote>,
+    /// Task keys woken from other threads, taken out of `remote` (capacity kept, as
+    /// `scratch`: draining allocates nothing once warm).
     remote_scratch: RefCell<Vec<usize>>,
     running: Cell<bool>,
     depth: Cell<u32>,

@@ -14,7 +14,9 @@ use crate::proto::{encode_request, xid, OpCode, Request};
 #[derive(Debug)]
 pub(super) enum Owner {
     /// A user request: its id, the watch it leaves (boxed: rare, and it keeps `InFlight`
-    /// small), and its path, moved out of it once encoded, to give back with the reply.
+    /// small: at most 48 bytes, pinned by `per_request_records_stay_small`), and its path,
+    /// moved out of it once encoded, to give back with the reply (no copy of the path per
+    /// request for error messages).
     User(RequestId, Option<Box<PendingWatch>>, Option<String>),
     /// A SetWatches / SetWatches2 batch, kept to tell its watchers if it fails (boxed: it
     /// keeps `InFlight` small).

@@ -3,7 +3,7 @@
 //! set, delete), children, ACLs, watches (`watch.rs`: add_watch, removal), several
 //! operations at once (`multi.rs`) and the session and server ones (`admin.rs`); what the
 //! writes accept as data is in `data.rs`. They reach the session only through the client's
-//! plumbing in `client/mod.rs` (`submit`, `blocking`, `path`...).
+//! plumbing in `client/submit.rs` (`submit`, `blocking`, `path`...).
 //!
 //! Every operation has one shape: the blocking form and the `*_async` form take the same
 //! arguments and give the same value (`Result<T, Error>` / `AsyncResult<T>`); the blocking

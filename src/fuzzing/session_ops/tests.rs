@@ -1,8 +1,9 @@
 //! The seed corpus of `session_ops`, its regressions, and a debugging aid.
 
-use super::*;
 use std::fs;
 use std::path::PathBuf;
+
+use super::*;
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/session_ops")

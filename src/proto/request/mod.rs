@@ -1,247 +1,29 @@
-//! Request records (PROTOCOL.md §5, §8): [`Request`], its bodies, [`MultiOp`],
-//! [`encode_request`] and [`decode_request`].
+//! Request records (PROTOCOL.md §5, §8): [`Request`] and its encoding here
+//! ([`encode_request`], [`decode_request`]); the bodies in `bodies.rs`; [`MultiOp`] and the
+//! multi encoding in `multi.rs`.
 
 use bytes::{Bytes, BytesMut};
 
 use super::codec::{write_frame, Reader, Writer};
-use super::consts::{ErrorCode, OpCode};
+use super::consts::OpCode;
 use super::error::{DecodeError, EncodeError};
-use super::records::{Acl, MultiHeader, Record, RequestHeader};
+use super::records::{Record, RequestHeader};
 
-/// `CreateRequest{ustring path; buffer data; vector<ACL> acl; int flags}`, used by
-/// create (1), create2 (15) and createContainer (19).
-///
-/// `flags` is the raw [`CreateMode`](super::CreateMode) value; the server takes the node
-/// type from it, not from the opcode.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CreateRequest {
-    /// The node to create.
-    pub path: String,
-    /// Its data; `None` is sent as a null buffer.
-    pub data: Option<Bytes>,
-    /// Its ACL.
-    pub acl: Vec<Acl>,
-    /// The raw create mode.
-    pub flags: i32,
-}
+mod bodies;
+mod multi;
 
-/// `CreateTTLRequest{ustring path; buffer data; vector<ACL> acl; int flags; long ttl}`,
-/// createTTL (21). The server requires `0 < ttl <= 2^40 - 1` ms.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CreateTtlRequest {
-    /// The node to create.
-    pub path: String,
-    /// Its data; `None` is sent as a null buffer.
-    pub data: Option<Bytes>,
-    /// Its ACL.
-    pub acl: Vec<Acl>,
-    /// The raw create mode (5 or 6).
-    pub flags: i32,
-    /// The TTL in ms.
-    pub ttl: i64,
-}
+pub use bodies::{
+    AddWatchRequest, AuthPacket, CheckVersionRequest, CreateRequest, CreateTtlRequest,
+    DeleteRequest, PathOnly, PathWatch, ReconfigRequest, SaslRequest, SetAclRequest,
+    SetDataRequest, SetWatches, SetWatches2, WatchesRequest,
+};
+pub use multi::MultiOp;
 
-/// `DeleteRequest{ustring path; int version}` (version −1 = any).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeleteRequest {
-    /// The node to delete.
-    pub path: String,
-    /// The expected data version, −1 for any.
-    pub version: i32,
-}
-
-/// `{ustring path; boolean watch}`: ExistsRequest, GetDataRequest, GetChildrenRequest,
-/// GetChildren2Request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PathWatch {
-    /// The node.
-    pub path: String,
-    /// Leave a watch.
-    pub watch: bool,
-}
-
-/// `{ustring path}`: GetACLRequest, SyncRequest, GetEphemeralsRequest (`prefixPath`),
-/// GetAllChildrenNumberRequest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PathOnly {
-    /// The node (or path prefix, for getEphemerals).
-    pub path: String,
-}
-
-/// `SetDataRequest{ustring path; buffer data; int version}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetDataRequest {
-    /// The node.
-    pub path: String,
-    /// The new data; `None` is sent as a null buffer.
-    pub data: Option<Bytes>,
-    /// The expected data version, −1 for any.
-    pub version: i32,
-}
-
-/// `SetACLRequest{ustring path; vector<ACL> acl; int version}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetAclRequest {
-    /// The node.
-    pub path: String,
-    /// The new ACL.
-    pub acl: Vec<Acl>,
-    /// The expected ACL version (aversion), −1 for any.
-    pub version: i32,
-}
-
-/// `CheckVersionRequest{ustring path; int version}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckVersionRequest {
-    /// The node.
-    pub path: String,
-    /// The expected data version.
-    pub version: i32,
-}
-
-/// `ReconfigRequest{ustring joiningServers; ustring leavingServers; ustring newMembers;
-/// long curConfigId}`; the strings may be null.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReconfigRequest {
-    /// Servers to add (incremental reconfig).
-    pub joining_servers: Option<String>,
-    /// Server ids to remove (incremental reconfig).
-    pub leaving_servers: Option<String>,
-    /// The whole new membership (non-incremental reconfig).
-    pub new_members: Option<String>,
-    /// The expected current config version, −1 for any.
-    pub cur_config_id: i64,
-}
-
-/// `{ustring path; int type}`: CheckWatchesRequest and RemoveWatchesRequest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WatchesRequest {
-    /// The node.
-    pub path: String,
-    /// The raw [`WatcherType`](super::WatcherType).
-    pub watcher_type: i32,
-}
-
-/// `AddWatchRequest{ustring path; int mode}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AddWatchRequest {
-    /// The node.
-    pub path: String,
-    /// The raw [`AddWatchMode`](super::AddWatchMode).
-    pub mode: i32,
-}
-
-/// `SetWatches{long relativeZxid; vector<ustring> dataWatches; vector<ustring>
-/// existWatches; vector<ustring> childWatches}` (opcode 101).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetWatches {
-    /// The last zxid the client saw; the server fires events for later changes.
-    pub relative_zxid: i64,
-    /// Paths with data watches.
-    pub data_watches: Vec<String>,
-    /// Paths with exist watches.
-    pub exist_watches: Vec<String>,
-    /// Paths with child watches.
-    pub child_watches: Vec<String>,
-}
-
-/// `SetWatches2{long relativeZxid; vector<ustring> dataWatches; existWatches;
-/// childWatches; persistentWatches; persistentRecursiveWatches}` (opcode 105, 3.6+).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SetWatches2 {
-    /// The last zxid the client saw.
-    pub relative_zxid: i64,
-    /// Paths with data watches.
-    pub data_watches: Vec<String>,
-    /// Paths with exist watches.
-    pub exist_watches: Vec<String>,
-    /// Paths with child watches.
-    pub child_watches: Vec<String>,
-    /// Paths with persistent watches.
-    pub persistent_watches: Vec<String>,
-    /// Paths with persistent recursive watches.
-    pub persistent_recursive_watches: Vec<String>,
-}
-
-/// `AuthPacket{int type; ustring scheme; buffer auth}` (xid −4; `type` is 0).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AuthPacket {
-    /// Always 0.
-    pub auth_type: i32,
-    /// The scheme, e.g. `digest`.
-    pub scheme: String,
-    /// The credentials, e.g. `user:password`.
-    pub auth: Option<Bytes>,
-}
-
-/// `GetSASLRequest{buffer token}` (normal xid, opcode 102).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SaslRequest {
-    /// The SASL token.
-    pub token: Option<Bytes>,
-}
-
-/// One op of a multi (create/delete/setData/check) or multiRead (getData/getChildren)
-/// request (PROTOCOL.md §8), each preceded on the wire by a `MultiHeader{op, false, -1}`.
-///
-/// The codec accepts any of these in either kind of request; the server refuses mixing
-/// reads and writes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum MultiOp {
-    /// create (1): `CreateRequest`.
-    Create(CreateRequest),
-    /// create2 (15): `CreateRequest`.
-    Create2(CreateRequest),
-    /// createContainer (19): `CreateRequest`.
-    CreateContainer(CreateRequest),
-    /// createTTL (21): `CreateTTLRequest`.
-    CreateTtl(CreateTtlRequest),
-    /// delete (2): `DeleteRequest`.
-    Delete(DeleteRequest),
-    /// setData (5): `SetDataRequest`.
-    SetData(SetDataRequest),
-    /// check (13): `CheckVersionRequest`.
-    Check(CheckVersionRequest),
-    /// getData (4), multiRead only: `GetDataRequest{path, watch=false}` (the server
-    /// ignores the watch flag inside a multiRead, so it is not kept).
-    GetData(String),
-    /// getChildren (8), multiRead only: `GetChildrenRequest{path, watch=false}`.
-    GetChildren(String),
-}
-
-impl MultiOp {
-    /// The opcode written in this op's `MultiHeader`.
-    pub fn op_code(&self) -> OpCode {
-        match self {
-            MultiOp::Create(_) => OpCode::Create,
-            MultiOp::Create2(_) => OpCode::Create2,
-            MultiOp::CreateContainer(_) => OpCode::CreateContainer,
-            MultiOp::CreateTtl(_) => OpCode::CreateTtl,
-            MultiOp::Delete(_) => OpCode::Delete,
-            MultiOp::SetData(_) => OpCode::SetData,
-            MultiOp::Check(_) => OpCode::Check,
-            MultiOp::GetData(_) => OpCode::GetData,
-            MultiOp::GetChildren(_) => OpCode::GetChildren,
-        }
-    }
-
-    /// True for the multiRead ops (getData, getChildren).
-    pub fn is_read(&self) -> bool {
-        matches!(self, MultiOp::GetData(_) | MultiOp::GetChildren(_))
-    }
-
-    /// The path the op is about.
-    pub fn path(&self) -> &str {
-        match self {
-            MultiOp::Create(c) | MultiOp::Create2(c) | MultiOp::CreateContainer(c) => &c.path,
-            MultiOp::CreateTtl(c) => &c.path,
-            MultiOp::Delete(d) => &d.path,
-            MultiOp::SetData(s) => &s.path,
-            MultiOp::Check(c) => &c.path,
-            MultiOp::GetData(p) | MultiOp::GetChildren(p) => p,
-        }
-    }
-}
+use bodies::{
+    read_check, read_create, read_create_ttl, read_delete, read_set_data, write_check,
+    write_create, write_create_ttl, write_delete, write_set_data,
+};
+use multi::{read_multi, write_multi};
 
 /// A client request body; one variant per client-sent opcode (PROTOCOL.md §5).
 ///
@@ -610,162 +392,10 @@ impl Request {
     }
 }
 
-fn write_create(
-    w: &mut Writer<'_>,
-    rec: &'static str,
-    c: &CreateRequest,
-) -> Result<(), EncodeError> {
-    w.put_ustring(rec, "path", &c.path)?;
-    w.put_buffer(rec, "data", c.data.as_deref())?;
-    w.put_acls(rec, "acl", &c.acl)?;
-    w.put_i32(c.flags);
-    Ok(())
-}
-
-fn read_create(r: &mut Reader<'_>) -> Result<CreateRequest, DecodeError> {
-    const R: &str = "CreateRequest";
-    Ok(CreateRequest {
-        path: r.read_ustring(R, "path")?,
-        data: r.read_buffer(R, "data")?,
-        acl: r.read_acls(R, "acl")?,
-        flags: r.read_i32(R, "flags")?,
-    })
-}
-
-fn write_create_ttl(w: &mut Writer<'_>, c: &CreateTtlRequest) -> Result<(), EncodeError> {
-    const R: &str = "CreateTTLRequest";
-    w.put_ustring(R, "path", &c.path)?;
-    w.put_buffer(R, "data", c.data.as_deref())?;
-    w.put_acls(R, "acl", &c.acl)?;
-    w.put_i32(c.flags);
-    w.put_i64(c.ttl);
-    Ok(())
-}
-
-fn read_create_ttl(r: &mut Reader<'_>) -> Result<CreateTtlRequest, DecodeError> {
-    const R: &str = "CreateTTLRequest";
-    Ok(CreateTtlRequest {
-        path: r.read_ustring(R, "path")?,
-        data: r.read_buffer(R, "data")?,
-        acl: r.read_acls(R, "acl")?,
-        flags: r.read_i32(R, "flags")?,
-        ttl: r.read_i64(R, "ttl")?,
-    })
-}
-
-fn write_delete(w: &mut Writer<'_>, d: &DeleteRequest) -> Result<(), EncodeError> {
-    w.put_ustring("DeleteRequest", "path", &d.path)?;
-    w.put_i32(d.version);
-    Ok(())
-}
-
-fn read_delete(r: &mut Reader<'_>) -> Result<DeleteRequest, DecodeError> {
-    Ok(DeleteRequest {
-        path: r.read_ustring("DeleteRequest", "path")?,
-        version: r.read_i32("DeleteRequest", "version")?,
-    })
-}
-
-fn write_set_data(w: &mut Writer<'_>, s: &SetDataRequest) -> Result<(), EncodeError> {
-    const R: &str = "SetDataRequest";
-    w.put_ustring(R, "path", &s.path)?;
-    w.put_buffer(R, "data", s.data.as_deref())?;
-    w.put_i32(s.version);
-    Ok(())
-}
-
-fn read_set_data(r: &mut Reader<'_>) -> Result<SetDataRequest, DecodeError> {
-    const R: &str = "SetDataRequest";
-    Ok(SetDataRequest {
-        path: r.read_ustring(R, "path")?,
-        data: r.read_buffer(R, "data")?,
-        version: r.read_i32(R, "version")?,
-    })
-}
-
-fn write_check(w: &mut Writer<'_>, c: &CheckVersionRequest) -> Result<(), EncodeError> {
-    w.put_ustring("CheckVersionRequest", "path", &c.path)?;
-    w.put_i32(c.version);
-    Ok(())
-}
-
-fn read_check(r: &mut Reader<'_>) -> Result<CheckVersionRequest, DecodeError> {
-    Ok(CheckVersionRequest {
-        path: r.read_ustring("CheckVersionRequest", "path")?,
-        version: r.read_i32("CheckVersionRequest", "version")?,
-    })
-}
-
-/// Writes the ops of a multi / multiRead, each after `MultiHeader{op, false, -1}`, and the
-/// terminator (PROTOCOL.md §8).
-fn write_multi(w: &mut Writer<'_>, ops: &[MultiOp]) -> Result<(), EncodeError> {
-    for op in ops {
-        MultiHeader {
-            op: op.op_code().as_i32(),
-            done: false,
-            err: ErrorCode::SystemError,
-        }
-        .write(w)?;
-        match op {
-            MultiOp::Create(c) | MultiOp::Create2(c) | MultiOp::CreateContainer(c) => {
-                write_create(w, "CreateRequest", c)?
-            }
-            MultiOp::CreateTtl(c) => write_create_ttl(w, c)?,
-            MultiOp::Delete(d) => write_delete(w, d)?,
-            MultiOp::SetData(s) => write_set_data(w, s)?,
-            MultiOp::Check(c) => write_check(w, c)?,
-            MultiOp::GetData(path) => {
-                w.put_ustring("GetDataRequest", "path", path)?;
-                w.put_bool(false);
-            }
-            MultiOp::GetChildren(path) => {
-                w.put_ustring("GetChildrenRequest", "path", path)?;
-                w.put_bool(false);
-            }
-        }
-    }
-    MultiHeader::END.write(w)
-}
-
-/// Reads multi ops up to the header with `done` set. Like the Java server, the
-/// terminator's `type` and `err` are not checked.
-fn read_multi(r: &mut Reader<'_>) -> Result<Vec<MultiOp>, DecodeError> {
-    let mut ops = Vec::new();
-    loop {
-        let h = MultiHeader::read(r)?;
-        if h.done {
-            return Ok(ops);
-        }
-        // Every iteration consumes at least the 9-byte header, so `ops` stays bounded by
-        // the frame size.
-        let op = match OpCode::from_i32(h.op) {
-            Some(OpCode::Create) => MultiOp::Create(read_create(r)?),
-            Some(OpCode::Create2) => MultiOp::Create2(read_create(r)?),
-            Some(OpCode::CreateContainer) => MultiOp::CreateContainer(read_create(r)?),
-            Some(OpCode::CreateTtl) => MultiOp::CreateTtl(read_create_ttl(r)?),
-            Some(OpCode::Delete) => MultiOp::Delete(read_delete(r)?),
-            Some(OpCode::SetData) => MultiOp::SetData(read_set_data(r)?),
-            Some(OpCode::Check) => MultiOp::Check(read_check(r)?),
-            Some(OpCode::GetData) => {
-                let path = r.read_ustring("GetDataRequest", "path")?;
-                r.read_bool("GetDataRequest", "watch")?;
-                MultiOp::GetData(path)
-            }
-            Some(OpCode::GetChildren) => {
-                let path = r.read_ustring("GetChildrenRequest", "path")?;
-                r.read_bool("GetChildrenRequest", "watch")?;
-                MultiOp::GetChildren(path)
-            }
-            _ => return Err(DecodeError::UnknownMultiType(h.op)),
-        };
-        ops.push(op);
-    }
-}
-
 /// Encodes a whole request frame: length prefix, `RequestHeader{xid, op}`, body.
 ///
-/// The caller picks the xid; use [`xid::PING`](super::xid::PING) for pings and
-/// [`xid::AUTH`](super::xid::AUTH) for auth packets (PROTOCOL.md §4).
+/// The caller picks the xid; use [`xid::PING`](crate::proto::xid::PING) for pings and
+/// [`xid::AUTH`](crate::proto::xid::AUTH) for auth packets (PROTOCOL.md §4).
 ///
 /// # Errors
 ///
@@ -816,7 +446,7 @@ pub fn encode_request(
 /// [`DecodeError::UnknownOpCode`] for an opcode ZooKeeper does not define,
 /// [`DecodeError::UnexpectedOpCode`] for one clients never send (notification,
 /// createSession, deleteContainer, error), and the usual field errors. The ConnectRequest
-/// has no header: decode it with [`ConnectRequest::decode`](super::ConnectRequest::decode).
+/// has no header: decode it with [`ConnectRequest::decode`](crate::proto::ConnectRequest::decode).
 pub fn decode_request(frame: &Bytes) -> Result<(RequestHeader, Request), DecodeError> {
     let mut r = Reader::new(frame);
     let header = RequestHeader::read(&mut r)?;
