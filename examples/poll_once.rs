@@ -27,7 +27,7 @@ use bytes::Bytes;
 use mio::net::TcpListener;
 use mio::Interest;
 use mio_zookeeper::handler::{Handler, MioHandler};
-use mio_zookeeper::reactor::{Reactor, TcpSocket};
+use mio_zookeeper::handler::{Reactor, TcpSocket};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateOptions, Error};
 

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::client::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
-use mio_zookeeper::proto::{EventType, WatcherType};
+use mio_zookeeper::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
 use mio_zookeeper::{Acl, AsyncResult, CreateMode, Error, ErrorCode, Handler, Perms};
+use mio_zookeeper::{EventType, WatcherType};
 
 /// Waits for an async result (the value or the error).
 fn get<T: 'static>(r: AsyncResult<T>) -> Result<T, Error> {

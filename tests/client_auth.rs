@@ -8,12 +8,12 @@ use mio_zookeeper::CreateMode;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{
+use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::Id;
+use mio_zookeeper::SessionState;
+use mio_zookeeper::{
     make_digest_acl, make_digest_acl_credential, Client, ClientState, CreateOptions,
 };
-use mio_zookeeper::proto::Id;
-use mio_zookeeper::session::SessionState;
-use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Acl, Error, ErrorCode, Perms};
 
 fn with_acl(acl: Vec<Acl>) -> CreateOptions {

@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::testing::{Proxy, ZkServer};
+use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::{CreateMode, EventType};
 
 /// The longest any single wait may take before the test fails.

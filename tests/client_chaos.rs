@@ -17,11 +17,11 @@ use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
-use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
 use mio_zookeeper::Error;
 use mio_zookeeper::ZkError;
+use mio_zookeeper::{Client, ClientState, WatchedEvent};
+use mio_zookeeper::{EventType, KeeperState};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

@@ -8,10 +8,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::ZkEnsemble;
+use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
+use mio_zookeeper::{EventType, KeeperState};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

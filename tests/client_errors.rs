@@ -7,8 +7,8 @@ mod client_support;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{Client, ReadOp};
 use mio_zookeeper::testing::{FakeServer, Garbage};
+use mio_zookeeper::{Client, ReadOp};
 use mio_zookeeper::{CreateMode, Error, ErrorCode, NullData, ZkError};
 
 /// A question a caller asks an error.

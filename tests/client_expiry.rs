@@ -15,11 +15,11 @@ use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::KeeperState;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{digest_id, Proxy, ZkServer};
+use mio_zookeeper::KeeperState;
+use mio_zookeeper::SessionState;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
+use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 
 use faults_support::*;
 

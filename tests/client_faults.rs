@@ -16,10 +16,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mio_zookeeper::client::{Client, ClientState, CreateOptions};
-use mio_zookeeper::proto::EventType;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{Proxy, ZkServer};
+use mio_zookeeper::EventType;
+use mio_zookeeper::SessionState;
+use mio_zookeeper::{Client, ClientState, CreateOptions};
 use mio_zookeeper::{CreateMode, Error};
 
 use faults_support::*;

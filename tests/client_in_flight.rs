@@ -5,8 +5,8 @@
 use mio_zookeeper::NullData;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::{Client, CreateOptions};
 use mio_zookeeper::{CreateMode, Error};
 
 /// The longest any single wait may take before the test fails.

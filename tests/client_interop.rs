@@ -12,10 +12,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::{digest_id, ZkServer};
 use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
+use mio_zookeeper::{Client, CreateOptions};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(30);

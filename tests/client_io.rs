@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mio::{Events, Poll};
-use mio_zookeeper::client::Resolver;
+use mio_zookeeper::handler::Reactor;
 use mio_zookeeper::proto::{
     encode_connect_response, encode_notification, ConnectResponse, EventType, KeeperState,
     WatcherEvent,
 };
-use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::Resolver;
 use mio_zookeeper::{Client, ClientState, EmbeddedHost, Error, MioHandler};
 
 /// Generous bound for anything that waits on a server (2 shared cores, many tests).

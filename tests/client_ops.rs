@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::client::CreateOptions;
-use mio_zookeeper::proto::Id;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::CreateOptions;
+use mio_zookeeper::Id;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
@@ -230,7 +230,7 @@ fn container_nodes_are_removed_when_empty() {
     assert_eq!(
         events.kinds(),
         [(
-            mio_zookeeper::proto::EventType::NodeDeleted,
+            mio_zookeeper::EventType::NodeDeleted,
             "/container".to_string()
         )]
     );
@@ -260,10 +260,7 @@ fn ttl_nodes_are_removed_after_their_ttl() {
     wait_for(&c, "the TTL node to expire", || events.len() == 1);
     assert_eq!(
         events.kinds(),
-        [(
-            mio_zookeeper::proto::EventType::NodeDeleted,
-            "/short".to_string()
-        )]
+        [(mio_zookeeper::EventType::NodeDeleted, "/short".to_string())]
     );
     assert!(c.exists("/long", None).unwrap().is_some());
 }

@@ -6,10 +6,10 @@ mod client_support;
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use mio_zookeeper::client::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
-use mio_zookeeper::proto::Id;
+use mio_zookeeper::Id;
 use mio_zookeeper::ZkError;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, MioHandler, Perms};
+use mio_zookeeper::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -4,11 +4,11 @@
 mod client_support;
 
 use client_support::*;
-use mio_zookeeper::client::{CreateOptions, ReadOp};
-use mio_zookeeper::proto::Id;
 use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::Id;
 use mio_zookeeper::Watcher;
 use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
+use mio_zookeeper::{CreateOptions, ReadOp};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -14,10 +14,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::{Proxy, ZkServer};
+use mio_zookeeper::EventType;
 use mio_zookeeper::{AsyncResult, CreateMode, Error, Handler, MioHandler, WatcherType};
+use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 
 /// The longest any wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(30);

@@ -6,9 +6,9 @@ use mio_zookeeper::CreateMode;
 use mio_zookeeper::ZkError;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::Client;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{ServerMode, ZkEnsemble};
+use mio_zookeeper::Client;
+use mio_zookeeper::SessionState;
 use mio_zookeeper::{Error, ErrorCode};
 
 fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {

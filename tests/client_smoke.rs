@@ -4,9 +4,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::EventType;
+use mio_zookeeper::{Client, ClientState, CreateOptions};
 use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 #[test]

@@ -10,7 +10,7 @@ mod client_support;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{make_digest_acl, CreateOptions};
+use mio_zookeeper::{make_digest_acl, CreateOptions};
 use mio_zookeeper::{AddWatchMode, CreateMode, ErrorCode, Perms, WatcherType, WhenOffline};
 
 /// How long a test lets an event that must not come arrive.

@@ -13,9 +13,9 @@ use mio_zookeeper::WhenOffline;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::ClientState;
-use mio_zookeeper::proto::{EventType, KeeperState, WatcherType};
+use mio_zookeeper::ClientState;
 use mio_zookeeper::{Error, ErrorCode};
+use mio_zookeeper::{EventType, KeeperState, WatcherType};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them, so after a round trip on the

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::EventType;
 use mio_zookeeper::{
     AsyncResult, Client, ClientState, CreateOptions, EmbeddedHost, Error, Handler, MioHandler,
 };

@@ -11,8 +11,8 @@ use mio_zookeeper::NullData;
 use mio_zookeeper::Watcher;
 use std::time::Duration;
 
-use mio_zookeeper::client::Client;
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::Client;
 
 /// The tour's output, with helpers that show all of it when an expectation fails.
 struct Lines(Vec<String>);
@@ -212,7 +212,7 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
 
     use mio::net::{TcpListener, TcpStream};
     use mio::{Events, Interest, Poll, Token};
-    use mio_zookeeper::proto::EventType;
+    use mio_zookeeper::EventType;
     use mio_zookeeper::{CreateOptions, Error, Handler, MioHandler};
 
     let zk = ZkServer::start().expect("a server");

@@ -9,10 +9,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use mio_zookeeper::handler::Reactor;
 use mio_zookeeper::handler::{
     Callback, EventLoop, EventObject, Handler, LockObject, MioHandler, Selected,
 };
-use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
 use mio_zookeeper::handler::{Callback, EventLoop, Handler, MioHandler};
-use mio_zookeeper::reactor::{Reactor, Readiness};
+use mio_zookeeper::handler::{Reactor, Readiness};
 use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
@@ -582,7 +582,7 @@ fn sockets_report_readiness_through_the_reactor() {
     let r = Reactor::new().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let sock =
-        mio_zookeeper::reactor::TcpSocket::connect(&r, listener.local_addr().unwrap()).unwrap();
+        mio_zookeeper::handler::TcpSocket::connect(&r, listener.local_addr().unwrap()).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     r.run_until(&|| sock.readiness().is_writable(), LONG)
         .unwrap();

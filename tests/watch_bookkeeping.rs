@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use client_support::*;
-use mio_zookeeper::client::{Client, ClientState};
 use mio_zookeeper::proto::{
     decode_request, encode_connect_response, encode_reply, ConnectResponse, ReplyHeader, Request,
     Response, WatcherType,
 };
 use mio_zookeeper::testing::Proxy;
+use mio_zookeeper::{Client, ClientState};
 use mio_zookeeper::{ErrorCode, Stat};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends

@@ -11,9 +11,9 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::{Acl, EventType, Id, Perms};
 use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::{Acl, EventType, Id, Perms};
+use mio_zookeeper::{Client, CreateOptions, WatchedEvent};
 use mio_zookeeper::{CreateMode, Handler};
 
 /// How long any single wait of these tests may take before it fails.

@@ -10,7 +10,7 @@
 //! # Examples
 //!
 //! ```
-//! use mio_zookeeper::client::{make_digest_acl, make_digest_acl_credential};
+//! use mio_zookeeper::{make_digest_acl, make_digest_acl_credential};
 //! use mio_zookeeper::{Id, Perms};
 //!
 //! assert_eq!(
@@ -35,7 +35,7 @@ use crate::proto::{Acl, Id, Perms};
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::client::make_digest_acl_credential;
+/// use mio_zookeeper::make_digest_acl_credential;
 ///
 /// // The super user of kazoo's test harness.
 /// assert_eq!(
@@ -54,7 +54,7 @@ pub fn make_digest_acl_credential(user: &str, password: &str) -> String {
 /// # Examples
 ///
 /// ```no_run
-/// use mio_zookeeper::client::{make_digest_acl, Client, CreateOptions};
+/// use mio_zookeeper::{make_digest_acl, Client, CreateOptions};
 /// use mio_zookeeper::Perms;
 ///
 /// let zk = Client::new("127.0.0.1:2181")?;

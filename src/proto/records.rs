@@ -40,7 +40,7 @@ pub(crate) fn log_unencodable(what: &str, err: EncodeError) {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use mio_zookeeper::proto::Stat;
+/// use mio_zookeeper::Stat;
 ///
 /// let stat = Stat { version: 3, num_children: 2, ..Stat::default() };
 /// let mut out = BytesMut::new();
@@ -91,7 +91,7 @@ impl Stat {
     /// True if the node is a container (`ephemeralOwner == 0x8000000000000000`).
     ///
     /// ```
-    /// use mio_zookeeper::proto::Stat;
+    /// use mio_zookeeper::Stat;
     /// let s = Stat { ephemeral_owner: i64::MIN, ..Stat::default() };
     /// assert!(s.is_container());
     /// ```
@@ -103,7 +103,7 @@ impl Stat {
     /// TTL kind (0) in the next two bytes and the TTL in the low 5 bytes (PROTOCOL.md §6).
     ///
     /// ```
-    /// use mio_zookeeper::proto::Stat;
+    /// use mio_zookeeper::Stat;
     /// let s = Stat { ephemeral_owner: 0xff00_0000_0000_0001_u64 as i64, ..Stat::default() };
     /// assert_eq!(s.ttl(), Some(1));
     /// assert_eq!(Stat::default().ttl(), None);
@@ -214,7 +214,7 @@ impl Record for Stat {
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::proto::Id;
+/// use mio_zookeeper::Id;
 ///
 /// assert_eq!(Id::anyone(), Id::new("world", "anyone"));
 /// assert_eq!(Id::auth_ids().scheme, "auth");
@@ -252,7 +252,7 @@ impl Id {
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::proto::{Acl, Id, Perms};
+/// use mio_zookeeper::{Acl, Id, Perms};
 ///
 /// let open = Acl::open_unsafe();
 /// assert_eq!(open, vec![Acl { perms: Perms::ALL, id: Id::anyone() }]);

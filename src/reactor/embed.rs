@@ -82,7 +82,7 @@ impl Grant {
 /// ```
 /// use std::{cell::Cell, rc::Rc, time::{Duration, Instant}};
 /// use mio::{net::TcpListener, Events, Interest, Poll, Token};
-/// use mio_zookeeper::reactor::EmbeddedHost;
+/// use mio_zookeeper::handler::EmbeddedHost;
 /// use mio_zookeeper::{Error, LoopError};
 ///
 /// let mut poll = Poll::new().unwrap();

@@ -5,8 +5,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mio_zookeeper::client::validate_path;
-use mio_zookeeper::proto::CreateMode;
+use mio_zookeeper::validate_path;
+use mio_zookeeper::CreateMode;
 
 use crate::{DEFAULT_HOSTS, DEFAULT_TIMEOUT};
 

@@ -18,9 +18,9 @@ use bytes::Bytes;
 /// # Examples
 ///
 /// ```no_run
-/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
 /// use bytes::Bytes;
-/// use mio_zookeeper::client::NullData;
+/// use mio_zookeeper::NullData;
 /// use mio_zookeeper::CreateMode;
 ///
 /// zk.create("/literal", b"v1", CreateMode::Persistent)?;
