@@ -407,7 +407,7 @@ pub mod testing;
 pub mod fuzzing;
 
 // ---- re-exports: the client's API (one `pub use` per line) ----
-pub use async_result::AsyncResult;
+pub use async_result::{AsyncResult, LinkId};
 pub use client::{make_digest_acl, make_digest_acl_credential, validate_path};
 pub use client::{AddWatchMode, NodeData, NullData, WatchRegistration, WhenOffline};
 pub use client::{Client, ClientBuilder, ClientState, ListenerId, WeakClient};
@@ -416,6 +416,7 @@ pub use client::{Resolver, WatchedEvent, Watcher};
 pub use error::Error;
 pub use handler::{EmbeddedHost, Handler, MioHandler};
 pub use proto::{Acl, ClientInfo, CreateMode, ErrorCode, Id, Perms, Stat};
+pub use proto::{DecodeError, EncodeError};
 pub use proto::{EventType, KeeperState, WatcherType};
 pub use reactor::LoopError;
 pub use session::SessionState;

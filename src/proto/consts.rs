@@ -355,6 +355,7 @@ impl CreateMode {
 
     /// The opcode to create a node of this mode with (PROTOCOL.md §6): `create2` for the
     /// four classic modes (it returns the Stat), `createContainer`, or `createTTL`.
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // OpCode is codec-level
     pub const fn op_code(self) -> OpCode {
         match self {
             CreateMode::Container => OpCode::CreateContainer,

@@ -126,11 +126,13 @@ impl Stat {
     }
 
     /// Decodes exactly one Stat (68 bytes; more or less is an error).
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // codec-level
     pub fn decode(bytes: &Bytes) -> Result<Self, DecodeError> {
         decode_exact(bytes)
     }
 
     /// Appends the 68-byte encoding (no frame prefix).
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // codec-level
     pub fn encode(&self, out: &mut BytesMut) {
         Writer::new(out).put_stat(self);
     }
