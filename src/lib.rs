@@ -246,8 +246,7 @@
 //! # let server = mio_zookeeper::testing::ZkServer::start()?;
 //! # let hosts = server.connect_string();
 //! use std::{cell::Cell, rc::Rc, time::Duration};
-//! use mio_zookeeper::{Client, WatchedEvent, Watcher};
-//! use mio_zookeeper::EventType;
+//! use mio_zookeeper::{Client, EventType, WatchedEvent, Watcher};
 //!
 //! let zk = Client::new(&hosts)?; // for example "127.0.0.1:2181/app"
 //! zk.start(None)?;

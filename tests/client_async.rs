@@ -5,19 +5,17 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::WhenOffline;
-use mio_zookeeper::ZkError;
+use mio_zookeeper::{
+    make_digest_acl, Acl, AddWatchMode, AsyncResult, CreateMode, CreateOptions, Error, ErrorCode,
+    EventType, Handler, NullData, OpResult, Perms, ReadOp, ReadResult, WatcherType, WhenOffline,
+    ZkError,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
-use mio_zookeeper::{Acl, AsyncResult, CreateMode, Error, ErrorCode, Handler, Perms};
-use mio_zookeeper::{EventType, WatcherType};
 
 /// Waits for an async result (the value or the error).
 fn get<T: 'static>(r: AsyncResult<T>) -> Result<T, Error> {

@@ -4,17 +4,14 @@
 
 mod client_support;
 
-use mio_zookeeper::CreateMode;
+use mio_zookeeper::{
+    make_digest_acl, make_digest_acl_credential, Acl, Client, ClientState, CreateMode,
+    CreateOptions, Error, ErrorCode, Id, Perms, SessionState,
+};
 use std::time::Duration;
 
 use client_support::*;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::Id;
-use mio_zookeeper::SessionState;
-use mio_zookeeper::{
-    make_digest_acl, make_digest_acl_credential, Client, ClientState, CreateOptions,
-};
-use mio_zookeeper::{Acl, Error, ErrorCode, Perms};
 
 fn with_acl(acl: Vec<Acl>) -> CreateOptions {
     CreateOptions {

@@ -8,20 +8,16 @@
 //! that hold whatever the timing. Every wait has a generous deadline; nothing sleeps and
 //! then asserts.
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, Error, EventType, KeeperState, NullData,
+    WatchedEvent, Watcher, ZkError,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
-use mio_zookeeper::Error;
-use mio_zookeeper::ZkError;
-use mio_zookeeper::{Client, ClientState, WatchedEvent};
-use mio_zookeeper::{EventType, KeeperState};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

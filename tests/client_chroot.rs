@@ -6,12 +6,10 @@
 mod client_support;
 
 use client_support::*;
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::EventType;
-use mio_zookeeper::WhenOffline;
-use mio_zookeeper::ZkError;
-use mio_zookeeper::{Client, CreateOptions, OpResult, ReadOp, ReadResult};
-use mio_zookeeper::{CreateMode, Error, ErrorCode};
+use mio_zookeeper::{
+    AddWatchMode, Client, CreateMode, CreateOptions, Error, ErrorCode, EventType, OpResult, ReadOp,
+    ReadResult, WhenOffline, ZkError,
+};
 
 fn ev(t: EventType, p: &str) -> (EventType, String) {
     (t, p.to_string())

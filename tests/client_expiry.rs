@@ -6,20 +6,16 @@
 
 mod faults_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::ZkError;
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, ErrorCode, Id,
+    KeeperState, NullData, Perms, SessionState, WatchedEvent, Watcher, ZkError,
+};
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::testing::{digest_id, Proxy, ZkServer};
-use mio_zookeeper::KeeperState;
-use mio_zookeeper::SessionState;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, Perms};
-use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 
 use faults_support::*;
 

@@ -8,19 +8,16 @@
 
 mod faults_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, EventType, NullData,
+    SessionState, Watcher,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::EventType;
-use mio_zookeeper::SessionState;
-use mio_zookeeper::{Client, ClientState, CreateOptions};
-use mio_zookeeper::{CreateMode, Error};
 
 use faults_support::*;
 

@@ -2,7 +2,7 @@
 //! address of a name is tried; four-letter words run on the loop (and work embedded); a
 //! firehose of notifications does not starve the loop's timers.
 
-use mio_zookeeper::LoopError;
+use mio_zookeeper::{Client, ClientState, EmbeddedHost, Error, LoopError, MioHandler, Resolver};
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,8 +20,6 @@ use mio_zookeeper::proto::{
     WatcherEvent,
 };
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::Resolver;
-use mio_zookeeper::{Client, ClientState, EmbeddedHost, Error, MioHandler};
 
 /// Generous bound for anything that waits on a server (2 shared cores, many tests).
 const PATIENCE: Duration = Duration::from_secs(60);

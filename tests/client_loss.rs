@@ -5,11 +5,9 @@ mod client_support;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::SessionState;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::{ClientState, CreateOptions};
-use mio_zookeeper::{Error, Handler};
+use mio_zookeeper::{
+    ClientState, CreateMode, CreateOptions, Error, Handler, SessionState, Watcher,
+};
 
 /// A credential the server refused (an unknown scheme: AuthFailed) ends that session, but
 /// is not sent again: `restart()` opens a session that works.

@@ -7,15 +7,12 @@
 
 mod client_support;
 
-use mio_zookeeper::NullData;
+use mio_zookeeper::{Acl, CreateMode, CreateOptions, Error, ErrorCode, Id, NullData, Perms};
 use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::CreateOptions;
-use mio_zookeeper::Id;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -4,11 +4,9 @@
 mod client_support;
 
 use client_support::*;
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::Id;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
-use mio_zookeeper::{CreateOptions, ReadOp};
+use mio_zookeeper::{
+    Acl, AddWatchMode, CreateMode, CreateOptions, Error, ErrorCode, Id, Perms, ReadOp, Watcher,
+};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -7,17 +7,15 @@
 //!
 //! Every test has a server of its own; waits are on conditions with generous deadlines.
 
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::WhenOffline;
+use mio_zookeeper::{
+    AsyncResult, Client, ClientState, CreateMode, CreateOptions, Error, EventType, Handler,
+    MioHandler, NullData, WatchedEvent, Watcher, WatcherType, WhenOffline,
+};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::EventType;
-use mio_zookeeper::{AsyncResult, CreateMode, Error, Handler, MioHandler, WatcherType};
-use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
 
 /// The longest any wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(30);

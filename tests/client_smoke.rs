@@ -1,13 +1,11 @@
-use mio_zookeeper::Watcher;
-use mio_zookeeper::ZkError;
+use mio_zookeeper::{
+    Client, ClientState, CreateMode, CreateOptions, Error, ErrorCode, EventType, Watcher, ZkError,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::EventType;
-use mio_zookeeper::{Client, ClientState, CreateOptions};
-use mio_zookeeper::{CreateMode, Error, ErrorCode};
 
 #[test]
 fn smoke() {

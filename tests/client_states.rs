@@ -4,15 +4,13 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, SessionState,
+};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use mio_zookeeper::Error;
-use mio_zookeeper::SessionState;
-use mio_zookeeper::{Client, ClientState, CreateOptions};
 
 /// kazoo `test_connection_and_disconnection`: listeners see `[LOST]` on stop, `[CONNECTED]`
 /// on start, and the loss of the session then a new one on expiry.

@@ -5,17 +5,13 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
-use mio_zookeeper::WhenOffline;
+use mio_zookeeper::{
+    AddWatchMode, ClientState, CreateMode, Error, ErrorCode, EventType, KeeperState, NullData,
+    Watcher, WatcherType, WhenOffline,
+};
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::ClientState;
-use mio_zookeeper::{Error, ErrorCode};
-use mio_zookeeper::{EventType, KeeperState, WatcherType};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them, so after a round trip on the

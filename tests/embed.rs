@@ -11,10 +11,10 @@ mod embed_mio;
 #[path = "../examples/poll_once.rs"]
 mod poll_once;
 
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::LoopError;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
+use mio_zookeeper::{
+    AsyncResult, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, EventType,
+    Handler, LoopError, MioHandler, NullData, Watcher,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -28,10 +28,6 @@ use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::EventType;
-use mio_zookeeper::{
-    AsyncResult, Client, ClientState, CreateOptions, EmbeddedHost, Error, Handler, MioHandler,
-};
 
 /// Generous bound for anything that waits on a server (2 shared cores).
 const PATIENCE: Duration = Duration::from_secs(30);

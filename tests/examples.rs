@@ -5,14 +5,10 @@
 #[path = "../examples/tour.rs"]
 mod tour;
 
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::LoopError;
-use mio_zookeeper::NullData;
-use mio_zookeeper::Watcher;
+use mio_zookeeper::{Client, CreateMode, LoopError, NullData, Watcher};
 use std::time::Duration;
 
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::Client;
 
 /// The tour's output, with helpers that show all of it when an expectation fails.
 struct Lines(Vec<String>);

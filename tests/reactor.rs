@@ -1,6 +1,6 @@
 //! The reactor: iterations, timers, the queue, futures, cross-thread wakes, embedding.
 
-use mio_zookeeper::LoopError;
+use mio_zookeeper::{AsyncResult, Error, LoopError};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::rc::Rc;
@@ -13,7 +13,6 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
 use mio_zookeeper::handler::{Callback, EventLoop, Handler, MioHandler};
 use mio_zookeeper::handler::{Reactor, Readiness};
-use mio_zookeeper::{AsyncResult, Error};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 

@@ -5,9 +5,7 @@
 
 mod client_support;
 
-use mio_zookeeper::AddWatchMode;
-use mio_zookeeper::CreateMode;
-use mio_zookeeper::WhenOffline;
+use mio_zookeeper::{AddWatchMode, Client, ClientState, CreateMode, ErrorCode, Stat, WhenOffline};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -21,8 +19,6 @@ use mio_zookeeper::proto::{
     Response, WatcherType,
 };
 use mio_zookeeper::testing::Proxy;
-use mio_zookeeper::{Client, ClientState};
-use mio_zookeeper::{ErrorCode, Stat};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them).

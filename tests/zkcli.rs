@@ -2,7 +2,10 @@
 //! throwaway server, checking its output, its exit status (0 / 1 / 2) and what it did to the
 //! tree, seen through the Rust client.
 
-use mio_zookeeper::AddWatchMode;
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, CreateMode, CreateOptions, EventType, Handler, Id, Perms,
+    WatchedEvent,
+};
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -12,9 +15,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Acl, EventType, Id, Perms};
-use mio_zookeeper::{Client, CreateOptions, WatchedEvent};
-use mio_zookeeper::{CreateMode, Handler};
 
 /// How long any single wait of these tests may take before it fails.
 const WAIT: Duration = Duration::from_secs(30);

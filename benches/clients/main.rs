@@ -83,8 +83,7 @@ use mio_zookeeper::proto::{
     DEFAULT_MAX_OUTGOING_FRAME,
 };
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::Acl;
-use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler, NullData, Watcher};
+use mio_zookeeper::{Acl, AsyncResult, Client, CreateOptions, Handler, NullData, Watcher};
 use serde_json::{json, Value};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;

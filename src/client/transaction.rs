@@ -47,8 +47,7 @@ pub(crate) enum Kind {
 ///
 /// ```no_run
 /// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
-/// use mio_zookeeper::CreateOptions;
-/// use mio_zookeeper::{Acl, CreateMode};
+/// use mio_zookeeper::{Acl, CreateMode, CreateOptions};
 ///
 /// let results = zk
 ///     .transaction()

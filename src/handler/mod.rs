@@ -142,8 +142,8 @@ impl Selected {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::handler::{EventObject, Handler, MioHandler};
-/// use mio_zookeeper::Error;
+/// use mio_zookeeper::handler::EventObject;
+/// use mio_zookeeper::{Error, Handler, MioHandler};
 ///
 /// /// Sets an event from a task after a delay, and waits for it.
 /// fn ping<H: Handler>(handler: &H) -> Result<bool, Error> {

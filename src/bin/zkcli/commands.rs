@@ -6,14 +6,14 @@ use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::{Acl, EventType, Perms, Stat, WatcherType};
-use mio_zookeeper::{AddWatchMode, Error, ErrorCode, WhenOffline};
-use mio_zookeeper::{Client, ClientState, CreateOptions, WatchedEvent};
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, ClientState, CreateOptions, Error, ErrorCode, EventType, Perms,
+    Stat, WatchedEvent, WatcherType, WhenOffline, ZkError,
+};
 
 use crate::args::{help_text, Command, Options};
 use crate::failure::{no_node, Failure};
 use crate::SESSION_TIMEOUT;
-use mio_zookeeper::ZkError;
 
 /// The connected client, and whether zkcli is closing it (so the listener keeps quiet).
 pub(crate) struct Zk {

@@ -4,10 +4,9 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-use mio_zookeeper::{Error, ErrorCode};
+use mio_zookeeper::{Error, ErrorCode, ZkError};
 
 use crate::args::usage_error;
-use mio_zookeeper::ZkError;
 
 /// Why a command failed, which decides the exit status.
 #[derive(Debug)]

@@ -24,8 +24,7 @@ use crate::ZkError;
 /// ```no_run
 /// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
 /// use std::time::Duration;
-/// use mio_zookeeper::CreateOptions;
-/// use mio_zookeeper::{Acl, CreateMode};
+/// use mio_zookeeper::{Acl, CreateMode, CreateOptions};
 ///
 /// zk.create("/plain", b"", CreateMode::Persistent)?;
 /// let opts = CreateOptions::mode(CreateMode::PersistentWithTtl)
