@@ -34,18 +34,8 @@ pub(crate) struct ConnectString {
 }
 
 /// Parses `h1:2181,h2,[::1]:2182/chroot`: IPv6 in brackets, default port 2181, an optional
-/// chroot after the first `/`.
-///
-/// ```
-/// use mio_zookeeper::parse_connect_string;
-///
-/// let cs = parse_connect_string("zk1:2181,[::1]:2182,zk3/app")?;
-/// assert_eq!(cs.hosts.len(), 3);
-/// assert_eq!(cs.hosts[1].host, "::1");
-/// assert_eq!(cs.hosts[2].port, 2181);
-/// assert_eq!(cs.chroot.as_deref(), Some("/app"));
-/// # Ok::<(), mio_zookeeper::Error>(())
-/// ```
+/// chroot after the first `/`. Crate-private (the unit tests below show its cases); users
+/// hand the string to `Client::new`.
 pub(crate) fn parse_connect_string(s: &str) -> Result<ConnectString, Error> {
     let bad = |why: String| Error::BadArgument(format!("invalid hosts string {s:?}: {why}"));
     let (hosts_part, chroot) = match s.find('/') {
