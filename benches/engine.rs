@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::reactor::Reactor;
+use mio_zookeeper::handler::Reactor;
 use mio_zookeeper::{AsyncResult, Handler, MioHandler};
 
 struct Counting;

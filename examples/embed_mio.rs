@@ -27,6 +27,10 @@
 //!
 //! The logic is in [`run`], which `tests/embed.rs` runs in-process and checks.
 
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, Handler,
+    MioHandler,
+};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::error::Error as StdError;
@@ -41,10 +45,6 @@ use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{
-    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, Handler,
-    MioHandler,
-};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 

@@ -16,6 +16,7 @@
 //! With `ZK_HOSTS` it works under a node of its own (`/mio-zookeeper-poll-once-<pid>-<n>`)
 //! and removes it at the end. The logic is in [`run`], which `tests/embed.rs` runs.
 
+use mio_zookeeper::{Client, CreateOptions, Error, Watcher};
 use std::cell::{Cell, RefCell};
 use std::error::Error as StdError;
 use std::io::{self, Read, Write};
@@ -26,9 +27,8 @@ use bytes::Bytes;
 use mio::net::TcpListener;
 use mio::Interest;
 use mio_zookeeper::handler::{Handler, MioHandler};
-use mio_zookeeper::reactor::{Reactor, TcpSocket};
+use mio_zookeeper::handler::{Reactor, TcpSocket};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Client, CreateOptions, Error, Watcher};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 

@@ -36,10 +36,11 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, OpResult, WatchedEvent};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, Handler, Watcher};
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, EventType, Handler,
+    OpResult, WatchedEvent, Watcher,
+};
 
 /// How long any single wait of the tour may take before it gives up.
 const WAIT: Duration = Duration::from_secs(15);

@@ -2,12 +2,12 @@
 //! (`TestThreadingAsync`) and `test_gevent_handler.py`, with DESIGN.md's contract where they
 //! differ (set once, links one-shot and always deferred).
 
+use mio_zookeeper::{AsyncResult, Error, LoopError};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::handler::{Handler, MioHandler};
-use mio_zookeeper::{AsyncResult, Error, LoopError};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 

@@ -5,18 +5,17 @@
 
 mod client_support;
 
+use mio_zookeeper::{
+    make_digest_acl, Acl, AddWatchMode, AsyncResult, CreateMode, CreateOptions, Error, ErrorCode,
+    EventType, Handler, NullData, OpResult, Perms, ReadOp, ReadResult, WatcherType, WhenOffline,
+    ZkError,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::client::{make_digest_acl, CreateOptions, OpResult, ReadOp, ReadResult};
-use mio_zookeeper::proto::{EventType, WatcherType};
-use mio_zookeeper::{
-    Acl, AddWatchMode, AsyncResult, CreateMode, Error, ErrorCode, Handler, NullData, Perms,
-    WhenOffline, ZkError,
-};
 
 /// Waits for an async result (the value or the error).
 fn get<T: 'static>(r: AsyncResult<T>) -> Result<T, Error> {

@@ -4,16 +4,14 @@
 
 mod client_support;
 
+use mio_zookeeper::{
+    make_digest_acl, make_digest_acl_credential, Acl, Client, ClientState, CreateMode,
+    CreateOptions, Error, ErrorCode, Id, Perms, SessionState,
+};
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{
-    make_digest_acl, make_digest_acl_credential, Client, ClientState, CreateOptions,
-};
-use mio_zookeeper::proto::Id;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Perms};
 
 fn with_acl(acl: Vec<Acl>) -> CreateOptions {
     CreateOptions {

@@ -6,13 +6,14 @@
 //! The reconnect backoff is the default one (100 ms doubling to 10 s): the point is that the
 //! client bounds every wait by the time left before its own expiry deadline.
 
+use mio_zookeeper::{
+    Client, ClientState, CreateMode, CreateOptions, EventType, NullData, WatchedEvent, Watcher,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{CreateMode, EventType, NullData, Watcher};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(30);

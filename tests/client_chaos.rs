@@ -8,15 +8,16 @@
 //! that hold whatever the timing. Every wait has a generous deadline; nothing sleeps and
 //! then asserts.
 
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, Error, EventType, KeeperState, NullData,
+    WatchedEvent, Watcher, ZkError,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
-use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::{Direction, Proxy, RandomCuts, SeededRng, ZkServer};
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, NullData, Watcher, ZkError};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

@@ -6,11 +6,10 @@
 mod client_support;
 
 use client_support::*;
-use mio_zookeeper::client::{
-    parse_connect_string, Client, CreateOptions, HostPort, OpResult, ReadOp, ReadResult,
+use mio_zookeeper::{
+    AddWatchMode, Client, CreateMode, CreateOptions, Error, ErrorCode, EventType, OpResult, ReadOp,
+    ReadResult, WhenOffline, ZkError,
 };
-use mio_zookeeper::proto::EventType;
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, ErrorCode, WhenOffline, ZkError};
 
 fn ev(t: EventType, p: &str) -> (EventType, String) {
     (t, p.to_string())
@@ -229,12 +228,8 @@ fn chroot_watch_events_have_unchrooted_paths() {
     // Removal events name the path without chroot too.
     let log = Log::new();
     c.get("/sub", log.watcher("w")).unwrap();
-    c.remove_watches(
-        "/sub",
-        mio_zookeeper::proto::WatcherType::Data,
-        WhenOffline::Wait,
-    )
-    .unwrap();
+    c.remove_watches("/sub", mio_zookeeper::WatcherType::Data, WhenOffline::Wait)
+        .unwrap();
     wait_for(&c, "the removal event", || log.len() == 1);
     assert_eq!(log.get(), ["w DataWatchRemoved /sub"]);
 }
@@ -270,46 +265,13 @@ fn nested_and_missing_chroots() {
     assert!(root.exists("/nope2/m", None).unwrap().is_some());
 }
 
-/// kazoo `test_chroot` and `test_hosts`: connect strings with and without chroot.
+/// kazoo `test_chroot`, through the client (the parser's own cases, kazoo's `test_chroot`
+/// and `test_hosts`, are unit tests in `src/client/hosts.rs`).
 #[test]
 fn test_chroot() {
-    let chroot = |s: &str| parse_connect_string(s).unwrap().chroot;
-    assert_eq!(chroot("127.0.0.1:2181/"), None);
-    assert_eq!(chroot("127.0.0.1:2181"), None);
-    assert_eq!(chroot("127.0.0.1:2181/a").as_deref(), Some("/a"));
-    assert_eq!(chroot("127.0.0.1/a").as_deref(), Some("/a"));
-    assert_eq!(chroot("127.0.0.1/a/b").as_deref(), Some("/a/b"));
-    assert_eq!(chroot("127.0.0.1/a/b/").as_deref(), Some("/a/b"));
-    assert_eq!(
-        chroot("127.0.0.1:2181,127.0.0.1:2182/a/b").as_deref(),
-        Some("/a/b")
-    );
     assert_eq!(
         Client::new("127.0.0.1:2181/x").unwrap().chroot().as_deref(),
         Some("/x")
     );
     assert_eq!(Client::new("127.0.0.1:2181").unwrap().chroot(), None);
-}
-
-#[test]
-fn test_hosts() {
-    let cs = parse_connect_string("127.0.0.1:2181,127.0.0.1:2182/a").unwrap();
-    let hp = |h: &str, p| HostPort {
-        host: h.to_string(),
-        port: p,
-    };
-    assert_eq!(cs.hosts, [hp("127.0.0.1", 2181), hp("127.0.0.1", 2182)]);
-    assert_eq!(cs.chroot.as_deref(), Some("/a"));
-    // Default port, names, IPv6 in brackets, spaces after commas.
-    let cs = parse_connect_string("zk1, zk2:3000,[::1]:2183,[fe80::1]").unwrap();
-    assert_eq!(
-        cs.hosts,
-        [
-            hp("zk1", 2181),
-            hp("zk2", 3000),
-            hp("::1", 2183),
-            hp("fe80::1", 2181)
-        ]
-    );
-    assert_eq!(cs.hosts[2].to_string(), "[::1]:2183");
 }

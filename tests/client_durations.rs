@@ -2,13 +2,13 @@
 //! taken (it means "about forever"), and settings that make no sense are refused by
 //! `build()` with a clear `Error::BadArgument`.
 
+use mio_zookeeper::{Client, CreateMode, Error};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::handler::Handler;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{Client, CreateMode, Error};
+use mio_zookeeper::Handler;
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(30);

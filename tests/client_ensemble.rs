@@ -1,14 +1,15 @@
 //! Failover in a 3-node ensemble: the server the client is connected to is killed; the
 //! client moves to another one with the same session, its ephemerals and its watches.
 
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, ErrorCode, EventType,
+    KeeperState, WatchedEvent, Watcher, ZkError,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::{EventType, KeeperState};
 use mio_zookeeper::testing::ZkEnsemble;
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, ErrorCode, Watcher, ZkError};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(40);

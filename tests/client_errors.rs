@@ -7,9 +7,8 @@ mod client_support;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{Client, ReadOp};
 use mio_zookeeper::testing::{FakeServer, Garbage};
-use mio_zookeeper::{CreateMode, Error, ErrorCode, NullData, ZkError};
+use mio_zookeeper::{Client, CreateMode, Error, ErrorCode, NullData, ReadOp, ZkError};
 
 /// A question a caller asks an error.
 type Question = fn(&Error) -> bool;

@@ -6,18 +6,16 @@
 
 mod faults_support;
 
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, ErrorCode, Id,
+    KeeperState, NullData, Perms, SessionState, WatchedEvent, Watcher, ZkError,
+};
 use std::cell::RefCell;
 use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::KeeperState;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{digest_id, Proxy, ZkServer};
-use mio_zookeeper::{
-    Acl, AddWatchMode, CreateMode, Error, ErrorCode, Id, NullData, Perms, Watcher, ZkError,
-};
 
 use faults_support::*;
 

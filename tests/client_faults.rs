@@ -8,16 +8,16 @@
 
 mod faults_support;
 
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, EventType, NullData,
+    SessionState, Watcher,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mio_zookeeper::client::{Client, ClientState, CreateOptions};
-use mio_zookeeper::proto::EventType;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, NullData, Watcher};
 
 use faults_support::*;
 

@@ -10,9 +10,8 @@
 
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState};
 use mio_zookeeper::testing::{FakeServer, Garbage, FAKE_SESSION_ID};
-use mio_zookeeper::{Error, ZkError};
+use mio_zookeeper::{Client, ClientState, Error, ZkError};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(30);

@@ -2,11 +2,10 @@
 //! `max_queued_requests`, `QueueFull` beyond it) and go out as replies come back, in
 //! submission order.
 
+use mio_zookeeper::{Client, CreateMode, CreateOptions, Error, NullData};
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, Error, NullData};
 
 /// The longest any single wait may take before the test fails.
 const LONG: Duration = Duration::from_secs(60);

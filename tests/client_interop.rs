@@ -6,14 +6,15 @@
 //! `zookeeper` package) or `ZKCLI` pointing to one. When they are missing the tests say why
 //! on stderr and pass without checking anything.
 
+use mio_zookeeper::{
+    Acl, Client, CreateMode, CreateOptions, Error, ErrorCode, Id, NullData, Perms, ZkError,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions};
 use mio_zookeeper::testing::{digest_id, ZkServer};
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, Id, NullData, Perms, ZkError};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(30);

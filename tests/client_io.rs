@@ -2,6 +2,7 @@
 //! address of a name is tried; four-letter words run on the loop (and work embedded); a
 //! firehose of notifications does not starve the loop's timers.
 
+use mio_zookeeper::{Client, ClientState, EmbeddedHost, Error, LoopError, MioHandler, Resolver};
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,14 +14,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use mio::{Events, Poll};
-use mio_zookeeper::client::Resolver;
+use mio_zookeeper::handler::Reactor;
 use mio_zookeeper::proto::{
     encode_connect_response, encode_notification, ConnectResponse, EventType, KeeperState,
     WatcherEvent,
 };
-use mio_zookeeper::reactor::Reactor;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Client, ClientState, EmbeddedHost, Error, LoopError, MioHandler};
 
 /// Generous bound for anything that waits on a server (2 shared cores, many tests).
 const PATIENCE: Duration = Duration::from_secs(60);

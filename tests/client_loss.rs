@@ -5,9 +5,9 @@ mod client_support;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::client::{ClientState, CreateOptions};
-use mio_zookeeper::session::SessionState;
-use mio_zookeeper::{CreateMode, Error, Handler, Watcher};
+use mio_zookeeper::{
+    ClientState, CreateMode, CreateOptions, Error, Handler, SessionState, Watcher,
+};
 
 /// A credential the server refused (an unknown scheme: AuthFailed) ends that session, but
 /// is not sent again: `restart()` opens a session that works.
@@ -180,8 +180,8 @@ fn server_refusing_set_watches() -> std::net::SocketAddr {
 /// for an event that never comes.
 #[test]
 fn a_refused_set_watches_tells_the_watcher_to_re_read() {
-    use mio_zookeeper::client::{Client, WatchedEvent};
-    use mio_zookeeper::proto::{EventType, KeeperState};
+    use mio_zookeeper::{Client, WatchedEvent};
+    use mio_zookeeper::{EventType, KeeperState};
     use std::cell::RefCell;
     use std::rc::Rc;
 

@@ -7,14 +7,12 @@
 
 mod client_support;
 
+use mio_zookeeper::{Acl, CreateMode, CreateOptions, Error, ErrorCode, Id, NullData, Perms};
 use std::time::Duration;
 
 use bytes::Bytes;
 use client_support::*;
-use mio_zookeeper::client::CreateOptions;
-use mio_zookeeper::proto::Id;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, NullData, Perms};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)
@@ -229,7 +227,7 @@ fn container_nodes_are_removed_when_empty() {
     assert_eq!(
         events.kinds(),
         [(
-            mio_zookeeper::proto::EventType::NodeDeleted,
+            mio_zookeeper::EventType::NodeDeleted,
             "/container".to_string()
         )]
     );
@@ -259,10 +257,7 @@ fn ttl_nodes_are_removed_after_their_ttl() {
     wait_for(&c, "the TTL node to expire", || events.len() == 1);
     assert_eq!(
         events.kinds(),
-        [(
-            mio_zookeeper::proto::EventType::NodeDeleted,
-            "/short".to_string()
-        )]
+        [(mio_zookeeper::EventType::NodeDeleted, "/short".to_string())]
     );
     assert!(c.exists("/long", None).unwrap().is_some());
 }

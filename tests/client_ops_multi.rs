@@ -6,9 +6,10 @@ mod client_support;
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use mio_zookeeper::client::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
-use mio_zookeeper::proto::Id;
-use mio_zookeeper::{Acl, CreateMode, Error, ErrorCode, MioHandler, Perms, ZkError};
+use mio_zookeeper::{
+    Acl, Client, CreateMode, CreateOptions, Error, ErrorCode, Id, MioHandler, OpResult, Perms,
+    ReadOp, ReadResult, Transaction, ZkError,
+};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)
@@ -345,8 +346,6 @@ fn per_call_timeout_on_a_paused_server() {
     // with_timeout does not change the original handle.
     assert!(c.create("/next", b"", CreateMode::Persistent).is_ok());
 }
-
-use mio_zookeeper::Client;
 
 /// A request larger than the server accepts (jute.maxbuffer, 1 MiB - 1) is refused locally
 /// with a clear error instead of making the server drop the connection; the session is

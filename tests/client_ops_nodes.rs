@@ -4,9 +4,9 @@
 mod client_support;
 
 use client_support::*;
-use mio_zookeeper::client::{CreateOptions, ReadOp};
-use mio_zookeeper::proto::Id;
-use mio_zookeeper::{Acl, AddWatchMode, CreateMode, Error, ErrorCode, Perms, Watcher};
+use mio_zookeeper::{
+    Acl, AddWatchMode, CreateMode, CreateOptions, Error, ErrorCode, Id, Perms, ReadOp, Watcher,
+};
 
 fn opts(mode: CreateMode) -> CreateOptions {
     CreateOptions::mode(mode)

@@ -7,17 +7,15 @@
 //!
 //! Every test has a server of its own; waits are on conditions with generous deadlines.
 
+use mio_zookeeper::{
+    AsyncResult, Client, ClientState, CreateMode, CreateOptions, Error, EventType, Handler,
+    MioHandler, NullData, WatchedEvent, Watcher, WatcherType, WhenOffline,
+};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::{Proxy, ZkServer};
-use mio_zookeeper::{
-    AsyncResult, CreateMode, Error, Handler, MioHandler, NullData, Watcher, WatcherType,
-    WhenOffline,
-};
 
 /// The longest any wait may take before the test fails.
 const WAIT: Duration = Duration::from_secs(30);

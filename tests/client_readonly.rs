@@ -2,12 +2,10 @@
 //! (`readonlymode.enabled`); a client that allows it connects, reads, gets NotReadOnly for
 //! writes, and moves back to a read-write server once the quorum is back.
 
+use mio_zookeeper::{Client, CreateMode, Error, ErrorCode, SessionState, ZkError};
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::client::Client;
-use mio_zookeeper::session::SessionState;
 use mio_zookeeper::testing::{ServerMode, ZkEnsemble};
-use mio_zookeeper::{CreateMode, Error, ErrorCode, ZkError};
 
 fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

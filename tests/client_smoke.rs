@@ -1,11 +1,11 @@
+use mio_zookeeper::{
+    Client, ClientState, CreateMode, CreateOptions, Error, ErrorCode, EventType, Watcher, ZkError,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, Error, ErrorCode, Watcher, ZkError};
 
 #[test]
 fn smoke() {

@@ -4,13 +4,13 @@
 
 mod client_support;
 
+use mio_zookeeper::{
+    AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, SessionState,
+};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use client_support::*;
-use mio_zookeeper::client::{Client, ClientState, CreateOptions};
-use mio_zookeeper::session::SessionState;
-use mio_zookeeper::{AddWatchMode, CreateMode, Error};
 
 /// kazoo `test_connection_and_disconnection`: listeners see `[LOST]` on stop, `[CONNECTED]`
 /// on start, and the loss of the session then a new one on expiry.

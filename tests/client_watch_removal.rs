@@ -10,8 +10,10 @@ mod client_support;
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::{make_digest_acl, CreateOptions};
-use mio_zookeeper::{AddWatchMode, CreateMode, ErrorCode, Perms, WatcherType, WhenOffline};
+use mio_zookeeper::{
+    make_digest_acl, AddWatchMode, CreateMode, CreateOptions, ErrorCode, Perms, WatcherType,
+    WhenOffline,
+};
 
 /// How long a test lets an event that must not come arrive.
 const QUIET: Duration = Duration::from_millis(500);

@@ -5,12 +5,13 @@
 
 mod client_support;
 
+use mio_zookeeper::{
+    AddWatchMode, ClientState, CreateMode, Error, ErrorCode, EventType, KeeperState, NullData,
+    Watcher, WatcherType, WhenOffline,
+};
 use std::time::Duration;
 
 use client_support::*;
-use mio_zookeeper::client::ClientState;
-use mio_zookeeper::proto::{EventType, KeeperState, WatcherType};
-use mio_zookeeper::{AddWatchMode, CreateMode, Error, ErrorCode, NullData, Watcher, WhenOffline};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them, so after a round trip on the

@@ -11,6 +11,10 @@ mod embed_mio;
 #[path = "../examples/poll_once.rs"]
 mod poll_once;
 
+use mio_zookeeper::{
+    AsyncResult, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, EventType,
+    Handler, LoopError, MioHandler, NullData, Watcher,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -23,12 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use mio_zookeeper::proto::EventType;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{
-    AsyncResult, Client, ClientState, CreateMode, CreateOptions, EmbeddedHost, Error, Handler,
-    LoopError, MioHandler, NullData, Watcher,
-};
 
 /// Generous bound for anything that waits on a server (2 shared cores).
 const PATIENCE: Duration = Duration::from_secs(30);

@@ -7,9 +7,8 @@ mod tour;
 
 use std::time::Duration;
 
-use mio_zookeeper::client::Client;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{CreateMode, LoopError, NullData, Watcher};
+use mio_zookeeper::{Client, CreateMode, LoopError, NullData, Watcher};
 
 /// The tour's output, with helpers that show all of it when an expectation fails.
 struct Lines(Vec<String>);
@@ -209,7 +208,7 @@ fn readme_embedded_loop_runs_async_calls_callbacks_watches_and_tasks() {
 
     use mio::net::{TcpListener, TcpStream};
     use mio::{Events, Interest, Poll, Token};
-    use mio_zookeeper::proto::EventType;
+    use mio_zookeeper::EventType;
     use mio_zookeeper::{CreateOptions, Error, Handler, MioHandler};
 
     let zk = ZkServer::start().expect("a server");

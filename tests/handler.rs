@@ -2,17 +2,17 @@
 //! (`test_threading_handler.py`, `test_gevent_handler.py`) to a single-threaded loop, with
 //! real loopback sockets.
 
+use mio_zookeeper::{AsyncResult, Error, LoopError};
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use mio_zookeeper::handler::Reactor;
 use mio_zookeeper::handler::{
     Callback, EventLoop, EventObject, Handler, LockObject, MioHandler, Selected,
 };
-use mio_zookeeper::reactor::Reactor;
-use mio_zookeeper::{AsyncResult, Error, LoopError};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 

@@ -1,5 +1,6 @@
 //! The reactor: iterations, timers, the queue, futures, cross-thread wakes, embedding.
 
+use mio_zookeeper::{AsyncResult, Error, LoopError};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::rc::Rc;
@@ -11,8 +12,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Token};
 use mio_zookeeper::handler::{Callback, EventLoop, Handler, MioHandler};
-use mio_zookeeper::reactor::{Reactor, Readiness};
-use mio_zookeeper::{AsyncResult, Error, LoopError};
+use mio_zookeeper::handler::{Reactor, Readiness};
 
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 
@@ -581,7 +581,7 @@ fn sockets_report_readiness_through_the_reactor() {
     let r = Reactor::new().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let sock =
-        mio_zookeeper::reactor::TcpSocket::connect(&r, listener.local_addr().unwrap()).unwrap();
+        mio_zookeeper::handler::TcpSocket::connect(&r, listener.local_addr().unwrap()).unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     r.run_until(&|| sock.readiness().is_writable(), LONG)
         .unwrap();

@@ -5,6 +5,7 @@
 
 mod client_support;
 
+use mio_zookeeper::{AddWatchMode, Client, ClientState, CreateMode, ErrorCode, Stat, WhenOffline};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -13,13 +14,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use client_support::*;
-use mio_zookeeper::client::{Client, ClientState};
 use mio_zookeeper::proto::{
     decode_request, encode_connect_response, encode_reply, ConnectResponse, ReplyHeader, Request,
     Response, WatcherType,
 };
 use mio_zookeeper::testing::Proxy;
-use mio_zookeeper::{AddWatchMode, CreateMode, ErrorCode, Stat, WhenOffline};
 
 /// Long enough for a notification that should NOT come to have arrived (the server sends
 /// them before the reply of the change that causes them).

@@ -2,6 +2,10 @@
 //! throwaway server, checking its output, its exit status (0 / 1 / 2) and what it did to the
 //! tree, seen through the Rust client.
 
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, CreateMode, CreateOptions, EventType, Handler, Id, Perms,
+    WatchedEvent,
+};
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -10,10 +14,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::{Acl, EventType, Id, Perms};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{AddWatchMode, CreateMode, Handler};
 
 /// How long any single wait of these tests may take before it fails.
 const WAIT: Duration = Duration::from_secs(30);

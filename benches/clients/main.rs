@@ -76,15 +76,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use mio_zookeeper::proto::Acl;
+use mio_zookeeper::handler::IoStats;
 use mio_zookeeper::proto::{
     decode_connect_reply, encode_connect_request, encode_request, ConnectReply, ConnectRequest,
     CreateMode, CreateRequest, DeleteRequest, MultiOp, PathWatch, Request, SetDataRequest,
     DEFAULT_MAX_OUTGOING_FRAME,
 };
-use mio_zookeeper::reactor::IoStats;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler, NullData, Watcher};
+use mio_zookeeper::{Acl, AsyncResult, Client, CreateOptions, Handler, NullData, Watcher};
 use serde_json::{json, Value};
 
 type Result<T> = std::result::Result<T, Box<dyn StdError>>;

@@ -4,28 +4,8 @@
 //! through the handler layer's dyn-safe [`Scheduler`] (queue a notification, run a blocking
 //! wait), never a particular loop, so any [`Handler`](crate::Handler) can make results.
 //!
-//! The contract (DESIGN.md; where kazoo's handlers differ, this follows gevent's):
-//!
-//! - a result is set at most once: a second [`set`](AsyncResult::set) or
-//!   [`set_exception`](AsyncResult::set_exception) is refused with
-//!   [`LoopError::AlreadySet`];
-//! - [`rawlink`](AsyncResult::rawlink) callbacks are one-shot and **always deferred** to the
-//!   loop's queue, even when the result is already set: a callback never runs inside `set`
-//!   or `rawlink`, and never twice;
-//! - [`get`](AsyncResult::get) with `block` drives the loop until the result is set or the
-//!   timeout passes ([`Error::Timeout`], the handler's timeout error); inside a callback or
-//!   task this nests (bounded, and watch callbacks stay serialized: see
-//!   [`handler`](crate::handler#how-callbacks-are-called));
-//! - on an embedded loop a blocking wait is refused with
-//!   [`LoopError::Embedded`]; await the
-//!   result in a task or `rawlink` instead;
-//! - notifications run in the order the results were set (and, for one result, in the order
-//!   the callbacks were linked); the tasks awaiting a result are woken after its callbacks are
-//!   queued, so they resume after them.
-//!
-//! A result does not keep its loop alive: when the last handler is dropped, blocking calls
-//! fail with [`LoopError::Gone`] and pending notifications are dropped
-//! (with a warning).
+//! This module is private: [`AsyncResult`] is re-exported at the crate root, and its
+//! contract is documented on the type.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -103,8 +83,8 @@ struct State<T> {
 /// (any
 /// [`Handler`](crate::Handler), through the dyn-safe [`Scheduler`]).
 ///
-/// See the [module docs](self) for the contract. Besides the blocking API it implements
-/// [`Future`] (output `Result<T, Error>`), for tasks spawned on the loop.
+/// Besides the blocking API it implements [`Future`] (output `Result<T, Error>`), for tasks
+/// spawned on the loop.
 ///
 /// # Examples
 ///
@@ -140,6 +120,31 @@ struct State<T> {
 /// assert_eq!(seen.get(), "hello");
 /// # Ok::<(), mio_zookeeper::Error>(())
 /// ```
+///
+/// # The contract
+///
+/// DESIGN.md's; where kazoo's handlers differ, this follows gevent's:
+///
+/// - a result is set at most once: a second [`set`](AsyncResult::set) or
+///   [`set_exception`](AsyncResult::set_exception) is refused with
+///   [`LoopError::AlreadySet`];
+/// - [`rawlink`](AsyncResult::rawlink) callbacks are one-shot and **always deferred** to the
+///   loop's queue, even when the result is already set: a callback never runs inside `set`
+///   or `rawlink`, and never twice;
+/// - [`get`](AsyncResult::get) with `block` drives the loop until the result is set or the
+///   timeout passes ([`Error::Timeout`], the handler's timeout error); inside a callback or
+///   task this nests (bounded, and watch callbacks stay serialized: see
+///   [`handler`](crate::handler#how-callbacks-are-called));
+/// - on an embedded loop a blocking wait is refused with
+///   [`LoopError::Embedded`]; await the
+///   result in a task or `rawlink` instead;
+/// - notifications run in the order the results were set (and, for one result, in the order
+///   the callbacks were linked); the tasks awaiting a result are woken after its callbacks are
+///   queued, so they resume after them.
+///
+/// A result does not keep its loop alive: when the last handler is dropped, blocking calls
+/// fail with [`LoopError::Gone`] and pending notifications are dropped
+/// (with a warning).
 pub struct AsyncResult<T> {
     state: Rc<State<T>>,
 }

@@ -4,11 +4,11 @@ use crate::error::Error;
 
 /// One `host:port` of a connect string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HostPort {
+pub(crate) struct HostPort {
     /// Host name or address (IPv6 without the brackets).
-    pub host: String,
+    pub(crate) host: String,
     /// Port (2181 when not given).
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 impl std::fmt::Display for HostPort {
@@ -22,31 +22,21 @@ impl std::fmt::Display for HostPort {
 }
 
 /// The default client port.
-pub const DEFAULT_PORT: u16 = 2181;
+pub(crate) const DEFAULT_PORT: u16 = 2181;
 
 /// A parsed connect string: the hosts and the chroot (`None` for `/` or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectString {
+pub(crate) struct ConnectString {
     /// The hosts, in the order given.
-    pub hosts: Vec<HostPort>,
+    pub(crate) hosts: Vec<HostPort>,
     /// The chroot, normalized (`/a/b`), if any.
-    pub chroot: Option<String>,
+    pub(crate) chroot: Option<String>,
 }
 
 /// Parses `h1:2181,h2,[::1]:2182/chroot`: IPv6 in brackets, default port 2181, an optional
-/// chroot after the first `/`.
-///
-/// ```
-/// use mio_zookeeper::client::parse_connect_string;
-///
-/// let cs = parse_connect_string("zk1:2181,[::1]:2182,zk3/app")?;
-/// assert_eq!(cs.hosts.len(), 3);
-/// assert_eq!(cs.hosts[1].host, "::1");
-/// assert_eq!(cs.hosts[2].port, 2181);
-/// assert_eq!(cs.chroot.as_deref(), Some("/app"));
-/// # Ok::<(), mio_zookeeper::Error>(())
-/// ```
-pub fn parse_connect_string(s: &str) -> Result<ConnectString, Error> {
+/// chroot after the first `/`. Crate-private (the unit tests below show its cases); users
+/// hand the string to `Client::new`.
+pub(crate) fn parse_connect_string(s: &str) -> Result<ConnectString, Error> {
     let bad = |why: String| Error::BadArgument(format!("invalid hosts string {s:?}: {why}"));
     let (hosts_part, chroot) = match s.find('/') {
         Some(i) => (&s[..i], Some(&s[i..])),
@@ -121,7 +111,7 @@ pub fn parse_connect_string(s: &str) -> Result<ConnectString, Error> {
 /// `sequential` allows a trailing `/` (a sequential create of a bare sequence number).
 ///
 /// ```
-/// use mio_zookeeper::client::validate_path;
+/// use mio_zookeeper::validate_path;
 /// assert!(validate_path("/a/b", false).is_ok());
 /// assert!(validate_path("a/b", false).is_err());
 /// assert!(validate_path("/a/../b", false).is_err());
@@ -376,5 +366,44 @@ mod tests {
         assert_eq!(unchroot(Some("/r"), "/r/a"), "/a");
         // Not kazoo's startswith quirk: /rb is not under /r.
         assert_eq!(unchroot(Some("/r"), "/rb"), "/rb");
+    }
+
+    /// kazoo `test_chroot` and `test_hosts`: connect strings with and without chroot.
+    #[test]
+    fn test_chroot() {
+        let chroot = |s: &str| parse_connect_string(s).unwrap().chroot;
+        assert_eq!(chroot("127.0.0.1:2181/"), None);
+        assert_eq!(chroot("127.0.0.1:2181"), None);
+        assert_eq!(chroot("127.0.0.1:2181/a").as_deref(), Some("/a"));
+        assert_eq!(chroot("127.0.0.1/a").as_deref(), Some("/a"));
+        assert_eq!(chroot("127.0.0.1/a/b").as_deref(), Some("/a/b"));
+        assert_eq!(chroot("127.0.0.1/a/b/").as_deref(), Some("/a/b"));
+        assert_eq!(
+            chroot("127.0.0.1:2181,127.0.0.1:2182/a/b").as_deref(),
+            Some("/a/b")
+        );
+    }
+
+    #[test]
+    fn test_hosts() {
+        let cs = parse_connect_string("127.0.0.1:2181,127.0.0.1:2182/a").unwrap();
+        let hp = |h: &str, p| HostPort {
+            host: h.to_string(),
+            port: p,
+        };
+        assert_eq!(cs.hosts, [hp("127.0.0.1", 2181), hp("127.0.0.1", 2182)]);
+        assert_eq!(cs.chroot.as_deref(), Some("/a"));
+        // Default port, names, IPv6 in brackets, spaces after commas.
+        let cs = parse_connect_string("zk1, zk2:3000,[::1]:2183,[fe80::1]").unwrap();
+        assert_eq!(
+            cs.hosts,
+            [
+                hp("zk1", 2181),
+                hp("zk2", 3000),
+                hp("::1", 2183),
+                hp("fe80::1", 2181)
+            ]
+        );
+        assert_eq!(cs.hosts[2].to_string(), "[::1]:2183");
     }
 }

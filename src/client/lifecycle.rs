@@ -217,7 +217,7 @@ impl<H: Handler> Client<H> {
     /// (IPv6 hosts in brackets); `None` while not connected.
     ///
     /// ```no_run
-    /// # let zk = mio_zookeeper::client::Client::new("10.0.0.1:2181,10.0.0.2:2181")?;
+    /// # let zk = mio_zookeeper::Client::new("10.0.0.1:2181,10.0.0.2:2181")?;
     /// zk.start(None)?;
     /// let server = zk.current_server().expect("connected");
     /// assert!(server == "10.0.0.1:2181" || server == "10.0.0.2:2181");

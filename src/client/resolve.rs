@@ -68,7 +68,7 @@ type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 /// ```
 /// use std::io;
 /// use std::net::SocketAddr;
-/// use mio_zookeeper::client::{Client, Resolver};
+/// use mio_zookeeper::{Client, Resolver};
 ///
 /// let table = Resolver::new(|host: &str, port: u16| match host {
 ///     "zk.internal" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),

@@ -10,8 +10,7 @@
 //! # Examples
 //!
 //! ```
-//! use mio_zookeeper::client::{make_digest_acl, make_digest_acl_credential};
-//! use mio_zookeeper::{Id, Perms};
+//! use mio_zookeeper::{make_digest_acl, make_digest_acl_credential, Id, Perms};
 //!
 //! assert_eq!(
 //!     make_digest_acl_credential("alice", "pw"),
@@ -35,7 +34,7 @@ use crate::proto::{Acl, Id, Perms};
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::client::make_digest_acl_credential;
+/// use mio_zookeeper::make_digest_acl_credential;
 ///
 /// // The super user of kazoo's test harness.
 /// assert_eq!(
@@ -54,8 +53,7 @@ pub fn make_digest_acl_credential(user: &str, password: &str) -> String {
 /// # Examples
 ///
 /// ```no_run
-/// use mio_zookeeper::client::{make_digest_acl, Client, CreateOptions};
-/// use mio_zookeeper::Perms;
+/// use mio_zookeeper::{make_digest_acl, Client, CreateOptions, Perms};
 ///
 /// let zk = Client::new("127.0.0.1:2181")?;
 /// zk.start(None)?;

@@ -46,9 +46,8 @@ pub(crate) enum Kind {
 /// A transaction under construction; see [`Client::transaction`].
 ///
 /// ```no_run
-/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
-/// use mio_zookeeper::client::CreateOptions;
-/// use mio_zookeeper::{Acl, CreateMode};
+/// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
+/// use mio_zookeeper::{Acl, CreateMode, CreateOptions};
 ///
 /// let results = zk
 ///     .transaction()
@@ -171,7 +170,7 @@ impl<H: Handler> Transaction<H> {
     /// twice does not compile (where kazoo raises "Transaction already committed"):
     ///
     /// ```compile_fail,E0382
-    /// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+    /// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
     /// let t = zk.transaction().create("/a", b"", mio_zookeeper::CreateMode::Persistent);
     /// t.commit()?;
     /// t.commit()?; // use of moved value

@@ -57,7 +57,7 @@ impl<F: FnOnce(WatchedEvent)> Callback for Once<F> {
 /// # let server = mio_zookeeper::testing::ZkServer::start()?;
 /// # let hosts = server.connect_string();
 /// use std::{cell::Cell, rc::Rc};
-/// use mio_zookeeper::client::{Client, Watcher};
+/// use mio_zookeeper::{Client, Watcher};
 ///
 /// let zk = Client::new(&hosts)?;
 /// zk.start(None)?;

@@ -175,7 +175,7 @@ pub type LocalTask = Pin<Box<dyn Future<Output = ()>>>;
 /// The loop under a [`Handler`](super::Handler), as the client uses it: everything the
 /// client does on its loop goes through these members (it holds the handler as an
 /// `Rc<dyn EventLoop>`). Dyn-safe: every type here is a handler-layer type, a boxed
-/// closure or a boxed future, so a loop other than [`Reactor`](crate::reactor::Reactor)
+/// closure or a boxed future, so a loop other than [`Reactor`](crate::handler::Reactor)
 /// can implement it (tests/handler_second.rs does, directly on `mio::Poll`).
 ///
 /// All callbacks run on the loop's thread, never inside the call that installs or queues

@@ -122,7 +122,7 @@ impl MioHandler {
     }
 
     /// A handler embedded in a host's `mio::Poll` (see
-    /// [`Reactor::embedded`](crate::reactor::Reactor::embedded)): blocking members are
+    /// [`Reactor::embedded`](crate::handler::Reactor::embedded)): blocking members are
     /// refused with [`LoopError::Embedded`]. Nothing checks that
     /// `tokens` is disjoint from other
     /// reactors' ranges: prefer [`embedded_in`](MioHandler::embedded_in) with an

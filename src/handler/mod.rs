@@ -6,16 +6,22 @@
 //! the members of its dyn-safe supertrait [`EventLoop`] (with [`Scheduler`], what an
 //! [`AsyncResult`] needs); kazoo's members (`spawn`, `select`, `create_connection`, `sleep`,
 //! `event_object`, `lock_object`, `async_result`, ...) sit on top. [`MioHandler`], the
-//! default, maps every member onto one single-threaded [`Reactor`](crate::reactor::Reactor):
-//! nothing blocks the
+//! default, maps every member onto one single-threaded [`Reactor`]: nothing blocks the
 //! thread except the reactor's own poll, and every wait (`sleep`, `select`,
 //! `create_connection`, `Event::wait`, `Lock::acquire`, `AsyncResult::get`) *runs the loop*
 //! until it is over, as gevent's handler does. Another loop implements the traits without
 //! wrapping ours (tests/handler_second.rs has one directly on `mio::Poll`).
 //!
 //! **What lives here, and what it may use:** the traits, [`MioHandler`] (the one user of
-//! [`crate::reactor`]), its event and lock objects, and the watch-callback rule
+//! the private `reactor` module), its event and lock objects, and the watch-callback rule
 //! ([`WatchGate`]); below it only the reactor, nothing of ZooKeeper.
+//!
+//! **What is public here:** what an implementor of the traits needs (the traits' helper
+//! types: [`Readiness`], [`TimerId`], [`TaskId`], [`Callback`], [`Deferred`], ...; kazoo's
+//! event and lock objects), and the loop under [`MioHandler`], re-exported from the
+//! reactor: [`Reactor`] (one iteration, the queue, nesting and embedding are documented
+//! there), [`EmbeddedHost`] for several embedded clients in one `mio::Poll`, [`TcpSocket`],
+//! [`LoopWaker`] (wakes the loop from another thread), [`IoStats`] and [`Sleep`].
 //!
 //! **A handler on its own thread, later.** Nothing in the traits ties a loop to the
 //! caller's thread except where a member must: the client calls them on the loop's thread,
@@ -23,7 +29,7 @@
 //! of a task spawned with [`EventLoop::spawn_task`]. A threaded handler runs the loop (and
 //! the client's callbacks) on its thread and gives other threads a `Send + Sync` handle
 //! that sends closures over and wakes the loop, the way those wakers (and
-//! [`LoopWaker`](crate::reactor::LoopWaker)) already do; its blocking wait
+//! [`LoopWaker`]) already do; its blocking wait
 //! ([`Scheduler::wait_until`]) waits on the loop thread's progress instead of driving it.
 //!
 //! # How callbacks are called
@@ -55,7 +61,7 @@
 //! queued, in order, and run after it returns (kazoo's recipes block inside watch callbacks;
 //! watch callbacks stay serialized: the handler keeps this rule, with a [`WatchGate`], not
 //! the reactor, whose queue is a plain FIFO). Nesting is bounded by
-//! [`Reactor::MAX_DEPTH`](crate::reactor::Reactor::MAX_DEPTH)
+//! [`Reactor::MAX_DEPTH`]
 //! ([`LoopError::NestingTooDeep`](crate::LoopError::NestingTooDeep)).
 //! Blocking in a callback holds up the callbacks queued behind it, so prefer `rawlink`,
 //! `spawn` or an `async` task; readiness and timer callbacks (the connection's own) should
@@ -98,6 +104,9 @@ pub use event_loop::{
     SchedulerRef, TaskId, TimerId,
 };
 pub use mio::MioHandler;
+// MioHandler's loop and its embedded API: `MioHandler::reactor()` hands out the `Reactor`,
+// a host drives it (or several, with an `EmbeddedHost`) from its own `mio::Poll`.
+pub use crate::reactor::{EmbeddedHost, IoStats, LoopWaker, Reactor, Sleep, TcpSocket};
 pub use sync::{EventObject, LockObject, MioEvent, MioLock, MioRLock};
 pub use watch_gate::WatchGate;
 
@@ -133,8 +142,8 @@ impl Selected {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::handler::{EventObject, Handler, MioHandler};
-/// use mio_zookeeper::Error;
+/// use mio_zookeeper::handler::EventObject;
+/// use mio_zookeeper::{Error, Handler, MioHandler};
 ///
 /// /// Sets an event from a task after a delay, and waits for it.
 /// fn ping<H: Handler>(handler: &H) -> Result<bool, Error> {

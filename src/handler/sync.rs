@@ -177,7 +177,7 @@ impl LockObject for MioLock {
 }
 
 /// The [`MioHandler`](super::MioHandler)'s re-entrant lock. Its owner is the running
-/// *context* ([`Reactor::current_context`](crate::reactor::Reactor::current_context)): the
+/// *context* ([`Reactor::current_context`](crate::handler::Reactor::current_context)): the
 /// top level, one callback run, or one spawned future across all its polls; that context
 /// may acquire it again and must release it as often.
 ///

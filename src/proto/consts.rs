@@ -217,7 +217,7 @@ open_wire_enum! {
     /// # Examples
     ///
     /// ```
-    /// use mio_zookeeper::proto::EventType;
+    /// use mio_zookeeper::EventType;
     ///
     /// assert_eq!(EventType::from_i32(3), Some(EventType::NodeDataChanged));
     /// assert_eq!(EventType::from_i32(9), None);
@@ -253,7 +253,7 @@ open_wire_enum! {
     /// # Examples
     ///
     /// ```
-    /// use mio_zookeeper::proto::KeeperState;
+    /// use mio_zookeeper::KeeperState;
     ///
     /// assert_eq!(KeeperState::from_i32(3), Some(KeeperState::SyncConnected));
     /// assert_eq!(KeeperState::Expired.as_i32(), -112);
@@ -355,6 +355,7 @@ impl CreateMode {
 
     /// The opcode to create a node of this mode with (PROTOCOL.md §6): `create2` for the
     /// four classic modes (it returns the Stat), `createContainer`, or `createTTL`.
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // OpCode is codec-level
     pub const fn op_code(self) -> OpCode {
         match self {
             CreateMode::Container => OpCode::CreateContainer,
@@ -372,7 +373,7 @@ wire_enum! {
     /// # Examples
     ///
     /// ```
-    /// use mio_zookeeper::proto::AddWatchMode;
+    /// use mio_zookeeper::AddWatchMode;
     ///
     /// assert_eq!(AddWatchMode::PersistentRecursive.as_i32(), 1);
     /// ```
@@ -390,7 +391,7 @@ wire_enum! {
     /// # Examples
     ///
     /// ```
-    /// use mio_zookeeper::proto::WatcherType;
+    /// use mio_zookeeper::WatcherType;
     ///
     /// assert_eq!(WatcherType::from_i32(3), Some(WatcherType::Any));
     /// ```
@@ -421,7 +422,7 @@ macro_rules! error_codes {
         /// # Examples
         ///
         /// ```
-        /// use mio_zookeeper::proto::ErrorCode;
+        /// use mio_zookeeper::ErrorCode;
         ///
         /// let e = ErrorCode::from_i32(-101);
         /// assert_eq!(e, ErrorCode::NoNode);
@@ -581,7 +582,7 @@ impl From<ErrorCode> for i32 {
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::proto::Perms;
+/// use mio_zookeeper::Perms;
 ///
 /// let rw = Perms::READ | Perms::WRITE;
 /// assert!(rw.contains(Perms::READ));

@@ -80,7 +80,7 @@ pub enum DecodeError {
     #[error("unknown opcode {0}")]
     UnknownOpCode(i32),
     /// A known opcode appears where it has no meaning, e.g. `createSession` in a request
-    /// header, or `notification` passed to [`decode_response`](super::decode_response).
+    /// header, or `notification` passed to `proto::decode_response`.
     #[error("{record}: opcode {op} is not valid here")]
     UnexpectedOpCode {
         /// What was being decoded.
@@ -89,12 +89,12 @@ pub enum DecodeError {
         op: i32,
     },
     /// A watch notification carries an event type this codec does not know. (Not produced
-    /// by [`decode_notification`](crate::proto::decode_notification), which keeps unknown
+    /// by `proto::decode_notification`, which keeps unknown
     /// types as [`EventType::Unknown`](crate::proto::EventType::Unknown).)
     #[error("WatcherEvent.type: unknown event type {0}")]
     UnknownEventType(i32),
     /// A watch notification carries a keeper state this codec does not know. (Not produced
-    /// by [`decode_notification`](crate::proto::decode_notification), which keeps unknown
+    /// by `proto::decode_notification`, which keeps unknown
     /// states as [`KeeperState::Unknown`](crate::proto::KeeperState::Unknown).)
     #[error("WatcherEvent.state: unknown keeper state {0}")]
     UnknownKeeperState(i32),

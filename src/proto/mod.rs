@@ -7,6 +7,17 @@
 //! against the bytes present before anything is allocated; data payloads are zero-copy
 //! [`Bytes`](bytes::Bytes) slices of the frame.
 //!
+//! **Lower-level and less stable.** This module is public only with the `lowlevel` feature
+//! (which `testing` and `cli` turn on); it follows the protocol and may change in any minor
+//! release. The client's users need none of it: the few records they meet ([`Stat`],
+//! [`Acl`], [`CreateMode`], [`ErrorCode`], ...) are re-exported at the crate root.
+//!
+//! **What lives here, and what it may use:** `bytes`, `thiserror` and `std`, nothing else
+//! of the crate and no IO: the constants (opcodes, error codes, create modes, event types),
+//! the length-prefixed frame splitter, the checked reader and the writer, the records
+//! (headers, Stat, ACLs, the connect records), every request and reply body, and the
+//! decode, encode and frame errors.
+//!
 //! # Layout of a conversation
 //!
 //! | Direction | First frame | Every later frame |

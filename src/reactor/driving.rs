@@ -13,7 +13,7 @@ use crate::{Error, LoopError};
 impl Reactor {
     // ----- driving -----
 
-    /// Runs exactly one iteration (see the [module docs](crate::reactor#one-iteration)), waiting
+    /// Runs exactly one iteration (see [one iteration](Reactor#one-iteration)), waiting
     /// for
     /// I/O no longer than `timeout` (`None`: until something happens) and the nearest timer,
     /// and not at all when work is queued. Returns whether anything happened: an event, a

@@ -82,8 +82,7 @@ impl Grant {
 /// ```
 /// use std::{cell::Cell, rc::Rc, time::{Duration, Instant}};
 /// use mio::{net::TcpListener, Events, Interest, Poll, Token};
-/// use mio_zookeeper::reactor::EmbeddedHost;
-/// use mio_zookeeper::{Error, LoopError};
+/// use mio_zookeeper::{EmbeddedHost, Error, LoopError};
 ///
 /// let mut poll = Poll::new().unwrap();
 /// let host = EmbeddedHost::new(poll.registry())?;

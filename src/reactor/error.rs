@@ -64,7 +64,7 @@ pub enum LoopError {
         end: usize,
     },
 
-    /// A token range asked of an [`EmbeddedHost`](crate::reactor::EmbeddedHost) overlaps
+    /// A token range asked of an [`EmbeddedHost`](crate::handler::EmbeddedHost) overlaps
     /// one it already handed out (or the host reserved): two sources would share a token.
     #[error(
         "token range {start}..{end} overlaps {other_start}..{other_end}, which is already \

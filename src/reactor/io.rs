@@ -20,7 +20,7 @@ use crate::{Error, LoopError};
 /// level-triggered meaning.
 ///
 /// ```
-/// use mio_zookeeper::reactor::Readiness;
+/// use mio_zookeeper::handler::Readiness;
 /// let r = Readiness::READABLE | Readiness::READ_CLOSED;
 /// assert!(r.is_readable() && r.is_read_closed() && !r.is_writable());
 /// assert!(r.intersects(Readiness::READABLE | Readiness::WRITABLE));
@@ -157,7 +157,7 @@ impl fmt::Debug for Readiness {
 /// use std::io::{Read, Write};
 /// use std::net::TcpListener;
 /// use std::time::Duration;
-/// use mio_zookeeper::reactor::{Reactor, TcpSocket};
+/// use mio_zookeeper::handler::{Reactor, TcpSocket};
 ///
 /// let reactor = Reactor::new()?;
 /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -389,7 +389,7 @@ impl Drop for TcpSocket {
 /// use std::io::Write;
 /// use std::net::TcpListener;
 /// use std::time::Duration;
-/// use mio_zookeeper::reactor::{Reactor, TcpSocket};
+/// use mio_zookeeper::handler::{Reactor, TcpSocket};
 ///
 /// let reactor = Reactor::new()?;
 /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -10,73 +10,10 @@
 //! nothing of the layers above (no policy about which callbacks may overlap: the handler's
 //! `dispatch_callback` keeps watch callbacks serialized on top of this plain FIFO).
 //!
-//! # One iteration
-//!
-//! [`poll_once`](Reactor::poll_once) runs exactly one iteration:
-//!
-//! 1. wait for I/O no longer than the nearest timer and the given timeout, and not at all
-//!    when work is queued (then, every other iteration, I/O is not polled at all: the
-//!    queued work runs first and the readiness is picked up by the next iteration, which
-//!    saves a system call that mostly finds nothing);
-//! 2. record the readiness of every event (see [`Readiness`]) and run the readiness
-//!    callbacks of the sources that have one;
-//! 3. fire the timers that are due, in deadline order (ties in creation order);
-//! 4. run the callbacks and tasks that were queued when the phase started, in FIFO order.
-//!
-//! It returns whether anything happened, so a manual loop can tell idle from busy.
-//!
-//! # The queue
-//!
-//! One FIFO holds all work: tasks ([`spawn`](Reactor::spawn), polls of
-//! [futures](Reactor::spawn_future)), callbacks ([`call_soon`](Reactor::call_soon)) and
-//! deferred notifications ([`defer`](Reactor::defer), `AsyncResult` links). They run in the
-//! order they were queued, whatever runs them (an iteration or a nested wait).
-//!
-//! # Blocking waits and nesting
-//!
-//! A blocking wait ([`run_until`](Reactor::run_until), [`run_for`](Reactor::run_for), and
-//! everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
-//! drives the loop itself until its condition holds. It may be called from inside a
-//! callback or task the loop is running; such nesting is bounded by
-//! [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`] past
-//! it). A wait returns
-//! [`LoopError::Stopped`] when the reactor is stopped, and on an
-//! embedded reactor it is refused
-//! with [`LoopError::Embedded`].
-//!
-//! # Embedding
-//!
-//! An embedded reactor registers its sources in the host's registry under tokens from a
-//! range the host hands over. The host polls, passes each event to
-//! [`handle_event`](Reactor::handle_event) (which says whether it was ours), waits no longer
-//! than [`next_timeout`](Reactor::next_timeout), and calls
-//! [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
-//! `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
-//! [`LoopError::TokenCollision`]) and offers the same three
-//! calls for all of them at once.
-//!
-//! ```
-//! use std::time::Duration;
-//! use mio::{Events, Poll};
-//! use mio_zookeeper::reactor::Reactor;
-//!
-//! let mut poll = Poll::new().unwrap();
-//! let reactor = Reactor::embedded(poll.registry(), 1000..2000)?;
-//! let fired = std::rc::Rc::new(std::cell::Cell::new(false));
-//! let f = fired.clone();
-//! reactor.set_timeout(Duration::from_millis(5), move || f.set(true));
-//! let mut events = Events::with_capacity(64);
-//! while !fired.get() {
-//!     poll.poll(&mut events, reactor.next_timeout()).unwrap();
-//!     for event in events.iter() {
-//!         if !reactor.handle_event(event) {
-//!             // the host's own event
-//!         }
-//!     }
-//!     reactor.run_pending()?;
-//! }
-//! # Ok::<(), mio_zookeeper::Error>(())
-//! ```
+//! This module is private: the handler layer re-exports [`Reactor`] and its types from
+//! [`crate::handler`], since [`MioHandler::reactor`](crate::MioHandler::reactor) hands it
+//! out for embedding. One iteration, the queue, nesting and embedding are documented on
+//! [`Reactor`].
 
 mod driving;
 mod embed;
@@ -229,7 +166,76 @@ impl Drop for Inner {
 }
 
 /// A handle to a single-threaded event loop on `mio`. Cloning it is cheap (an `Rc`); it is
-/// `!Send`. See the [module docs](self) for what one iteration does.
+/// `!Send`.
+///
+/// # One iteration
+///
+/// [`poll_once`](Reactor::poll_once) runs exactly one iteration:
+///
+/// 1. wait for I/O no longer than the nearest timer and the given timeout, and not at all
+///    when work is queued (then, every other iteration, I/O is not polled at all: the
+///    queued work runs first and the readiness is picked up by the next iteration, which
+///    saves a system call that mostly finds nothing);
+/// 2. record the readiness of every event (see [`Readiness`]) and run the readiness
+///    callbacks of the sources that have one;
+/// 3. fire the timers that are due, in deadline order (ties in creation order);
+/// 4. run the callbacks and tasks that were queued when the phase started, in FIFO order.
+///
+/// It returns whether anything happened, so a manual loop can tell idle from busy.
+///
+/// # The queue
+///
+/// One FIFO holds all work: tasks ([`spawn`](Reactor::spawn), polls of
+/// [futures](Reactor::spawn_future)), callbacks ([`call_soon`](Reactor::call_soon)) and
+/// deferred notifications ([`defer`](Reactor::defer), `AsyncResult` links). They run in the
+/// order they were queued, whatever runs them (an iteration or a nested wait).
+///
+/// # Blocking waits and nesting
+///
+/// A blocking wait ([`run_until`](Reactor::run_until), [`run_for`](Reactor::run_for), and
+/// everything above built on them: `AsyncResult::get`, the handler's `sleep`, `select`, ...)
+/// drives the loop itself until its condition holds. It may be called from inside a
+/// callback or task the loop is running; such nesting is bounded by
+/// [`Reactor::MAX_DEPTH`] ([`LoopError::NestingTooDeep`] past
+/// it). A wait returns
+/// [`LoopError::Stopped`] when the reactor is stopped, and on an
+/// embedded reactor it is refused
+/// with [`LoopError::Embedded`].
+///
+/// # Embedding
+///
+/// An embedded reactor registers its sources in the host's registry under tokens from a
+/// range the host hands over. The host polls, passes each event to
+/// [`handle_event`](Reactor::handle_event) (which says whether it was ours), waits no longer
+/// than [`next_timeout`](Reactor::next_timeout), and calls
+/// [`run_pending`](Reactor::run_pending) after each poll. With several reactors in one
+/// `Poll`, an [`EmbeddedHost`] hands out their token ranges (refusing overlaps with
+/// [`LoopError::TokenCollision`]) and offers the same three
+/// calls for all of them at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use mio::{Events, Poll};
+/// use mio_zookeeper::handler::Reactor;
+///
+/// let mut poll = Poll::new().unwrap();
+/// let reactor = Reactor::embedded(poll.registry(), 1000..2000)?;
+/// let fired = std::rc::Rc::new(std::cell::Cell::new(false));
+/// let f = fired.clone();
+/// reactor.set_timeout(Duration::from_millis(5), move || f.set(true));
+/// let mut events = Events::with_capacity(64);
+/// while !fired.get() {
+///     poll.poll(&mut events, reactor.next_timeout()).unwrap();
+///     for event in events.iter() {
+///         if !reactor.handle_event(event) {
+///             // the host's own event
+///         }
+///     }
+///     reactor.run_pending()?;
+/// }
+/// # Ok::<(), mio_zookeeper::Error>(())
+/// ```
+///
 ///
 /// # Examples
 ///
@@ -237,7 +243,7 @@ impl Drop for Inner {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::reactor::Reactor;
+/// use mio_zookeeper::handler::Reactor;
 ///
 /// let reactor = Reactor::new()?;
 /// reactor.spawn(|| println!("task"));
@@ -321,7 +327,7 @@ impl TaskId {
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc, time::Duration};
-/// use mio_zookeeper::reactor::Reactor;
+/// use mio_zookeeper::handler::Reactor;
 ///
 /// let reactor = Reactor::new()?;
 /// let done = Rc::new(Cell::new(false));
@@ -541,7 +547,7 @@ impl Reactor {
     ///
     /// ```
     /// use std::{cell::RefCell, rc::Rc, time::Duration};
-    /// use mio_zookeeper::reactor::Reactor;
+    /// use mio_zookeeper::handler::Reactor;
     ///
     /// let reactor = Reactor::new()?;
     /// let order = Rc::new(RefCell::new(Vec::new()));
@@ -583,7 +589,7 @@ impl Reactor {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// use mio_zookeeper::reactor::Reactor;
+    /// use mio_zookeeper::handler::Reactor;
     ///
     /// let reactor = Reactor::new()?;
     /// let r = reactor.clone();

@@ -85,7 +85,7 @@ impl Remote {
 ///
 /// ```
 /// use std::time::Duration;
-/// use mio_zookeeper::{reactor::Reactor, Error, LoopError};
+/// use mio_zookeeper::{handler::Reactor, Error, LoopError};
 ///
 /// let reactor = Reactor::new()?;
 /// let waker = reactor.loop_waker();

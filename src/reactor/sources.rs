@@ -53,7 +53,7 @@ impl Reactor {
     /// ```
     /// use std::{cell::Cell, rc::Rc, time::Duration};
     /// use mio::{net::TcpListener, Interest};
-    /// use mio_zookeeper::reactor::Reactor;
+    /// use mio_zookeeper::handler::Reactor;
     ///
     /// let reactor = Reactor::new()?;
     /// let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -21,7 +21,7 @@ use slab::Slab;
 ///
 /// ```
 /// use std::time::Duration;
-/// let reactor = mio_zookeeper::reactor::Reactor::new()?;
+/// let reactor = mio_zookeeper::handler::Reactor::new()?;
 /// let id = reactor.set_timeout(Duration::from_secs(60), || unreachable!());
 /// assert!(reactor.cancel_timer(id));
 /// assert!(!reactor.cancel_timer(id)); // already gone

@@ -12,7 +12,9 @@ use crate::proto::{Response, WatcherEvent};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
-/// The session's connection state, as reported in [`Event::State`].
+/// The session's connection state: the fine-grained one behind [`ClientState`](crate::ClientState),
+/// given by [`Client::session_state`](crate::Client::session_state) (and reported by the
+/// session as `Event::State`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
     /// Not started yet.
@@ -29,7 +31,8 @@ pub enum SessionState {
     Expired,
     /// The server refused our credentials. Terminal.
     AuthFailed,
-    /// Closed by [`Session::close`] (or expired with no reconnect). Terminal.
+    /// Closed (the client's `stop` or `close`, the session's `close`), or expired with no
+    /// reconnect. Terminal.
     Closed,
 }
 

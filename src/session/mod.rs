@@ -5,6 +5,11 @@
 //! and actions for the reactor. That makes it testable with a scripted server and a fake clock,
 //! and fuzzable (STYLE.md habits 1, 2 and 6).
 //!
+//! **Lower-level and less stable.** This module is public only with the `lowlevel` feature
+//! (which `testing` and `cli` turn on), for tools, test servers and fuzzing; it may change in
+//! any minor release. The client drives it for its users: [`SessionState`] is re-exported at
+//! the crate root, the rest is the client's business.
+//!
 //! # What lives here, and what it may use
 //!
 //! This folder may use `proto` (the codec), `bytes` and `log`, and nothing else of the crate

@@ -1,8 +1,16 @@
 //! A real-ZooKeeper test harness: throwaway standalone servers and ensembles on loopback.
 //!
 //! Enabled by the `testing` cargo feature (this crate's own tests, examples and benches turn
-//! it on through a dev-dependency on the crate itself). Unix only: servers are controlled
-//! with signals.
+//! it on through a dev-dependency on the crate itself; `testing` turns on `lowlevel`). Unix
+//! only: servers are controlled with signals.
+//!
+//! **What lives here, and what it may use:** processes, files, sockets and the clock, `libc`
+//! for signals, the codec (`proto`: the fake server, the recording proxy and the raw
+//! connection speak the protocol themselves) and the client's digest scheme; never the
+//! client's session or loop, so that a harness bug cannot hide a client bug. Servers and
+//! ensembles (`server.rs`, `ensemble.rs`, `options.rs`, `process.rs`, `install.rs`), the
+//! fault proxy (`proxy.rs`, `chaos.rs`), the fake server and the raw connection
+//! (`fake_server.rs`, `raw.rs`), helpers (`digest.rs`, `util.rs`).
 //!
 //! - [`ZkServer`]: one standalone server on a free `127.0.0.1` port in a temporary
 //!   directory, with [`stop`](ZkServer::stop), [`start_again`](ZkServer::start_again) (same

@@ -7,10 +7,9 @@ use std::fmt::Debug;
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, WatchedEvent, Watcher};
 use mio_zookeeper::proto::{ConnectRequest, EventType};
 use mio_zookeeper::testing::{RawConnection, ZkServer};
-use mio_zookeeper::{Error, ErrorCode, ZkError};
+use mio_zookeeper::{Client, ClientState, Error, ErrorCode, WatchedEvent, Watcher, ZkError};
 
 /// How long any wait for the server may take: generous, the machine is small and shared.
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -8,10 +8,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mio_zookeeper::client::{Client, ClientState, WatchedEvent};
 use mio_zookeeper::proto::{ConnectRequest, EventType, KeeperState};
 use mio_zookeeper::testing::RawConnection;
-use mio_zookeeper::ErrorCode;
+use mio_zookeeper::{Client, ClientState, ErrorCode, WatchedEvent};
 
 /// The longest any single wait may take before the test fails.
 pub const LONG: Duration = Duration::from_secs(30);

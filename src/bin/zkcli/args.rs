@@ -5,8 +5,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use mio_zookeeper::client::validate_path;
-use mio_zookeeper::proto::CreateMode;
+use mio_zookeeper::{validate_path, CreateMode};
 
 use crate::{DEFAULT_HOSTS, DEFAULT_TIMEOUT};
 

@@ -6,9 +6,10 @@ use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Duration;
 
-use mio_zookeeper::client::{Client, ClientState, CreateOptions, WatchedEvent};
-use mio_zookeeper::proto::{Acl, EventType, Perms, Stat, WatcherType};
-use mio_zookeeper::{AddWatchMode, Error, ErrorCode, WhenOffline, ZkError};
+use mio_zookeeper::{
+    Acl, AddWatchMode, Client, ClientState, CreateOptions, Error, ErrorCode, EventType, Perms,
+    Stat, WatchedEvent, WatcherType, WhenOffline, ZkError,
+};
 
 use crate::args::{help_text, Command, Options};
 use crate::failure::{no_node, Failure};

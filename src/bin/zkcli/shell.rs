@@ -4,7 +4,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 
-use mio_zookeeper::client::Client;
+use mio_zookeeper::Client;
 
 use crate::args::{synopsis, Command, Usage};
 use crate::commands::Zk;
@@ -74,7 +74,7 @@ type LineResult = io::Result<Vec<u8>>;
 
 /// Starts the thread that reads stdin line by line into the returned channel, waking the
 /// loop after each; the channel closes at the end of the input.
-fn spawn_reader(waker: mio_zookeeper::reactor::LoopWaker) -> mpsc::Receiver<LineResult> {
+fn spawn_reader(waker: mio_zookeeper::handler::LoopWaker) -> mpsc::Receiver<LineResult> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut stdin = io::stdin().lock();

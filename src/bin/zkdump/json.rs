@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use mio_zookeeper::proto::{Acl, Stat};
+use mio_zookeeper::{Acl, Stat};
 
 /// A tiny JSON object writer: keys in insertion order, values already encoded.
 pub(super) struct Obj {

@@ -18,10 +18,9 @@ use bytes::Bytes;
 /// # Examples
 ///
 /// ```no_run
-/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
 /// use bytes::Bytes;
-/// use mio_zookeeper::client::NullData;
-/// use mio_zookeeper::CreateMode;
+/// use mio_zookeeper::{CreateMode, NullData};
 ///
 /// zk.create("/literal", b"v1", CreateMode::Persistent)?;
 /// zk.create("/string", format!("{}", 42), CreateMode::Persistent)?;

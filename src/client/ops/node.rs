@@ -22,10 +22,9 @@ use crate::ZkError;
 /// common case reads `zk.create(path, data, CreateMode::Ephemeral)`.
 ///
 /// ```no_run
-/// # let zk = mio_zookeeper::client::Client::new("127.0.0.1:2181")?;
+/// # let zk = mio_zookeeper::Client::new("127.0.0.1:2181")?;
 /// use std::time::Duration;
-/// use mio_zookeeper::client::CreateOptions;
-/// use mio_zookeeper::{Acl, CreateMode};
+/// use mio_zookeeper::{Acl, CreateMode, CreateOptions};
 ///
 /// zk.create("/plain", b"", CreateMode::Persistent)?;
 /// let opts = CreateOptions::mode(CreateMode::PersistentWithTtl)

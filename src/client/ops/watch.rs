@@ -49,7 +49,7 @@ pub enum WhenOffline {
 /// ```
 /// # let server = mio_zookeeper::testing::ZkServer::start()?;
 /// # let hosts = server.connect_string();
-/// use mio_zookeeper::client::{AddWatchMode, Client};
+/// use mio_zookeeper::{AddWatchMode, Client};
 ///
 /// let zk = Client::new(&hosts)?;
 /// zk.start(None)?;

@@ -42,7 +42,7 @@ pub(crate) fn log_unencodable(what: &str, err: EncodeError) {
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use mio_zookeeper::proto::Stat;
+/// use mio_zookeeper::Stat;
 ///
 /// let stat = Stat { version: 3, num_children: 2, ..Stat::default() };
 /// let mut out = BytesMut::new();
@@ -93,7 +93,7 @@ impl Stat {
     /// True if the node is a container (`ephemeralOwner == 0x8000000000000000`).
     ///
     /// ```
-    /// use mio_zookeeper::proto::Stat;
+    /// use mio_zookeeper::Stat;
     /// let s = Stat { ephemeral_owner: i64::MIN, ..Stat::default() };
     /// assert!(s.is_container());
     /// ```
@@ -105,7 +105,7 @@ impl Stat {
     /// TTL kind (0) in the next two bytes and the TTL in the low 5 bytes (PROTOCOL.md §6).
     ///
     /// ```
-    /// use mio_zookeeper::proto::Stat;
+    /// use mio_zookeeper::Stat;
     /// let s = Stat { ephemeral_owner: 0xff00_0000_0000_0001_u64 as i64, ..Stat::default() };
     /// assert_eq!(s.ttl(), Some(1));
     /// assert_eq!(Stat::default().ttl(), None);
@@ -128,11 +128,13 @@ impl Stat {
     }
 
     /// Decodes exactly one Stat (68 bytes; more or less is an error).
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // codec-level
     pub fn decode(bytes: &Bytes) -> Result<Self, DecodeError> {
         decode_exact(bytes)
     }
 
     /// Appends the 68-byte encoding (no frame prefix).
+    #[cfg_attr(not(feature = "lowlevel"), doc(hidden))] // codec-level
     pub fn encode(&self, out: &mut BytesMut) {
         Writer::new(out).put_stat(self);
     }
@@ -216,7 +218,7 @@ impl Record for Stat {
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::proto::Id;
+/// use mio_zookeeper::Id;
 ///
 /// assert_eq!(Id::anyone(), Id::new("world", "anyone"));
 /// assert_eq!(Id::auth_ids().scheme, "auth");
@@ -254,7 +256,7 @@ impl Id {
 /// # Examples
 ///
 /// ```
-/// use mio_zookeeper::proto::{Acl, Id, Perms};
+/// use mio_zookeeper::{Acl, Id, Perms};
 ///
 /// let open = Acl::open_unsafe();
 /// assert_eq!(open, vec![Acl { perms: Perms::ALL, id: Id::anyone() }]);
