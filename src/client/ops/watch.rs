@@ -438,7 +438,7 @@ fn is_code<T>(res: &Result<T, Error>, code: ErrorCode) -> bool {
 /// Removes the local watchers of `kind` on server path `full` and queues each one's removal
 /// event.
 fn fire_removed(shared: &Shared, full: &str, kind: WatcherType) {
-    let (reactor, removed, path) = {
+    let (lp, removed, path) = {
         let mut core = shared.borrow_mut();
         let removed = core.watchers.remove(full, kind);
         (
@@ -453,14 +453,14 @@ fn fire_removed(shared: &Shared, full: &str, kind: WatcherType) {
             state: KeeperState::SyncConnected,
             path: Some(path.clone()),
         };
-        reactor.dispatch_watch(move || f.call(ev));
+        lp.dispatch_watch(move || f.call(ev));
     }
 }
 
 /// Removes `w` alone from the watches of single kind `k` on server path `full` and queues
 /// its removal event (if it was there).
 fn fire_one(shared: &Shared, full: &str, k: WatcherType, w: &Watcher) {
-    let (reactor, removal, path) = {
+    let (lp, removal, path) = {
         let mut core = shared.borrow_mut();
         let removal = core.watchers.remove_one(full, k, w);
         (
@@ -476,6 +476,6 @@ fn fire_one(shared: &Shared, full: &str, k: WatcherType, w: &Watcher) {
             state: KeeperState::SyncConnected,
             path: Some(path),
         };
-        reactor.dispatch_watch(move || w.call(ev));
+        lp.dispatch_watch(move || w.call(ev));
     }
 }
