@@ -218,3 +218,34 @@ fn last_zxid_is_the_highest_zxid_seen() {
     c.stop().unwrap();
     assert_eq!(c.last_zxid(), 0, "no session");
 }
+
+/// Removing the last registered watcher of a kind while another watcher's read of the same
+/// kind is still in flight on that path: the server sets the read's watch when it answers,
+/// so a removeWatches sent now would take that watch away and leave the other watcher
+/// registered here but deaf. The removal stays local instead (found by the watch recipes,
+/// which stop and restart on one path).
+#[test]
+fn removing_a_watcher_while_another_registration_is_in_flight_keeps_the_server_watch() {
+    let zk = server();
+    let c = client(&zk.connect_string());
+    let other = client(&zk.connect_string());
+    c.create("/x", b"", CreateMode::Persistent).unwrap();
+    let log = Log::new();
+    let w1 = log.watcher("w1");
+    let w2 = log.watcher("w2");
+    c.get_children("/x", &w1).unwrap();
+    // w2's read goes out first; w1's removal is planned before its reply is in.
+    let read = c.get_children_async("/x", &w2);
+    let removed = c.remove_watcher_async("/x", WatcherType::Children, &w1, WhenOffline::Wait);
+    read.get(true, Some(WAIT)).unwrap();
+    removed.get(true, Some(WAIT)).unwrap();
+    assert_eq!(c.watch_count(), 1, "w2 is registered in the client");
+    // (`wchp` lists data watches only: the child watch shows by firing.)
+
+    other.create("/x/kid", b"", CreateMode::Persistent).unwrap();
+    wait_for(&c, "w2 hears the new child", || {
+        log.get()
+            .iter()
+            .any(|l| l.starts_with("w2 NodeChildrenChanged"))
+    });
+}

@@ -47,6 +47,19 @@ pub(crate) enum PendingKind {
     Recursive,
 }
 
+impl PendingKind {
+    /// The single kind of server watch this registration sets (an `exists` watch on a
+    /// missing node counts as a data watch, as the server removes both together).
+    pub(crate) fn watcher_type(self) -> WatcherType {
+        match self {
+            PendingKind::Exists | PendingKind::Data => WatcherType::Data,
+            PendingKind::Child => WatcherType::Children,
+            PendingKind::Persistent => WatcherType::Persistent,
+            PendingKind::Recursive => WatcherType::PersistentRecursive,
+        }
+    }
+}
+
 /// Set by a blocking call that stopped waiting before its reply came (its per-call timeout):
 /// the caller saw the call fail, so the late reply must not register its watcher.
 #[derive(Debug, Clone, Default)]

@@ -3,8 +3,9 @@
 use std::collections::VecDeque;
 
 use crate::client::watchers::PendingWatcher;
+use crate::client::Watcher;
 use crate::error::Error;
-use crate::proto::Response;
+use crate::proto::{Response, WatcherType};
 use crate::session::RequestId;
 
 /// What to do with a reply: the typed completion, and the watcher to register on success.
@@ -63,6 +64,22 @@ impl PendingTable {
 
     pub(crate) fn len(&self) -> usize {
         self.live
+    }
+
+    /// Whether a request still awaiting its reply will register a watcher other than
+    /// `except` for a watch of single kind `k` on server path `path` (a read with a watcher,
+    /// an `addWatch`): the server sets that watch when it answers, so a removal planned now
+    /// must not take the server's watch away from under it. (A registration of `except`
+    /// itself does not count: its removal goes after it, and takes it away too.) A scan, as
+    /// removals are rare and the table is a FIFO without an index.
+    pub(crate) fn registers(&self, path: &str, k: WatcherType, except: &Watcher) -> bool {
+        self.slots.iter().any(|(_, p)| {
+            p.as_ref()
+                .and_then(|p| p.watcher.as_ref())
+                .is_some_and(|w| {
+                    w.path == path && w.kind.watcher_type() == k && !w.watcher.same(except)
+                })
+        })
     }
 
     /// Takes every pending request, oldest first.

@@ -260,11 +260,17 @@ impl<H: Handler> Client<H> {
         offline: WhenOffline,
     ) -> AsyncResult<()> {
         let full = or_fail!(self, self.path(path, false));
-        let plan = self
-            .shared
-            .borrow()
-            .watchers
-            .plan_remove_one(&full, kind, watcher);
+        let plan: Vec<(WatcherType, bool)> = {
+            let core = self.shared.borrow();
+            core.watchers
+                .plan_remove_one(&full, kind, watcher)
+                .into_iter()
+                // A registration still in flight on the path needs the server's watch too:
+                // the server sets it when it answers, so removing it now would leave that
+                // watcher registered here and deaf.
+                .map(|(k, last)| (k, last && !core.pending.registers(&full, k, watcher)))
+                .collect()
+        };
         if plan.is_empty() {
             return self.failed(Error::ZooKeeper(ZkError {
                 code: ErrorCode::NoWatcher,
