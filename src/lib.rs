@@ -392,6 +392,8 @@ mod reactor;
 
 pub mod handler;
 
+pub mod recipe;
+
 mod async_result;
 
 mod client;

@@ -302,6 +302,13 @@ impl<H: Handler> Client<H> {
         self.shared.borrow().watchers.len()
     }
 
+    /// How many state listeners are registered ([`add_listener`](Self::add_listener));
+    /// with [`watch_count`](Self::watch_count), what a test counts to see that a recipe
+    /// stopped leaves nothing behind.
+    pub fn listener_count(&self) -> usize {
+        self.shared.borrow().listeners.len()
+    }
+
     /// How many requests are waiting for a reply.
     pub fn pending_requests(&self) -> usize {
         self.shared.borrow().pending.len()

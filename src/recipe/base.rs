@@ -1,0 +1,144 @@
+//! What every recipe's engine shares: the client (held weakly), one state listener that
+//! turns [`ClientState`] changes into [`Transition`]s, a retry timer with its backoff, and
+//! the stopped flag. Nothing here blocks: it all runs from the loop.
+
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use crate::handler::{EventLoop, Handler, TimerId};
+use crate::{Client, ClientState, ListenerId, WeakClient};
+
+/// The first wait before a failed read is tried again; it doubles up to [`RETRY_MAX`].
+pub(crate) const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest wait between two tries of a failed read.
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// What a recipe hears of the client's state, as changes that matter to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// The connection dropped; the session may still be alive (watches kept).
+    Suspended,
+    /// Back on the same session: watches were re-registered by the client, but a recipe
+    /// re-reads what it shows (persistent watches miss what changed meanwhile).
+    Reconnected,
+    /// The session is gone, and with it every watch (the client told each watcher).
+    Lost,
+    /// Connected on a new session after a loss: everything must be read and watched again.
+    NewSession,
+}
+
+/// The shared part of a running recipe. Recipes keep it in an `Rc`.
+pub(crate) struct Base<H: Handler> {
+    client: WeakClient<H>,
+    lp: Rc<dyn EventLoop>,
+    stopped: Cell<bool>,
+    listener: Cell<Option<ListenerId>>,
+    retry: Cell<Option<TimerId>>,
+    backoff: Cell<Duration>,
+}
+
+impl<H: Handler> Base<H> {
+    pub(crate) fn new(client: &Client<H>) -> Rc<Base<H>> {
+        Rc::new(Base {
+            client: client.downgrade(),
+            lp: client.handler().event_loop(),
+            stopped: Cell::new(false),
+            listener: Cell::new(None),
+            retry: Cell::new(None),
+            backoff: Cell::new(RETRY_FIRST),
+        })
+    }
+
+    /// The client, unless the recipe was stopped or the last client handle is gone.
+    pub(crate) fn client(&self) -> Option<Client<H>> {
+        if self.stopped.get() {
+            return None;
+        }
+        self.client.upgrade()
+    }
+
+    /// The loop the recipe runs on.
+    pub(crate) fn event_loop(&self) -> &Rc<dyn EventLoop> {
+        &self.lp
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.get()
+    }
+
+    /// Registers the recipe's one state listener (replacing an earlier one): `f` hears
+    /// each [`Transition`], from the loop, until [`stop`](Self::stop).
+    pub(crate) fn listen(self: &Rc<Self>, f: impl Fn(Transition) + 'static) {
+        let Some(client) = self.client() else { return };
+        let last = Cell::new(client.state());
+        // A loss is remembered until the next CONNECTED, which then starts a new session
+        // even if SUSPENDED came in between.
+        let lost = Cell::new(last.get() == ClientState::Lost);
+        let base = Rc::downgrade(self);
+        let id = client.add_listener(move |state| {
+            let Some(base) = base.upgrade() else { return };
+            if base.is_stopped() || state == last.replace(state) {
+                return;
+            }
+            let t = match state {
+                ClientState::Suspended => Transition::Suspended,
+                ClientState::Lost => {
+                    lost.set(true);
+                    Transition::Lost
+                }
+                ClientState::Connected if lost.replace(false) => Transition::NewSession,
+                ClientState::Connected => Transition::Reconnected,
+            };
+            f(t)
+        });
+        if let Some(old) = self.listener.replace(Some(id)) {
+            client.remove_listener(old);
+        }
+    }
+
+    /// Runs `f` once the current backoff has passed (100 ms, doubling up to 10 s), unless
+    /// the recipe is stopped by then. A retry already waiting is replaced.
+    pub(crate) fn retry_later(self: &Rc<Self>, f: impl FnOnce() + 'static) {
+        let wait = self.backoff.get();
+        self.backoff.set((wait * 2).min(RETRY_MAX));
+        let base: Weak<Self> = Rc::downgrade(self);
+        let deadline = self.lp.now() + wait;
+        let id = self.lp.set_timer(
+            deadline,
+            Box::new(move || {
+                if let Some(base) = base.upgrade() {
+                    base.retry.set(None);
+                    if !base.is_stopped() {
+                        f()
+                    }
+                }
+            }),
+        );
+        if let Some(old) = self.retry.replace(Some(id)) {
+            self.lp.cancel_timer(old);
+        }
+    }
+
+    /// A read succeeded: the next failure waits the shortest backoff again.
+    pub(crate) fn succeeded(&self) {
+        self.backoff.set(RETRY_FIRST);
+    }
+
+    /// Stops the recipe: no more transitions, no pending retry. Returns the client (if it
+    /// still exists) so the caller can remove what it registered; `None` if already
+    /// stopped or the client is gone.
+    pub(crate) fn stop(&self) -> Option<Client<H>> {
+        let client = self.client();
+        self.stopped.set(true);
+        if let Some(id) = self.retry.take() {
+            self.lp.cancel_timer(id);
+        }
+        if let Some(id) = self.listener.take() {
+            if let Some(c) = self.client.upgrade() {
+                c.remove_listener(id);
+            }
+        }
+        client
+    }
+}

@@ -1,0 +1,22 @@
+//! kazoo's recipes, built only on the public client API.
+//!
+//! **What lives here, and what it may use:** the watch recipes (data and children watches,
+//! tree caches) and their shared engine (`base.rs`: the weakly held client, one state
+//! listener, retries with backoff; `store.rs`: the nodes a cache holds). A recipe uses the
+//! [`Client`](crate::Client) as any user would, and reaches the loop only through the
+//! client's [`Handler`](crate::Handler). If a recipe needs something the client lacks, the
+//! client grows it publicly.
+//!
+//! Every recipe's engine is non-blocking: reads are `*_async` calls whose callbacks run on
+//! the loop, and no callback ever waits. So every recipe works in the three ways the
+//! client is driven: blocking calls (the blocking conveniences run the loop until done),
+//! [`Client::poll_once`](crate::Client::poll_once), and embedded in a host's `mio::Poll`.
+
+// TODO(#12): drop once the recipes use all of the engine.
+#![allow(dead_code)]
+
+mod base;
+mod cache_event;
+mod store;
+
+pub use cache_event::{CacheEvent, CachedNode};
