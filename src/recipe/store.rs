@@ -86,14 +86,11 @@ impl NodeStore {
         let pre = prefix(path);
         let mut names = Vec::new();
         let mut from = Bound::Excluded(pre.clone());
-        loop {
-            let Some((key, _)) = self
-                .nodes
-                .range::<str, _>((from.as_ref().map(|s| s.as_str()), Bound::Unbounded))
-                .next()
-            else {
-                break;
-            };
+        while let Some((key, _)) = self
+            .nodes
+            .range::<str, _>((from.as_ref().map(|s| s.as_str()), Bound::Unbounded))
+            .next()
+        {
             let Some(rest) = key.strip_prefix(pre.as_str()) else {
                 break;
             };
@@ -120,10 +117,7 @@ impl NodeStore {
         let end = after(&pre);
         out.extend(
             self.nodes
-                .range::<str, _>((
-                    Bound::Excluded(pre.as_str()),
-                    Bound::Excluded(end.as_str()),
-                ))
+                .range::<str, _>((Bound::Excluded(pre.as_str()), Bound::Excluded(end.as_str())))
                 .filter(|(k, _)| &***k != path)
                 .map(|(k, _)| k.to_string()),
         );
@@ -248,7 +242,9 @@ mod tests {
 
     #[test]
     fn children_skip_grandchildren_and_keep_siblings_that_share_a_prefix() {
-        let s = store(&["/a", "/a/x", "/a/x/q", "/a/x-y", "/a/x-y/z", "/a/x0", "/a/y", "/ab"]);
+        let s = store(&[
+            "/a", "/a/x", "/a/x/q", "/a/x-y", "/a/x-y/z", "/a/x0", "/a/y", "/ab",
+        ]);
         assert_eq!(s.children("/a").unwrap(), ["x", "x-y", "x0", "y"]);
         assert_eq!(s.children("/a/x").unwrap(), ["q"]);
         assert_eq!(s.children("/a/y").unwrap(), Vec::<String>::new());
@@ -266,7 +262,10 @@ mod tests {
     fn put_reports_added_then_updated_only_when_mzxid_moves() {
         let mut s = NodeStore::new();
         let d = Bytes::from_static(b"v1");
-        assert!(matches!(s.put("/a", &d, stat(1)), Some(CacheEvent::NodeAdded(_))));
+        assert!(matches!(
+            s.put("/a", &d, stat(1)),
+            Some(CacheEvent::NodeAdded(_))
+        ));
         assert_eq!(s.put("/a", &d, stat(1)), None);
         let mut children_moved = stat(1);
         children_moved.cversion = 3;
