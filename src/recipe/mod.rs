@@ -11,12 +11,20 @@
 //! the loop, and no callback ever waits. So every recipe works in the three ways the
 //! client is driven: blocking calls (the blocking conveniences run the loop until done),
 //! [`Client::poll_once`](crate::Client::poll_once), and embedded in a host's `mio::Poll`.
+//!
+//! **[`RecursiveCache`]** keeps a whole subtree in memory on ONE persistent recursive
+//! watch (ZooKeeper 3.6+, Curator 5's `CuratorCache` idea): the events and queries of
+//! kazoo's `TreeCache`, an initial load pipelined (a node's children are listed only when
+//! its stat says it has some), events and replies applied in the order the server sent
+//! them, and after every reconnect a full re-read that reports exactly the differences.
 
 // TODO(#12): drop once the recipes use all of the engine.
 #![allow(dead_code)]
 
 mod base;
 mod cache_event;
+mod recursive_cache;
 mod store;
 
 pub use cache_event::{CacheEvent, CachedNode};
+pub use recursive_cache::RecursiveCache;
