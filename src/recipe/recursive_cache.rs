@@ -532,6 +532,10 @@ impl<H: Handler> Shared<H> {
 
     /// A change of the client's state.
     fn on_transition(self: &Rc<Self>, t: Transition) {
+        // The last client handle was dropped: the cache ends silently.
+        let Some(client) = self.base.client() else {
+            return;
+        };
         let ev = match t {
             Transition::Suspended => {
                 self.state.borrow_mut().dirty = true;
@@ -555,10 +559,8 @@ impl<H: Handler> Shared<H> {
             _ => false,
         };
         if rewatch {
-            if let Some(client) = self.base.client() {
-                self.ensure_watch(&client);
-                self.resync();
-            }
+            self.ensure_watch(&client);
+            self.resync();
         }
     }
 
