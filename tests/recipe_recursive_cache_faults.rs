@@ -1,0 +1,282 @@
+//! RecursiveCache through faults, against real servers: connection cuts (one, and random
+//! ones) while another client changes the tree, a server restart, a session expiry, a
+//! 3-node ensemble losing the client's server; and kazoo writing the tree it mirrors.
+//! After each the cache must equal the server's tree, and its events must say each change
+//! once (nothing for what did not change).
+
+#[path = "faults_support/mod.rs"]
+mod faults_support;
+#[path = "rcache_support/mod.rs"]
+mod rcache_support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mio_zookeeper::recipe::RecursiveCache;
+use mio_zookeeper::testing::{Proxy, RandomCuts, ZkEnsemble, ZkServer};
+use mio_zookeeper::{Client, CreateOptions};
+use rcache_support::*;
+
+const SESSION: Duration = Duration::from_secs(10);
+
+fn server() -> ZkServer {
+    ZkServer::start().expect("start a ZooKeeper server (scripts/install-zookeeper)")
+}
+
+fn make(c: &Client, path: &str, data: &str) {
+    c.create(path, data, CreateOptions::default().with_makepath())
+        .unwrap();
+}
+
+fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    let cache = RecursiveCache::new(c, path).unwrap();
+    let log = record(&cache);
+    cache.start(Some(LONG)).unwrap();
+    (cache, log)
+}
+
+fn wait(c: &Client, what: &str, cond: impl Fn() -> bool) {
+    c.run_until(&cond, Some(LONG))
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
+}
+
+fn saw(log: &Log, from: usize, what: &str) -> bool {
+    described(log, from).iter().any(|e| e == what)
+}
+
+/// The tree the offline tests start from.
+fn seed_tree(c: &Client) {
+    for (p, d) in [
+        ("/t/a", "1"),
+        ("/t/b", "b"),
+        ("/t/gone", "g"),
+        ("/t/gone/kid", "k"),
+        ("/t/same", "s"),
+        ("/t/deep/x", "x"),
+    ] {
+        make(c, p, d);
+    }
+}
+
+/// The changes the offline tests make while the cache cannot hear, and what it must report
+/// for them once back (in any order: the re-read finds them by walking the tree).
+fn change_tree(w: &Client) -> Vec<&'static str> {
+    w.set("/t/a", "2", None).unwrap();
+    w.create("/t/new", "n", CreateOptions::default()).unwrap();
+    w.delete_recursive("/t/gone").unwrap();
+    w.create("/t/deep/y", "y", CreateOptions::default()).unwrap();
+    w.delete("/t/deep/x", None).unwrap();
+    vec![
+        "added /t/deep/y=y",
+        "added /t/new=n",
+        "removed /t/deep/x",
+        "removed /t/gone",
+        "removed /t/gone/kid",
+        "updated /t/a=2",
+    ]
+}
+
+fn sorted_node_events(log: &Log, from: usize) -> Vec<String> {
+    let mut v = node_events(log, from);
+    v.sort();
+    v
+}
+
+#[test]
+fn a_cut_while_another_client_changes_reports_exactly_the_differences() {
+    let zk = server();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = client(&proxy.connect_string(), SESSION);
+    let w = client(&zk.connect_string(), SESSION);
+    seed_tree(&w);
+    let (cache, log) = started(&c, "/t");
+    let mark = log.borrow().len();
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait(&c, "suspended", || saw(&log, mark, "suspended"));
+    let expected = change_tree(&w);
+    proxy.set_refusing(false);
+    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    wait_mirrors(&c, &cache);
+    assert_eq!(sorted_node_events(&log, mark), expected);
+    let events = described(&log, mark);
+    assert_eq!(events[..2], ["suspended", "reconnected"]);
+    assert!(!events.contains(&"initialized".to_string()));
+    // Nothing more once quiet (no late duplicate from the re-read).
+    c.sleep(Duration::from_millis(300)).unwrap();
+    assert_eq!(described(&log, mark).len(), expected.len() + 2);
+    assert_eq!(replay(&log), server_tree(&w, "/t"));
+    assert_eq!(c.watch_count(), 1);
+    // The watch still works after the re-read.
+    w.set("/t/same", "s2", None).unwrap();
+    wait(&c, "an update", || saw(&log, mark, "updated /t/same=s2"));
+    cache.close();
+}
+
+#[test]
+fn random_cuts_while_another_client_changes_the_tree() {
+    let zk = server();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = client(&proxy.connect_string(), SESSION);
+    let w = client(&zk.connect_string(), SESSION);
+    make(&w, "/rc", "");
+    let (cache, log) = started(&c, "/rc");
+    proxy
+        .start_random_cuts(
+            RandomCuts::new(12).every(Duration::from_millis(100), Duration::from_millis(400)),
+        )
+        .unwrap();
+    for i in 0..400u32 {
+        let p = format!("/rc/n{}", i % 40);
+        // Failures (a node already gone, a parent missing) are part of the mix.
+        match i % 5 {
+            0 | 1 => {
+                let made = CreateOptions::default().with_makepath();
+                let _ = w.create_async(&format!("{p}/c{i}"), "c", made);
+            }
+            2 => {
+                let _ = w.set_async(&p, format!("v{i}"), None);
+            }
+            3 => {
+                let _ = w.delete_async(&format!("/rc/n{}/c{}", (i + 7) % 40, i - 3), None);
+            }
+            _ => {
+                let _ = w.delete_recursive_async(&format!("/rc/n{}", (i * 7) % 40));
+            }
+        }
+        if i % 10 == 0 {
+            w.sleep(Duration::from_millis(20)).unwrap();
+        }
+    }
+    w.sync("/rc").unwrap();
+    proxy.stop_random_cuts();
+    assert!(proxy.cuts() > 0, "the proxy cut the connection");
+    wait(&c, "connected", || c.connected());
+    wait_mirrors(&c, &cache);
+    assert_eq!(replay(&log), server_tree(&w, "/rc"));
+    cache.close();
+}
+
+#[test]
+fn a_server_restart() {
+    let mut zk = server();
+    let c = client(&zk.connect_string(), SESSION);
+    seed_tree(&c);
+    let (cache, log) = started(&c, "/t");
+    let mark = log.borrow().len();
+    zk.restart().unwrap();
+    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    let w = client(&zk.connect_string(), SESSION);
+    let expected = change_tree(&w);
+    wait_mirrors(&c, &cache);
+    assert_eq!(sorted_node_events(&log, mark), expected);
+    assert_eq!(described(&log, mark)[..2], ["suspended", "reconnected"]);
+    assert_eq!(replay(&log), server_tree(&w, "/t"));
+    cache.close();
+}
+
+#[test]
+fn a_session_expiry_reports_lost_then_exactly_the_differences() {
+    let zk = server();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = client(&proxy.connect_string(), SESSION);
+    let w = client(&zk.connect_string(), SESSION);
+    seed_tree(&w);
+    let (cache, log) = started(&c, "/t");
+    let mark = log.borrow().len();
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait(&c, "suspended", || saw(&log, mark, "suspended"));
+    faults_support::expire_session(zk.addr(), &c);
+    let expected = change_tree(&w);
+    proxy.set_refusing(false);
+    wait(&c, "a new session", || saw(&log, mark, "reconnected"));
+    wait_mirrors(&c, &cache);
+    assert_eq!(
+        described(&log, mark)[..3],
+        ["suspended", "lost", "reconnected"]
+    );
+    assert_eq!(sorted_node_events(&log, mark), expected);
+    assert_eq!(replay(&log), server_tree(&w, "/t"));
+    // The watch is back, on the server too: a change is seen.
+    assert_eq!(c.watch_count(), 1);
+    w.set("/t/same", "s2", None).unwrap();
+    wait(&c, "an update", || saw(&log, mark, "updated /t/same=s2"));
+    cache.close();
+}
+
+#[test]
+fn an_ensemble_losing_the_clients_server() {
+    let mut ens = ZkEnsemble::start(3).expect("a 3-node ensemble");
+    let c = client(&ens.connect_string(), SESSION);
+    let (cache, log) = started(&c, "/e");
+    let on = c.current_server().unwrap();
+    let i = (0..3)
+        .find(|&i| ens.server(i).unwrap().addr().to_string() == on)
+        .expect("the client's server");
+    let other = ens.server((i + 1) % 3).unwrap().connect_string();
+    let w = client(&other, SESSION);
+    make(&w, "/e/before", "1");
+    wait(&c, "the first node", || cache.get_data("/e/before").is_some());
+    let mark = log.borrow().len();
+    ens.stop(i).unwrap();
+    make(&w, "/e/during/x", "2");
+    w.set("/e/before", "changed", None).unwrap();
+    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    assert_ne!(c.current_server().unwrap(), on);
+    wait_mirrors(&c, &cache);
+    assert_eq!(replay(&log), server_tree(&w, "/e"));
+    make(&w, "/e/after", "3");
+    wait(&c, "a node made after", || cache.get_data("/e/after").is_some());
+    cache.close();
+}
+
+/// kazoo builds a tree under argv[2], then changes it.
+const KAZOO_WRITES: &str = r#"
+import sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1])
+zk.start()
+root = sys.argv[2]
+zk.create(root + "/conf/db", b"primary", makepath=True)
+zk.create(root + "/conf/cache", b"on", makepath=True)
+for i in range(50):
+    zk.create(root + "/jobs/job-", b"%d" % i, sequence=True, makepath=True)
+zk.set(root + "/conf/db", b"replica")
+zk.delete(root + "/conf/cache")
+for name in sorted(zk.get_children(root + "/jobs"))[:10]:
+    zk.delete(root + "/jobs/" + name)
+zk.stop()
+"#;
+
+#[test]
+fn kazoo_writes_and_the_cache_mirrors_it() {
+    let kazoo = Command::new("python3")
+        .args(["-c", "import kazoo.client"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !kazoo {
+        eprintln!("SKIPPED: python3 cannot import kazoo");
+        return;
+    }
+    let zk = server();
+    let c = client(&zk.connect_string(), SESSION);
+    let (cache, log) = started(&c, "/kz");
+    let out = Command::new("python3")
+        .args(["-c", KAZOO_WRITES, &zk.connect_string(), "/kz"])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_mirrors(&c, &cache);
+    assert_eq!(cache.get_data("/kz/conf/db").unwrap().data, "replica");
+    assert_eq!(cache.get_children("/kz/conf").unwrap(), ["db"]);
+    assert_eq!(cache.get_children("/kz/jobs").unwrap().len(), 40);
+    assert_eq!(replay(&log), server_tree(&c, "/kz"));
+    cache.close();
+}
