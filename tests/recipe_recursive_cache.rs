@@ -66,7 +66,10 @@ fn initial_load_of_a_nested_tree_reports_each_node_then_initialized() {
     );
     assert_eq!(cache.len(), 5);
     assert_eq!(cache.get_children("/app").unwrap(), ["a", "b"]);
-    assert_eq!(cache.get_children("/app/a/x/y").unwrap(), Vec::<String>::new());
+    assert_eq!(
+        cache.get_children("/app/a/x/y").unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(cache.get_children("/app-sibling"), None);
     let x = cache.get_data("/app/a/x").unwrap();
     assert_eq!(x.data, "deep");
@@ -140,7 +143,12 @@ fn changes_are_reported_as_added_updated_removed() {
     wait(&c, "four events", || log.borrow().len() == mark + 4);
     assert_eq!(
         described(&log, mark),
-        ["added /r/b=new", "updated /r/a=2", "updated /r/a=2", "removed /r/b"]
+        [
+            "added /r/b=new",
+            "updated /r/a=2",
+            "updated /r/a=2",
+            "removed /r/b"
+        ]
     );
     assert_eq!(cache.get_data("/r/a").unwrap().data, "2");
     assert_eq!(cache.get_children("/r").unwrap(), ["a"]);
@@ -158,7 +166,9 @@ fn a_child_change_does_not_update_its_parent() {
     make(&c, "/p/kid", "k");
     c.delete("/p/kid", None).unwrap();
     make(&c, "/p/kid2", "k2");
-    wait(&c, "the second child", || cache.get_data("/p/kid2").is_some());
+    wait(&c, "the second child", || {
+        cache.get_data("/p/kid2").is_some()
+    });
     assert_eq!(
         described(&log, mark),
         ["added /p/kid=k", "removed /p/kid", "added /p/kid2=k2"]
@@ -214,7 +224,10 @@ fn many_quick_changes_come_in_server_order() {
     });
     let events = node_events(&log, mark);
     // A read made after later changes shows the later data (once); the order holds.
-    let updated: Vec<&String> = events.iter().filter(|e| e.starts_with("updated /q/")).collect();
+    let updated: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("updated /q/"))
+        .collect();
     assert!(updated.iter().all(|e| e.ends_with("=u")), "{updated:?}");
     let mut order = updated.clone();
     order.sort();
@@ -271,7 +284,10 @@ fn close_removes_the_watch_the_listener_and_the_server_watch() {
     c.sleep(Duration::from_millis(200)).unwrap();
     assert_eq!(log.borrow().len(), mark);
     assert_eq!(cache.get_data("/w/a").unwrap().data, "");
-    assert!(cache.start(Some(LONG)).is_err(), "a closed cache does not start");
+    assert!(
+        cache.start(Some(LONG)).is_err(),
+        "a closed cache does not start"
+    );
 }
 
 #[test]
@@ -318,7 +334,8 @@ fn listeners_may_close_and_query_from_inside_the_callback() {
     cache.listen(move |ev| {
         if let CacheEvent::NodeAdded(n) = ev {
             // Queries while called.
-            s.borrow_mut().push((n.path.clone(), cc.get_data(&n.path).is_some(), cc.len()));
+            s.borrow_mut()
+                .push((n.path.clone(), cc.get_data(&n.path).is_some(), cc.len()));
             if n.path == "/in/stop" {
                 cc.close();
             }
@@ -334,7 +351,10 @@ fn listeners_may_close_and_query_from_inside_the_callback() {
     c.sleep(Duration::from_millis(200)).unwrap();
     assert_eq!(
         *seen.borrow(),
-        [("/in".to_string(), true, 1), ("/in/stop".to_string(), true, 2)]
+        [
+            ("/in".to_string(), true, 1),
+            ("/in/stop".to_string(), true, 2)
+        ]
     );
     // The second listener heard /in, INITIALIZED, and not /in/stop (closed before it).
     assert_eq!(after.get(), 2);
@@ -391,7 +411,12 @@ fn driven_by_poll_once() {
     assert!(set.ready());
     assert_eq!(
         described(&log, 0),
-        ["added /po=", "added /po/a=1", "initialized", "updated /po/a=2"]
+        [
+            "added /po=",
+            "added /po/a=1",
+            "initialized",
+            "updated /po/a=2"
+        ]
     );
     cache.close();
 }
@@ -445,7 +470,12 @@ fn embedded_in_a_hosts_poll() {
     }
     assert_eq!(
         described(&log, 0),
-        ["added /em=", "added /em/a=1", "initialized", "added /em/b=2"]
+        [
+            "added /em=",
+            "added /em/a=1",
+            "initialized",
+            "added /em/b=2"
+        ]
     );
     cache.close();
     while c.watch_count() != 0 {

@@ -64,7 +64,8 @@ fn change_tree(w: &Client) -> Vec<&'static str> {
     w.set("/t/a", "2", None).unwrap();
     w.create("/t/new", "n", CreateOptions::default()).unwrap();
     w.delete_recursive("/t/gone").unwrap();
-    w.create("/t/deep/y", "y", CreateOptions::default()).unwrap();
+    w.create("/t/deep/y", "y", CreateOptions::default())
+        .unwrap();
     w.delete("/t/deep/x", None).unwrap();
     vec![
         "added /t/deep/y=y",
@@ -217,7 +218,9 @@ fn an_ensemble_losing_the_clients_server() {
     let other = ens.server((i + 1) % 3).unwrap().connect_string();
     let w = client(&other, SESSION);
     make(&w, "/e/before", "1");
-    wait(&c, "the first node", || cache.get_data("/e/before").is_some());
+    wait(&c, "the first node", || {
+        cache.get_data("/e/before").is_some()
+    });
     let mark = log.borrow().len();
     ens.stop(i).unwrap();
     make(&w, "/e/during/x", "2");
@@ -227,7 +230,9 @@ fn an_ensemble_losing_the_clients_server() {
     wait_mirrors(&c, &cache);
     assert_eq!(replay(&log), server_tree(&w, "/e"));
     make(&w, "/e/after", "3");
-    wait(&c, "a node made after", || cache.get_data("/e/after").is_some());
+    wait(&c, "a node made after", || {
+        cache.get_data("/e/after").is_some()
+    });
     cache.close();
 }
 

@@ -211,7 +211,9 @@ pub fn client(hosts: &str, session: Duration) -> Client {
 /// is left out: ZooKeeper keeps counting a connection whose watches were all removed.
 pub fn server_watches(wchs: &str) -> (u64, u64) {
     let num_after = |key: &str| -> u64 {
-        let at = wchs.find(key).unwrap_or_else(|| panic!("{key:?} in {wchs:?}"));
+        let at = wchs
+            .find(key)
+            .unwrap_or_else(|| panic!("{key:?} in {wchs:?}"));
         wchs[at + key.len()..]
             .trim_start()
             .split(|c: char| !c.is_ascii_digit())
