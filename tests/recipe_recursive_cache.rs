@@ -11,35 +11,13 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
-use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateOptions, EmbeddedHost, Error, Handler, LoopError, MioHandler};
 use rcache_support::*;
-
-fn server() -> ZkServer {
-    ZkServer::start().expect("start a ZooKeeper server (scripts/install-zookeeper)")
-}
-
-fn make(c: &Client, path: &str, data: &str) {
-    c.create(path, data, CreateOptions::default()).unwrap();
-}
-
-fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
-    let cache = RecursiveCache::new(c, path).unwrap();
-    let log = record(&cache);
-    cache.start(Some(LONG)).unwrap();
-    (cache, log)
-}
-
-/// Runs `c`'s loop until `cond` holds, failing with `what` after [`LONG`].
-fn wait(c: &Client, what: &str, cond: impl Fn() -> bool) {
-    c.run_until(&cond, Some(LONG))
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
-}
 
 #[test]
 fn initial_load_of_a_nested_tree_reports_each_node_then_initialized() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/app", "root");
     make(&c, "/app/a", "1");
     make(&c, "/app/a/x", "deep");
@@ -82,7 +60,7 @@ fn initial_load_of_a_nested_tree_reports_each_node_then_initialized() {
 #[test]
 fn an_empty_root_and_a_missing_root_that_appears_later() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/empty", "e");
     let (empty, elog) = started(&c, "/empty");
     assert_eq!(described(&elog, 0), ["added /empty=e", "initialized"]);
@@ -111,7 +89,7 @@ fn an_empty_root_and_a_missing_root_that_appears_later() {
 #[test]
 fn a_tree_of_20000_nodes_loads_without_queue_full_and_equals_the_server() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     let mut nodes = vec![("/big".to_string(), b"r".to_vec())];
     for d in 0..20 {
         nodes.push((format!("/big/d{d}"), Vec::new()));
@@ -131,7 +109,7 @@ fn a_tree_of_20000_nodes_loads_without_queue_full_and_equals_the_server() {
 #[test]
 fn changes_are_reported_as_added_updated_removed() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/r", "");
     make(&c, "/r/a", "1");
     let (cache, log) = started(&c, "/r");
@@ -159,7 +137,7 @@ fn changes_are_reported_as_added_updated_removed() {
 #[test]
 fn a_child_change_does_not_update_its_parent() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/p", "parent");
     let (cache, log) = started(&c, "/p");
     let mark = log.borrow().len();
@@ -183,7 +161,7 @@ fn a_child_change_does_not_update_its_parent() {
 #[test]
 fn deleting_a_subtree_removes_it_deepest_first() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     for p in ["/s", "/s/a", "/s/a/b", "/s/a/b/c", "/s/a/d", "/s/keep"] {
         make(&c, p, "x");
     }
@@ -205,17 +183,17 @@ fn deleting_a_subtree_removes_it_deepest_first() {
 #[test]
 fn many_quick_changes_come_in_server_order() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
-    let writer = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
+    let writer = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/q", "");
     let (cache, log) = started(&c, "/q");
     let mark = log.borrow().len();
     // Pipelined from another session: 300 creations, then updates in reverse order.
     for i in 0..300 {
-        let _ = writer.create_async(&format!("/q/n{i:03}"), "c", CreateOptions::default());
+        drop(writer.create_async(&format!("/q/n{i:03}"), "c", CreateOptions::default()));
     }
     for i in (0..300).rev() {
-        let _ = writer.set_async(&format!("/q/n{i:03}"), "u", None);
+        drop(writer.set_async(&format!("/q/n{i:03}"), "u", None));
     }
     let last = writer.set_async("/q", "done", None);
     wait(&c, "the writes", || last.ready());
@@ -242,10 +220,10 @@ fn many_quick_changes_come_in_server_order() {
     assert_eq!(added, expected, "every creation, in the order made");
     // Creations and deletions racing: the result equals the server's tree, each event once.
     for i in 0..300 {
-        let _ = writer.create_async(&format!("/q/x{i:03}"), "c", CreateOptions::default());
+        drop(writer.create_async(&format!("/q/x{i:03}"), "c", CreateOptions::default()));
         if i % 3 == 2 {
-            let _ = writer.delete_async(&format!("/q/x{:03}", i - 2), None);
-            let _ = writer.delete_async(&format!("/q/n{i:03}"), None);
+            drop(writer.delete_async(&format!("/q/x{:03}", i - 2), None));
+            drop(writer.delete_async(&format!("/q/n{i:03}"), None));
         }
     }
     let last = writer.set_async("/q", "again", None);
@@ -258,7 +236,7 @@ fn many_quick_changes_come_in_server_order() {
 #[test]
 fn close_removes_the_watch_the_listener_and_the_server_watch() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/w", "");
     make(&c, "/w/a", "");
     let watches = c.watch_count();
@@ -293,7 +271,7 @@ fn close_removes_the_watch_the_listener_and_the_server_watch() {
 #[test]
 fn a_thousand_start_close_cycles_leave_nothing_behind() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/cyc", "");
     make(&c, "/cyc/a", "");
     let watches = c.watch_count();
@@ -326,7 +304,7 @@ fn a_thousand_start_close_cycles_leave_nothing_behind() {
 #[test]
 fn listeners_may_close_and_query_from_inside_the_callback() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/in", "");
     let cache = RecursiveCache::new(&c, "/in").unwrap();
     let seen = Rc::new(RefCell::new(Vec::new()));
@@ -363,13 +341,13 @@ fn listeners_may_close_and_query_from_inside_the_callback() {
 #[test]
 fn the_cache_ends_silently_when_the_client_is_dropped() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/gone", "");
     let (cache, log) = started(&c, "/gone");
     let handler = c.handler().clone();
     drop(c);
     // The session closes without the cache holding it open; the loop keeps running.
-    let other = client(&zk.connect_string(), Duration::from_secs(10));
+    let other = start_client(&zk.connect_string(), Duration::from_secs(10));
     other.set("/gone", "x", None).unwrap();
     handler.sleep(Duration::from_millis(200)).unwrap();
     assert_eq!(described(&log, 0), ["added /gone=", "initialized"]);
@@ -421,6 +399,18 @@ fn driven_by_poll_once() {
     cache.close();
 }
 
+/// One turn of a host's loop: I/O (no longer than the reactors' next timer), the
+/// reactors' events handed to them, then what they queued.
+fn host_turn(poll: &mut Poll, events: &mut Events, host: &EmbeddedHost) {
+    let cap = Duration::from_millis(100);
+    let bound = host.next_timeout().unwrap_or(cap).min(cap);
+    poll.poll(events, Some(bound)).unwrap();
+    events.iter().for_each(|ev| {
+        host.handle_event(ev);
+    });
+    host.run_pending().unwrap();
+}
+
 #[test]
 fn embedded_in_a_hosts_poll() {
     let zk = server();
@@ -435,14 +425,7 @@ fn embedded_in_a_hosts_poll() {
     let give_up = Instant::now() + LONG;
     let mut turn = || {
         assert!(Instant::now() < give_up, "timed out");
-        let wait = host.next_timeout().map_or(Duration::from_millis(100), |t| {
-            t.min(Duration::from_millis(100))
-        });
-        poll.poll(&mut events, Some(wait)).unwrap();
-        for ev in events.iter() {
-            host.handle_event(ev);
-        }
-        host.run_pending().unwrap();
+        host_turn(&mut poll, &mut events, &host);
     };
     let started = c.start_async().unwrap();
     while !started.ready() {
@@ -464,7 +447,7 @@ fn embedded_in_a_hosts_poll() {
         turn();
     }
     loaded.get_nowait().unwrap();
-    let _ = c.create_async("/em/b", "2", CreateOptions::default());
+    drop(c.create_async("/em/b", "2", CreateOptions::default()));
     while log.borrow().len() < 4 {
         turn();
     }
@@ -486,7 +469,7 @@ fn embedded_in_a_hosts_poll() {
 #[test]
 fn a_bad_path_is_refused() {
     let zk = server();
-    let c = client(&zk.connect_string(), Duration::from_secs(10));
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     assert!(matches!(
         RecursiveCache::new(&c, "no-slash"),
         Err(Error::InvalidPath { .. })

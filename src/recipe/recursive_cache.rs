@@ -137,8 +137,8 @@ struct Shared<H: Handler> {
 /// assert_eq!(cache.get_children("/app"), Some(vec!["db".to_string()]));
 /// zk.set("/app/db", b"replica", None)?;
 /// zk.run_until(&|| cache.get_data("/app/db").unwrap().data == "replica", None)?;
-/// cache.close();
-/// assert_eq!(zk.watch_count(), 0);
+/// cache.close(); // the watch's removal goes to the server, answered on the loop
+/// zk.run_until(&|| zk.watch_count() == 0, None)?;
 /// # zk.stop()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -387,46 +387,51 @@ impl<H: Handler> Shared<H> {
 
     /// A node's data and stat came back.
     fn on_node(self: &Rc<Self>, path: &str, what: Read, res: Result<(Option<Bytes>, Stat), Error>) {
-        let mut events = Vec::new();
-        let mut failed = None;
-        {
-            let mut st = self.state.borrow_mut();
-            st.outstanding -= 1;
-            if self.base.is_stopped() {
-                return;
+        self.on_reply(path, res, |st, (data, stat), events| {
+            // Deleted and created again meanwhile: a different node.
+            if st
+                .store
+                .stat(path)
+                .is_some_and(|old| old.czxid != stat.czxid)
+            {
+                events.extend(st.store.remove(path));
             }
-            match res {
-                Ok((data, stat)) => {
-                    self.base.succeeded();
-                    // Deleted and created again meanwhile: a different node.
-                    if st
-                        .store
-                        .stat(path)
-                        .is_some_and(|old| old.czxid != stat.czxid)
-                    {
-                        events.extend(st.store.remove(path));
-                    }
-                    let data = data.unwrap_or_default();
-                    let ev = st.store.put(path, &data, stat);
-                    let new = matches!(ev, Some(CacheEvent::NodeAdded(_)));
-                    events.extend(ev);
-                    if what == Read::Node || new {
-                        if stat.num_children > 0 {
-                            st.todo.push_back((path.into(), Read::Children));
-                        } else {
-                            events.extend(st.store.retain_children(path, &[]));
-                        }
-                    }
+            let ev = st.store.put(path, &data.unwrap_or_default(), stat);
+            let new = matches!(ev, Some(CacheEvent::NodeAdded(_)));
+            events.extend(ev);
+            if what == Read::Node || new {
+                if stat.num_children > 0 {
+                    st.todo.push_back((path.into(), Read::Children));
+                } else {
+                    events.extend(st.store.retain_children(path, &[]));
                 }
-                Err(e) if e.is_no_node() => events.extend(st.store.remove(path)),
-                Err(e) => failed = Some(e),
             }
-        }
-        self.after_reply(path, failed, events);
+        });
     }
 
     /// A node's child list came back.
     fn on_children(self: &Rc<Self>, path: &str, res: Result<Vec<String>, Error>) {
+        self.on_reply(path, res, |st, names, events| {
+            // A node no longer cached was deleted meanwhile (a read of it is queued if it
+            // came back).
+            if st.store.contains(path) {
+                events.extend(st.store.retain_children(path, &names));
+                for name in names {
+                    st.todo.push_back((join(path, &name).into(), Read::Node));
+                }
+            }
+        });
+    }
+
+    /// A reply to one of the cache's reads of `path`: `apply` stores a success; NoNode
+    /// means the node went away meanwhile (its subtree goes); other failures mark the cache
+    /// for a re-read.
+    fn on_reply<T>(
+        self: &Rc<Self>,
+        path: &str,
+        res: Result<T, Error>,
+        apply: impl FnOnce(&mut State, T, &mut Vec<CacheEvent>),
+    ) {
         let mut events = Vec::new();
         let mut failed = None;
         {
@@ -436,15 +441,9 @@ impl<H: Handler> Shared<H> {
                 return;
             }
             match res {
-                // A node no longer cached was deleted meanwhile (a read of it is queued if
-                // it came back).
-                Ok(_) if !st.store.contains(path) => {}
-                Ok(names) => {
+                Ok(v) => {
                     self.base.succeeded();
-                    events.extend(st.store.retain_children(path, &names));
-                    for name in names {
-                        st.todo.push_back((join(path, &name).into(), Read::Node));
-                    }
+                    apply(&mut st, v, &mut events);
                 }
                 Err(e) if e.is_no_node() => events.extend(st.store.remove(path)),
                 Err(e) => failed = Some(e),
@@ -601,16 +600,26 @@ impl<H: Handler> Shared<H> {
         };
         // An `addWatch` still in flight is removed by its reply's callback.
         if let (Some(client), WatchState::Added) = (client, watch) {
-            let _ = client.remove_watcher_async(
-                &self.path,
-                WatcherType::PersistentRecursive,
-                &self.watcher,
-                WhenOffline::RemoveLocally,
-            );
+            client
+                .remove_watcher_async(
+                    &self.path,
+                    WatcherType::PersistentRecursive,
+                    &self.watcher,
+                    WhenOffline::RemoveLocally,
+                )
+                .rawlink(log_removal);
         }
         for r in waiting {
             let _ = r.set_exception(Error::ConnectionClosed);
         }
+    }
+}
+
+/// The outcome of the watch's removal, for the log (the watch is gone either way: the
+/// server lost it with a session, or removed it).
+fn log_removal(r: &AsyncResult<()>) {
+    if let Err(e) = r.get_nowait() {
+        log::debug!("RecursiveCache: removing the watch: {e}");
     }
 }
 
@@ -626,7 +635,7 @@ fn on_watch_added<H: Handler>(weak: &Weak<Shared<H>>, res: Result<WatchRegistrat
         }
         // Closed (or dropped) while the watch was being added: take it away again.
         (None, Ok(reg)) => {
-            let _ = reg.remove_async();
+            reg.remove_async().rawlink(log_removal);
         }
         (Some(s), Err(e)) => {
             log::debug!("RecursiveCache {}: addWatch failed: {e}", s.path);

@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
+use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{AsyncResult, Client, CreateOptions, Handler, Stat};
 
-/// The longest any single wait may take before the test fails.
-pub const LONG: Duration = Duration::from_secs(30);
+#[path = "../faults_support/mod.rs"]
+mod faults_support;
+#[allow(unused_imports)] // each test file uses a different subset
+pub use faults_support::{expire_session, start_client, LONG};
 
 pub type Log = Rc<RefCell<Vec<CacheEvent>>>;
 
@@ -196,15 +199,34 @@ pub fn create_all<H: Handler>(c: &Client<H>, nodes: &[(String, Vec<u8>)]) {
     }
 }
 
-/// A started client on `hosts` with a short reconnect backoff.
-pub fn client(hosts: &str, session: Duration) -> Client {
-    let c = Client::builder(hosts)
-        .session_timeout(session)
-        .connection_backoff(Duration::from_millis(50), Duration::from_millis(400))
-        .build()
+/// A throwaway standalone server.
+pub fn server() -> ZkServer {
+    ZkServer::start().expect("start a ZooKeeper server (scripts/install-zookeeper)")
+}
+
+/// Creates `path` (and its missing parents) with `data`.
+pub fn make(c: &Client, path: &str, data: &str) {
+    c.create(path, data, CreateOptions::default().with_makepath())
         .unwrap();
-    c.start(Some(LONG)).unwrap();
-    c
+}
+
+/// A cache of `path`, recorded, started (blocking).
+pub fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    let cache = RecursiveCache::new(c, path).unwrap();
+    let log = record(&cache);
+    cache.start(Some(LONG)).unwrap();
+    (cache, log)
+}
+
+/// Runs `c`'s loop until `cond` holds, failing with `what` after [`LONG`].
+pub fn wait(c: &Client, what: &str, cond: impl Fn() -> bool) {
+    c.run_until(&cond, Some(LONG))
+        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"));
+}
+
+/// Whether the log, from `from` on, has the event described as `what`.
+pub fn saw(log: &Log, from: usize, what: &str) -> bool {
+    described(log, from).iter().any(|e| e == what)
 }
 
 /// The server's watch totals from `wchs`: (paths watched, watches). The connection count
