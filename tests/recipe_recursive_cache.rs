@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
-use mio_zookeeper::{Client, CreateOptions, EmbeddedHost, Error, Handler, LoopError, MioHandler};
+use mio_zookeeper::{
+    Client, CreateOptions, EmbeddedHost, Error, Handler, LoopError, MioHandler, WatcherType,
+    WhenOffline,
+};
 use rcache_support::*;
 
 #[test]
@@ -475,4 +478,22 @@ fn a_bad_path_is_refused() {
         Err(Error::InvalidPath { .. })
     ));
     assert!(RecursiveCache::new(&c, "/a/").is_err());
+}
+
+#[test]
+fn a_watch_removed_behind_the_cache_is_added_again() {
+    let zk = server();
+    let c = start_client(&zk.connect_string(), Duration::from_secs(10));
+    make(&c, "/rw/a", "1");
+    let (cache, log) = started(&c, "/rw");
+    c.remove_watches("/rw", WatcherType::Any, WhenOffline::Wait)
+        .unwrap();
+    assert_eq!(c.watch_count(), 0);
+    c.set("/rw/a", "changed while unwatched", None).unwrap();
+    wait(&c, "the watch back", || c.watch_count() == 1);
+    wait_mirrors(&c, &cache);
+    c.set("/rw/a", "2", None).unwrap();
+    wait(&c, "the update", || saw(&log, 0, "updated /rw/a=2"));
+    assert_eq!(replay(&log), server_tree(&c, "/rw"));
+    cache.close();
 }

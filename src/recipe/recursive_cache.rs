@@ -527,11 +527,21 @@ impl<H: Handler> Shared<H> {
                 self.state.borrow_mut().dirty = true;
                 self.resync();
             }
-            // The session is gone and the client dropped the watch with it.
-            EventType::None | EventType::PersistentWatchRemoved => {
+            // The session is gone and the client dropped the watch with it: a new session
+            // adds it again.
+            EventType::None => {
                 let mut st = self.state.borrow_mut();
                 st.watch = WatchState::None;
                 st.dirty = true;
+            }
+            // Someone else removed the watch (`remove_watches` on the path): add it again.
+            EventType::PersistentWatchRemoved => {
+                {
+                    let mut st = self.state.borrow_mut();
+                    st.watch = WatchState::None;
+                    st.dirty = true;
+                }
+                self.retry_later();
             }
             _ => {}
         }
