@@ -273,3 +273,41 @@ fn kazoo_writes_and_the_cache_mirrors_it() {
     assert_eq!(replay(&log), server_tree(&c, "/kz"));
     cache.close();
 }
+
+#[test]
+fn changes_during_the_re_read_are_each_reported_once() {
+    let zk = server();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = start_client(&proxy.connect_string(), SESSION);
+    let w = start_client(&zk.connect_string(), SESSION);
+    let nodes: Vec<(String, Vec<u8>)> = std::iter::once(("/big".to_string(), Vec::new()))
+        .chain((0..3000).map(|i| (format!("/big/n{i}"), b"0".to_vec())))
+        .collect();
+    create_all(&w, &nodes);
+    let (cache, log) = started(&c, "/big");
+    let mark = log.borrow().len();
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait(&c, "suspended", || saw(&log, mark, "suspended"));
+    for i in (0..3000).step_by(10) {
+        drop(w.set_async(&format!("/big/n{i}"), "away", None));
+    }
+    w.sync("/big").unwrap();
+    proxy.set_refusing(false);
+    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    // While the re-read of 3 000 nodes is in flight: more changes, some to nodes the
+    // re-read has not reached yet, some to nodes it has.
+    for i in (5..3000).step_by(10) {
+        drop(w.set_async(&format!("/big/n{i}"), "during", None));
+        if i % 100 == 5 {
+            drop(w.delete_async(&format!("/big/n{}", i + 1), None));
+            drop(w.create_async(&format!("/big/m{i}"), "new", CreateOptions::default()));
+        }
+    }
+    w.sync("/big").unwrap();
+    wait_mirrors(&c, &cache);
+    let events = node_events(&log, mark);
+    assert_eq!(events.len(), 300 + 300 + 30 + 30, "{events:?}");
+    assert_eq!(replay(&log), server_tree(&w, "/big"));
+    cache.close();
+}
