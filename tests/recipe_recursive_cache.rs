@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll};
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
 use mio_zookeeper::{
-    Client, CreateOptions, EmbeddedHost, Error, Handler, LoopError, MioHandler, WatcherType,
+    Client, CreateMode, CreateOptions, EmbeddedHost, Error, LoopError, MioHandler, WatcherType,
     WhenOffline,
 };
 use rcache_support::*;
@@ -346,13 +346,18 @@ fn the_cache_ends_silently_when_the_client_is_dropped() {
     let zk = server();
     let c = start_client(&zk.connect_string(), Duration::from_secs(10));
     make(&c, "/gone", "");
+    c.create("/mark", "", CreateMode::Ephemeral).unwrap();
     let (cache, log) = started(&c, "/gone");
-    let handler = c.handler().clone();
     drop(c);
-    // The session closes without the cache holding it open; the loop keeps running.
+    // The session closes (its ephemeral node goes): the cache does not hold it open.
     let other = start_client(&zk.connect_string(), Duration::from_secs(10));
+    let give_up = Instant::now() + LONG;
+    while other.exists("/mark", None).unwrap().is_some() {
+        assert!(Instant::now() < give_up, "the session stayed open");
+        other.sleep(Duration::from_millis(50)).unwrap();
+    }
     other.set("/gone", "x", None).unwrap();
-    handler.sleep(Duration::from_millis(200)).unwrap();
+    other.sleep(Duration::from_millis(200)).unwrap();
     assert_eq!(described(&log, 0), ["added /gone=", "initialized"]);
     cache.close();
     assert_eq!(cache.len(), 1);
@@ -495,5 +500,31 @@ fn a_watch_removed_behind_the_cache_is_added_again() {
     c.set("/rw/a", "2", None).unwrap();
     wait(&c, "the update", || saw(&log, 0, "updated /rw/a=2"));
     assert_eq!(replay(&log), server_tree(&c, "/rw"));
+    cache.close();
+}
+
+#[test]
+fn started_before_its_client_it_fails_then_follows_once_the_client_connects() {
+    let zk = server();
+    let w = start_client(&zk.connect_string(), Duration::from_secs(10));
+    make(&w, "/early/a", "1");
+    let c = Client::new(&zk.connect_string()).unwrap();
+    let cache = RecursiveCache::new(&c, "/early").unwrap();
+    let log = record(&cache);
+    assert!(matches!(
+        cache.start(Some(LONG)),
+        Err(Error::ConnectionClosed)
+    ));
+    c.start(Some(LONG)).unwrap();
+    wait(&c, "loaded", || cache.is_initialized());
+    assert_eq!(
+        described(&log, 0),
+        [
+            "reconnected",
+            "added /early=",
+            "added /early/a=1",
+            "initialized"
+        ]
+    );
     cache.close();
 }
