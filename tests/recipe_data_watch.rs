@@ -28,7 +28,11 @@ fn kazoo_sequence_missing_created_deleted_recreated_one_call_per_change() {
     let (calls, f) = data_recorder();
     let w = DataWatch::start(&c, "/dw", Some(LONG), f).unwrap();
     assert!(w.initialized());
-    assert_eq!(values(&calls), [None], "called at once with the missing node");
+    assert_eq!(
+        values(&calls),
+        [None],
+        "called at once with the missing node"
+    );
     assert_eq!(calls.borrow()[0].1, None, "no event on the first call");
 
     c.create("/dw", b"blah", CreateMode::Persistent).unwrap();
@@ -43,7 +47,14 @@ fn kazoo_sequence_missing_created_deleted_recreated_one_call_per_change() {
     wait(&c, "null data", || calls.borrow().len() == 6);
     assert_eq!(
         values(&calls),
-        [None, some("blah"), None, some("blah"), some("two"), some("<null>")]
+        [
+            None,
+            some("blah"),
+            None,
+            some("blah"),
+            some("two"),
+            some("<null>")
+        ]
     );
     let types: Vec<_> = calls.borrow().iter().map(|(_, t)| *t).collect();
     assert_eq!(
@@ -186,7 +197,10 @@ fn a_running_watch_does_not_keep_the_client_alive() {
     let weak = c.downgrade();
     let handler = c.handler().clone();
     drop(c);
-    assert!(weak.upgrade().is_none(), "the watch holds the client weakly");
+    assert!(
+        weak.upgrade().is_none(),
+        "the watch holds the client weakly"
+    );
     // The watch ends silently: nothing is called, nothing panics.
     handler.sleep(Duration::from_millis(100)).unwrap();
     assert_eq!(calls.borrow().len(), 1);
@@ -202,10 +216,15 @@ fn driven_by_poll_once_alone() {
     poll_until(&c, "connected", || started.ready());
     let (calls, f) = data_recorder();
     let w = DataWatch::start_async(&c, "/po", f).unwrap();
-    assert!(calls.borrow().is_empty(), "the first call comes from the loop");
+    assert!(
+        calls.borrow().is_empty(),
+        "the first call comes from the loop"
+    );
     poll_until(&c, "the first call", || calls.borrow().len() == 1);
     let created = c.create_async("/po", b"v", CreateOptions::default());
-    poll_until(&c, "created", || created.ready() && calls.borrow().len() == 2);
+    poll_until(&c, "created", || {
+        created.ready() && calls.borrow().len() == 2
+    });
     let set = c.set_async("/po", b"w", None);
     poll_until(&c, "changed", || set.ready() && calls.borrow().len() == 3);
     assert_eq!(values(&calls), [None, some("v"), some("w")]);
@@ -231,7 +250,11 @@ fn embedded_in_a_host_poll_and_the_blocking_start_is_refused() {
         ),
         "{err}"
     );
-    assert_eq!(c.listener_count(), listeners, "a refused start started nothing");
+    assert_eq!(
+        c.listener_count(),
+        listeners,
+        "a refused start started nothing"
+    );
     let (calls, f) = data_recorder();
     let w = DataWatch::start_async(&c, "/em", f).unwrap();
     host.run_until("the first call", || calls.borrow().len() == 1);

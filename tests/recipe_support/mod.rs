@@ -47,11 +47,14 @@ pub fn data_recorder() -> (
 ) {
     let calls = DataCalls::default();
     let c = calls.clone();
-    (calls, move |v: Option<&NodeValue>, ev: Option<&WatchedEvent>| {
-        let data = v.map(|v| v.data.as_ref().map(|d| d.to_vec()));
-        c.borrow_mut().push((data, ev.map(|e| e.event_type)));
-        Flow::Continue
-    })
+    (
+        calls,
+        move |v: Option<&NodeValue>, ev: Option<&WatchedEvent>| {
+            let data = v.map(|v| v.data.as_ref().map(|d| d.to_vec()));
+            c.borrow_mut().push((data, ev.map(|e| e.event_type)));
+            Flow::Continue
+        },
+    )
 }
 
 /// The data values of `calls` (`None`: missing), as strings.
@@ -122,10 +125,15 @@ impl Host {
             let wait = self
                 .zk
                 .next_timeout()
-                .map_or(Duration::from_millis(100), |t| t.min(Duration::from_millis(100)));
+                .map_or(Duration::from_millis(100), |t| {
+                    t.min(Duration::from_millis(100))
+                });
             self.poll.poll(&mut self.events, Some(wait)).unwrap();
             for ev in self.events.iter() {
-                assert!(self.zk.handle_event(ev), "only the reactor's sources are here");
+                assert!(
+                    self.zk.handle_event(ev),
+                    "only the reactor's sources are here"
+                );
             }
             self.zk.run_pending().unwrap();
         }
