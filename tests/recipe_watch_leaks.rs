@@ -105,8 +105,9 @@ fn patient_watch_start_stop_cycles_leave_nothing_behind() {
     c.ensure_path("/leak/p/x", None).unwrap();
     cycles(&zk, &c, "in flight", |_| {
         let w = PatientChildrenWatch::new(&c, "/leak/p", Duration::from_millis(1)).unwrap();
-        let _ = w.start_async();
+        let result = w.start_async();
         w.stop();
+        assert!(result.get_nowait().is_err(), "stopped before it settled");
     });
     cycles(&zk, &c, "settled", |_| {
         let w = PatientChildrenWatch::new(&c, "/leak/p", Duration::from_millis(1)).unwrap();

@@ -78,8 +78,8 @@ type DataFn = dyn FnMut(Option<&NodeValue>, Option<&WatchedEvent>) -> Flow;
 /// zk.create("/config", b"v1", CreateMode::Persistent)?;
 /// zk.run_until(&|| seen.borrow().len() == 2, Some(Duration::from_secs(10)))?;
 /// assert_eq!(seen.borrow()[1].as_deref(), Some(&b"v1"[..]));
-/// watch.stop();
-/// assert_eq!(zk.watch_count(), 0);
+/// watch.stop(); // its watcher goes once the server confirmed the removal
+/// zk.run_until(&|| zk.watch_count() == 0, Some(Duration::from_secs(10)))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct DataWatch<H: Handler = MioHandler>(Rc<Inner<H>>);

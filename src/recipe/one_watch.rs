@@ -174,8 +174,14 @@ impl<H: Handler> Engine<H> {
             return;
         }
         if let (Some(c), Some(w)) = (self.client.upgrade(), self.watcher.get()) {
-            // Nothing to wait for: a watcher that was not registered (NoWatcher) is fine.
-            let _ = c.remove_watcher_async(&self.path, self.kind, w, WhenOffline::RemoveLocally);
+            let path = self.path.clone();
+            c.remove_watcher_async(&path, self.kind, w, WhenOffline::RemoveLocally)
+                .rawlink(move |r| {
+                    // A watcher that was not registered (NoWatcher) is fine.
+                    if let Err(e) = r.get_nowait() {
+                        debug!("watch on {path}: its watcher's removal: {e}");
+                    }
+                });
         }
     }
 }
