@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mio_zookeeper::recipe::{ChildrenWatch, Flow, WatchEnd};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Client, CreateMode, CreateOptions, Error, EventType, LoopError};
+use mio_zookeeper::{CreateMode, CreateOptions, EventType};
 use recipe_support::*;
 
 #[test]
@@ -147,9 +147,7 @@ fn flow_stop_and_stop_inside_the_callback() {
 #[test]
 fn driven_by_poll_once_alone() {
     let zk = ZkServer::start().unwrap();
-    let c = Client::new(&zk.connect_string()).unwrap();
-    let started = c.start_async().unwrap();
-    poll_until(&c, "connected", || started.ready());
+    let c = polled(&zk);
     let made = c.create_async("/pc", b"", CreateOptions::default());
     poll_until(&c, "created", || made.ready());
     let (calls, f) = children_recorder();
@@ -168,22 +166,11 @@ fn driven_by_poll_once_alone() {
 #[test]
 fn embedded_in_a_host_poll_and_the_blocking_start_is_refused() {
     let zk = ZkServer::start().unwrap();
-    let mut host = Host::new();
-    let c = host.client(&zk.connect_string());
-    let started = c.start_async().unwrap();
-    host.run_until("connected", || started.ready());
+    let (mut host, c) = embedded(&zk);
     let made = c.create_async("/ec", b"", CreateOptions::default());
     host.run_until("created", || made.ready());
     let err = ChildrenWatch::start(&c, "/ec", Some(LONG), |_, _| Flow::Continue).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Loop(LoopError::Embedded {
-                what: "ChildrenWatch::start"
-            })
-        ),
-        "{err}"
-    );
+    assert_embedded_refusal(err, "ChildrenWatch::start");
     assert_eq!(c.watch_count(), 0, "a refused start started nothing");
     let (calls, f) = children_recorder();
     let w = ChildrenWatch::start_async(&c, "/ec", f).unwrap();

@@ -12,8 +12,7 @@ use std::time::Duration;
 use mio_zookeeper::recipe::{DataWatch, Flow, WatchEnd};
 use mio_zookeeper::testing::{digest_id, ZkServer};
 use mio_zookeeper::{
-    Acl, Client, CreateMode, CreateOptions, Error, EventType, Handler, Id, LoopError, NullData,
-    Perms,
+    Acl, CreateMode, CreateOptions, Error, EventType, Handler, Id, NullData, Perms,
 };
 use recipe_support::*;
 
@@ -211,9 +210,7 @@ fn a_running_watch_does_not_keep_the_client_alive() {
 #[test]
 fn driven_by_poll_once_alone() {
     let zk = ZkServer::start().unwrap();
-    let c = Client::new(&zk.connect_string()).unwrap();
-    let started = c.start_async().unwrap();
-    poll_until(&c, "connected", || started.ready());
+    let c = polled(&zk);
     let (calls, f) = data_recorder();
     let w = DataWatch::start_async(&c, "/po", f).unwrap();
     assert!(
@@ -235,21 +232,10 @@ fn driven_by_poll_once_alone() {
 #[test]
 fn embedded_in_a_host_poll_and_the_blocking_start_is_refused() {
     let zk = ZkServer::start().unwrap();
-    let mut host = Host::new();
-    let c = host.client(&zk.connect_string());
-    let started = c.start_async().unwrap();
-    host.run_until("connected", || started.ready());
+    let (mut host, c) = embedded(&zk);
     let listeners = c.listener_count();
     let err = DataWatch::start(&c, "/em", Some(LONG), |_, _| Flow::Continue).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Loop(LoopError::Embedded {
-                what: "DataWatch::start"
-            })
-        ),
-        "{err}"
-    );
+    assert_embedded_refusal(err, "DataWatch::start");
     assert_eq!(
         c.listener_count(),
         listeners,

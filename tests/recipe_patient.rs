@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mio_zookeeper::recipe::PatientChildrenWatch;
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{Client, CreateMode, CreateOptions, Error, EventType, LoopError};
+use mio_zookeeper::{CreateMode, CreateOptions, Error, EventType};
 use recipe_support::*;
 
 const BOUNDARY: Duration = Duration::from_millis(400);
@@ -106,9 +106,7 @@ fn stop_before_settling_fails_the_result_and_removes_everything() {
 #[test]
 fn driven_by_poll_once_alone() {
     let zk = ZkServer::start().unwrap();
-    let c = Client::new(&zk.connect_string()).unwrap();
-    let started = c.start_async().unwrap();
-    poll_until(&c, "connected", || started.ready());
+    let c = polled(&zk);
     let made = c.create_async("/pp", b"", CreateOptions::default());
     poll_until(&c, "created", || made.ready());
     let w = PatientChildrenWatch::new(&c, "/pp", BOUNDARY).unwrap();
@@ -125,23 +123,12 @@ fn driven_by_poll_once_alone() {
 #[test]
 fn embedded_in_a_host_poll_and_the_blocking_start_is_refused() {
     let zk = ZkServer::start().unwrap();
-    let mut host = Host::new();
-    let c = host.client(&zk.connect_string());
-    let started = c.start_async().unwrap();
-    host.run_until("connected", || started.ready());
+    let (mut host, c) = embedded(&zk);
     let made = c.create_async("/pe", b"", CreateOptions::default());
     host.run_until("created", || made.ready());
     let w = PatientChildrenWatch::new(&c, "/pe", BOUNDARY).unwrap();
     let err = w.start(Some(LONG)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Loop(LoopError::Embedded {
-                what: "PatientChildrenWatch::start"
-            })
-        ),
-        "{err}"
-    );
+    assert_embedded_refusal(err, "PatientChildrenWatch::start");
     assert_eq!(c.watch_count(), 0, "a refused start started nothing");
     let result = w.start_async();
     host.run_until("settled", || result.ready());

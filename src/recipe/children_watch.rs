@@ -121,29 +121,15 @@ impl<H: Handler> ChildrenWatch<H> {
     where
         F: FnMut(&[String], Option<&WatchedEvent>) -> Flow + 'static,
     {
-        one_watch::refuse_embedded(client, "ChildrenWatch::start")?;
-        let watch = Self::start_async(client, path, f)?;
-        let w = watch.0.clone();
-        one_watch::wait_first(client, &watch.0, timeout, &move || {
-            w.last.borrow().is_some()
+        let inner = one_watch::start_blocking(client, "ChildrenWatch::start", timeout, || {
+            Self::start_async(client, path, f).map(|w| w.0)
         })?;
-        Ok(watch)
-    }
-
-    /// Stops the watch (idempotent): no more calls; its watcher and state listener are
-    /// removed. [`ended`](Self::ended) becomes [`WatchEnd::Stopped`].
-    pub fn stop(&self) {
-        one_watch::stop(&self.0, WatchEnd::Stopped);
-    }
-
-    /// Whether the watch has ended (stopped, node deleted, or failed).
-    pub fn is_stopped(&self) -> bool {
-        self.0.engine.is_stopped()
+        Ok(ChildrenWatch(inner))
     }
 
     /// Whether the first call was made.
     pub fn initialized(&self) -> bool {
-        self.0.last.borrow().is_some()
+        self.0.initialized()
     }
 
     /// Whether the watch ended because its node was deleted.
@@ -151,18 +137,9 @@ impl<H: Handler> ChildrenWatch<H> {
         let ended = self.0.engine.ended();
         ended.ready() && matches!(ended.get_nowait(), Ok(WatchEnd::NodeDeleted))
     }
-
-    /// The watched path.
-    pub fn path(&self) -> &str {
-        self.0.engine.path()
-    }
-
-    /// A result set when the watch ends, with why ([`WatchEnd::NodeDeleted`] when its node
-    /// was deleted); pending while the watch runs (and if the client is dropped first).
-    pub fn ended(&self) -> AsyncResult<WatchEnd> {
-        self.0.engine.ended()
-    }
 }
+
+one_watch::watch_handle!(ChildrenWatch);
 
 impl<H: Handler> OneWatch<H> for Inner<H> {
     fn engine(&self) -> &Engine<H> {
@@ -170,34 +147,28 @@ impl<H: Handler> OneWatch<H> for Inner<H> {
     }
 
     fn read(self: &Rc<Self>, client: &Client<H>, w: &Watcher, ev: Option<WatchedEvent>) {
-        let me = self.clone();
-        client
-            .get_children_async(self.engine.path(), w)
-            .rawlink(move |r| {
-                if me.engine.client_for_reply().is_none() {
-                    return;
-                }
-                match r.get_nowait() {
-                    Ok(mut children) => {
-                        children.sort_unstable();
-                        me.deliver(children, ev);
-                        one_watch::finish(&me);
-                    }
-                    Err(err) if err.is_no_node() => {
-                        let why = if me.last.borrow().is_some() {
-                            WatchEnd::NodeDeleted
-                        } else {
-                            WatchEnd::Failed(err)
-                        };
-                        one_watch::end(&me, why);
-                    }
-                    Err(err) => one_watch::failed(&me, err),
-                }
-            });
+        one_watch::read_children(
+            self,
+            client,
+            w,
+            |me, children| me.deliver(children, ev),
+            |me, err| {
+                let why = if me.initialized() {
+                    WatchEnd::NodeDeleted
+                } else {
+                    WatchEnd::Failed(err)
+                };
+                one_watch::end(me, why);
+            },
+        );
     }
 
     fn on_end(&self) {
         self.f.clear();
+    }
+
+    fn initialized(&self) -> bool {
+        self.last.borrow().is_some()
     }
 }
 
@@ -215,13 +186,6 @@ impl<H: Handler> Inner<H> {
         if flow == Flow::Stop {
             one_watch::stop(self, WatchEnd::Stopped);
         }
-    }
-}
-
-impl<H: Handler> Clone for ChildrenWatch<H> {
-    /// Another handle on the same watch.
-    fn clone(&self) -> Self {
-        ChildrenWatch(self.0.clone())
     }
 }
 

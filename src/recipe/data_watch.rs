@@ -131,40 +131,19 @@ impl<H: Handler> DataWatch<H> {
     where
         F: FnMut(Option<&NodeValue>, Option<&WatchedEvent>) -> Flow + 'static,
     {
-        one_watch::refuse_embedded(client, "DataWatch::start")?;
-        let watch = Self::start_async(client, path, f)?;
-        let w = watch.0.clone();
-        one_watch::wait_first(client, &watch.0, timeout, &move || w.last.get().is_some())?;
-        Ok(watch)
-    }
-
-    /// Stops the watch (idempotent): no more calls; its watcher and state listener are
-    /// removed. [`ended`](Self::ended) becomes [`WatchEnd::Stopped`].
-    pub fn stop(&self) {
-        one_watch::stop(&self.0, WatchEnd::Stopped);
-    }
-
-    /// Whether the watch has ended (stopped, or failed).
-    pub fn is_stopped(&self) -> bool {
-        self.0.engine.is_stopped()
+        let inner = one_watch::start_blocking(client, "DataWatch::start", timeout, || {
+            Self::start_async(client, path, f).map(|w| w.0)
+        })?;
+        Ok(DataWatch(inner))
     }
 
     /// Whether the first call was made.
     pub fn initialized(&self) -> bool {
-        self.0.last.get().is_some()
-    }
-
-    /// The watched path.
-    pub fn path(&self) -> &str {
-        self.0.engine.path()
-    }
-
-    /// A result set when the watch ends, with why; it stays pending while the watch runs
-    /// (and if the client is dropped first).
-    pub fn ended(&self) -> AsyncResult<WatchEnd> {
-        self.0.engine.ended()
+        self.0.initialized()
     }
 }
+
+one_watch::watch_handle!(DataWatch);
 
 impl<H: Handler> Inner<H> {
     /// Tells the callback about `value`, unless it already saw this state of the node.
@@ -234,12 +213,9 @@ impl<H: Handler> OneWatch<H> for Inner<H> {
     fn on_end(&self) {
         self.f.clear();
     }
-}
 
-impl<H: Handler> Clone for DataWatch<H> {
-    /// Another handle on the same watch.
-    fn clone(&self) -> Self {
-        DataWatch(self.0.clone())
+    fn initialized(&self) -> bool {
+        self.last.get().is_some()
     }
 }
 

@@ -201,6 +201,9 @@ pub(crate) trait OneWatch<H: Handler>: Sized + 'static {
 
     /// The watch ended (called once, after the engine stopped).
     fn on_end(&self) {}
+
+    /// What the blocking `start` waits for (the first call, or the first result).
+    fn initialized(&self) -> bool;
 }
 
 /// Starts `r`: its watcher, its state listener, and the first read.
@@ -326,37 +329,98 @@ pub(crate) fn failed<H: Handler, R: OneWatch<H>>(r: &Rc<R>, err: Error) {
     }
 }
 
-/// The blocking wait of a `start(timeout)`: refused at once on an embedded loop (before
-/// anything starts), else runs the loop until `done()` or the watch ends; on a timeout the
-/// watch is stopped.
-pub(crate) fn refuse_embedded<H: Handler>(
+/// A blocking `start(timeout)`: refused at once on an embedded loop (before anything
+/// starts), else `start()` then runs the loop until the watch is
+/// [`initialized`](OneWatch::initialized) or ended. A timeout (or any failure of the
+/// wait) stops the watch and is returned, and so is the error of a watch that failed
+/// before it was initialized.
+pub(crate) fn start_blocking<H: Handler, R: OneWatch<H>>(
     client: &Client<H>,
     what: &'static str,
-) -> Result<(), Error> {
+    timeout: Option<Duration>,
+    start: impl FnOnce() -> Result<Rc<R>, Error>,
+) -> Result<Rc<R>, Error> {
     if client.handler().is_embedded() {
         return Err(Error::Loop(LoopError::Embedded { what }));
     }
-    Ok(())
-}
-
-/// Runs the loop until `done()` holds or the watch `r` ended; a timeout (or any other
-/// failure of the wait, or a watch that failed) stops it and is returned.
-pub(crate) fn wait_first<H: Handler, R: OneWatch<H>>(
-    client: &Client<H>,
-    r: &Rc<R>,
-    timeout: Option<Duration>,
-    done: &dyn Fn() -> bool,
-) -> Result<(), Error> {
+    let r = start()?;
     let ended = r.engine().ended();
-    let waited = client.run_until(&|| done() || ended.ready(), timeout);
-    if let Err(err) = waited {
-        stop(r, WatchEnd::Stopped);
+    if let Err(err) = client.run_until(&|| r.initialized() || ended.ready(), timeout) {
+        stop(&r, WatchEnd::Stopped);
         return Err(err);
     }
-    if !done() {
-        if let Some(Ok(WatchEnd::Failed(err))) = ended.ready().then(|| ended.get_nowait()) {
+    if !r.initialized() {
+        if let Ok(WatchEnd::Failed(err)) = ended.get_nowait() {
             return Err(err);
         }
     }
-    Ok(())
+    Ok(r)
 }
+
+/// Reads the children of `r`'s node (sorted), watched by `w`: then `ok` (and the read is
+/// finished), `no_node` (which finishes or ends it), or the failure handling of [`failed`].
+pub(crate) fn read_children<H: Handler, R: OneWatch<H>>(
+    r: &Rc<R>,
+    client: &Client<H>,
+    w: &Watcher,
+    ok: impl FnOnce(&Rc<R>, Vec<String>) + 'static,
+    no_node: impl FnOnce(&Rc<R>, Error) + 'static,
+) {
+    let me = r.clone();
+    client
+        .get_children_async(r.engine().path(), w)
+        .rawlink(move |res| {
+            if me.engine().client_for_reply().is_none() {
+                return;
+            }
+            match res.get_nowait() {
+                Ok(mut children) => {
+                    children.sort_unstable();
+                    ok(&me, children);
+                    finish(&me);
+                }
+                Err(err) if err.is_no_node() => no_node(&me, err),
+                Err(err) => failed(&me, err),
+            }
+        });
+}
+
+/// The methods every one-watcher recipe's handle has (a newtype over the `Rc` of a
+/// [`OneWatch`] whose `engine` is a field), and its `Clone`.
+macro_rules! watch_handle {
+    ($name:ident) => {
+        impl<H: Handler> $name<H> {
+            /// Stops the watch (idempotent): no more calls or results; its watcher (on the
+            /// server too), state listener and timers are removed, and
+            /// [`ended`](Self::ended) becomes [`WatchEnd::Stopped`].
+            pub fn stop(&self) {
+                one_watch::stop(&self.0, WatchEnd::Stopped);
+            }
+
+            /// Whether the watch has ended (see [`ended`](Self::ended)).
+            pub fn is_stopped(&self) -> bool {
+                self.0.engine.is_stopped()
+            }
+
+            /// The watched path.
+            pub fn path(&self) -> &str {
+                self.0.engine.path()
+            }
+
+            /// A result set when the watch ends, with why ([`WatchEnd`]); it stays pending
+            /// while the watch runs (and if the client is dropped first). Link a callback
+            /// to it ([`AsyncResult::rawlink`]) to hear of the end.
+            pub fn ended(&self) -> AsyncResult<WatchEnd> {
+                self.0.engine.ended()
+            }
+        }
+
+        impl<H: Handler> Clone for $name<H> {
+            /// Another handle on the same watch.
+            fn clone(&self) -> Self {
+                $name(self.0.clone())
+            }
+        }
+    };
+}
+pub(crate) use watch_handle;

@@ -118,31 +118,13 @@ impl<H: Handler> PatientChildrenWatch<H> {
     /// [`LoopError::Embedded`](crate::LoopError::Embedded) on an embedded loop (nothing is
     /// started); [`Error::Timeout`] (the watch is then stopped); the result's error.
     pub fn start(&self, timeout: Option<Duration>) -> Result<Settled, Error> {
-        let client = self
-            .0
-            .engine
-            .base()
-            .client()
-            .ok_or(Error::ConnectionClosed)?;
-        one_watch::refuse_embedded(&client, "PatientChildrenWatch::start")?;
-        let result = self.start_async();
-        one_watch::wait_first(&client, &self.0, timeout, &|| result.ready())?;
-        result.get_nowait()
-    }
-
-    /// Stops the watch (idempotent), removing its watcher, state listener and timer.
-    pub fn stop(&self) {
-        one_watch::stop(&self.0, WatchEnd::Stopped);
-    }
-
-    /// Whether the watch has ended (stopped, failed, or the next change was given).
-    pub fn is_stopped(&self) -> bool {
-        self.0.engine.is_stopped()
-    }
-
-    /// The watched path.
-    pub fn path(&self) -> &str {
-        self.0.engine.path()
+        let client = self.0.engine.base().client();
+        let client = client.ok_or(Error::ConnectionClosed)?;
+        one_watch::start_blocking(&client, "PatientChildrenWatch::start", timeout, || {
+            self.start_async();
+            Ok(self.0.clone())
+        })?;
+        self.0.result.get_nowait()
     }
 
     /// The time the children must stay unchanged.
@@ -150,6 +132,8 @@ impl<H: Handler> PatientChildrenWatch<H> {
         self.0.boundary
     }
 }
+
+one_watch::watch_handle!(PatientChildrenWatch);
 
 impl<H: Handler> Inner<H> {
     /// (Re)arms the settling timer.
@@ -234,32 +218,22 @@ impl<H: Handler> OneWatch<H> for Inner<H> {
     }
 
     fn read(self: &Rc<Self>, client: &Client<H>, w: &Watcher, ev: Option<WatchedEvent>) {
-        let me = self.clone();
-        client
-            .get_children_async(self.engine.path(), w)
-            .rawlink(move |r| {
-                if me.engine.client_for_reply().is_none() {
-                    return;
+        one_watch::read_children(
+            self,
+            client,
+            w,
+            |me, children| me.handle(children, ev),
+            |me, err| {
+                if me.settled.borrow().is_some() {
+                    // Deleted while the session was lost: the next change.
+                    me.engine.reading_done();
+                    me.changed_after(me.event(EventType::NodeDeleted));
+                } else {
+                    let _ = me.result.set_exception(err.clone());
+                    one_watch::end(me, WatchEnd::Failed(err));
                 }
-                match r.get_nowait() {
-                    Ok(mut children) => {
-                        children.sort_unstable();
-                        me.handle(children, ev);
-                        one_watch::finish(&me);
-                    }
-                    Err(err) if err.is_no_node() => {
-                        if me.settled.borrow().is_some() {
-                            // Deleted while the session was lost: the next change.
-                            me.engine.reading_done();
-                            me.changed_after(me.event(EventType::NodeDeleted));
-                        } else {
-                            let _ = me.result.set_exception(err.clone());
-                            one_watch::end(&me, WatchEnd::Failed(err));
-                        }
-                    }
-                    Err(err) => one_watch::failed(&me, err),
-                }
-            });
+            },
+        );
     }
 
     fn changed(self: &Rc<Self>, ev: WatchedEvent) {
@@ -278,6 +252,10 @@ impl<H: Handler> OneWatch<H> for Inner<H> {
         if let Some(s) = self.settled.borrow().as_ref() {
             let _ = s.next_change.set_exception(Error::ConnectionClosed);
         }
+    }
+
+    fn initialized(&self) -> bool {
+        self.result.ready()
     }
 }
 

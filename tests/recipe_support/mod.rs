@@ -148,3 +148,30 @@ pub fn poll_until(c: &Client, what: &str, done: impl Fn() -> bool) {
         c.poll_once(Some(Duration::from_millis(50))).unwrap();
     }
 }
+
+/// `err` is the refusal of the blocking `what` on an embedded loop.
+pub fn assert_embedded_refusal(err: mio_zookeeper::Error, what: &str) {
+    match err {
+        mio_zookeeper::Error::Loop(mio_zookeeper::LoopError::Embedded { what: w }) => {
+            assert_eq!(w, what)
+        }
+        other => panic!("{what}: expected the embedded refusal, got {other}"),
+    }
+}
+
+/// A host and a client embedded in it, connected (the host's loop ran for it).
+pub fn embedded(zk: &mio_zookeeper::testing::ZkServer) -> (Host, Client) {
+    let mut host = Host::new();
+    let c = host.client(&zk.connect_string());
+    let started = c.start_async().unwrap();
+    host.run_until("connected", || started.ready());
+    (host, c)
+}
+
+/// A client connected by `poll_once` alone.
+pub fn polled(zk: &mio_zookeeper::testing::ZkServer) -> Client {
+    let c = Client::new(&zk.connect_string()).unwrap();
+    let started = c.start_async().unwrap();
+    poll_until(&c, "connected", || started.ready());
+    c
+}
