@@ -253,3 +253,27 @@ fn embedded_in_a_host_poll_and_the_blocking_start_is_refused() {
     host.run_until("the watcher removed", || c.watch_count() == 0);
     assert_eq!(c.listener_count(), listeners);
 }
+
+#[test]
+fn a_watch_started_before_its_client_begins_once_the_client_connects() {
+    let zk = ZkServer::start().unwrap();
+    let c = mio_zookeeper::Client::new(&zk.connect_string()).unwrap();
+    let (calls, f) = data_recorder();
+    let w = DataWatch::start_async(&c, "/early", f).unwrap();
+    idle(&c, Duration::from_millis(200));
+    assert!(calls.borrow().is_empty() && !w.is_stopped());
+    c.start(Some(LONG)).unwrap();
+    wait(&c, "the first call", || calls.borrow().len() == 1);
+    c.create("/early", b"x", CreateMode::Persistent).unwrap();
+    wait(&c, "created", || calls.borrow().len() == 2);
+    // Stopped and started again (a new session): the watch goes on, one call per change.
+    c.stop().unwrap();
+    c.start(Some(LONG)).unwrap();
+    c.set("/early", b"y", None).unwrap();
+    wait(&c, "changed after the restart", || {
+        values(&calls).last() == Some(&some("y"))
+    });
+    idle(&c, Duration::from_millis(300));
+    assert_eq!(values(&calls), [None, some("x"), some("y")]);
+    w.stop();
+}

@@ -292,14 +292,18 @@ pub(crate) fn stop<H: Handler, R: OneWatch<H>>(r: &Rc<R>, why: WatchEnd) {
     r.on_end();
 }
 
-/// A read failed with `err`: connection and session problems are waited out (retried
-/// with backoff while connected, read again at the next reconnect otherwise); anything
-/// else ends the watch with [`WatchEnd::Failed`].
+/// A read failed with `err`: connection and session problems (and a full request queue)
+/// are waited out (retried with backoff while connected, read again at the next reconnect
+/// otherwise; a stopped client that is started again reconnects too); anything else ends
+/// the watch with [`WatchEnd::Failed`].
 pub(crate) fn failed<H: Handler, R: OneWatch<H>>(r: &Rc<R>, err: Error) {
     let e = r.engine();
     let waitable = err.is_retryable()
         || err.is_session_expired()
-        || matches!(err, Error::ConnectionClosed | Error::SessionExpired);
+        || matches!(
+            err,
+            Error::ConnectionClosed | Error::SessionExpired | Error::QueueFull { .. }
+        );
     if !waitable {
         end(r, WatchEnd::Failed(err));
         return;
