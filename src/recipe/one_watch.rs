@@ -5,7 +5,7 @@
 //! which removes everything it registered and tells the caller through [`WatchEnd`].
 //!
 //! Everything here runs from the loop and never blocks; the blocking conveniences are
-//! [`wait_first`], a thin wrapper that runs the loop.
+//! [`start_blocking`], a thin wrapper that runs the loop.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};

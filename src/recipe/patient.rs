@@ -35,7 +35,8 @@ pub struct Settled {
 ///
 /// **Faults and LOST.** Failed reads are retried with backoff or at the next reconnect,
 /// and the children are read again after every reconnect (a difference restarts the wait,
-/// or after the settling fires `next_change`). After a session loss the watch keeps
+/// or after the settling fires `next_change`; the wait itself goes on through a
+/// disconnection, as kazoo's sleep does). After a session loss the watch keeps
 /// running and does the same once the client is connected on a new session. If the node
 /// is missing (at the start or later), the result (or `next_change`, with the
 /// `NodeDeleted` event) tells it: the result fails with the `NoNode` error.
