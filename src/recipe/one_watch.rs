@@ -279,6 +279,8 @@ pub(crate) fn finish<H: Handler, R: OneWatch<H>>(r: &Rc<R>) {
 pub(crate) fn end<H: Handler, R: OneWatch<H>>(r: &Rc<R>, why: WatchEnd) {
     r.engine().reading.set(false);
     stop(r, why);
+    // Stopped before (from a callback): the stop left the removal to this reply.
+    r.engine().release();
 }
 
 /// Ends the watch (idempotent).
