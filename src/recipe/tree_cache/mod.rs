@@ -125,17 +125,19 @@ impl<H: Handler> TreeCache<H> {
 
     /// Starts loading the tree and watching it; the result resolves once the initial load
     /// is complete (the `Initialized` event). Calling it again returns the same result.
+    /// A closed cache cannot be started again (as kazoo's): make a new one.
     ///
     /// # Notable errors
     ///
-    /// (In the result.) [`Error::ConnectionClosed`] if the cache is closed (before it was
-    /// initialized) or the client is gone.
+    /// (In the result.) [`Error::ConnectionClosed`] if the cache is closed (before or
+    /// after it was started) or the client is gone.
     pub fn start_async(&self) -> AsyncResult<()> {
         let inner = self.inner();
         let phase = {
             let st = inner.st.borrow();
-            if let Some(r) = &st.start {
-                return r.clone();
+            match &st.start {
+                Some(r) if st.phase != Phase::Closed => return r.clone(),
+                _ => {}
             }
             st.phase
         };
