@@ -165,6 +165,13 @@ fn events_come_in_server_order_under_many_quick_changes() {
     let (cache, events) = started(&zk, "/q");
     drain(&events);
 
+    // A node created before its parent's update is reported first, though its data
+    // comes after the parent's (kazoo #645).
+    mk(&zk, "/q/first", "");
+    zk.set("/q", b"then", None).unwrap();
+    wait_for(&zk, "both", || events.borrow().len() == 2);
+    assert_eq!(drain(&events), ["+/q/first", "~/q=then"]);
+
     // One writer, pipelined: nothing waits between the changes.
     const N: usize = 300;
     let done = Rc::new(Cell::new(0));
@@ -188,7 +195,7 @@ fn events_come_in_server_order_under_many_quick_changes() {
     wait_for(&zk, "the writes", || done.get() == 2 * N);
     wait_mirror(&zk, &cache);
     let log: Vec<CacheEvent> = events.borrow_mut().drain(..).collect();
-    assert_no_duplicates(&log, &["/q", "/q/counter"]);
+    assert_no_duplicates(&log, &["/q", "/q/counter", "/q/first"]);
 
     // The counter's values rise (some may be skipped: a one-shot watch coalesces), and
     // the last one is seen.
@@ -347,4 +354,103 @@ fn an_invalid_path_is_refused() {
         let err = TreeCache::new(&zk, bad).unwrap_err();
         assert!(matches!(err, Error::InvalidPath { .. }), "{bad:?}: {err}");
     }
+}
+
+/// Runs `zk`'s loop by hand with `poll_once` until `cond` holds (at most [`LONG`]).
+fn poll_until(zk: &Client, what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + LONG;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "waiting for {what}");
+        zk.poll_once(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+    }
+}
+
+#[test]
+fn driven_by_poll_once_with_async_calls_only() {
+    let server = ZkServer::start().unwrap();
+    let zk = Client::new(&server.connect_string()).unwrap();
+    let up = zk.start_async().unwrap();
+    poll_until(&zk, "connected", || up.ready());
+    let made = zk.create_async("/p", b"1", CreateMode::Persistent);
+    poll_until(&zk, "/p", || made.ready());
+
+    let cache = TreeCache::new(&zk, "/p").unwrap();
+    let events = record(&cache);
+    let started = cache.start_async();
+    poll_until(&zk, "initialized", || started.ready());
+    started.get_nowait().unwrap();
+    assert_eq!(drain(&events), ["+/p", "initialized"]);
+
+    let _ = zk.create_async("/p/c", b"2", CreateMode::Persistent);
+    let _ = zk.set_async("/p", b"3", None);
+    poll_until(&zk, "the changes", || events.borrow().len() == 2);
+    assert_eq!(drain(&events), ["+/p/c", "~/p=3"]);
+    cache.close();
+    poll_until(&zk, "the removals", || zk.watch_count() == 0);
+}
+
+/// A minimal host application: its own `mio::Poll`, with the client's reactor embedded.
+struct Host {
+    poll: mio::Poll,
+    events: mio::Events,
+    zk: mio_zookeeper::EmbeddedHost,
+}
+
+impl Host {
+    fn new() -> Host {
+        let poll = mio::Poll::new().unwrap();
+        let zk = mio_zookeeper::EmbeddedHost::new(poll.registry()).unwrap();
+        Host {
+            poll,
+            events: mio::Events::with_capacity(64),
+            zk,
+        }
+    }
+
+    fn run_until(&mut self, what: &str, cond: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + LONG;
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "waiting for {what}");
+            let own = std::time::Duration::from_millis(100);
+            let wait = self.zk.next_timeout().map_or(own, |t| t.min(own));
+            self.poll.poll(&mut self.events, Some(wait)).unwrap();
+            for ev in self.events.iter() {
+                assert!(self.zk.handle_event(ev), "the host has no sockets of its own");
+            }
+            self.zk.run_pending().unwrap();
+        }
+    }
+}
+
+#[test]
+fn embedded_in_a_hosts_poll_start_async_works_and_blocking_start_is_refused() {
+    let server = ZkServer::start().unwrap();
+    let mut host = Host::new();
+    let handler = mio_zookeeper::MioHandler::embedded_in(&host.zk, 0..100).unwrap();
+    let zk = Client::builder(&server.connect_string())
+        .handler(handler)
+        .build_with()
+        .unwrap();
+    let up = zk.start_async().unwrap();
+    host.run_until("connected", || up.ready());
+    let made = zk.create_async("/e", b"1", CreateMode::Persistent);
+    host.run_until("/e", || made.ready());
+
+    let cache = TreeCache::new(&zk, "/e").unwrap();
+    let events = record(&cache);
+    let err = cache.start(Some(LONG)).unwrap_err();
+    assert!(
+        matches!(err, Error::Loop(mio_zookeeper::LoopError::Embedded { .. })),
+        "{err}"
+    );
+    // The refused wait left the load going: its result resolves from the host's loop.
+    let started = cache.start_async();
+    host.run_until("initialized", || started.ready());
+    assert_eq!(drain(&events), ["+/e", "initialized"]);
+    let _ = zk.create_async("/e/c", b"2", CreateMode::Persistent);
+    host.run_until("the add", || cache.len() == 2);
+    assert_eq!(drain(&events), ["+/e/c"]);
+    cache.close();
+    host.run_until("the removals", || zk.watch_count() == 0);
 }

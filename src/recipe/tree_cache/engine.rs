@@ -16,6 +16,7 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 
+use super::queue::EventQueue;
 use super::unwatch::Unwatcher;
 use crate::recipe::base::{Base, Transition};
 use crate::recipe::store::{join, NodeStore};
@@ -90,8 +91,8 @@ pub(super) struct State {
     pending: usize,
     /// Failed reads waiting for the retry timer.
     retries: Vec<Read>,
-    /// Events not yet delivered, in the order they happened.
-    events: VecDeque<CacheEvent>,
+    /// Events not yet delivered, in the order the cache learned them.
+    events: EventQueue,
 }
 
 impl State {
@@ -106,7 +107,7 @@ impl State {
             in_flight: 0,
             pending: 0,
             retries: Vec::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
         }
     }
 
@@ -127,6 +128,7 @@ impl State {
         self.queue.clear();
         self.retries.clear();
         self.pending = 0;
+        self.events.release_all();
     }
 }
 
@@ -341,6 +343,9 @@ impl<H: Handler> Inner<H> {
             Failure::Skip => {
                 log::warn!("TreeCache: cannot read {path}: {e}; left out of the cache");
                 st.pending -= 1;
+                if let Read::Data(_) = read {
+                    st.events.fill(&path, Vec::new());
+                }
             }
         }
     }
@@ -357,18 +362,18 @@ impl<H: Handler> Inner<H> {
 
     fn got_data(&self, st: &mut State, path: &str, data: Option<&Bytes>, stat: Stat) {
         if path != self.root && !st.store.contains(parent(path)) {
+            st.events.fill(path, Vec::new());
             return; // its parent left the cache: not part of the tree any more
         }
+        let mut evs = Vec::new();
         if st.store.stat(path).is_some_and(|old| old.czxid != stat.czxid) {
             // Deleted and created again between two reads: a new node, with new children.
-            let gone = st.store.remove(path);
-            st.events.extend(gone);
+            evs = st.store.remove(path);
             st.enqueue(Read::Children(path.to_owned(), true));
         }
         let empty = Bytes::new();
-        if let Some(ev) = st.store.put(path, data.unwrap_or(&empty), stat) {
-            st.events.push_back(ev);
-        }
+        evs.extend(st.store.put(path, data.unwrap_or(&empty), stat));
+        st.events.fill(path, evs);
     }
 
     fn got_children(&self, st: &mut State, path: &str, names: &[String], stat: Stat, all: bool) {
@@ -385,7 +390,12 @@ impl<H: Handler> Inner<H> {
         };
         load.sort_unstable();
         for name in load {
-            st.load(&join(path, &name));
+            let child = join(path, &name);
+            // Its event goes here, in the order of this reply, once its data comes; a
+            // child whose load is already under way is not read twice.
+            if st.events.reserve(&child) {
+                st.load(&child);
+            }
         }
     }
 
@@ -393,7 +403,7 @@ impl<H: Handler> Inner<H> {
     /// `exists` until it comes back.
     fn deleted(&self, st: &mut State, path: &str) {
         let gone = st.store.remove(path);
-        st.events.extend(gone);
+        st.events.fill(path, gone);
         if path == self.root {
             st.enqueue(Read::Exists(path.to_owned()));
         }
@@ -405,7 +415,7 @@ impl<H: Handler> Inner<H> {
         }
         st.initialized = true;
         st.store.compact();
-        st.events.push_back(CacheEvent::Initialized);
+        st.events.push(CacheEvent::Initialized);
         if let Some(r) = &st.start {
             let _ = r.set(());
         }
@@ -452,16 +462,16 @@ impl<H: Handler> Inner<H> {
                 return;
             }
             match t {
-                Transition::Suspended => st.events.push_back(CacheEvent::ConnectionSuspended),
+                Transition::Suspended => st.events.push(CacheEvent::ConnectionSuspended),
                 // The client set the watches again; the server fires those whose node
                 // changed meanwhile, and failed reads are retried.
-                Transition::Reconnected => st.events.push_back(CacheEvent::ConnectionReconnected),
+                Transition::Reconnected => st.events.push(CacheEvent::ConnectionReconnected),
                 Transition::Lost => {
-                    st.events.push_back(CacheEvent::ConnectionLost);
+                    st.events.push(CacheEvent::ConnectionLost);
                     st.new_generation();
                 }
                 Transition::NewSession => {
-                    st.events.push_back(CacheEvent::ConnectionReconnected);
+                    st.events.push(CacheEvent::ConnectionReconnected);
                     st.new_generation();
                     st.load(&self.root);
                 }
@@ -484,7 +494,7 @@ impl<H: Handler> Inner<H> {
                 if st.phase == Phase::Closed {
                     st.events.clear();
                 }
-                st.events.pop_front()
+                st.events.pop()
             };
             let Some(ev) = ev else { break };
             let listeners = self.listeners.borrow().clone();

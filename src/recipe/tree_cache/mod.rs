@@ -3,6 +3,7 @@
 //! paced watch removal of `close` in `unwatch.rs`.
 
 mod engine;
+mod queue;
 mod unwatch;
 
 use std::fmt;
