@@ -53,7 +53,11 @@ fn initial_load_of_a_nested_tree_reports_every_node_then_initialized() {
     let (cache, events) = started(&zk, "/app");
     assert!(cache.is_initialized());
     let log = drain(&events);
-    assert_eq!(log.last().map(String::as_str), Some("initialized"), "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("initialized"),
+        "{log:?}"
+    );
     let mut added: Vec<&str> = log[..log.len() - 1].iter().map(String::as_str).collect();
     // A parent is always reported before its children.
     let pos = |p: &str| added.iter().position(|e| *e == p).unwrap();
@@ -61,7 +65,14 @@ fn initial_load_of_a_nested_tree_reports_every_node_then_initialized() {
     added.sort();
     assert_eq!(
         added,
-        ["+/app", "+/app/a", "+/app/a/x", "+/app/a/x/deep", "+/app/b", "+/app/null"]
+        [
+            "+/app",
+            "+/app/a",
+            "+/app/a/x",
+            "+/app/a/x/deep",
+            "+/app/b",
+            "+/app/null"
+        ]
     );
     assert_eq!(cache.len(), 6);
     assert!(!cache.is_empty());
@@ -74,7 +85,10 @@ fn initial_load_of_a_nested_tree_reports_every_node_then_initialized() {
     assert_eq!(a.stat, zk.exists("/app/a", None).unwrap().unwrap());
     assert_eq!(&cache.get_data("/app/null").unwrap().data[..], b"");
     assert_eq!(cache.get_children("/app").unwrap(), ["a", "b", "null"]);
-    assert_eq!(cache.get_children("/app/a/x/deep").unwrap(), Vec::<String>::new());
+    assert_eq!(
+        cache.get_children("/app/a/x/deep").unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(cache.get_data("/app-sibling"), None, "outside the tree");
     assert_eq!(cache.get_children("/app-sibling"), None);
     assert_eq!(cache.get_data("/nope"), None);
@@ -92,7 +106,10 @@ fn an_empty_root_and_the_server_root() {
 
     // "/" works too (with /zookeeper and its children).
     let (root, _) = started(&zk, "/");
-    assert!(root.get_children("/").unwrap().contains(&"zookeeper".to_string()));
+    assert!(root
+        .get_children("/")
+        .unwrap()
+        .contains(&"zookeeper".to_string()));
     assert!(mirrors(&root, &zk));
 }
 
@@ -103,7 +120,11 @@ fn a_missing_root_is_not_created_and_is_followed_once_it_appears() {
     let (cache, events) = started(&zk, "/later");
     assert_eq!(drain(&events), ["initialized"], "initialized with nothing");
     assert!(cache.is_empty());
-    assert_eq!(zk.exists("/later", None).unwrap(), None, "the cache wrote nothing");
+    assert_eq!(
+        zk.exists("/later", None).unwrap(),
+        None,
+        "the cache wrote nothing"
+    );
 
     mk(&zk, "/later", "v");
     mk(&zk, "/later/child", "c");
@@ -131,14 +152,20 @@ fn add_update_remove_events_and_no_update_on_a_child_only_change() {
 
     mk(&zk, "/r/a", "1");
     wait_for(&zk, "the add", || cache.len() == 2);
-    assert_eq!(drain(&events), ["+/r/a"], "no NODE_UPDATED for /r: only its children changed");
+    assert_eq!(
+        drain(&events),
+        ["+/r/a"],
+        "no NODE_UPDATED for /r: only its children changed"
+    );
     // The parent's stat still follows its children (from the children read).
     wait_for(&zk, "the parent's stat", || {
         cache.get_data("/r").unwrap().stat == zk.exists("/r", None).unwrap().unwrap()
     });
 
     zk.set("/r/a", b"2", None).unwrap();
-    wait_for(&zk, "the update", || &cache.get_data("/r/a").unwrap().data[..] == b"2");
+    wait_for(&zk, "the update", || {
+        &cache.get_data("/r/a").unwrap().data[..] == b"2"
+    });
     assert_eq!(drain(&events), ["~/r/a=2"]);
 
     // The same data again is a change too (mzxid moves); a child of /r/a is not.
@@ -189,7 +216,8 @@ fn events_come_in_server_order_under_many_quick_changes() {
             .rawlink(|r| assert!(r.successful()));
         track(zk.set_async(&child, format!("{i}!"), None));
         if i % 2 == 0 {
-            zk.delete_async(&child, None).rawlink(|r| assert!(r.successful()));
+            zk.delete_async(&child, None)
+                .rawlink(|r| assert!(r.successful()));
         }
     }
     wait_for(&zk, "the writes", || done.get() == 2 * N);
@@ -221,12 +249,20 @@ fn close_removes_every_watch_client_and_server_side_and_the_listener() {
         mk(&zk, &format!("/c/{i}"), "x");
         mk(&zk, &format!("/c/{i}/leaf"), "y");
     }
-    let before = (zk.watch_count(), zk.listener_count(), server_watches(&server));
+    let before = (
+        zk.watch_count(),
+        zk.listener_count(),
+        server_watches(&server),
+    );
     let (cache, events) = started(&zk, "/c");
     assert!(zk.watch_count() > before.0);
     assert_eq!(zk.listener_count(), before.1 + 1);
     // `wchs` totals the data watches (the child watches are kept apart): one per node.
-    assert_eq!(server_watches(&server), before.2 + 41, "a data watch per node");
+    assert_eq!(
+        server_watches(&server),
+        before.2 + 41,
+        "a data watch per node"
+    );
 
     cache.close();
     cache.close(); // idempotent
@@ -234,7 +270,11 @@ fn close_removes_every_watch_client_and_server_side_and_the_listener() {
         zk.watch_count() == before.0 && zk.pending_requests() == 0
     });
     assert_eq!(zk.listener_count(), before.1);
-    assert_eq!(server_watches(&server), before.2, "the server's watches are gone too");
+    assert_eq!(
+        server_watches(&server),
+        before.2,
+        "the server's watches are gone too"
+    );
     assert!(cache.is_empty(), "a closed cache is empty");
     drain(&events);
     zk.set("/c/0", b"changed", None).unwrap();
@@ -251,7 +291,11 @@ fn a_thousand_start_close_cycles_leave_nothing_behind() {
     mk(&zk, "/cyc", "");
     mk(&zk, "/cyc/a", "1");
     mk(&zk, "/cyc/a/b", "2");
-    let before = (zk.watch_count(), zk.listener_count(), server_watches(&server));
+    let before = (
+        zk.watch_count(),
+        zk.listener_count(),
+        server_watches(&server),
+    );
     for i in 0..1000 {
         let cache = TreeCache::new(&zk, "/cyc").unwrap();
         if i % 2 == 0 {
@@ -260,7 +304,7 @@ fn a_thousand_start_close_cycles_leave_nothing_behind() {
         } else {
             // Closed while its reads are in flight: their replies register watches
             // after the removal, which must be taken off too.
-            let _ = cache.start_async();
+            drop(cache.start_async());
         }
         cache.close();
     }
@@ -317,8 +361,14 @@ fn listeners_may_read_the_cache_call_the_client_and_close_it() {
         if let CacheEvent::NodeAdded(n) = ev {
             // A read of the cache and a blocking call of the client (nested loop).
             let data = c.get_data(&n.path).map(|d| d.data);
-            let exists = z.upgrade().unwrap().exists(&n.path, None).unwrap().is_some();
-            s.borrow_mut().push((n.path.clone(), data.is_some(), exists));
+            let exists = z
+                .upgrade()
+                .unwrap()
+                .exists(&n.path, None)
+                .unwrap()
+                .is_some();
+            s.borrow_mut()
+                .push((n.path.clone(), data.is_some(), exists));
             if n.path == "/l/stop" {
                 c.close();
             }
@@ -382,8 +432,8 @@ fn driven_by_poll_once_with_async_calls_only() {
     started.get_nowait().unwrap();
     assert_eq!(drain(&events), ["+/p", "initialized"]);
 
-    let _ = zk.create_async("/p/c", b"2", CreateMode::Persistent);
-    let _ = zk.set_async("/p", b"3", None);
+    drop(zk.create_async("/p/c", b"2", CreateMode::Persistent));
+    drop(zk.set_async("/p", b"3", None));
     poll_until(&zk, "the changes", || events.borrow().len() == 2);
     assert_eq!(drain(&events), ["+/p/c", "~/p=3"]);
     cache.close();
@@ -416,7 +466,10 @@ impl Host {
             let wait = self.zk.next_timeout().map_or(own, |t| t.min(own));
             self.poll.poll(&mut self.events, Some(wait)).unwrap();
             for ev in self.events.iter() {
-                assert!(self.zk.handle_event(ev), "the host has no sockets of its own");
+                assert!(
+                    self.zk.handle_event(ev),
+                    "the host has no sockets of its own"
+                );
             }
             self.zk.run_pending().unwrap();
         }
@@ -448,7 +501,7 @@ fn embedded_in_a_hosts_poll_start_async_works_and_blocking_start_is_refused() {
     let started = cache.start_async();
     host.run_until("initialized", || started.ready());
     assert_eq!(drain(&events), ["+/e", "initialized"]);
-    let _ = zk.create_async("/e/c", b"2", CreateMode::Persistent);
+    drop(zk.create_async("/e/c", b"2", CreateMode::Persistent));
     host.run_until("the add", || cache.len() == 2);
     assert_eq!(drain(&events), ["+/e/c"]);
     cache.close();

@@ -98,8 +98,15 @@ fn a_blip_on_the_same_session_reports_only_what_changed_meanwhile() {
     wait_for(&zk, "every change", || events.borrow().len() >= 6);
     assert_eq!(zk.client_id().unwrap().0, session, "the same session");
     let log = drain(&events);
-    assert_eq!(connection_events(&log), ["suspended", "reconnected"], "{log:?}");
-    assert_eq!(log[1], "reconnected", "the changes come after the reconnect: {log:?}");
+    assert_eq!(
+        connection_events(&log),
+        ["suspended", "reconnected"],
+        "{log:?}"
+    );
+    assert_eq!(
+        log[1], "reconnected",
+        "the changes come after the reconnect: {log:?}"
+    );
     assert_eq!(sorted_nodes(&log), CHANGES, "{log:?}");
 
     // The watches are in place again: a later change is seen.
@@ -131,7 +138,9 @@ fn random_cuts_while_a_writer_changes_the_tree() {
         let b = format!("{a}/m{}", rng.below(3));
         let path = if rng.chance(60) { a } else { b };
         let _ = match rng.below(3) {
-            0 => writer.create(&path, i.to_string(), CreateMode::Persistent).map(|_| ()),
+            0 => writer
+                .create(&path, i.to_string(), CreateMode::Persistent)
+                .map(|_| ()),
             1 => writer.set(&path, i.to_string(), None).map(|_| ()),
             _ => writer.delete(&path, None),
         };
@@ -145,7 +154,10 @@ fn random_cuts_while_a_writer_changes_the_tree() {
     let log: Vec<CacheEvent> = events.borrow().clone();
     assert_no_duplicates(&log, &["/f"]);
     assert!(log.contains(&CacheEvent::ConnectionSuspended));
-    assert!(!log.contains(&CacheEvent::ConnectionLost), "the session survived");
+    assert!(
+        !log.contains(&CacheEvent::ConnectionLost),
+        "the session survived"
+    );
 
     // Replaying the events on the first tree gives the last one.
     let mut replay = std::collections::BTreeMap::new();
@@ -179,7 +191,11 @@ fn a_server_restart() {
     wait_mirror(&zk, &cache);
     wait_for(&zk, "every change", || events.borrow().len() >= 6);
     let log = drain(&events);
-    assert_eq!(connection_events(&log), ["suspended", "reconnected"], "{log:?}");
+    assert_eq!(
+        connection_events(&log),
+        ["suspended", "reconnected"],
+        "{log:?}"
+    );
     assert_eq!(sorted_nodes(&log), CHANGES, "{log:?}");
 }
 
@@ -200,15 +216,27 @@ fn session_expiry_reports_lost_then_exactly_the_differences() {
     wait_for(&zk, "the new session's load", || {
         events.borrow().contains(&CacheEvent::ConnectionReconnected) && mirrors(&cache, &writer)
     });
-    wait_for(&zk, "every change", || sorted_nodes(&drain_peek(&events)).len() == 4);
+    wait_for(&zk, "every change", || {
+        sorted_nodes(&drain_peek(&events)).len() == 4
+    });
     let log = drain(&events);
     let conn = connection_events(&log);
     assert_eq!(conn.last(), Some(&"reconnected"), "{log:?}");
     assert!(conn.contains(&"lost"), "{log:?}");
     let lost = log.iter().position(|e| e == "lost").unwrap();
-    assert!(log[..lost].iter().all(|e| !e.starts_with(['+', '-', '~'])), "{log:?}");
-    assert_eq!(sorted_nodes(&log), CHANGES, "exactly the differences: {log:?}");
-    assert!(!log.contains(&"initialized".to_string()), "initialized once only");
+    assert!(
+        log[..lost].iter().all(|e| !e.starts_with(['+', '-', '~'])),
+        "{log:?}"
+    );
+    assert_eq!(
+        sorted_nodes(&log),
+        CHANGES,
+        "exactly the differences: {log:?}"
+    );
+    assert!(
+        !log.contains(&"initialized".to_string()),
+        "initialized once only"
+    );
 
     // Watched again on the new session, with no watcher left over from the old one.
     wait_for(&zk, "the watches", || zk.watch_count() == 2 * cache.len());
@@ -240,7 +268,9 @@ fn a_new_session_with_nothing_changed_reports_no_node_event() {
     });
     let log = drain(&events);
     assert_eq!(
-        log.iter().filter(|e| e.starts_with(['+', '-', '~'])).collect::<Vec<_>>(),
+        log.iter()
+            .filter(|e| e.starts_with(['+', '-', '~']))
+            .collect::<Vec<_>>(),
         ["~/f/same=s2"],
         "{log:?}"
     );
@@ -274,8 +304,13 @@ fn a_three_node_ensemble_losing_the_clients_server() {
         zk.connected() && zk.current_server().as_deref() != Some(on.as_str())
     });
     wait_mirror(&zk, &cache);
-    wait_for(&zk, "every change", || sorted_nodes(&drain_peek(&events)).len() == 4);
+    wait_for(&zk, "every change", || {
+        sorted_nodes(&drain_peek(&events)).len() == 4
+    });
     let log = drain(&events);
     assert_eq!(sorted_nodes(&log), CHANGES, "{log:?}");
-    assert!(!log.contains(&"lost".to_string()), "the session moved: {log:?}");
+    assert!(
+        !log.contains(&"lost".to_string()),
+        "the session moved: {log:?}"
+    );
 }

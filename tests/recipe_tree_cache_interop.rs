@@ -70,7 +70,10 @@ fn kazoo_writes_and_our_cache_mirrors_it() {
         *done.borrow_mut() = st;
         st.is_some()
     });
-    assert!(done.into_inner().unwrap().success(), "the kazoo script failed");
+    assert!(
+        done.into_inner().unwrap().success(),
+        "the kazoo script failed"
+    );
     wait_mirror(&zk, &cache);
     assert_eq!(cache.len(), 1 + 7 * 4 + 1);
     assert_eq!(&cache.get_data("/kz/n0").unwrap().data[..], b"updated");
@@ -136,7 +139,8 @@ fn kazoos_tree_cache_sees_what_our_client_writes() {
     zk.set("/ours/a", b"1b", None).unwrap();
     mk(&zk, "/ours/gone", "");
     zk.delete("/ours/gone", None).unwrap();
-    zk.create("/ours/done", b"d", CreateMode::Persistent).unwrap();
+    zk.create("/ours/done", b"d", CreateMode::Persistent)
+        .unwrap();
 
     line.clear();
     out.read_line(&mut line).unwrap();

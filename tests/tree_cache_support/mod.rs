@@ -109,13 +109,19 @@ pub fn cache_tree<H: Handler>(cache: &TreeCache<H>) -> ServerTree {
         };
         assert_eq!(node.path, p, "the node's path");
         out.insert(p.clone(), (node.data, node.stat.mzxid));
-        let names = cache.get_children(&p).expect("a cached node has a child list");
+        let names = cache
+            .get_children(&p)
+            .expect("a cached node has a child list");
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted, "children are sorted");
         todo.extend(names.iter().map(|n| join(&p, n)));
     }
-    assert_eq!(out.len(), cache.len(), "every cached node is reachable from the root");
+    assert_eq!(
+        out.len(),
+        cache.len(),
+        "every cached node is reachable from the root"
+    );
     out
 }
 
@@ -152,12 +158,21 @@ pub fn assert_no_duplicates(events: &[CacheEvent], initially: &[&str]) {
                     .get_mut(&n.path)
                     .unwrap_or_else(|| panic!("updated while absent: {}", n.path));
                 if let Some(m) = *last {
-                    assert!(n.stat.mzxid > m, "update not forward: {} {m} -> {}", n.path, n.stat.mzxid);
+                    assert!(
+                        n.stat.mzxid > m,
+                        "update not forward: {} {m} -> {}",
+                        n.path,
+                        n.stat.mzxid
+                    );
                 }
                 *last = Some(n.stat.mzxid);
             }
             CacheEvent::NodeRemoved(n) => {
-                assert!(present.remove(&n.path).is_some(), "removed while absent: {}", n.path);
+                assert!(
+                    present.remove(&n.path).is_some(),
+                    "removed while absent: {}",
+                    n.path
+                );
             }
             _ => {}
         }

@@ -339,7 +339,9 @@ impl<H: Handler> Inner<H> {
                     }
                 });
             }
-            Failure::Park => log::debug!("TreeCache: reading {path} failed ({e}); waiting for a session"),
+            Failure::Park => {
+                log::debug!("TreeCache: reading {path} failed ({e}); waiting for a session")
+            }
             Failure::Skip => {
                 log::warn!("TreeCache: cannot read {path}: {e}; left out of the cache");
                 st.pending -= 1;
@@ -366,7 +368,11 @@ impl<H: Handler> Inner<H> {
             return; // its parent left the cache: not part of the tree any more
         }
         let mut evs = Vec::new();
-        if st.store.stat(path).is_some_and(|old| old.czxid != stat.czxid) {
+        if st
+            .store
+            .stat(path)
+            .is_some_and(|old| old.czxid != stat.czxid)
+        {
             // Deleted and created again between two reads: a new node, with new children.
             evs = st.store.remove(path);
             st.enqueue(Read::Children(path.to_owned(), true));
@@ -517,7 +523,11 @@ impl<H: Handler> Inner<H> {
             st.new_generation();
             st.events.clear();
             let store = std::mem::take(&mut st.store);
-            let mut paths = if was_running { store.subtree(&self.root) } else { Vec::new() };
+            let mut paths = if was_running {
+                store.subtree(&self.root)
+            } else {
+                Vec::new()
+            };
             if was_running && !store.contains(&self.root) {
                 paths.push(self.root.clone()); // its exists watch
             }
