@@ -507,3 +507,42 @@ fn embedded_in_a_hosts_poll_start_async_works_and_blocking_start_is_refused() {
     cache.close();
     host.run_until("the removals", || zk.watch_count() == 0);
 }
+
+/// Creates `/big` with `parents` children of `kids` children each, pipelined in batches.
+fn make_big_tree(zk: &Client, parents: usize, kids: usize) {
+    mk(zk, "/big", "");
+    let mut batch = Vec::new();
+    for i in 0..parents {
+        let p = format!("/big/n{i}");
+        batch.push(zk.create_async(&p, b"p", CreateMode::Persistent));
+        for j in 0..kids {
+            batch.push(zk.create_async(&format!("{p}/m{j}"), b"k", CreateMode::Persistent));
+        }
+        if batch.len() >= 1000 || i + 1 == parents {
+            for r in batch.drain(..) {
+                r.get(true, Some(LONG)).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_large_tree_loads_with_at_most_a_thousand_reads_in_flight() {
+    let server = ZkServer::start().unwrap();
+    let zk = client(&server);
+    // 12 101 nodes, 24 202 reads: unbounded, they would pass the client's queue limit.
+    make_big_tree(&zk, 100, 120);
+    let cache = TreeCache::new(&zk, "/big").unwrap();
+    let most = Rc::new(Cell::new(0));
+    let (m, z) = (most.clone(), zk.downgrade());
+    cache.listen(move |_| {
+        let pending = z.upgrade().unwrap().pending_requests();
+        m.set(m.get().max(pending));
+    });
+    cache.start(Some(LONG)).unwrap();
+    assert_eq!(cache.len(), 1 + 100 * 121);
+    assert!(most.get() > 100, "pipelined: {} reads in flight at most", most.get());
+    assert!(most.get() <= 1000, "bounded: {} reads in flight", most.get());
+    assert_eq!(zk.watch_count(), 2 * cache.len());
+    assert!(mirrors(&cache, &zk));
+}
