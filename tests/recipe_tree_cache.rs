@@ -541,8 +541,37 @@ fn a_large_tree_loads_with_at_most_a_thousand_reads_in_flight() {
     });
     cache.start(Some(LONG)).unwrap();
     assert_eq!(cache.len(), 1 + 100 * 121);
-    assert!(most.get() > 100, "pipelined: {} reads in flight at most", most.get());
-    assert!(most.get() <= 1000, "bounded: {} reads in flight", most.get());
+    assert!(
+        most.get() > 100,
+        "pipelined: {} reads in flight at most",
+        most.get()
+    );
+    assert!(
+        most.get() <= 1000,
+        "bounded: {} reads in flight",
+        most.get()
+    );
     assert_eq!(zk.watch_count(), 2 * cache.len());
+    assert!(mirrors(&cache, &zk));
+}
+
+#[test]
+fn a_cache_started_before_its_client_loads_once_the_client_connects() {
+    let server = ZkServer::start().unwrap();
+    let writer = client(&server);
+    mk(&writer, "/early", "e");
+    let zk = Client::new(&server.connect_string()).unwrap();
+    let cache = TreeCache::new(&zk, "/early").unwrap();
+    let events = record(&cache);
+    let started = cache.start_async();
+    zk.start(Some(LONG)).unwrap();
+    started.get(true, Some(LONG)).unwrap();
+    let log = drain(&events);
+    assert_eq!(log.iter().filter(|e| *e == "+/early").count(), 1, "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("initialized"),
+        "{log:?}"
+    );
     assert!(mirrors(&cache, &zk));
 }

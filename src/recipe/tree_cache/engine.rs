@@ -324,6 +324,12 @@ impl<H: Handler> Inner<H> {
 
     fn failed(self: &Rc<Self>, st: &mut State, read: &Read, e: &Error) {
         let path = read.path().to_owned();
+        if let Read::Data(_) = read {
+            // A new node's place in the event queue is given up: waiting for a retry would
+            // hold back every later event (ConnectionSuspended too). Its event comes when
+            // the data does.
+            st.events.fill(&path, Vec::new());
+        }
         match classify(e) {
             Failure::Retry => {
                 log::debug!("TreeCache: reading {path} failed ({e}); retrying");
@@ -345,9 +351,6 @@ impl<H: Handler> Inner<H> {
             Failure::Skip => {
                 log::warn!("TreeCache: cannot read {path}: {e}; left out of the cache");
                 st.pending -= 1;
-                if let Read::Data(_) = read {
-                    st.events.fill(&path, Vec::new());
-                }
             }
         }
     }
@@ -511,7 +514,7 @@ impl<H: Handler> Inner<H> {
     }
 
     /// Stops for good: no more reads or events; the watcher leaves every path, the
-    /// listener and the retry timer go. Idempotent.
+    /// state listener, the retry timer and the user's listeners go. Idempotent.
     pub(super) fn close(&self) {
         let paths = {
             let mut st = self.st.borrow_mut();
@@ -540,5 +543,8 @@ impl<H: Handler> Inner<H> {
         };
         self.base.stop();
         self.unwatch.remove(paths, WatcherType::Any);
+        // Listeners go too: one that holds a handle of the cache no longer keeps it alive.
+        let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
+        drop(listeners);
     }
 }

@@ -119,7 +119,9 @@ impl<H: Handler> TreeCache<H> {
 
     /// Adds a listener (kazoo's `listen`); several may be added, each hears every event
     /// from now on, in order. A listener runs on the loop with nothing of the cache
-    /// borrowed: it may read the cache, call the client, or close the cache.
+    /// borrowed: it may read the cache, call the client, or close the cache. A listener
+    /// that holds a clone of the cache keeps it running until [`close`](Self::close)
+    /// (which drops the listeners).
     pub fn listen<F: Fn(&CacheEvent) + 'static>(&self, f: F) {
         Rc::make_mut(&mut *self.inner().listeners.borrow_mut()).push(Rc::new(f));
     }

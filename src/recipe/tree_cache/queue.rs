@@ -4,7 +4,8 @@
 //! place in the queue then ([`EventQueue::reserve`]), and is filled in when its data reply
 //! comes ([`EventQueue::fill`]). Events behind a place still waiting are held back, so a
 //! node created before another node's update is reported before it, even though its data
-//! came later.
+//! came later. A place whose read fails is given up (the events behind it go on), and the
+//! node's event comes when its data does.
 
 use std::collections::{HashMap, VecDeque};
 
