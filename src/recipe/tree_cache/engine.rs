@@ -423,7 +423,10 @@ impl<H: Handler> Inner<H> {
             return;
         }
         st.initialized = true;
+        // The load's peaks (queued reads, reserved places) are not kept.
         st.store.compact();
+        st.queue.shrink_to_fit();
+        st.events.shrink_to_fit();
         st.events.push(CacheEvent::Initialized);
         if let Some(r) = &st.start {
             let _ = r.set(());

@@ -73,6 +73,12 @@ impl EventQueue {
         }
     }
 
+    /// Gives back the memory of a peak (after the initial load).
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.slots.shrink_to_fit();
+        self.reserved.shrink_to_fit();
+    }
+
     pub(super) fn clear(&mut self) {
         self.slots.clear();
         self.reserved.clear();
