@@ -564,3 +564,29 @@ impl<H: Handler> Inner<H> {
         drop(listeners);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorCode, ZkError};
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent("/a"), "/");
+        assert_eq!(parent("/a/b"), "/a");
+        assert_eq!(parent("/a/b/c"), "/a/b");
+    }
+
+    #[test]
+    fn failures_are_retried_parked_or_skipped() {
+        assert!(matches!(classify(&Error::ConnectionLoss), Failure::Retry));
+        assert!(matches!(
+            classify(&Error::QueueFull { limit: 1 }),
+            Failure::Retry
+        ));
+        assert!(matches!(classify(&Error::SessionExpired), Failure::Park));
+        assert!(matches!(classify(&Error::ConnectionClosed), Failure::Park));
+        let no_auth = Error::ZooKeeper(ZkError::new(ErrorCode::NoAuth, "/a"));
+        assert!(matches!(classify(&no_auth), Failure::Skip));
+    }
+}
