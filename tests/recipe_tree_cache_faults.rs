@@ -359,3 +359,34 @@ fn a_cut_during_the_initial_load_retries_the_failed_reads_promptly() {
     assert_eq!(cache.len(), 1 + 40 * 51);
     assert!(mirrors(&cache, &writer));
 }
+
+#[test]
+fn closing_while_disconnected_removes_the_watches_here_and_they_are_not_set_again() {
+    let server = ZkServer::start().unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let writer = client_on(&server.connect_string(), None);
+    make_tree(&writer);
+    let before = server_watches(&server);
+    let zk = client_on(&proxy.connect_string(), None);
+    let listeners = zk.listener_count();
+    let (cache, events) = cache_on(&zk, "/f");
+    assert_eq!(server_watches(&server), before + 5);
+
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait_for(&zk, "suspended", || {
+        events.borrow().contains(&CacheEvent::ConnectionSuspended)
+    });
+    cache.close();
+    wait_for(&zk, "the local removals", || zk.watch_count() == 0);
+    assert_eq!(zk.listener_count(), listeners);
+    proxy.set_refusing(false);
+    wait_for(&zk, "the reconnect", || zk.connected());
+    zk.sync("/f").unwrap();
+    assert_eq!(
+        server_watches(&server),
+        before,
+        "no watch set again on the server"
+    );
+    assert_eq!(zk.watch_count(), 0);
+}
