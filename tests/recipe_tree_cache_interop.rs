@@ -83,7 +83,7 @@ fn kazoo_writes_and_our_cache_mirrors_it() {
 }
 
 /// kazoo's TreeCache on `/ours`: prints `ready` once initialized, then, once it holds
-/// `/ours/done`, its content and the node events it heard, as JSON.
+/// `/ours/done` and the server's tree, its content and the node events it heard, as JSON.
 const KAZOO_CACHE: &str = r#"
 import sys, json, threading
 from kazoo.client import KazooClient
