@@ -26,9 +26,14 @@
 //! kazoo's `TreeCache`, an initial load pipelined (a node's children are listed only when
 //! its stat says it has some), events and replies applied in the order the server sent
 //! them, and after every reconnect a full re-read that reports exactly the differences.
-
-// TODO(#12): drop once the recipes use all of the engine.
-#![allow(dead_code)]
+//!
+//! **[`TreeCache`]** (kazoo's port of Curator's): a subtree in memory, one data watch and
+//! one child watch per node, events ([`CacheEvent`]) in the order the server sent the
+//! changes, a pipelined initial load (at most 1 000 reads in flight), a root that need not
+//! exist (it is watched until it appears; the cache never writes). On a session loss it
+//! keeps what it has, and on the new session reads the tree again and reports exactly the
+//! differences. `close` (or dropping the last handle) removes every watch it left, on the
+//! server too.
 
 mod base;
 mod cache_event;
@@ -38,6 +43,7 @@ mod one_watch;
 mod patient;
 mod recursive_cache;
 mod store;
+mod tree_cache;
 
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
@@ -45,3 +51,4 @@ pub use data_watch::{DataWatch, NodeValue};
 pub use one_watch::{Flow, WatchEnd};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use recursive_cache::RecursiveCache;
+pub use tree_cache::TreeCache;
