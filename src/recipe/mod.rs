@@ -34,7 +34,35 @@
 //! keeps what it has, and on the new session reads the tree again and reports exactly the
 //! differences. `close` (or dropping the last handle) removes every watch it left, on the
 //! server too.
-
+//!
+//! ## For a kazoo user
+//!
+//! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
+//! |---|---|
+//! | `DataWatch(client, path, func)`; `func` returns `False` to stop | [`DataWatch::start`] (blocking until the first call) or [`DataWatch::start_async`]; the callback returns [`Flow::Stop`] |
+//! | `ChildrenWatch(client, path, func, send_event=True)` | [`ChildrenWatch`]: the event is always passed; the node's deletion ends the watch and says so ([`WatchEnd::NodeDeleted`]) where kazoo stops silently |
+//! | `PatientChildrenWatch(client, path, time_boundary).start()` | [`PatientChildrenWatch`]: a [`Settled`] result with `next_change` |
+//! | `TreeCache(client, path)`, `listen`, `start`, `close`, `get_data`, `get_children`, `TreeEvent` | [`TreeCache`] with the same members; [`CacheEvent`]; the root is not created |
+//! | (none; Curator 5's `CuratorCache`) | [`RecursiveCache`]: the same API on one persistent recursive watch |
+//!
+//! ## Faults, and what each recipe does on LOST
+//!
+//! Every recipe holds the client weakly (a running recipe never keeps a session open), has
+//! one state listener, and retries a failed read with backoff (100 ms doubling to 10 s) or
+//! at the next reconnect. While the connection is down (SUSPENDED) it keeps what it has.
+//!
+//! | recipe | back on the same session | on LOST (session expired) | then, on a new session |
+//! |---|---|---|---|
+//! | [`DataWatch`] | the client re-set its watch (the server fires it if the node changed); a read after a reconnect calls only if `mzxid` moved | no call; keeps its last value | reads again; one call if the node changed (data, created, deleted), none otherwise |
+//! | [`ChildrenWatch`] | as `DataWatch`, on the child list | no call; keeps its last list | reads again; one call if the children differ; ends with [`WatchEnd::NodeDeleted`] if the node is gone |
+//! | [`PatientChildrenWatch`] | re-reads; a difference restarts the wait (or fires `next_change` once settled) | the wait goes on | as on the same session |
+//! | [`TreeCache`] | `ConnectionSuspended`, `ConnectionReconnected`, then the changes the re-set watches report | `ConnectionLost`; keeps its nodes | `ConnectionReconnected`; reads and watches the whole tree again and reports exactly the differences |
+//! | [`RecursiveCache`] | `ConnectionSuspended`, `ConnectionReconnected`; the server does not replay missed changes to a persistent watch, so it re-reads the tree and reports exactly the differences | `ConnectionLost`; keeps its nodes | `ConnectionReconnected`; adds its watch again, re-reads, reports exactly the differences |
+//!
+//! If the client never connects again, a recipe stays idle until it is stopped or closed;
+//! once the last client handle is dropped it ends silently. Stopping or closing any recipe
+//! removes everything it registered: its watchers (on the server too, with
+//! `removeWatches`), its state listener and its timers.
 mod base;
 mod cache_event;
 mod children_watch;
