@@ -24,12 +24,15 @@
 //! | `transaction()`, `check`, `commit` | [`Client::transaction`]: a [`Transaction`] committed into [`OpResult`]s |
 //! | `ZnodeStat`, `kazoo.security` | [`Stat`]; [`Acl`], [`Id`], [`Perms`], [`make_digest_acl`] |
 //! | `create(..., ephemeral=True, sequence=True)` | [`CreateMode`] or [`CreateOptions`] |
+//! | `kazoo.recipe.watchers`, `kazoo.recipe.cache` | [`recipe`]: `DataWatch`, `ChildrenWatch`, `PatientChildrenWatch`, `TreeCache`, and `RecursiveCache` on one recursive watch |
 //!
 //! ## What is public
 //!
 //! Like mio, the crate keeps its modules private and re-exports what a user of the client
 //! needs at the root. Besides the root there are:
 //!
+//! - [`recipe`]: kazoo's recipes (the watches and tree caches so far), on the public client
+//!   API only, each working in all three driving modes;
 //! - [`handler`]: what an implementor of the [`Handler`] trait needs (its dyn-safe
 //!   `EventLoop`, `Scheduler`, sockets, callbacks, kazoo's event and lock objects), and the
 //!   loop under [`MioHandler`]: its `Reactor`, whose `handle_event`, `next_timeout` and
