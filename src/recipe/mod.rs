@@ -11,6 +11,14 @@
 //! the loop, and no callback ever waits. So every recipe works in the three ways the
 //! client is driven: blocking calls (the blocking conveniences run the loop until done),
 //! [`Client::poll_once`](crate::Client::poll_once), and embedded in a host's `mio::Poll`.
+//!
+//! **[`TreeCache`]** (kazoo's port of Curator's): a subtree in memory, one data watch and
+//! one child watch per node, events ([`CacheEvent`]) in the order the server sent the
+//! changes, a pipelined initial load (at most 1 000 reads in flight), a root that need not
+//! exist (it is watched until it appears; the cache never writes). On a session loss it
+//! keeps what it has, and on the new session reads the tree again and reports exactly the
+//! differences. `close` (or dropping the last handle) removes every watch it left, on the
+//! server too.
 
 // TODO(#12): drop once the recipes use all of the engine.
 #![allow(dead_code)]
@@ -18,5 +26,7 @@
 mod base;
 mod cache_event;
 mod store;
+mod tree_cache;
 
 pub use cache_event::{CacheEvent, CachedNode};
+pub use tree_cache::TreeCache;

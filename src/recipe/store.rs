@@ -157,6 +157,19 @@ impl NodeStore {
         }
     }
 
+    /// Takes `stat` as `path`'s stat if its `mzxid` is the cached one (a children read
+    /// carries the node's stat: its `cversion` and `numChildren` moved, its data did not);
+    /// a different `mzxid` is left to the data read that reports it. Whether it was taken.
+    pub(crate) fn refresh_stat(&mut self, path: &str, stat: Stat) -> bool {
+        match self.nodes.get_mut(path) {
+            Some(e) if e.stat.mzxid == stat.mzxid => {
+                e.stat = stat;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Removes `path` and everything under it: one [`CacheEvent::NodeRemoved`] per node,
     /// deepest first (children before their parent).
     pub(crate) fn remove(&mut self, path: &str) -> Vec<CacheEvent> {
