@@ -19,14 +19,22 @@
 //! keeps what it has, and on the new session reads the tree again and reports exactly the
 //! differences. `close` (or dropping the last handle) removes every watch it left, on the
 //! server too.
+//!
+//! **[`RecursiveCache`]** keeps a whole subtree in memory on ONE persistent recursive
+//! watch (ZooKeeper 3.6+, Curator 5's `CuratorCache` idea): the events and queries of
+//! kazoo's `TreeCache`, an initial load pipelined (a node's children are listed only when
+//! its stat says it has some), events and replies applied in the order the server sent
+//! them, and after every reconnect a full re-read that reports exactly the differences.
 
 // TODO(#12): drop once the recipes use all of the engine.
 #![allow(dead_code)]
 
 mod base;
 mod cache_event;
+mod recursive_cache;
 mod store;
 mod tree_cache;
 
 pub use cache_event::{CacheEvent, CachedNode};
+pub use recursive_cache::RecursiveCache;
 pub use tree_cache::TreeCache;
