@@ -90,11 +90,7 @@ impl Line {
         let n = self.nodes.max(1) as f64;
         let per = |v: f64| v / n;
         let (secs, p50, p99) = match self.workload {
-            "load" => (
-                self.runs.iter().copied().min_by(f64::total_cmp),
-                None,
-                None,
-            ),
+            "load" => (self.runs.iter().copied().min_by(f64::total_cmp), None, None),
             _ if self.runs.is_empty() => (None, None, None),
             _ => {
                 let (p50, p99) = percentiles(self.runs.clone());

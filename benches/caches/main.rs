@@ -251,13 +251,13 @@ fn split_list(s: &str) -> Vec<String> {
 
 /// Runs the benchmark; returns the JSON lines it printed.
 pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
-    if opts.kazoo == KazooMode::On && opts.wants("kazoo") && !kazoo::importable() {
+    if opts.kazoo == KazooMode::On && opts.wants("kazoo") && !kazoo_importable() {
         return Err("--kazoo on, but python3 cannot import kazoo".into());
     }
     let kazoo_on = match opts.kazoo {
         KazooMode::Off => false,
         KazooMode::On => true,
-        KazooMode::Auto => opts.wants("kazoo") && kazoo::importable(),
+        KazooMode::Auto => opts.wants("kazoo") && kazoo_importable(),
     };
     let zk = ZkServer::builder()
         .tick_time(2000)
@@ -279,7 +279,11 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Value>> {
             admin.ensure_path(&opts.prefix, None)?;
             tree.build(&admin)?;
             admin.stop()?;
-            eprintln!("bench: built {} ({n} nodes) in {:?}", tree.root, t0.elapsed());
+            eprintln!(
+                "bench: built {} ({n} nodes) in {:?}",
+                tree.root,
+                t0.elapsed()
+            );
         }
         let mut lines = tree_lines(&zk, &tree, opts, kazoo_on)?;
         set_ratios(&mut lines);

@@ -2,8 +2,8 @@
 //! from a change to the cache's event.
 
 use mio_zookeeper::proto::{Request, SetDataRequest};
+use mio_zookeeper::recipe::{CacheEvent, RecursiveCache, TreeCache};
 use mio_zookeeper::testing::RawConnection;
-use mio_zookeeper::recipe::CacheEvent;
 use mio_zookeeper::MioHandler;
 
 use super::*;
@@ -34,18 +34,48 @@ trait Cache {
 }
 
 /// Opens a cache of `kind` on `path`, with `listener`; `Err(None)` when this build has no
-/// such cache.
+/// such cache (kept for a build of the bench against a branch that lacks one).
 fn open(
     kind: CacheKind,
     zk: &Client,
     path: &str,
     listener: impl Fn(&CacheEvent) + 'static,
 ) -> std::result::Result<Box<dyn Cache>, Option<Box<dyn StdError>>> {
-    let _ = (zk, path, listener);
-    match kind {
-        CacheKind::Recursive | CacheKind::Tree => Err(None),
-    }
+    let cache: Box<dyn Cache> = match kind {
+        CacheKind::Recursive => {
+            let c = RecursiveCache::new(zk, path).map_err(|e| Some(e.into()))?;
+            c.listen(listener);
+            Box::new(c)
+        }
+        CacheKind::Tree => {
+            let c = TreeCache::new(zk, path).map_err(|e| Some(e.into()))?;
+            c.listen(listener);
+            Box::new(c)
+        }
+    };
+    Ok(cache)
 }
+
+/// Both caches have the same API; the bench calls it through [`Cache`].
+macro_rules! impl_cache {
+    ($($t:ident),*) => {$(
+        impl Cache for $t<MioHandler> {
+            fn start(
+                &self,
+                timeout: Option<Duration>,
+            ) -> std::result::Result<(), mio_zookeeper::Error> {
+                $t::start(self, timeout)
+            }
+            fn close(&self) {
+                $t::close(self)
+            }
+            fn len(&self) -> usize {
+                $t::len(self)
+            }
+        }
+    )*};
+}
+impl_cache!(RecursiveCache, TreeCache);
 
 /// What the listener saw: the node whose update is awaited, and when it came.
 #[derive(Default)]
@@ -117,12 +147,37 @@ impl CacheBench {
         Err("the client's loop never went idle".into())
     }
 
+    /// Settles after a cache's `close` until the client holds as many watchers as before
+    /// the load (`watches`) and the heap stays the same over a settling: a cache may take
+    /// its watches off a batch at a time, each batch sent when the one before is answered.
+    fn settle_after_close(&self, watches: usize) -> Result<()> {
+        let mut before = heap().live_bytes;
+        for _ in 0..100_000 {
+            self.settle()?;
+            let now = heap().live_bytes;
+            if now == before && self.zk.watch_count() <= watches {
+                return Ok(());
+            }
+            before = now;
+        }
+        Err("the client never settled after the cache's close".into())
+    }
+
     /// Loads `tree` with a new cache and closes it; times `new` + `start`. The last load
     /// (`last`) measures its memory and cost and the change-to-event latency.
-    pub(super) fn load(&mut self, zk: &ZkServer, tree: &Tree, changes: usize, last: bool) -> Result<Load> {
+    pub(super) fn load(
+        &mut self,
+        zk: &ZkServer,
+        tree: &Tree,
+        changes: usize,
+        last: bool,
+    ) -> Result<Load> {
         let n = tree.paths.len();
         self.settle()?;
+        // Allocated before measuring: the latencies' vector is the bench's, not the cache's.
+        let mut latency_us = Vec::with_capacity(if last { changes } else { 0 });
         let h0 = heap();
+        let watches0 = self.zk.watch_count();
         let packets0 = mntr(zk, "zk_packets_received");
         let io0 = self.zk.handler().reactor().io_stats();
         let t0 = Instant::now();
@@ -139,7 +194,9 @@ impl CacheBench {
         self.settle()?;
         let h1 = heap();
         if cache.len() != n {
-            return Err(format!("{}: {} nodes cached of {n}", self.kind.name(), cache.len()).into());
+            return Err(
+                format!("{}: {} nodes cached of {n}", self.kind.name(), cache.len()).into(),
+            );
         }
         let mut load = Load {
             secs,
@@ -148,7 +205,7 @@ impl CacheBench {
         if last {
             let server_watches = mntr(zk, "zk_watch_count");
             let client_watches = self.zk.watch_count();
-            load.latency_us = self.changes(zk, tree, changes)?;
+            self.changes(zk, tree, changes, &mut latency_us)?;
             load.cost = Some(LoadCost {
                 growth: h1.live_bytes - h0.live_bytes,
                 blocks: h1.live_blocks - h0.live_blocks,
@@ -163,22 +220,29 @@ impl CacheBench {
         }
         cache.close();
         drop(cache);
-        self.settle()?;
+        self.settle_after_close(watches0)?;
         let left = heap().live_bytes - h0.live_bytes;
         self.retained += left;
+        log_left(self.kind, n, left);
         if let Some(c) = &mut load.cost {
             c.left_after_close = left;
         }
+        load.latency_us = latency_us;
         Ok(load)
     }
 
     /// Sets the data of `count` nodes spread over `tree` one at a time, each timed until the
-    /// cache reports its `NodeUpdated`; returns the µs of each.
-    fn changes(&mut self, zk: &ZkServer, tree: &Tree, count: usize) -> Result<Vec<f64>> {
+    /// cache reports its `NodeUpdated`; pushes the µs of each to `us`.
+    fn changes(
+        &mut self,
+        zk: &ZkServer,
+        tree: &Tree,
+        count: usize,
+        us: &mut Vec<f64>,
+    ) -> Result<()> {
         let timeout_ms = i32::try_from(SESSION_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
         let mut raw = RawConnection::connect(zk.addr(), timeout_ms)?;
         let n = tree.paths.len();
-        let mut us = Vec::with_capacity(count);
         for k in 0..count {
             self.round += 1;
             let i = (k * 7919 + 1) % n;
@@ -194,7 +258,10 @@ impl CacheBench {
             raw.send(&req)?;
             let probe = Rc::clone(&self.probe);
             self.zk
-                .run_until(&|| probe.seen.get().is_some(), Some(Duration::from_secs(30)))
+                .run_until(
+                    &|| probe.seen.get().is_some(),
+                    Some(Duration::from_secs(30)),
+                )
                 .map_err(|e| format!("{}: no NodeUpdated for {path}: {e}", self.kind.name()))?;
             let seen = self.probe.seen.get().unwrap_or_else(Instant::now);
             us.push(seen.duration_since(t0).as_secs_f64() * 1e6);
@@ -205,12 +272,22 @@ impl CacheBench {
         }
         *self.probe.target.borrow_mut() = None;
         raw.close()?;
-        Ok(us)
+        Ok(())
     }
 
     pub(super) fn close(self) -> Result<()> {
         self.zk.stop()?;
         Ok(())
+    }
+}
+
+/// Reports on stderr what a load left live after its cache was closed (when `BENCH_CACHES_VERBOSE` is set).
+fn log_left(kind: CacheKind, n: usize, left: i64) {
+    if std::env::var_os("BENCH_CACHES_VERBOSE").is_some() {
+        eprintln!(
+            "bench: {} on {n} nodes: {left} bytes live after close",
+            kind.name()
+        );
     }
 }
 

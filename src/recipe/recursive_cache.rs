@@ -325,11 +325,7 @@ impl<H: Handler> Shared<H> {
         }
         let weak = Rc::downgrade(self);
         client
-            .add_watch_async(
-                &self.path,
-                AddWatchMode::PersistentRecursive,
-                &self.watcher,
-            )
+            .add_watch_async(&self.path, AddWatchMode::PersistentRecursive, &self.watcher)
             .rawlink(move |r| on_watch_added(&weak, r.get_nowait()));
     }
 
@@ -403,7 +399,11 @@ impl<H: Handler> Shared<H> {
                 Ok((data, stat)) => {
                     self.base.succeeded();
                     // Deleted and created again meanwhile: a different node.
-                    if st.store.stat(path).is_some_and(|old| old.czxid != stat.czxid) {
+                    if st
+                        .store
+                        .stat(path)
+                        .is_some_and(|old| old.czxid != stat.czxid)
+                    {
                         events.extend(st.store.remove(path));
                     }
                     let data = data.unwrap_or_default();
@@ -455,10 +455,18 @@ impl<H: Handler> Shared<H> {
 
     /// What follows every reply: a failure handled, more reads sent, INITIALIZED when the
     /// load is complete, the events reported.
-    fn after_reply(self: &Rc<Self>, path: &str, failed: Option<Error>, mut events: Vec<CacheEvent>) {
+    fn after_reply(
+        self: &Rc<Self>,
+        path: &str,
+        failed: Option<Error>,
+        mut events: Vec<CacheEvent>,
+    ) {
         if let Some(e) = failed {
             if e.is_no_auth() {
-                log::warn!("RecursiveCache {}: {path} not readable, left out: {e}", self.path);
+                log::warn!(
+                    "RecursiveCache {}: {path} not readable, left out: {e}",
+                    self.path
+                );
             } else {
                 log::debug!("RecursiveCache {}: reading {path} failed: {e}", self.path);
                 self.state.borrow_mut().dirty = true;

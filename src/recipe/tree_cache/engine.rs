@@ -337,7 +337,9 @@ impl<H: Handler> Inner<H> {
                     }
                 });
             }
-            Failure::Park => log::debug!("TreeCache: reading {path} failed ({e}); waiting for a session"),
+            Failure::Park => {
+                log::debug!("TreeCache: reading {path} failed ({e}); waiting for a session")
+            }
             Failure::Skip => {
                 log::warn!("TreeCache: cannot read {path}: {e}; left out of the cache");
                 st.pending -= 1;
@@ -359,7 +361,11 @@ impl<H: Handler> Inner<H> {
         if path != self.root && !st.store.contains(parent(path)) {
             return; // its parent left the cache: not part of the tree any more
         }
-        if st.store.stat(path).is_some_and(|old| old.czxid != stat.czxid) {
+        if st
+            .store
+            .stat(path)
+            .is_some_and(|old| old.czxid != stat.czxid)
+        {
             // Deleted and created again between two reads: a new node, with new children.
             let gone = st.store.remove(path);
             st.events.extend(gone);
@@ -507,7 +513,11 @@ impl<H: Handler> Inner<H> {
             st.new_generation();
             st.events.clear();
             let store = std::mem::take(&mut st.store);
-            let mut paths = if was_running { store.subtree(&self.root) } else { Vec::new() };
+            let mut paths = if was_running {
+                store.subtree(&self.root)
+            } else {
+                Vec::new()
+            };
             if was_running && !store.contains(&self.root) {
                 paths.push(self.root.clone()); // its exists watch
             }

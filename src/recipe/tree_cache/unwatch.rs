@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use crate::{Handler, WatcherType, Watcher, WeakClient, WhenOffline};
+use crate::{Handler, Watcher, WatcherType, WeakClient, WhenOffline};
 
 /// How many removals may wait for their answer at once (each is one or two requests).
 const MAX_IN_FLIGHT: usize = 500;
