@@ -16,6 +16,7 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 
+use super::queue::EventQueue;
 use super::unwatch::Unwatcher;
 use crate::recipe::base::{Base, Transition};
 use crate::recipe::store::{join, NodeStore};
@@ -90,8 +91,8 @@ pub(super) struct State {
     pending: usize,
     /// Failed reads waiting for the retry timer.
     retries: Vec<Read>,
-    /// Events not yet delivered, in the order they happened.
-    events: VecDeque<CacheEvent>,
+    /// Events not yet delivered, in the order the cache learned them.
+    events: EventQueue,
 }
 
 impl State {
@@ -106,7 +107,7 @@ impl State {
             in_flight: 0,
             pending: 0,
             retries: Vec::new(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
         }
     }
 
@@ -127,6 +128,7 @@ impl State {
         self.queue.clear();
         self.retries.clear();
         self.pending = 0;
+        self.events.release_all();
     }
 }
 
@@ -322,6 +324,12 @@ impl<H: Handler> Inner<H> {
 
     fn failed(self: &Rc<Self>, st: &mut State, read: &Read, e: &Error) {
         let path = read.path().to_owned();
+        if let Read::Data(_) = read {
+            // A new node's place in the event queue is given up: waiting for a retry would
+            // hold back every later event (ConnectionSuspended too). Its event comes when
+            // the data does.
+            st.events.fill(&path, Vec::new());
+        }
         match classify(e) {
             Failure::Retry => {
                 log::debug!("TreeCache: reading {path} failed ({e}); retrying");
@@ -359,22 +367,22 @@ impl<H: Handler> Inner<H> {
 
     fn got_data(&self, st: &mut State, path: &str, data: Option<&Bytes>, stat: Stat) {
         if path != self.root && !st.store.contains(parent(path)) {
+            st.events.fill(path, Vec::new());
             return; // its parent left the cache: not part of the tree any more
         }
+        let mut evs = Vec::new();
         if st
             .store
             .stat(path)
             .is_some_and(|old| old.czxid != stat.czxid)
         {
             // Deleted and created again between two reads: a new node, with new children.
-            let gone = st.store.remove(path);
-            st.events.extend(gone);
+            evs = st.store.remove(path);
             st.enqueue(Read::Children(path.to_owned(), true));
         }
         let empty = Bytes::new();
-        if let Some(ev) = st.store.put(path, data.unwrap_or(&empty), stat) {
-            st.events.push_back(ev);
-        }
+        evs.extend(st.store.put(path, data.unwrap_or(&empty), stat));
+        st.events.fill(path, evs);
     }
 
     fn got_children(&self, st: &mut State, path: &str, names: &[String], stat: Stat, all: bool) {
@@ -391,7 +399,12 @@ impl<H: Handler> Inner<H> {
         };
         load.sort_unstable();
         for name in load {
-            st.load(&join(path, &name));
+            let child = join(path, &name);
+            // Its event goes here, in the order of this reply, once its data comes; a
+            // child whose load is already under way is not read twice.
+            if st.events.reserve(&child) {
+                st.load(&child);
+            }
         }
     }
 
@@ -399,7 +412,7 @@ impl<H: Handler> Inner<H> {
     /// `exists` until it comes back.
     fn deleted(&self, st: &mut State, path: &str) {
         let gone = st.store.remove(path);
-        st.events.extend(gone);
+        st.events.fill(path, gone);
         if path == self.root {
             st.enqueue(Read::Exists(path.to_owned()));
         }
@@ -410,8 +423,11 @@ impl<H: Handler> Inner<H> {
             return;
         }
         st.initialized = true;
+        // The load's peaks (queued reads, reserved places) are not kept.
         st.store.compact();
-        st.events.push_back(CacheEvent::Initialized);
+        st.queue.shrink_to_fit();
+        st.events.shrink_to_fit();
+        st.events.push(CacheEvent::Initialized);
         if let Some(r) = &st.start {
             let _ = r.set(());
         }
@@ -458,16 +474,16 @@ impl<H: Handler> Inner<H> {
                 return;
             }
             match t {
-                Transition::Suspended => st.events.push_back(CacheEvent::ConnectionSuspended),
+                Transition::Suspended => st.events.push(CacheEvent::ConnectionSuspended),
                 // The client set the watches again; the server fires those whose node
                 // changed meanwhile, and failed reads are retried.
-                Transition::Reconnected => st.events.push_back(CacheEvent::ConnectionReconnected),
+                Transition::Reconnected => st.events.push(CacheEvent::ConnectionReconnected),
                 Transition::Lost => {
-                    st.events.push_back(CacheEvent::ConnectionLost);
+                    st.events.push(CacheEvent::ConnectionLost);
                     st.new_generation();
                 }
                 Transition::NewSession => {
-                    st.events.push_back(CacheEvent::ConnectionReconnected);
+                    st.events.push(CacheEvent::ConnectionReconnected);
                     st.new_generation();
                     st.load(&self.root);
                 }
@@ -490,7 +506,7 @@ impl<H: Handler> Inner<H> {
                 if st.phase == Phase::Closed {
                     st.events.clear();
                 }
-                st.events.pop_front()
+                st.events.pop()
             };
             let Some(ev) = ev else { break };
             let listeners = self.listeners.borrow().clone();
@@ -501,7 +517,7 @@ impl<H: Handler> Inner<H> {
     }
 
     /// Stops for good: no more reads or events; the watcher leaves every path, the
-    /// listener and the retry timer go. Idempotent.
+    /// state listener, the retry timer and the user's listeners go. Idempotent.
     pub(super) fn close(&self) {
         let paths = {
             let mut st = self.st.borrow_mut();
@@ -530,5 +546,8 @@ impl<H: Handler> Inner<H> {
         };
         self.base.stop();
         self.unwatch.remove(paths, WatcherType::Any);
+        // Listeners go too: one that holds a handle of the cache no longer keeps it alive.
+        let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
+        drop(listeners);
     }
 }

@@ -3,6 +3,7 @@
 //! paced watch removal of `close` in `unwatch.rs`.
 
 mod engine;
+mod queue;
 mod unwatch;
 
 use std::fmt;
@@ -118,24 +119,28 @@ impl<H: Handler> TreeCache<H> {
 
     /// Adds a listener (kazoo's `listen`); several may be added, each hears every event
     /// from now on, in order. A listener runs on the loop with nothing of the cache
-    /// borrowed: it may read the cache, call the client, or close the cache.
+    /// borrowed: it may read the cache, call the client, or close the cache. A listener
+    /// that holds a clone of the cache keeps it running until [`close`](Self::close)
+    /// (which drops the listeners).
     pub fn listen<F: Fn(&CacheEvent) + 'static>(&self, f: F) {
         Rc::make_mut(&mut *self.inner().listeners.borrow_mut()).push(Rc::new(f));
     }
 
     /// Starts loading the tree and watching it; the result resolves once the initial load
     /// is complete (the `Initialized` event). Calling it again returns the same result.
+    /// A closed cache cannot be started again (as kazoo's): make a new one.
     ///
     /// # Notable errors
     ///
-    /// (In the result.) [`Error::ConnectionClosed`] if the cache is closed (before it was
-    /// initialized) or the client is gone.
+    /// (In the result.) [`Error::ConnectionClosed`] if the cache is closed (before or
+    /// after it was started) or the client is gone.
     pub fn start_async(&self) -> AsyncResult<()> {
         let inner = self.inner();
         let phase = {
             let st = inner.st.borrow();
-            if let Some(r) = &st.start {
-                return r.clone();
+            match &st.start {
+                Some(r) if st.phase != Phase::Closed => return r.clone(),
+                _ => {}
             }
             st.phase
         };
