@@ -26,7 +26,11 @@
 //! 8. with the harness only: a network blip (a proxy cuts the connection): SUSPENDED, then
 //!    CONNECTED on the same session, and a watch set before the blip fires for a change
 //!    made while the client was cut off;
-//! 9. a clean stop: LOST.
+//! 9. a `RecursiveCache` (a whole subtree in memory on one persistent recursive watch)
+//!    loading a small tree and following a change; with the harness, a network blip while
+//!    another client changes the tree, and the cache reporting exactly the differences
+//!    once back (`tour/cache.rs`);
+//! 10. a clean stop: LOST.
 //!
 //! The logic is in [`run`], which `tests/examples.rs` runs in-process and checks.
 
@@ -36,6 +40,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+#[path = "tour/cache.rs"]
+mod cache;
 use mio_zookeeper::testing::{Proxy, ZkServer};
 use mio_zookeeper::{
     AddWatchMode, Client, ClientState, CreateMode, CreateOptions, Error, EventType, Handler,
@@ -118,7 +124,7 @@ pub(crate) fn run(zk_hosts: Option<&str>, echo: bool) -> Result<Vec<String>> {
     });
 
     // ------------------------------------------------------------------ the server
-    let server;
+    let server: Option<ZkServer>;
     let mut proxy = None;
     let hosts = match zk_hosts {
         Some(h) => {
@@ -171,7 +177,16 @@ pub(crate) fn run(zk_hosts: Option<&str>, echo: bool) -> Result<Vec<String>> {
         "working under {base} (A and B use it as their chroot)"
     ));
 
-    let result = tour(&out, &a_hosts, &b_hosts, &admin, &base, proxy.as_ref());
+    let upstream = server.as_ref().map(|z| z.addr());
+    let result = tour(
+        &out,
+        &a_hosts,
+        &b_hosts,
+        &admin,
+        &base,
+        proxy.as_ref(),
+        upstream,
+    );
 
     // Clean up whatever happened.
     let cleanup = admin.delete_recursive(&base);
@@ -192,6 +207,7 @@ fn tour(
     admin: &Client,
     base: &str,
     proxy: Option<&Proxy>,
+    upstream: Option<std::net::SocketAddr>,
 ) -> Result<()> {
     // ------------------------------------------------------------------ 1. connect
     out.section("1. connect: a listener prints each state change as it happens");
@@ -452,8 +468,11 @@ fn tour(
         }
     }
 
-    // ------------------------------------------------------------------ 9. stop
-    out.section("9. stop: the session is closed");
+    // ------------------------------------------------------------------ 9. a cache
+    cache::section(out, b_hosts, admin, base, upstream)?;
+
+    // ------------------------------------------------------------------ 10. stop
+    out.section("10. stop: the session is closed");
     let lost = Rc::new(Cell::new(false));
     let l = lost.clone();
     a.add_listener(move |s| l.set(s == ClientState::Lost));

@@ -153,7 +153,56 @@ fn tour_against_a_throwaway_server() {
     lines.find_from(back, "(the same one)");
     lines.find_from(back, "A: get /config -> \"changed while A was away\"");
 
-    // 9. LOST at the end, and the client refuses work afterwards.
+    // 9. The cache: loaded, followed a change, then after the blip reported exactly the
+    // three differences (nothing for /services/db), and close() removed its watch.
+    let section = lines.find("== 9.");
+    let cache: Vec<&str> = lines.0[section..]
+        .iter()
+        .filter_map(|l| l.strip_prefix("[cache] "))
+        .collect();
+    let init = cache.iter().position(|l| *l == "INITIALIZED");
+    assert_eq!(init, Some(5), "{}", lines.dump());
+    let mut added = cache[..5].to_vec();
+    added.sort();
+    assert_eq!(
+        added,
+        [
+            "NODE_ADDED /services \"\"",
+            "NODE_ADDED /services/db \"primary\"",
+            "NODE_ADDED /services/web \"\"",
+            "NODE_ADDED /services/web/1 \"10.0.0.1\"",
+            "NODE_ADDED /services/web/2 \"10.0.0.2\"",
+        ],
+        "{}",
+        lines.dump()
+    );
+    assert_eq!(
+        cache[6..9],
+        [
+            "NODE_UPDATED /services/db \"replica\"",
+            "CONNECTION_SUSPENDED",
+            "CONNECTION_RECONNECTED"
+        ],
+        "{}",
+        lines.dump()
+    );
+    let mut diff = cache[9..].to_vec();
+    diff.sort();
+    assert_eq!(
+        diff,
+        [
+            "NODE_ADDED /services/web/3 \"10.0.0.3\"",
+            "NODE_REMOVED /services/web/2",
+            "NODE_UPDATED /services/web/1 \"10.0.0.9\"",
+        ],
+        "{}",
+        lines.dump()
+    );
+    lines.find_from(section, "C: the cache still shows web = [\"1\", \"2\"]");
+    lines.find_from(section, "C: caught up: web = [\"1\", \"3\"]");
+    lines.find_from(section, "C: cache.close() -> 0 watches on the client");
+
+    // 10. LOST at the end, and the client refuses work afterwards.
     let lost = lines.find("[listener A] LOST");
     assert!(lost > back, "{}", lines.dump());
     lines.find_from(
@@ -189,6 +238,8 @@ fn tour_with_zk_hosts_works_under_its_own_node_and_removes_it() {
     );
     lines.find("[watch] NodeDataChanged /config");
     lines.find("the task returned 150");
+    let updated = lines.find("[cache] NODE_UPDATED /services/db \"replica\"");
+    lines.find_from(updated, "the blip is skipped with ZK_HOSTS");
 
     // It worked below /app/mio-zookeeper-tour-* and left nothing behind, above or below.
     assert!(admin.get_children("/app", None).unwrap().is_empty());
