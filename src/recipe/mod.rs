@@ -20,6 +20,15 @@
 //! differences. `close` (or dropping the last handle) removes every watch it left, on the
 //! server too.
 //!
+//! **The watches** follow one node with one watcher (`one_watch.rs` is their engine: one
+//! read in flight at a time, retries, the end that removes everything registered):
+//! [`DataWatch`] calls back with a node's data on every change of its `mzxid`;
+//! [`ChildrenWatch`] with its children on every change, and ends (saying so) when the node
+//! is deleted; [`PatientChildrenWatch`] gives the children once they stayed unchanged for a
+//! time boundary. Callbacks return a [`Flow`]; each watch's `ended()` result tells why it
+//! ended ([`WatchEnd`]). Across a session loss they keep running, and once the client is on
+//! a new session they read again and report only the differences.
+//!
 //! **[`RecursiveCache`]** keeps a whole subtree in memory on ONE persistent recursive
 //! watch (ZooKeeper 3.6+, Curator 5's `CuratorCache` idea): the events and queries of
 //! kazoo's `TreeCache`, an initial load pipelined (a node's children are listed only when
@@ -31,10 +40,18 @@
 
 mod base;
 mod cache_event;
+mod children_watch;
+mod data_watch;
+mod one_watch;
+mod patient;
 mod recursive_cache;
 mod store;
 mod tree_cache;
 
 pub use cache_event::{CacheEvent, CachedNode};
+pub use children_watch::ChildrenWatch;
+pub use data_watch::{DataWatch, NodeValue};
+pub use one_watch::{Flow, WatchEnd};
+pub use patient::{PatientChildrenWatch, Settled};
 pub use recursive_cache::RecursiveCache;
 pub use tree_cache::TreeCache;
