@@ -32,6 +32,8 @@ const FIELDS: &[&str] = &[
     "requests_per_node",
     "bytes_read_per_node",
     "allocs_per_node",
+    "client_cpu_us_per_node",
+    "server_cpu_us_per_node",
     "server_watches",
     "client_watches",
     "changes",
@@ -90,6 +92,8 @@ fn every_implementation_prints_its_lines_on_a_tiny_tree() {
     assert!(num(raw, "secs") > 0.0, "{raw}");
     assert_eq!(raw["runs_secs"].as_array().map(Vec::len), Some(2), "{raw}");
     assert!(raw["ratio_to_raw"].is_null(), "{raw}");
+    assert!(num(raw, "client_cpu_us_per_node") > 0.0, "{raw}");
+    assert!(num(raw, "server_cpu_us_per_node") >= 0.0, "{raw}");
     for cache in ["recursive_cache", "tree_cache"] {
         check_cache_load(find(&lines, cache, "load"));
         let lat = find(&lines, cache, "latency");
@@ -150,6 +154,8 @@ fn check_cache_load(l: &Value) {
     assert!(num(l, "requests_per_node") >= 1.0, "{l}");
     assert!(num(l, "bytes_read_per_node") > data, "{l}");
     assert!(num(l, "allocs_per_node") > 0.0, "{l}");
+    assert!(num(l, "client_cpu_us_per_node") > 0.0, "{l}");
+    assert!(num(l, "server_cpu_us_per_node") >= 0.0, "{l}");
     assert!(num(l, "server_watches") >= 1.0, "{l}");
     assert!(l["client_watches"].as_u64().is_some(), "{l}");
 }

@@ -26,6 +26,8 @@ pub(super) struct LoadCost {
     pub(super) server_watches: Option<u64>,
     /// `Client::watch_count` after the load.
     pub(super) client_watches: usize,
+    /// The CPU the load took.
+    pub(super) cpu: CpuPerNode,
 }
 
 /// One JSON line.
@@ -40,6 +42,8 @@ pub(super) struct Line {
     pub(super) data_bytes: u64,
     pub(super) path_bytes: u64,
     pub(super) rss_growth: Option<i64>,
+    /// The CPU of the last load.
+    pub(super) cpu: Option<CpuPerNode>,
     pub(super) errors: usize,
     pub(super) note: Option<String>,
 }
@@ -80,6 +84,7 @@ impl Line {
 
     /// Adds the memory and cost of the last load of `tree`.
     pub(super) fn with_cost(mut self, cost: LoadCost, tree: &Tree) -> Line {
+        self.cpu = Some(cost.cpu);
         self.cost = Some(cost);
         self.data_bytes = tree.data_bytes;
         self.path_bytes = tree.path_bytes;
@@ -144,6 +149,14 @@ impl Line {
             ),
             ("bytes_read_per_node", json!(mem(|c| c.bytes_read as f64))),
             ("allocs_per_node", json!(mem(|c| c.allocs as f64))),
+            (
+                "client_cpu_us_per_node",
+                json!(self.cpu.map(|c| c.client_us)),
+            ),
+            (
+                "server_cpu_us_per_node",
+                json!(self.cpu.and_then(|c| c.server_us)),
+            ),
             ("server_watches", json!(c.and_then(|c| c.server_watches))),
             ("client_watches", json!(c.map(|c| c.client_watches))),
             (

@@ -58,7 +58,11 @@
 //! `zk_packets_received` from `mntr` over the load, per node: nothing else talks to the
 //! server meanwhile but pings), `bytes_read_per_node` (the client's socket reads),
 //! `allocs_per_node` (allocation calls), `server_watches` (`zk_watch_count` after the
-//! load), `client_watches` (`Client::watch_count`).
+//! load), `client_watches` (`Client::watch_count`); with raw's last run,
+//! `client_cpu_us_per_node` (the bench thread's CPU: the client's loop and the cache, or the
+//! raw read) and `server_cpu_us_per_node` (the server process's, from `/proc/PID/stat` in
+//! 10 ms ticks: coarse on small trees). The server and the bench share the machine's cores:
+//! when other work keeps the cores busy, the two CPU figures add up in the load's time.
 //!
 //! **Latency** (workload `latency`): with the cache loaded, a `RawConnection` sets the data
 //! of `--changes` nodes spread over the tree, one at a time; each is timed from just before
@@ -69,8 +73,9 @@
 //! runs_secs, nodes_per_s, ratio_to_raw, ratio_to_kazoo, heap_total_bytes_per_node,
 //! heap_bytes_per_node, data_bytes_per_node, path_bytes_per_node, live_allocs_per_node,
 //! client_retained_bytes_per_node, heap_left_after_close_bytes, rss_bytes_per_node,
-//! requests_per_node, bytes_read_per_node, allocs_per_node, server_watches, client_watches,
-//! changes, p50_us, p99_us, errors, note`. Diagnostics go to stderr.
+//! requests_per_node, bytes_read_per_node, allocs_per_node, client_cpu_us_per_node,
+//! server_cpu_us_per_node, server_watches, client_watches, changes, p50_us, p99_us, errors,
+//! note`. Diagnostics go to stderr.
 //!
 //! The logic is in [`run`], which `tests/bench_caches_smoke.rs` runs in-process.
 
@@ -88,6 +93,7 @@ type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 
 // One concept per file: the counting allocator (shared with benches/clients), the trees,
 // the raw read, our caches, kazoo's, the JSON lines. This file holds the flags and the run.
+mod cpu;
 #[path = "../clients/heap_count.rs"]
 mod heap_count;
 mod kazoo;
@@ -96,6 +102,7 @@ mod ours;
 mod raw_read;
 mod tree;
 
+use cpu::*;
 use heap_count::*;
 use line::*;
 use ours::*;
@@ -312,6 +319,7 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
         }
     }
     let mut raw_runs = Vec::new();
+    let mut raw_cpu = None;
     let mut loads: Vec<Vec<Load>> = vec![Vec::new(); caches.len()];
     for rep in 0..opts.repeat {
         let last = rep + 1 == opts.repeat;
@@ -325,7 +333,9 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
         for who in order {
             match who {
                 None if opts.wants("raw") => {
-                    raw_runs.push(raw_read::read_all(zk.addr(), tree, opts.window)?)
+                    let (secs, cpu) = raw_read::read_all(zk, tree, opts.window)?;
+                    raw_runs.push(secs);
+                    raw_cpu = Some(cpu);
                 }
                 None => {}
                 Some(ci) => {
@@ -337,7 +347,9 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
     }
     let mut lines = Vec::new();
     if opts.wants("raw") {
-        lines.push(Line::load("raw", n, raw_runs).to_json());
+        let mut line = Line::load("raw", n, raw_runs);
+        line.cpu = raw_cpu;
+        lines.push(line.to_json());
     }
     let mut latency = Vec::new();
     for (c, loads) in caches.into_iter().zip(loads) {

@@ -180,6 +180,7 @@ impl CacheBench {
         let watches0 = self.zk.watch_count();
         let packets0 = mntr(zk, "zk_packets_received");
         let io0 = self.zk.handler().reactor().io_stats();
+        let cpu0 = CpuMark::now(zk.pid());
         let t0 = Instant::now();
         let cache = match open(self.kind, &self.zk, &tree.root, self.probe.listener()) {
             Ok(c) => c,
@@ -188,6 +189,7 @@ impl CacheBench {
         };
         cache.start(Some(WAIT))?;
         let secs = t0.elapsed().as_secs_f64();
+        let cpu = cpu0.per_node(zk.pid(), n);
         let allocs = heap().calls - h0.calls;
         let io = self.zk.handler().reactor().io_stats().since(&io0);
         let packets1 = mntr(zk, "zk_packets_received");
@@ -216,6 +218,7 @@ impl CacheBench {
                 bytes_read: io.bytes_read,
                 server_watches,
                 client_watches,
+                cpu,
             });
         }
         cache.close();

@@ -10,12 +10,15 @@ use super::*;
 
 /// Reads every node of `tree` with at most `window` getData outstanding; returns the
 /// seconds from the first request written to the last reply decoded (the connection's
-/// handshake not included). Fails if a reply is an error or is not node data.
-pub(super) fn read_all(addr: SocketAddr, tree: &Tree, window: usize) -> Result<f64> {
+/// handshake not included) and the CPU spent. Fails if a reply is an error or is not node
+/// data.
+pub(super) fn read_all(zk: &ZkServer, tree: &Tree, window: usize) -> Result<(f64, CpuPerNode)> {
+    let addr: SocketAddr = zk.addr();
     let timeout_ms = i32::try_from(SESSION_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
     let mut raw = RawConnection::connect(addr, timeout_ms)?;
     let n = tree.paths.len();
     let (mut sent, mut done) = (0usize, 0usize);
+    let cpu = CpuMark::now(zk.pid());
     let start = Instant::now();
     while done < n {
         // Refill once half the window came back: large writes, the window kept full.
@@ -40,6 +43,7 @@ pub(super) fn read_all(addr: SocketAddr, tree: &Tree, window: usize) -> Result<f
         done += 1;
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu.per_node(zk.pid(), n);
     raw.close()?;
-    Ok(secs)
+    Ok((secs, cpu))
 }
