@@ -204,13 +204,3 @@ pub(super) fn set_ratios(lines: &mut [Value]) {
         }
     }
 }
-
-/// p50 and p99 of latencies in µs.
-pub(super) fn percentiles(mut us: Vec<f64>) -> (Option<f64>, Option<f64>) {
-    if us.is_empty() {
-        return (None, None);
-    }
-    us.sort_by(f64::total_cmp);
-    let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize];
-    (Some(at(0.5)), Some(at(0.99)))
-}

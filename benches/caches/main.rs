@@ -97,12 +97,16 @@ type Result<T> = std::result::Result<T, Box<dyn StdError>>;
 mod cpu;
 #[path = "../clients/heap_count.rs"]
 mod heap_count;
+// The command line and percentiles, shared by the bench programs.
+#[path = "../shared/cli.rs"]
+mod cli;
 mod kazoo;
 mod line;
 mod ours;
 mod raw_read;
 mod tree;
 
+pub(crate) use cli::*;
 use cpu::*;
 use heap_count::*;
 use line::*;
@@ -133,14 +137,6 @@ fn main() {
         eprintln!("bench failed: {e}");
         std::process::exit(1);
     }
-}
-
-/// The flags in a command line (`argv[0]` first), without the `--bench` cargo passes.
-pub(crate) fn flags(argv: impl IntoIterator<Item = String>) -> Vec<String> {
-    argv.into_iter()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect()
 }
 
 const USAGE: &str = "usage: cargo bench --bench caches -- [--sizes N[,N..]] [--impls a,b,..] \
@@ -249,14 +245,6 @@ impl Opts {
     fn wants(&self, name: &str) -> bool {
         self.impls.iter().any(|i| i == name)
     }
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 /// Runs the benchmark; returns the JSON lines it printed.
