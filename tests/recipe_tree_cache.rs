@@ -21,15 +21,6 @@ fn client(zk: &ZkServer) -> Client {
     c
 }
 
-/// The server's total number of watches (`wchs`).
-pub fn server_watches(zk: &ZkServer) -> usize {
-    let out = zk.four_letter("wchs").unwrap();
-    out.lines()
-        .find_map(|l| l.strip_prefix("Total watches:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no watch total in {out:?}"))
-}
-
 fn started(zk: &Client, path: &str) -> (TreeCache, Events) {
     let cache = TreeCache::new(zk, path).unwrap();
     let events = record(&cache);
@@ -574,4 +565,22 @@ fn a_cache_started_before_its_client_loads_once_the_client_connects() {
         "{log:?}"
     );
     assert!(mirrors(&cache, &zk));
+}
+
+#[test]
+fn under_a_chroot_paths_are_the_clients() {
+    let server = ZkServer::start().unwrap();
+    let admin = client(&server);
+    mk(&admin, "/jail", "");
+    mk(&admin, "/jail/app", "a");
+    let zk = Client::new(&format!("{}/jail", server.connect_string())).unwrap();
+    zk.start(Some(LONG)).unwrap();
+    let (cache, events) = started(&zk, "/app");
+    assert_eq!(drain(&events), ["+/app", "initialized"]);
+    mk(&zk, "/app/x", "1");
+    zk.set("/app", b"b", None).unwrap();
+    wait_for(&zk, "the changes", || events.borrow().len() == 2);
+    assert_eq!(drain(&events), ["+/app/x", "~/app=b"]);
+    assert_eq!(cache.get_children("/app").unwrap(), ["x"]);
+    wait_mirror(&zk, &cache);
 }

@@ -314,3 +314,79 @@ fn a_three_node_ensemble_losing_the_clients_server() {
         "the session moved: {log:?}"
     );
 }
+
+#[test]
+fn a_cut_during_the_initial_load_retries_the_failed_reads_promptly() {
+    let server = ZkServer::start().unwrap();
+    let proxy = std::rc::Rc::new(Proxy::start(server.addr()).unwrap());
+    let writer = client_on(&server.connect_string(), None);
+    mk(&writer, "/f", "");
+    let mut batch = Vec::new();
+    for i in 0..40 {
+        let p = format!("/f/n{i}");
+        batch.push(writer.create_async(&p, b"", CreateMode::Persistent));
+        for j in 0..50 {
+            batch.push(writer.create_async(&format!("{p}/m{j}"), b"x", CreateMode::Persistent));
+        }
+    }
+    for r in batch {
+        r.get(true, Some(LONG)).unwrap();
+    }
+
+    let zk = client_on(&proxy.connect_string(), None);
+    let cache = TreeCache::new(&zk, "/f").unwrap();
+    let events = record(&cache);
+    // Cut once, with hundreds of reads in flight.
+    let cut_at = std::rc::Rc::new(std::cell::Cell::new(None));
+    let (p, c, z) = (proxy.clone(), cut_at.clone(), zk.downgrade());
+    cache.listen(move |ev| {
+        let busy = z.upgrade().is_some_and(|z| z.pending_requests() > 200);
+        if matches!(ev, CacheEvent::NodeAdded(_)) && busy && c.get().is_none() {
+            c.set(Some(std::time::Instant::now()));
+            p.drop_connections();
+        }
+    });
+    cache.start(Some(LONG)).unwrap();
+    let cut = cut_at.get().expect("the load was cut");
+    assert!(
+        cut.elapsed() < Duration::from_secs(8),
+        "the failed reads were retried at once, not after a backoff grown per read: {:?}",
+        cut.elapsed()
+    );
+    let log: Vec<CacheEvent> = events.borrow().clone();
+    assert!(log.contains(&CacheEvent::ConnectionSuspended));
+    assert_no_duplicates(&log, &[]);
+    assert_eq!(cache.len(), 1 + 40 * 51);
+    assert!(mirrors(&cache, &writer));
+}
+
+#[test]
+fn closing_while_disconnected_removes_the_watches_here_and_they_are_not_set_again() {
+    let server = ZkServer::start().unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let writer = client_on(&server.connect_string(), None);
+    make_tree(&writer);
+    let before = server_watches(&server);
+    let zk = client_on(&proxy.connect_string(), None);
+    let listeners = zk.listener_count();
+    let (cache, events) = cache_on(&zk, "/f");
+    assert_eq!(server_watches(&server), before + 5);
+
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    wait_for(&zk, "suspended", || {
+        events.borrow().contains(&CacheEvent::ConnectionSuspended)
+    });
+    cache.close();
+    wait_for(&zk, "the local removals", || zk.watch_count() == 0);
+    assert_eq!(zk.listener_count(), listeners);
+    proxy.set_refusing(false);
+    wait_for(&zk, "the reconnect", || zk.connected());
+    zk.sync("/f").unwrap();
+    assert_eq!(
+        server_watches(&server),
+        before,
+        "no watch set again on the server"
+    );
+    assert_eq!(zk.watch_count(), 0);
+}

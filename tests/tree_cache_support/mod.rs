@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
+use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode, Handler};
 
 /// The longest any single wait may take before the test fails.
@@ -177,4 +178,14 @@ pub fn assert_no_duplicates(events: &[CacheEvent], initially: &[&str]) {
             _ => {}
         }
     }
+}
+
+/// The server's total number of data watches (`wchs`; child watches are counted apart
+/// and not shown).
+pub fn server_watches(zk: &ZkServer) -> usize {
+    let out = zk.four_letter("wchs").unwrap();
+    out.lines()
+        .find_map(|l| l.strip_prefix("Total watches:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no watch total in {out:?}"))
 }

@@ -32,7 +32,7 @@ pub(super) const MAX_READS_IN_FLIGHT: usize = 1000;
 pub(super) type Listener = Rc<dyn Fn(&CacheEvent)>;
 
 /// One read of the cache, each leaving the cache's watcher on its path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Read {
     /// `get`: the node's data and stat (a data watch).
     Data(String),
@@ -93,6 +93,9 @@ pub(super) struct State {
     retries: Vec<Read>,
     /// Events not yet delivered, in the order the cache learned them.
     events: EventQueue,
+    /// Watches a reply left on a node outside the tree (a race with its removal), to be
+    /// taken off once no borrow is held.
+    stray: Vec<(String, WatcherType)>,
 }
 
 impl State {
@@ -108,6 +111,7 @@ impl State {
             pending: 0,
             retries: Vec::new(),
             events: EventQueue::default(),
+            stray: Vec::new(),
         }
     }
 
@@ -271,24 +275,27 @@ impl<H: Handler> Inner<H> {
 
     /// A read's reply, in the order the server sent it.
     fn replied(self: &Rc<Self>, generation: u64, read: Read, res: Result<Reply, Error>) {
-        let closed = {
+        let (closed, stray) = {
             let mut st = self.st.borrow_mut();
             st.in_flight -= 1;
             if st.phase == Phase::Closed {
-                true
+                (true, Vec::new())
             } else {
                 if generation == st.generation {
                     self.apply(&mut st, &read, &res);
                 }
-                false
+                (false, std::mem::take(&mut st.stray))
             }
         };
         if closed {
             // The reply left the watcher on the path after `close` removed it from there.
             if res.is_ok() {
-                self.unwatch.remove([read.path().to_owned()], read.kind());
+                self.unwatch.remove([(read.path().to_owned(), read.kind())]);
             }
             return;
+        }
+        if !stray.is_empty() {
+            self.unwatch.remove(stray);
         }
         self.pump();
         self.flush();
@@ -333,17 +340,18 @@ impl<H: Handler> Inner<H> {
         match classify(e) {
             Failure::Retry => {
                 log::debug!("TreeCache: reading {path} failed ({e}); retrying");
-                st.retries.push(match read {
-                    Read::Data(_) => Read::Data(path),
-                    Read::Exists(_) => Read::Exists(path),
-                    Read::Children(_, all) => Read::Children(path, *all),
-                });
-                let me = Rc::downgrade(self);
-                self.base.retry_later(move || {
-                    if let Some(me) = me.upgrade() {
-                        me.retry()
-                    }
-                });
+                // One timer for all the reads a blip failed: the backoff grows once per
+                // round of retries, not once per read.
+                let first = st.retries.is_empty();
+                st.retries.push(read.clone());
+                if first {
+                    let me = Rc::downgrade(self);
+                    self.base.retry_later(move || {
+                        if let Some(me) = me.upgrade() {
+                            me.retry()
+                        }
+                    });
+                }
             }
             Failure::Park => {
                 log::debug!("TreeCache: reading {path} failed ({e}); waiting for a session")
@@ -367,8 +375,10 @@ impl<H: Handler> Inner<H> {
 
     fn got_data(&self, st: &mut State, path: &str, data: Option<&Bytes>, stat: Stat) {
         if path != self.root && !st.store.contains(parent(path)) {
+            // Its parent left the cache: not part of the tree any more.
             st.events.fill(path, Vec::new());
-            return; // its parent left the cache: not part of the tree any more
+            st.stray.push((path.to_owned(), WatcherType::Data));
+            return;
         }
         let mut evs = Vec::new();
         if st
@@ -387,7 +397,9 @@ impl<H: Handler> Inner<H> {
 
     fn got_children(&self, st: &mut State, path: &str, names: &[String], stat: Stat, all: bool) {
         if !st.store.contains(path) {
-            return; // its data read found nothing: a later read of the parent finds it
+            // Its data read found nothing: the parent's child watch tells when it is back.
+            st.stray.push((path.to_owned(), WatcherType::Children));
+            return;
         }
         st.store.refresh_stat(path, stat);
         let gone = st.store.retain_children(path, names);
@@ -545,9 +557,36 @@ impl<H: Handler> Inner<H> {
             paths
         };
         self.base.stop();
-        self.unwatch.remove(paths, WatcherType::Any);
+        self.unwatch
+            .remove(paths.into_iter().map(|p| (p, WatcherType::Any)));
         // Listeners go too: one that holds a handle of the cache no longer keeps it alive.
         let listeners = std::mem::take(&mut *self.listeners.borrow_mut());
         drop(listeners);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorCode, ZkError};
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent("/a"), "/");
+        assert_eq!(parent("/a/b"), "/a");
+        assert_eq!(parent("/a/b/c"), "/a/b");
+    }
+
+    #[test]
+    fn failures_are_retried_parked_or_skipped() {
+        assert!(matches!(classify(&Error::ConnectionLoss), Failure::Retry));
+        assert!(matches!(
+            classify(&Error::QueueFull { limit: 1 }),
+            Failure::Retry
+        ));
+        assert!(matches!(classify(&Error::SessionExpired), Failure::Park));
+        assert!(matches!(classify(&Error::ConnectionClosed), Failure::Park));
+        let no_auth = Error::ZooKeeper(ZkError::new(ErrorCode::NoAuth, "/a"));
+        assert!(matches!(classify(&no_auth), Failure::Skip));
     }
 }

@@ -1,6 +1,6 @@
 //! [`TreeCache`]: kazoo's port of Curator's TreeCache, a whole subtree in memory kept in
-//! step by one data watch and one child watch per node. The engine is in `engine.rs`, the
-//! paced watch removal of `close` in `unwatch.rs`.
+//! step by one data watch and one child watch per node. The engine is in `engine.rs`, its
+//! ordered event queue in `queue.rs`, the paced watch removal of `close` in `unwatch.rs`.
 
 mod engine;
 mod queue;
@@ -23,8 +23,12 @@ use crate::{validate_path, AsyncResult, Client, Error, Handler, MioHandler};
 /// the initial load and each new node, `NodeUpdated` when a node's `mzxid` moves (a stat
 /// change alone, such as a new child, is not an update), `NodeRemoved` (a subtree deepest
 /// nodes first), `ConnectionSuspended`, `ConnectionReconnected`, `ConnectionLost`, and
-/// `Initialized` once the initial load is complete. Every update is applied and reported
-/// in the order the server sent it (unlike kazoo's, whose events can race: kazoo #645).
+/// `Initialized` once the initial load is complete. Every update goes through one queue in
+/// the order the server sent the replies and watch events that tell of it (kazoo's events
+/// can race: kazoo #645); a new node is reported at the place of the children reply that
+/// revealed it, so a node created before another node's update is reported before it.
+/// One-shot watches coalesce quick changes: an update may skip intermediate values, never
+/// go back to an older one.
 ///
 /// **Differences from kazoo's.** The cache does not create its root (kazoo's `start`
 /// calls `ensure_path`; a cache does not write): a missing root is watched with `exists`

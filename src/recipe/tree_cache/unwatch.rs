@@ -28,16 +28,13 @@ impl<H: Handler> Unwatcher<H> {
         })
     }
 
-    /// Removes the watcher's watches of `kind` from `paths` (server side too; only locally
-    /// while disconnected), as room allows.
+    /// Removes the watcher's watches of each kind from each path (server side too; only
+    /// locally while disconnected), as room allows.
     pub(super) fn remove(
         self: &Rc<Self>,
-        paths: impl IntoIterator<Item = String>,
-        kind: WatcherType,
+        watches: impl IntoIterator<Item = (String, WatcherType)>,
     ) {
-        self.todo
-            .borrow_mut()
-            .extend(paths.into_iter().map(|p| (p, kind)));
+        self.todo.borrow_mut().extend(watches);
         self.pump();
     }
 
