@@ -119,11 +119,15 @@ const LONG_PAD: usize = 64;
 // One concept per file: the counting allocator, what a workload measured, each client under
 // test, CPU pinning. This file holds the flags and the run.
 mod heap_count;
+// The command line and percentiles, shared by the bench programs.
+#[path = "../shared/cli.rs"]
+mod cli;
 mod measure;
 mod ours;
 mod pin;
 mod raw;
 
+pub(crate) use cli::*;
 use heap_count::*;
 use measure::*;
 use ours::*;
@@ -146,15 +150,6 @@ fn main() {
             std::process::exit(1);
         }
     }
-}
-
-/// The flags in a command line (`argv[0]` first): `cargo bench` passes `--bench` to every
-/// bench target, which means nothing here and is dropped.
-pub(crate) fn flags(argv: impl IntoIterator<Item = String>) -> Vec<String> {
-    argv.into_iter()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect()
 }
 
 const USAGE: &str =
@@ -294,14 +289,6 @@ impl Opts {
         }
         Ok(o)
     }
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 /// Runs the benchmark; returns the JSON lines it printed.

@@ -1,5 +1,6 @@
 //! What a workload measured (`Measure`, its CPU and memory figures) and how: CPU time from
-//! `getrusage` and `/proc`, percentiles; and `Bench`, the trait each client under test implements.
+//! `getrusage` and `/proc` (percentiles are in `../shared/cli.rs`); and `Bench`, the trait
+//! each client under test implements.
 
 use super::*;
 
@@ -196,16 +197,6 @@ impl Measure {
                 .collect(),
         )
     }
-}
-
-/// p50 and p99 of latencies in µs.
-pub(super) fn percentiles(mut us: Vec<f64>) -> (Option<f64>, Option<f64>) {
-    if us.is_empty() {
-        return (None, None);
-    }
-    us.sort_by(f64::total_cmp);
-    let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize];
-    (Some(at(0.5)), Some(at(0.99)))
 }
 
 /// User + system CPU seconds of this process (`None`) or of `pid`; NaN when it cannot be
