@@ -4,8 +4,8 @@
 //! (client and server side), listeners that close the cache or call the client, and the
 //! cache's ownership (weak client; the last handle closes it).
 
-#[path = "tree_cache_support/mod.rs"]
-mod support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,7 +13,7 @@ use std::rc::Rc;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode, Error};
-use support::*;
+use cache_support::*;
 
 fn client(zk: &ZkServer) -> Client {
     let c = Client::new(&zk.connect_string()).unwrap();
@@ -21,7 +21,7 @@ fn client(zk: &ZkServer) -> Client {
     c
 }
 
-fn started(zk: &Client, path: &str) -> (TreeCache, Events) {
+fn started(zk: &Client, path: &str) -> (TreeCache, Log) {
     let cache = TreeCache::new(zk, path).unwrap();
     let events = record(&cache);
     cache.start(Some(LONG)).unwrap();

@@ -2,8 +2,8 @@
 //! cache mirrors it; kazoo's own TreeCache sees what our client writes. Needs `python3`
 //! with kazoo (skipped with a message otherwise, as `client_interop.rs`).
 
-#[path = "tree_cache_support/mod.rs"]
-mod support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,7 +12,7 @@ use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode};
 use serde_json::Value;
-use support::*;
+use cache_support::*;
 
 fn kazoo_available() -> bool {
     let ok = Command::new("python3")
