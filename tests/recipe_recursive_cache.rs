@@ -4,21 +4,23 @@
 
 #[path = "cache_support/mod.rs"]
 mod cache_support;
-#[path = "rcache_support/mod.rs"]
-mod rcache_support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use cache_support::*;
 use mio::{Events, Poll};
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
 use mio_zookeeper::{
     Client, CreateMode, CreateOptions, EmbeddedHost, Error, LoopError, MioHandler, WatcherType,
     WhenOffline,
 };
-use cache_support::*;
-use rcache_support::*;
+
+/// A cache of `path`, recorded, started (blocking).
+fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    start_cache(c, path)
+}
 
 #[test]
 fn initial_load_of_a_nested_tree_reports_each_node_then_initialized() {

@@ -6,18 +6,21 @@
 
 #[path = "cache_support/mod.rs"]
 mod cache_support;
-#[path = "rcache_support/mod.rs"]
-mod rcache_support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use cache_support::*;
+use mio_zookeeper::recipe::RecursiveCache;
 use mio_zookeeper::testing::{Proxy, RandomCuts, ZkEnsemble, ZkServer};
 use mio_zookeeper::{Client, CreateOptions, Error};
-use cache_support::*;
-use rcache_support::*;
 
 const SESSION: Duration = Duration::from_secs(10);
+
+/// A cache of `path`, recorded, started (blocking).
+fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    start_cache(c, path)
+}
 
 /// The tree the offline tests start from.
 fn seed_tree(c: &Client) {
@@ -247,14 +250,7 @@ zk.stop()
 
 #[test]
 fn kazoo_writes_and_the_cache_mirrors_it() {
-    let kazoo = Command::new("python3")
-        .args(["-c", "import kazoo.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !kazoo {
-        eprintln!("SKIPPED: python3 cannot import kazoo");
+    if !kazoo_imports("kazoo.client") {
         return;
     }
     let zk = server();

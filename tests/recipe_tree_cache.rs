@@ -10,10 +10,10 @@ mod cache_support;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode, Error};
-use cache_support::*;
 
 fn client(zk: &ZkServer) -> Client {
     let c = Client::new(&zk.connect_string()).unwrap();
@@ -22,10 +22,7 @@ fn client(zk: &ZkServer) -> Client {
 }
 
 fn started(zk: &Client, path: &str) -> (TreeCache, Log) {
-    let cache = TreeCache::new(zk, path).unwrap();
-    let events = record(&cache);
-    cache.start(Some(LONG)).unwrap();
-    (cache, events)
+    start_cache(zk, path)
 }
 
 #[test]

@@ -10,10 +10,10 @@ mod cache_support;
 
 use std::time::Duration;
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::{Proxy, RandomCuts, SeededRng, ZkEnsemble, ZkServer};
 use mio_zookeeper::{Client, CreateMode, MioHandler};
-use cache_support::*;
 
 /// A started client on `hosts` (10 s sessions, quick reconnects), on `handler` if given.
 fn client_on(hosts: &str, handler: Option<&MioHandler>) -> Client {
@@ -30,10 +30,7 @@ fn client_on(hosts: &str, handler: Option<&MioHandler>) -> Client {
 
 /// A cache of `root` on `zk`, started, with its event log.
 fn cache_on(zk: &Client, root: &str) -> (TreeCache, Log) {
-    let cache = TreeCache::new(zk, root).unwrap();
-    let events = record(&cache);
-    cache.start(Some(LONG)).unwrap();
-    (cache, events)
+    start_cache(zk, root)
 }
 
 /// The node events of `log`, sorted (for changes whose order is not fixed).

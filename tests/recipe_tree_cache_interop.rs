@@ -8,23 +8,14 @@ mod cache_support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode};
 use serde_json::Value;
-use cache_support::*;
 
 fn kazoo_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import kazoo.client, kazoo.recipe.cache"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 cannot import kazoo (`pip install kazoo`)");
-    }
-    ok
+    kazoo_imports("kazoo.client, kazoo.recipe.cache")
 }
 
 /// kazoo writes `/kz`: a nested tree with data, then updates and removals.

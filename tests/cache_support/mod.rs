@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +21,14 @@ mod faults_support;
 #[allow(unused_imports)] // each test file uses a different subset
 pub use faults_support::{expire_session, start_client, LONG};
 
-/// What the helpers need of a tree cache: the queries both caches share.
-pub trait Cache {
+/// What the helpers need of a tree cache: the calls both caches share.
+pub trait Cache: Sized {
+    /// The handler of the cache's client.
+    type Handler: Handler;
+    /// A new cache of `path` on `c` (not started).
+    fn open(c: &Client<Self::Handler>, path: &str) -> Self;
+    /// Starts the cache, waiting (at most [`LONG`]) for its first load.
+    fn start_blocking(&self);
     /// The cache's root.
     fn path(&self) -> &str;
     /// The cached node at `path`.
@@ -37,6 +44,13 @@ pub trait Cache {
 macro_rules! impl_cache {
     ($($cache:ident),*) => {$(
         impl<H: Handler> Cache for $cache<H> {
+            type Handler = H;
+            fn open(c: &Client<H>, path: &str) -> Self {
+                $cache::new(c, path).unwrap()
+            }
+            fn start_blocking(&self) {
+                $cache::start(self, Some(LONG)).unwrap()
+            }
             fn path(&self) -> &str {
                 $cache::path(self)
             }
@@ -69,6 +83,28 @@ pub fn record(cache: &impl Cache) -> Log {
     let l = log.clone();
     cache.listen(move |ev| l.borrow_mut().push(ev.clone()));
     log
+}
+
+/// A cache of `path` on `c`, recorded from the start, started (blocking).
+pub fn start_cache<C: Cache>(c: &Client<C::Handler>, path: &str) -> (C, Log) {
+    let cache = C::open(c, path);
+    let log = record(&cache);
+    cache.start_blocking();
+    (cache, log)
+}
+
+/// Whether python3 can import `modules` (kazoo's); if not, says the test is skipped.
+pub fn kazoo_imports(modules: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED: python3 cannot import {modules} (`pip install kazoo`)");
+    }
+    ok
 }
 
 /// Whether `ev` is about a node (added, updated, removed) rather than the connection.
@@ -279,7 +315,7 @@ pub fn replay_from(events: &[CacheEvent], initially: &[&str]) -> Tree {
     let mut data = Tree::new();
     let mut removed: BTreeMap<String, Option<Stat>> = BTreeMap::new();
     for ev in events {
-        match ev {
+        let n = match ev {
             CacheEvent::NodeAdded(n) => {
                 assert!(!model.contains_key(&n.path), "added twice: {}", n.path);
                 if let Some(Some(old)) = removed.get(&n.path) {
@@ -289,8 +325,7 @@ pub fn replay_from(events: &[CacheEvent], initially: &[&str]) -> Tree {
                         n.path
                     );
                 }
-                model.insert(n.path.clone(), Some(n.stat));
-                data.insert(n.path.clone(), (n.data.clone(), n.stat.mzxid));
+                n
             }
             CacheEvent::NodeUpdated(n) => {
                 let old = model
@@ -305,8 +340,7 @@ pub fn replay_from(events: &[CacheEvent], initially: &[&str]) -> Tree {
                         n.stat.mzxid
                     );
                 }
-                model.insert(n.path.clone(), Some(n.stat));
-                data.insert(n.path.clone(), (n.data.clone(), n.stat.mzxid));
+                n
             }
             CacheEvent::NodeRemoved(n) => {
                 let old = model
@@ -314,9 +348,12 @@ pub fn replay_from(events: &[CacheEvent], initially: &[&str]) -> Tree {
                     .unwrap_or_else(|| panic!("removed while absent: {}", n.path));
                 removed.insert(n.path.clone(), old);
                 data.remove(&n.path);
+                continue;
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        model.insert(n.path.clone(), Some(n.stat));
+        data.insert(n.path.clone(), (n.data.clone(), n.stat.mzxid));
     }
     data
 }
