@@ -2,20 +2,25 @@
 //! root, 20 000 nodes), the events of changes, queries, close and start/close cycles, and
 //! the three driving modes (blocking, `poll_once`, embedded in a host's `mio::Poll`).
 
-#[path = "rcache_support/mod.rs"]
-mod rcache_support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use cache_support::*;
 use mio::{Events, Poll};
 use mio_zookeeper::recipe::{CacheEvent, RecursiveCache};
 use mio_zookeeper::{
     Client, CreateMode, CreateOptions, EmbeddedHost, Error, LoopError, MioHandler, WatcherType,
     WhenOffline,
 };
-use rcache_support::*;
+
+/// A cache of `path`, recorded, started (blocking).
+fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    start_cache(c, path)
+}
 
 #[test]
 fn initial_load_of_a_nested_tree_reports_each_node_then_initialized() {
@@ -74,13 +79,13 @@ fn an_empty_root_and_a_missing_root_that_appears_later() {
     assert!(cache.is_empty() && cache.get_children("/later").is_none());
     c.create("/later/x/y", "z", CreateOptions::default().with_makepath())
         .unwrap();
-    wait(&c, "the new tree", || cache.len() == 3);
+    wait_for(&c, "the new tree", || cache.len() == 3);
     assert_eq!(
         described(&log, 1),
         ["added /later=", "added /later/x=", "added /later/x/y=z"]
     );
     c.delete_recursive("/later").unwrap();
-    wait(&c, "the tree gone", || cache.is_empty());
+    wait_for(&c, "the tree gone", || cache.is_empty());
     assert_eq!(
         described(&log, 4),
         ["removed /later/x/y", "removed /later/x", "removed /later"]
@@ -121,7 +126,7 @@ fn changes_are_reported_as_added_updated_removed() {
     c.set("/r/a", "2", None).unwrap();
     c.set("/r/a", "2", None).unwrap(); // same data, new mzxid: still a change
     c.delete("/r/b", None).unwrap();
-    wait(&c, "four events", || log.borrow().len() == mark + 4);
+    wait_for(&c, "four events", || log.borrow().len() == mark + 4);
     assert_eq!(
         described(&log, mark),
         [
@@ -147,7 +152,7 @@ fn a_child_change_does_not_update_its_parent() {
     make(&c, "/p/kid", "k");
     c.delete("/p/kid", None).unwrap();
     make(&c, "/p/kid2", "k2");
-    wait(&c, "the second child", || {
+    wait_for(&c, "the second child", || {
         cache.get_data("/p/kid2").is_some()
     });
     assert_eq!(
@@ -171,7 +176,7 @@ fn deleting_a_subtree_removes_it_deepest_first() {
     let (cache, log) = started(&c, "/s");
     let mark = log.borrow().len();
     c.delete_recursive("/s/a").unwrap();
-    wait(&c, "the subtree gone", || cache.len() == 2);
+    wait_for(&c, "the subtree gone", || cache.len() == 2);
     let removed = described(&log, mark);
     assert_eq!(removed.len(), 4, "{removed:?}");
     let pos = |p: &str| removed.iter().position(|e| e == p).unwrap();
@@ -199,8 +204,8 @@ fn many_quick_changes_come_in_server_order() {
         drop(writer.set_async(&format!("/q/n{i:03}"), "u", None));
     }
     let last = writer.set_async("/q", "done", None);
-    wait(&c, "the writes", || last.ready());
-    wait(&c, "the last event", || {
+    wait_for(&c, "the writes", || last.ready());
+    wait_for(&c, "the last event", || {
         node_events(&log, mark).last().map(String::as_str) == Some("updated /q=done")
     });
     let events = node_events(&log, mark);
@@ -230,8 +235,8 @@ fn many_quick_changes_come_in_server_order() {
         }
     }
     let last = writer.set_async("/q", "again", None);
-    wait(&c, "the writes", || last.ready());
-    wait_mirrors(&c, &cache);
+    wait_for(&c, "the writes", || last.ready());
+    wait_mirror(&c, &cache);
     assert_eq!(replay(&log), server_tree(&c, "/q"));
     cache.close();
 }
@@ -251,9 +256,9 @@ fn close_removes_the_watch_the_listener_and_the_server_watch() {
     cache.close();
     cache.close(); // idempotent
     assert_eq!(c.listener_count(), listeners);
-    wait(&c, "the watch removed", || c.watch_count() == watches);
-    let watched = || server_watches(&zk.four_letter("wchs").unwrap());
-    assert_eq!(server_watches(&wchs), (0, 0));
+    wait_for(&c, "the watch removed", || c.watch_count() == watches);
+    let watched = || watch_totals(&zk.four_letter("wchs").unwrap());
+    assert_eq!(watch_totals(&wchs), (0, 0));
     let give_up = Instant::now() + LONG;
     while watched() != (0, 0) {
         assert!(Instant::now() < give_up, "the server kept the watch");
@@ -286,7 +291,7 @@ fn a_thousand_start_close_cycles_leave_nothing_behind() {
             // Closed before the addWatch reply; the reply's callback removes the watch.
             cache.close();
         } else {
-            wait(&c, "loaded", || cache.is_initialized());
+            wait_for(&c, "loaded", || cache.is_initialized());
             cache.close();
         }
     }
@@ -295,10 +300,10 @@ fn a_thousand_start_close_cycles_leave_nothing_behind() {
         let cache = RecursiveCache::new(&c, "/cyc").unwrap();
         cache.start(Some(LONG)).unwrap();
     }
-    wait(&c, "every watch removed", || c.watch_count() == watches);
+    wait_for(&c, "every watch removed", || c.watch_count() == watches);
     assert_eq!(c.listener_count(), listeners);
     let give_up = Instant::now() + LONG;
-    while server_watches(&zk.four_letter("wchs").unwrap()) != (0, 0) {
+    while watch_totals(&zk.four_letter("wchs").unwrap()) != (0, 0) {
         assert!(Instant::now() < give_up, "the server kept a watch");
         c.sleep(Duration::from_millis(50)).unwrap();
     }
@@ -327,7 +332,7 @@ fn listeners_may_close_and_query_from_inside_the_callback() {
     cache.listen(move |_| a.set(a.get() + 1));
     cache.start(Some(LONG)).unwrap();
     make(&c, "/in/stop", "");
-    wait(&c, "closed", || c.watch_count() == 0);
+    wait_for(&c, "closed", || c.watch_count() == 0);
     make(&c, "/in/later", "");
     c.sleep(Duration::from_millis(200)).unwrap();
     assert_eq!(
@@ -495,10 +500,10 @@ fn a_watch_removed_behind_the_cache_is_added_again() {
         .unwrap();
     assert_eq!(c.watch_count(), 0);
     c.set("/rw/a", "changed while unwatched", None).unwrap();
-    wait(&c, "the watch back", || c.watch_count() == 1);
-    wait_mirrors(&c, &cache);
+    wait_for(&c, "the watch back", || c.watch_count() == 1);
+    wait_mirror(&c, &cache);
     c.set("/rw/a", "2", None).unwrap();
-    wait(&c, "the update", || saw(&log, 0, "updated /rw/a=2"));
+    wait_for(&c, "the update", || saw(&log, 0, "updated /rw/a=2"));
     assert_eq!(replay(&log), server_tree(&c, "/rw"));
     cache.close();
 }
@@ -516,7 +521,7 @@ fn started_before_its_client_it_fails_then_follows_once_the_client_connects() {
         Err(Error::ConnectionClosed)
     ));
     c.start(Some(LONG)).unwrap();
-    wait(&c, "loaded", || cache.is_initialized());
+    wait_for(&c, "loaded", || cache.is_initialized());
     assert_eq!(
         described(&log, 0),
         [

@@ -4,17 +4,23 @@
 //! After each the cache must equal the server's tree, and its events must say each change
 //! once (nothing for what did not change).
 
-#[path = "rcache_support/mod.rs"]
-mod rcache_support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use cache_support::*;
+use mio_zookeeper::recipe::RecursiveCache;
 use mio_zookeeper::testing::{Proxy, RandomCuts, ZkEnsemble, ZkServer};
 use mio_zookeeper::{Client, CreateOptions, Error};
-use rcache_support::*;
 
 const SESSION: Duration = Duration::from_secs(10);
+
+/// A cache of `path`, recorded, started (blocking).
+fn started(c: &Client, path: &str) -> (RecursiveCache, Log) {
+    start_cache(c, path)
+}
 
 /// The tree the offline tests start from.
 fn seed_tree(c: &Client) {
@@ -69,12 +75,12 @@ fn cut_off(meanwhile: impl FnOnce(&ZkServer, &Client), connection: &[&str]) {
     let mark = log.borrow().len();
     proxy.set_refusing(true);
     proxy.drop_connections();
-    wait(&c, "suspended", || saw(&log, mark, "suspended"));
+    wait_for(&c, "suspended", || saw(&log, mark, "suspended"));
     meanwhile(&zk, &c);
     let expected = change_tree(&w);
     proxy.set_refusing(false);
-    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
-    wait_mirrors(&c, &cache);
+    wait_for(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    wait_mirror(&c, &cache);
     // Nothing more once quiet (no late duplicate from the re-read).
     c.sleep(Duration::from_millis(300)).unwrap();
     let events = described(&log, mark);
@@ -89,7 +95,7 @@ fn cut_off(meanwhile: impl FnOnce(&ZkServer, &Client), connection: &[&str]) {
     // The watch is in place (re-added after an expiry): a later change is seen.
     assert_eq!(c.watch_count(), 1);
     w.set("/t/same", "s2", None).unwrap();
-    wait(&c, "an update", || saw(&log, mark, "updated /t/same=s2"));
+    wait_for(&c, "an update", || saw(&log, mark, "updated /t/same=s2"));
     cache.close();
 }
 
@@ -144,8 +150,8 @@ fn random_cuts_while_another_client_changes_the_tree() {
     w.sync("/rc").unwrap();
     proxy.stop_random_cuts();
     assert!(proxy.cuts() > 0, "the proxy cut the connection");
-    wait(&c, "connected", || c.connected());
-    wait_mirrors(&c, &cache);
+    wait_for(&c, "connected", || c.connected());
+    wait_mirror(&c, &cache);
     assert_eq!(replay(&log), server_tree(&w, "/rc"));
     cache.close();
 }
@@ -158,10 +164,10 @@ fn a_server_restart() {
     let (cache, log) = started(&c, "/t");
     let mark = log.borrow().len();
     zk.restart().unwrap();
-    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    wait_for(&c, "reconnected", || saw(&log, mark, "reconnected"));
     let w = start_client(&zk.connect_string(), SESSION);
     let expected = change_tree(&w);
-    wait_mirrors(&c, &cache);
+    wait_mirror(&c, &cache);
     assert_eq!(sorted_node_events(&log, mark), expected);
     assert_eq!(described(&log, mark)[..2], ["suspended", "reconnected"]);
     assert_eq!(replay(&log), server_tree(&w, "/t"));
@@ -198,7 +204,7 @@ fn an_ensemble_losing_the_clients_server() {
         .collect();
     let w = start_client(&others.join(","), SESSION);
     make(&w, "/e/before", "1");
-    wait(&c, "the first node", || {
+    wait_for(&c, "the first node", || {
         cache.get_data("/e/before").is_some()
     });
     let mark = log.borrow().len();
@@ -210,15 +216,15 @@ fn an_ensemble_losing_the_clients_server() {
         }
     });
     until_done(&w, || w.set("/e/before", "changed", None).map(drop));
-    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    wait_for(&c, "reconnected", || saw(&log, mark, "reconnected"));
     assert_ne!(c.current_server().unwrap(), on);
-    wait_mirrors(&c, &cache);
+    wait_mirror(&c, &cache);
     assert_eq!(replay(&log), server_tree(&w, "/e"));
     until_done(&w, || {
         w.create("/e/after", "3", CreateOptions::default())
             .map(drop)
     });
-    wait(&c, "a node made after", || {
+    wait_for(&c, "a node made after", || {
         cache.get_data("/e/after").is_some()
     });
     cache.close();
@@ -244,14 +250,7 @@ zk.stop()
 
 #[test]
 fn kazoo_writes_and_the_cache_mirrors_it() {
-    let kazoo = Command::new("python3")
-        .args(["-c", "import kazoo.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !kazoo {
-        eprintln!("SKIPPED: python3 cannot import kazoo");
+    if !kazoo_imports("kazoo.client") {
         return;
     }
     let zk = server();
@@ -266,7 +265,7 @@ fn kazoo_writes_and_the_cache_mirrors_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_mirrors(&c, &cache);
+    wait_mirror(&c, &cache);
     assert_eq!(cache.get_data("/kz/conf/db").unwrap().data, "replica");
     assert_eq!(cache.get_children("/kz/conf").unwrap(), ["db"]);
     assert_eq!(cache.get_children("/kz/jobs").unwrap().len(), 40);
@@ -288,13 +287,13 @@ fn changes_during_the_re_read_are_each_reported_once() {
     let mark = log.borrow().len();
     proxy.set_refusing(true);
     proxy.drop_connections();
-    wait(&c, "suspended", || saw(&log, mark, "suspended"));
+    wait_for(&c, "suspended", || saw(&log, mark, "suspended"));
     for i in (0..3000).step_by(10) {
         drop(w.set_async(&format!("/big/n{i}"), "away", None));
     }
     w.sync("/big").unwrap();
     proxy.set_refusing(false);
-    wait(&c, "reconnected", || saw(&log, mark, "reconnected"));
+    wait_for(&c, "reconnected", || saw(&log, mark, "reconnected"));
     // While the re-read of 3 000 nodes is in flight: more changes, some to nodes the
     // re-read has not reached yet, some to nodes it has.
     for i in (5..3000).step_by(10) {
@@ -305,7 +304,7 @@ fn changes_during_the_re_read_are_each_reported_once() {
         }
     }
     w.sync("/big").unwrap();
-    wait_mirrors(&c, &cache);
+    wait_mirror(&c, &cache);
     let events = node_events(&log, mark);
     assert_eq!(events.len(), 300 + 300 + 30 + 30, "{events:?}");
     assert_eq!(replay(&log), server_tree(&w, "/big"));

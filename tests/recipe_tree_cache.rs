@@ -4,16 +4,19 @@
 //! (client and server side), listeners that close the cache or call the client, and the
 //! cache's ownership (weak client; the last handle closes it).
 
-#[path = "tree_cache_support/mod.rs"]
-mod support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
+#[path = "recipe_support/mod.rs"]
+mod recipe_support;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode, Error};
-use support::*;
+use recipe_support::{poll_until, Host};
 
 fn client(zk: &ZkServer) -> Client {
     let c = Client::new(&zk.connect_string()).unwrap();
@@ -21,11 +24,8 @@ fn client(zk: &ZkServer) -> Client {
     c
 }
 
-fn started(zk: &Client, path: &str) -> (TreeCache, Events) {
-    let cache = TreeCache::new(zk, path).unwrap();
-    let events = record(&cache);
-    cache.start(Some(LONG)).unwrap();
-    (cache, events)
+fn started(zk: &Client, path: &str) -> (TreeCache, Log) {
+    start_cache(zk, path)
 }
 
 #[test]
@@ -397,16 +397,6 @@ fn an_invalid_path_is_refused() {
     }
 }
 
-/// Runs `zk`'s loop by hand with `poll_once` until `cond` holds (at most [`LONG`]).
-fn poll_until(zk: &Client, what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + LONG;
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "waiting for {what}");
-        zk.poll_once(Some(std::time::Duration::from_millis(50)))
-            .unwrap();
-    }
-}
-
 #[test]
 fn driven_by_poll_once_with_async_calls_only() {
     let server = ZkServer::start().unwrap();
@@ -429,42 +419,6 @@ fn driven_by_poll_once_with_async_calls_only() {
     assert_eq!(drain(&events), ["+/p/c", "~/p=3"]);
     cache.close();
     poll_until(&zk, "the removals", || zk.watch_count() == 0);
-}
-
-/// A minimal host application: its own `mio::Poll`, with the client's reactor embedded.
-struct Host {
-    poll: mio::Poll,
-    events: mio::Events,
-    zk: mio_zookeeper::EmbeddedHost,
-}
-
-impl Host {
-    fn new() -> Host {
-        let poll = mio::Poll::new().unwrap();
-        let zk = mio_zookeeper::EmbeddedHost::new(poll.registry()).unwrap();
-        Host {
-            poll,
-            events: mio::Events::with_capacity(64),
-            zk,
-        }
-    }
-
-    fn run_until(&mut self, what: &str, cond: impl Fn() -> bool) {
-        let deadline = std::time::Instant::now() + LONG;
-        while !cond() {
-            assert!(std::time::Instant::now() < deadline, "waiting for {what}");
-            let own = std::time::Duration::from_millis(100);
-            let wait = self.zk.next_timeout().map_or(own, |t| t.min(own));
-            self.poll.poll(&mut self.events, Some(wait)).unwrap();
-            for ev in self.events.iter() {
-                assert!(
-                    self.zk.handle_event(ev),
-                    "the host has no sockets of its own"
-                );
-            }
-            self.zk.run_pending().unwrap();
-        }
-    }
 }
 
 #[test]

@@ -5,17 +5,15 @@
 //! differences on the new session; nothing when nothing changed), and a 3-node ensemble
 //! losing the client's server.
 
-#[path = "faults_support/mod.rs"]
-mod faults_support;
-#[path = "tree_cache_support/mod.rs"]
-mod support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
 use std::time::Duration;
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::{Proxy, RandomCuts, SeededRng, ZkEnsemble, ZkServer};
 use mio_zookeeper::{Client, CreateMode, MioHandler};
-use support::*;
 
 /// A started client on `hosts` (10 s sessions, quick reconnects), on `handler` if given.
 fn client_on(hosts: &str, handler: Option<&MioHandler>) -> Client {
@@ -31,11 +29,8 @@ fn client_on(hosts: &str, handler: Option<&MioHandler>) -> Client {
 }
 
 /// A cache of `root` on `zk`, started, with its event log.
-fn cache_on(zk: &Client, root: &str) -> (TreeCache, Events) {
-    let cache = TreeCache::new(zk, root).unwrap();
-    let events = record(&cache);
-    cache.start(Some(LONG)).unwrap();
-    (cache, events)
+fn cache_on(zk: &Client, root: &str) -> (TreeCache, Log) {
+    start_cache(zk, root)
 }
 
 /// The node events of `log`, sorted (for changes whose order is not fixed).
@@ -211,7 +206,7 @@ fn session_expiry_reports_lost_then_exactly_the_differences() {
 
     // The cache's client does not run meanwhile: the changes are made on no session of
     // its own, and no watch tells it.
-    faults_support::expire_session(server.addr(), &zk);
+    expire_session(server.addr(), &zk);
     change_tree(&writer);
     wait_for(&zk, "the new session's load", || {
         events.borrow().contains(&CacheEvent::ConnectionReconnected) && mirrors(&cache, &writer)
@@ -246,7 +241,7 @@ fn session_expiry_reports_lost_then_exactly_the_differences() {
 }
 
 /// The log, shortened, without emptying it.
-fn drain_peek(events: &Events) -> Vec<String> {
+fn drain_peek(events: &Log) -> Vec<String> {
     events.borrow().iter().map(short).collect()
 }
 
@@ -257,7 +252,7 @@ fn a_new_session_with_nothing_changed_reports_no_node_event() {
     make_tree(&zk);
     let (cache, events) = cache_on(&zk, "/f");
     drain(&events);
-    faults_support::expire_session(server.addr(), &zk);
+    expire_session(server.addr(), &zk);
     wait_for(&zk, "the new session's load", || {
         events.borrow().contains(&CacheEvent::ConnectionReconnected) && zk.pending_requests() == 0
     });

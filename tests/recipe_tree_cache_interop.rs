@@ -2,29 +2,20 @@
 //! cache mirrors it; kazoo's own TreeCache sees what our client writes. Needs `python3`
 //! with kazoo (skipped with a message otherwise, as `client_interop.rs`).
 
-#[path = "tree_cache_support/mod.rs"]
-mod support;
+#[path = "cache_support/mod.rs"]
+mod cache_support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use cache_support::*;
 use mio_zookeeper::recipe::{CacheEvent, TreeCache};
 use mio_zookeeper::testing::ZkServer;
 use mio_zookeeper::{Client, CreateMode};
 use serde_json::Value;
-use support::*;
 
 fn kazoo_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import kazoo.client, kazoo.recipe.cache"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 cannot import kazoo (`pip install kazoo`)");
-    }
-    ok
+    kazoo_imports("kazoo.client, kazoo.recipe.cache")
 }
 
 /// kazoo writes `/kz`: a nested tree with data, then updates and removals.
