@@ -227,12 +227,14 @@ impl<H: Handler> Clone for TreeCache<H> {
 
 impl<H: Handler> fmt::Debug for TreeCache<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner().st.borrow();
-        f.debug_struct("TreeCache")
-            .field("path", &self.inner().root)
-            .field("phase", &st.phase)
-            .field("initialized", &st.initialized)
-            .field("nodes", &st.store.len())
-            .finish()
+        let mut d = f.debug_struct("TreeCache");
+        d.field("path", &self.inner().root);
+        // Never a panic from formatting, even while the engine holds its state.
+        if let Ok(st) = self.inner().st.try_borrow() {
+            d.field("phase", &st.phase)
+                .field("initialized", &st.initialized)
+                .field("nodes", &st.store.len());
+        }
+        d.finish()
     }
 }
