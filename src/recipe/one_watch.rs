@@ -150,6 +150,11 @@ impl<H: Handler> Engine<H> {
         self.reading.set(false);
     }
 
+    /// Another read was asked for while the one in flight runs (a change seen meanwhile).
+    pub(crate) fn read_again_asked(&self) -> bool {
+        self.again.borrow().is_some()
+    }
+
     pub(crate) fn watcher(&self) -> Option<&Watcher> {
         self.watcher.get()
     }

@@ -36,7 +36,9 @@ pub struct Settled {
 /// **Faults and LOST.** Failed reads are retried with backoff or at the next reconnect,
 /// and the children are read again after every reconnect (a difference restarts the wait,
 /// or after the settling fires `next_change`; the wait itself goes on through a
-/// disconnection, as kazoo's sleep does). After a session loss the watch keeps
+/// disconnection, as kazoo's sleep does, but does not settle while the client is
+/// disconnected: a boundary that passed meanwhile settles on the read after the reconnect
+/// if it finds the children unchanged, else the wait restarts). After a session loss the watch keeps
 /// running and does the same once the client is connected on a new session. If the node
 /// is missing (at the start or later), the result (or `next_change`, with the
 /// `NodeDeleted` event) tells it: the result fails with the `NoNode` error.
@@ -75,6 +77,9 @@ struct Inner<H: Handler> {
     /// The children last read (while settling), sorted.
     last: RefCell<Option<Vec<String>>>,
     timer: Cell<Option<TimerId>>,
+    /// The boundary passed while the client was not connected: the children are settled
+    /// by the next read that finds them unchanged (with no change reported meanwhile).
+    due: Cell<bool>,
     /// Once settled: what was given, and the result of the next change.
     settled: RefCell<Option<Settled>>,
 }
@@ -98,6 +103,7 @@ impl<H: Handler> PatientChildrenWatch<H> {
             result: client.handler().async_result(),
             last: RefCell::new(None),
             timer: Cell::new(None),
+            due: Cell::new(false),
             settled: RefCell::new(None),
         })))
     }
@@ -165,6 +171,12 @@ impl<H: Handler> Inner<H> {
         let Some(client) = self.engine.base().client() else {
             return;
         };
+        if !client.connected() {
+            // Changes made meanwhile are not known yet: the read after the reconnect tells.
+            self.due.set(true);
+            return;
+        }
+        self.due.set(false);
         let settled = Settled {
             children,
             next_change: client.handler().async_result(),
@@ -208,7 +220,11 @@ impl<H: Handler> Inner<H> {
         let differs = self.last.borrow().as_ref() != Some(&children);
         if differs || ev.is_some() {
             *self.last.borrow_mut() = Some(children);
+            self.due.set(false);
             self.arm();
+        } else if self.due.get() && !self.engine.read_again_asked() {
+            // Unchanged since before the disconnection, and no change seen meanwhile.
+            self.settle();
         }
     }
 }
