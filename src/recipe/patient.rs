@@ -35,11 +35,13 @@ pub struct Settled {
 ///
 /// **Faults and LOST.** Failed reads are retried with backoff or at the next reconnect,
 /// and the children are read again after every reconnect (a difference restarts the wait,
-/// or after the settling fires `next_change`; the wait itself goes on through a
-/// disconnection, as kazoo's sleep does, but does not settle while the client is
-/// disconnected: a boundary that passed meanwhile settles on the read after the reconnect
-/// if it finds the children unchanged, else the wait restarts). After a session loss the watch keeps
-/// running and does the same once the client is connected on a new session. If the node
+/// or after the settling fires `next_change`). The wait itself goes on through a
+/// disconnection, as kazoo's sleep does, but unlike kazoo it never settles while the
+/// client is disconnected (the children may have changed meanwhile): a boundary that
+/// passed then settles on the first read once back if that finds the children unchanged
+/// (and no change was reported meanwhile), else the wait restarts. After a session loss
+/// the watch keeps running and does the same once the client is connected on a new
+/// session. If the node
 /// is missing (at the start or later), the result (or `next_change`, with the
 /// `NodeDeleted` event) tells it: the result fails with the `NoNode` error.
 ///
