@@ -27,6 +27,16 @@ const SLACK: Duration = Duration::from_millis(50);
 /// the client's loop does not run.
 const RESTART_BOUNDARY: Duration = Duration::from_secs(4);
 
+/// A server, a proxy to it, a client through the proxy (the watched one) and one on the
+/// server directly (the writer).
+fn proxied() -> (ZkServer, Proxy, Client, Client) {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = client(&proxy.connect_string());
+    let other = client(&zk.connect_string());
+    (zk, proxy, c, other)
+}
+
 /// A watch on `path` started on `c`, its first read done (its watcher registered).
 fn start_watch(
     c: &Client,
@@ -97,10 +107,7 @@ fn assert_next_change(c: &Client, settled: &Settled) {
 
 #[test]
 fn a_cut_while_the_children_change_settles_on_the_final_children_once_back() {
-    let zk = ZkServer::start().unwrap();
-    let proxy = Proxy::start(zk.addr()).unwrap();
-    let c = client(&proxy.connect_string());
-    let other = client(&zk.connect_string());
+    let (_zk, proxy, c, other) = proxied();
     let listeners = c.listener_count();
     other.ensure_path("/p/a", None).unwrap();
     let (w, result) = start_watch(&c, "/p", BOUNDARY);
@@ -134,10 +141,7 @@ fn a_cut_while_the_children_change_settles_on_the_final_children_once_back() {
 
 #[test]
 fn a_long_cut_with_nothing_changed_settles_once_back_on_the_same_children() {
-    let zk = ZkServer::start().unwrap();
-    let proxy = Proxy::start(zk.addr()).unwrap();
-    let c = client(&proxy.connect_string());
-    let other = client(&zk.connect_string());
+    let (_zk, proxy, c, other) = proxied();
     other.ensure_path("/q/a", None).unwrap();
     let (_w, result) = start_watch(&c, "/q", BOUNDARY);
     let began = Instant::now();
@@ -155,10 +159,7 @@ fn a_long_cut_with_nothing_changed_settles_once_back_on_the_same_children() {
 
 #[test]
 fn a_cut_after_settling_fires_next_change_once_back_only_if_the_children_changed() {
-    let zk = ZkServer::start().unwrap();
-    let proxy = Proxy::start(zk.addr()).unwrap();
-    let c = client(&proxy.connect_string());
-    let other = client(&zk.connect_string());
+    let (_zk, proxy, c, other) = proxied();
     let listeners = c.listener_count();
     other.ensure_path("/s/a", None).unwrap();
     let (w, result) = start_watch(&c, "/s", BOUNDARY);
