@@ -55,7 +55,7 @@
 //! |---|---|---|---|
 //! | [`DataWatch`] | the client re-set its watch (the server fires it if the node changed); a read after a reconnect calls only if `mzxid` moved | no call; keeps its last value | reads again; one call if the node changed (data, created, deleted), none otherwise |
 //! | [`ChildrenWatch`] | as `DataWatch`, on the child list | no call; keeps its last list | reads again; one call if the children differ; ends with [`WatchEnd::NodeDeleted`] if the node is gone |
-//! | [`PatientChildrenWatch`] | re-reads; a difference restarts the wait (or fires `next_change` once settled) | the wait goes on | as on the same session |
+//! | [`PatientChildrenWatch`] | re-reads; a difference restarts the wait (or fires `next_change` once settled); it never settles while disconnected | no settling until the client is back | as on the same session |
 //! | [`TreeCache`] | `ConnectionSuspended`, `ConnectionReconnected`, then the changes the re-set watches report | `ConnectionLost`; keeps its nodes | `ConnectionReconnected`; reads and watches the whole tree again and reports exactly the differences |
 //! | [`RecursiveCache`] | `ConnectionSuspended`, `ConnectionReconnected`; the server does not replay missed changes to a persistent watch, so it re-reads the tree and reports exactly the differences | `ConnectionLost`; keeps its nodes | `ConnectionReconnected`; adds its watch again, re-reads, reports exactly the differences |
 //!
