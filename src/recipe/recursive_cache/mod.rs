@@ -15,6 +15,7 @@
 //! only what differs. The reads of one pass and the events in between need no marks: each
 //! reply is applied in arrival order like any other.
 
+mod batch;
 mod engine;
 
 use std::fmt;
