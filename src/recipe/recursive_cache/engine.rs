@@ -222,6 +222,7 @@ impl<H: Handler> Shared<H> {
                             Read::Node | Read::Data => ReadOp::GetData(path.to_string()),
                         })
                         .collect();
+                    log::trace!("RecursiveCache {}: multiRead {ops:?}", self.path);
                     client.multi_read_async(&ops).rawlink(move |r| {
                         if let Some(s) = weak.upgrade() {
                             s.on_batch(batch, r.get_nowait())
