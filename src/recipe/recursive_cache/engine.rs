@@ -47,6 +47,9 @@ enum WatchState {
 
 type Listener = Rc<dyn Fn(&CacheEvent)>;
 
+/// A read to make: of which node, and what.
+type Queued = (Box<str>, Read);
+
 /// The mutable part of a cache.
 pub(super) struct State {
     pub(super) store: NodeStore,
@@ -57,7 +60,7 @@ pub(super) struct State {
     dirty: bool,
     watch: WatchState,
     /// Reads not sent yet (FIFO: in the order their causes arrived).
-    todo: VecDeque<(Box<str>, Read)>,
+    todo: VecDeque<Queued>,
     /// Reads sent and not answered (a batch counts its reads).
     outstanding: usize,
     /// How reads are batched into `multiRead` requests.
@@ -260,7 +263,7 @@ impl<H: Handler> Shared<H> {
     /// again, singly).
     fn on_batch(
         self: &Rc<Self>,
-        batch: Vec<(Box<str>, Read)>,
+        batch: Vec<Queued>,
         res: Result<Vec<Result<ReadResult, Error>>, Error>,
     ) {
         let results = match res {
@@ -298,7 +301,7 @@ impl<H: Handler> Shared<H> {
     /// Replies to the cache's reads, applied in order: a success is stored; NoNode means
     /// the node went away meanwhile (its subtree goes); other failures mark the cache for a
     /// re-read.
-    fn on_replies(self: &Rc<Self>, replies: Vec<((Box<str>, Read), Result<ReadResult, Error>)>) {
+    fn on_replies(self: &Rc<Self>, replies: Vec<(Queued, Result<ReadResult, Error>)>) {
         let mut events = Vec::new();
         let mut failed = Vec::new();
         {
@@ -355,6 +358,9 @@ impl<H: Handler> Shared<H> {
         self.pump();
         let done = {
             let mut st = self.state.borrow_mut();
+            if !st.dirty && st.todo.is_empty() && st.outstanding == 0 {
+                st.batcher.settled();
+            }
             let ready = !st.initialized
                 && !st.dirty
                 && st.todo.is_empty()
