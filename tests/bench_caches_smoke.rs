@@ -150,8 +150,9 @@ fn check_cache_load(l: &Value) {
     let left = num(l, "heap_left_after_close_bytes");
     assert!(left.abs() <= 256.0 * 1024.0, "{l}");
     assert!(num(l, "client_retained_bytes_per_node").is_finite(), "{l}");
-    // A read per node at least, every node's bytes read.
-    assert!(num(l, "requests_per_node") >= 1.0, "{l}");
+    // Requests were counted (RecursiveCache batches its reads into multiRead requests:
+    // fewer than one a node), every node's bytes read.
+    assert!(num(l, "requests_per_node") > 0.0, "{l}");
     assert!(num(l, "bytes_read_per_node") > data, "{l}");
     assert!(num(l, "allocs_per_node") > 0.0, "{l}");
     assert!(num(l, "client_cpu_us_per_node") > 0.0, "{l}");

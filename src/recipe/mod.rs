@@ -23,8 +23,8 @@
 //!
 //! **[`RecursiveCache`]** keeps a whole subtree in memory on ONE persistent recursive
 //! watch (ZooKeeper 3.6+, Curator 5's `CuratorCache` idea): the events and queries of
-//! kazoo's `TreeCache`, an initial load pipelined (a node's children are listed only when
-//! its stat says it has some), events and replies applied in the order the server sent
+//! kazoo's `TreeCache`, an initial load pipelined and batched into `multiRead` requests (a
+//! node's children are listed only when its stat says it has some), events and replies applied in the order the server sent
 //! them, and after every reconnect a full re-read that reports exactly the differences.
 //!
 //! **[`TreeCache`]** (kazoo's port of Curator's): a subtree in memory, one data watch and

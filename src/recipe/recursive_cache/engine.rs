@@ -11,10 +11,11 @@ use bytes::Bytes;
 use super::super::base::{Base, Transition};
 use super::super::cache_event::CacheEvent;
 use super::super::store::{join, NodeStore};
+use super::batch::{Batcher, Size};
 use crate::handler::Handler;
 use crate::{
-    AddWatchMode, AsyncResult, Client, Error, EventType, KeeperState, Stat, WatchRegistration,
-    WatchedEvent, Watcher, WatcherType, WhenOffline,
+    AddWatchMode, AsyncResult, Client, Error, EventType, KeeperState, ReadOp, ReadResult, Stat,
+    WatchRegistration, WatchedEvent, Watcher, WatcherType, WhenOffline,
 };
 
 /// The most reads of one cache in flight at once (the client refuses more than
@@ -46,6 +47,9 @@ enum WatchState {
 
 type Listener = Rc<dyn Fn(&CacheEvent)>;
 
+/// A read to make: of which node, and what.
+type Queued = (Box<str>, Read);
+
 /// The mutable part of a cache.
 pub(super) struct State {
     pub(super) store: NodeStore,
@@ -56,9 +60,11 @@ pub(super) struct State {
     dirty: bool,
     watch: WatchState,
     /// Reads not sent yet (FIFO: in the order their causes arrived).
-    todo: VecDeque<(Box<str>, Read)>,
-    /// Reads sent and not answered.
+    todo: VecDeque<Queued>,
+    /// Reads sent and not answered (a batch counts its reads).
     outstanding: usize,
+    /// How reads are batched into `multiRead` requests.
+    batcher: Batcher,
     /// `start_async` results waiting for INITIALIZED.
     waiting: Vec<AsyncResult<()>>,
 }
@@ -105,6 +111,7 @@ impl<H: Handler> Shared<H> {
                     watch: WatchState::None,
                     todo: VecDeque::new(),
                     outstanding: 0,
+                    batcher: Batcher::default(),
                     waiting: Vec::new(),
                 }),
                 listeners: RefCell::new(Vec::new()),
@@ -176,37 +183,52 @@ impl<H: Handler> Shared<H> {
         self.pump();
     }
 
-    /// Sends queued reads while fewer than [`MAX_OUTSTANDING`] are in flight.
+    /// Sends queued reads while fewer than [`MAX_OUTSTANDING`] are in flight: several at
+    /// once in one `multiRead` (see [`batch`](super::batch)), one alone as a plain read.
     fn pump(self: &Rc<Self>) {
         let Some(client) = self.base.client() else {
             return;
         };
         loop {
-            let next = {
+            let batch = {
                 let mut st = self.state.borrow_mut();
-                if st.outstanding >= MAX_OUTSTANDING {
-                    return;
-                }
-                let Some(next) = st.todo.pop_front() else {
-                    return;
-                };
-                st.outstanding += 1;
-                next
+                let room = MAX_OUTSTANDING.saturating_sub(st.outstanding);
+                let State {
+                    todo,
+                    batcher,
+                    store,
+                    ..
+                } = &mut *st;
+                let batch = batcher.take(todo, room, |(path, what)| {
+                    if batcher.is_alone(path) {
+                        return Size::Alone;
+                    }
+                    match (what, store.stat(path)) {
+                        (Read::Children, Some(s)) => Size::Children(count(s.num_children)),
+                        (Read::Children, None) => Size::Children(0),
+                        (_, Some(s)) => Size::Data(count(s.data_length)),
+                        (_, None) => Size::UnknownData,
+                    }
+                });
+                st.outstanding += batch.len();
+                batch
             };
             let weak = Rc::downgrade(self);
-            let (path, what) = next;
-            match what {
-                Read::Node | Read::Data => {
-                    client.get_async(&path, None).rawlink(move |r| {
+            match <[_; 1]>::try_from(batch) {
+                Ok([(path, what)]) => self.send_one(&client, weak, path, what),
+                Err(batch) if batch.is_empty() => return,
+                Err(batch) => {
+                    let ops: Vec<ReadOp> = batch
+                        .iter()
+                        .map(|(path, what)| match what {
+                            Read::Children => ReadOp::GetChildren(path.to_string()),
+                            Read::Node | Read::Data => ReadOp::GetData(path.to_string()),
+                        })
+                        .collect();
+                    log::trace!("RecursiveCache {}: multiRead {ops:?}", self.path);
+                    client.multi_read_async(&ops).rawlink(move |r| {
                         if let Some(s) = weak.upgrade() {
-                            s.on_node(&path, what, r.get_nowait())
-                        }
-                    });
-                }
-                Read::Children => {
-                    client.get_children_async(&path, None).rawlink(move |r| {
-                        if let Some(s) = weak.upgrade() {
-                            s.on_children(&path, r.get_nowait())
+                            s.on_batch(batch, r.get_nowait())
                         }
                     });
                 }
@@ -214,82 +236,111 @@ impl<H: Handler> Shared<H> {
         }
     }
 
-    /// A node's data and stat came back.
-    fn on_node(self: &Rc<Self>, path: &str, what: Read, res: Result<(Option<Bytes>, Stat), Error>) {
-        self.on_reply(path, res, |st, (data, stat), events| {
-            // Deleted and created again meanwhile: a different node.
-            if st
-                .store
-                .stat(path)
-                .is_some_and(|old| old.czxid != stat.czxid)
-            {
-                events.extend(st.store.remove(path));
+    /// Sends one read as a plain getData or getChildren.
+    fn send_one(&self, client: &Client<H>, weak: Weak<Self>, path: Box<str>, what: Read) {
+        match what {
+            Read::Node | Read::Data => {
+                client.get_async(&path, None).rawlink(move |r| {
+                    if let Some(s) = weak.upgrade() {
+                        let res = r.get_nowait().map(|(d, st)| ReadResult::Data(d, st));
+                        s.on_replies(vec![((path, what), res)])
+                    }
+                });
             }
-            let ev = st.store.put(path, &data.unwrap_or_default(), stat);
-            let new = matches!(ev, Some(CacheEvent::NodeAdded(_)));
-            events.extend(ev);
-            if what == Read::Node || new {
-                if stat.num_children > 0 {
-                    st.todo.push_back((path.into(), Read::Children));
-                } else {
-                    events.extend(st.store.retain_children(path, &[]));
-                }
+            Read::Children => {
+                client.get_children_async(&path, None).rawlink(move |r| {
+                    if let Some(s) = weak.upgrade() {
+                        let res = r.get_nowait().map(ReadResult::Children);
+                        s.on_replies(vec![((path, what), res)])
+                    }
+                });
             }
-        });
+        }
     }
 
-    /// A node's child list came back.
-    fn on_children(self: &Rc<Self>, path: &str, res: Result<Vec<String>, Error>) {
-        self.on_reply(path, res, |st, names, events| {
-            // A node no longer cached was deleted meanwhile (a read of it is queued if it
-            // came back).
-            if st.store.contains(path) {
-                events.extend(st.store.retain_children(path, &names));
-                for name in names {
-                    st.todo.push_back((join(path, &name).into(), Read::Node));
-                }
-            }
-        });
-    }
-
-    /// A reply to one of the cache's reads of `path`: `apply` stores a success; NoNode
-    /// means the node went away meanwhile (its subtree goes); other failures mark the cache
-    /// for a re-read.
-    fn on_reply<T>(
+    /// The reply to a `multiRead` of `batch`: each read's result applied in order; a
+    /// failure of the whole request fails every read (a refused `multiRead` sends them
+    /// again, singly).
+    fn on_batch(
         self: &Rc<Self>,
-        path: &str,
-        res: Result<T, Error>,
-        apply: impl FnOnce(&mut State, T, &mut Vec<CacheEvent>),
+        batch: Vec<Queued>,
+        res: Result<Vec<Result<ReadResult, Error>>, Error>,
     ) {
+        let results = match res {
+            Ok(results) if results.len() == batch.len() => results,
+            Ok(results) => {
+                let e = Error::protocol("multiRead", &format!("{} results", results.len()));
+                vec![Err(e); batch.len()]
+            }
+            Err(e) => {
+                let mut st = self.state.borrow_mut();
+                let paths = batch.iter().map(|(p, _)| &**p);
+                let was_on = st.batcher.enabled();
+                if st.batcher.batch_failed(&e, paths) && !self.base.is_stopped() {
+                    if was_on {
+                        log::info!(
+                            "RecursiveCache {}: the server refuses multiRead ({e}): single \
+                             reads for the rest of the session",
+                            self.path
+                        );
+                    }
+                    st.outstanding -= batch.len();
+                    for read in batch.into_iter().rev() {
+                        st.todo.push_front(read);
+                    }
+                    drop(st);
+                    self.after_reply(Vec::new(), Vec::new());
+                    return;
+                }
+                vec![Err(e); batch.len()]
+            }
+        };
+        self.on_replies(batch.into_iter().zip(results).collect());
+    }
+
+    /// Replies to the cache's reads, applied in order: a success is stored; NoNode means
+    /// the node went away meanwhile (its subtree goes); other failures mark the cache for a
+    /// re-read.
+    fn on_replies(self: &Rc<Self>, replies: Vec<(Queued, Result<ReadResult, Error>)>) {
         let mut events = Vec::new();
-        let mut failed = None;
+        let mut failed = Vec::new();
         {
             let mut st = self.state.borrow_mut();
-            st.outstanding -= 1;
+            st.outstanding -= replies.len();
             if self.base.is_stopped() {
                 return;
             }
-            match res {
-                Ok(v) => {
-                    self.base.succeeded();
-                    apply(&mut st, v, &mut events);
+            for ((path, what), res) in replies {
+                match res {
+                    Ok(ReadResult::Data(data, stat)) if what != Read::Children => {
+                        self.base.succeeded();
+                        st.batcher.saw_data(&path, count(stat.data_length));
+                        apply_node(&mut st, &path, what, data, stat, &mut events);
+                    }
+                    Ok(ReadResult::Children(names)) if what == Read::Children => {
+                        self.base.succeeded();
+                        st.batcher.read_done(&path);
+                        apply_children(&mut st, &path, names, &mut events);
+                    }
+                    Ok(other) => {
+                        failed.push((path, Error::protocol("multiRead", &other)));
+                    }
+                    Err(e) if e.is_no_node() => {
+                        st.batcher.read_done(&path);
+                        events.extend(st.store.remove(&path));
+                    }
+                    Err(e) => failed.push((path, e)),
                 }
-                Err(e) if e.is_no_node() => events.extend(st.store.remove(path)),
-                Err(e) => failed = Some(e),
             }
         }
-        self.after_reply(path, failed, events);
+        self.after_reply(failed, events);
     }
 
     /// What follows every reply: a failure handled, more reads sent, INITIALIZED when the
     /// load is complete, the events reported.
-    fn after_reply(
-        self: &Rc<Self>,
-        path: &str,
-        failed: Option<Error>,
-        mut events: Vec<CacheEvent>,
-    ) {
-        if let Some(e) = failed {
+    fn after_reply(self: &Rc<Self>, failed: Vec<(Box<str>, Error)>, mut events: Vec<CacheEvent>) {
+        let mut retry = false;
+        for (path, e) in failed {
             if e.is_no_auth() {
                 log::warn!(
                     "RecursiveCache {}: {path} not readable, left out: {e}",
@@ -298,14 +349,18 @@ impl<H: Handler> Shared<H> {
             } else {
                 log::debug!("RecursiveCache {}: reading {path} failed: {e}", self.path);
                 self.state.borrow_mut().dirty = true;
-                if !recovered_by_reconnect(&e) {
-                    self.retry_later();
-                }
+                retry |= !recovered_by_reconnect(&e);
             }
+        }
+        if retry {
+            self.retry_later();
         }
         self.pump();
         let done = {
             let mut st = self.state.borrow_mut();
+            if !st.dirty && st.todo.is_empty() && st.outstanding == 0 {
+                st.batcher.settled();
+            }
             let ready = !st.initialized
                 && !st.dirty
                 && st.todo.is_empty()
@@ -393,7 +448,11 @@ impl<H: Handler> Shared<H> {
                 st.dirty = true;
                 CacheEvent::ConnectionLost
             }
-            Transition::Reconnected | Transition::NewSession => CacheEvent::ConnectionReconnected,
+            Transition::NewSession => {
+                self.state.borrow_mut().batcher.new_session();
+                CacheEvent::ConnectionReconnected
+            }
+            Transition::Reconnected => CacheEvent::ConnectionReconnected,
         };
         self.emit(vec![ev]);
         // Back on the same session with the watch in place, the watch's "re-read" event
@@ -455,6 +514,53 @@ impl<H: Handler> Shared<H> {
     }
 }
 
+/// A node's data and stat came back: stored, its children read next if the read was of
+/// the whole node (or the node is new).
+fn apply_node(
+    st: &mut State,
+    path: &str,
+    what: Read,
+    data: Option<Bytes>,
+    stat: Stat,
+    events: &mut Vec<CacheEvent>,
+) {
+    // Deleted and created again meanwhile: a different node.
+    if st
+        .store
+        .stat(path)
+        .is_some_and(|old| old.czxid != stat.czxid)
+    {
+        events.extend(st.store.remove(path));
+    }
+    let ev = st.store.put(path, &data.unwrap_or_default(), stat);
+    let new = matches!(ev, Some(CacheEvent::NodeAdded(_)));
+    events.extend(ev);
+    if what == Read::Node || new {
+        if stat.num_children > 0 {
+            st.todo.push_back((path.into(), Read::Children));
+        } else {
+            events.extend(st.store.retain_children(path, &[]));
+        }
+    }
+}
+
+/// A node's child list came back.
+fn apply_children(st: &mut State, path: &str, names: Vec<String>, events: &mut Vec<CacheEvent>) {
+    // A node no longer cached was deleted meanwhile (a read of it is queued if it came
+    // back).
+    if st.store.contains(path) {
+        events.extend(st.store.retain_children(path, &names));
+        for name in names {
+            st.todo.push_back((join(path, &name).into(), Read::Node));
+        }
+    }
+}
+
+/// A count from a stat (never negative from a sane server).
+fn count(n: i32) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
 /// The outcome of the watch's removal, for the log (the watch is gone either way: the
 /// server lost it with a session, or removed it).
 fn log_removal(r: &AsyncResult<()>) {
@@ -471,7 +577,7 @@ fn on_watch_added<H: Handler>(weak: &Weak<Shared<H>>, res: Result<WatchRegistrat
         (Some(s), Ok(_)) => {
             s.state.borrow_mut().watch = WatchState::Added;
             // The load may have finished before this reply was handled.
-            s.after_reply(&s.path, None, Vec::new());
+            s.after_reply(Vec::new(), Vec::new());
         }
         // Closed (or dropped) while the watch was being added: take it away again.
         (None, Ok(reg)) => {

@@ -3,7 +3,11 @@
 //!
 //! **How it works.** `start` adds the watch first, then reads the tree, pipelined: a node's
 //! `getData` first, its `getChildren` only when its stat says it has children, at most
-//! [`MAX_OUTSTANDING`] reads in flight, more sent as replies come. Events (created, data
+//! [`MAX_OUTSTANDING`] reads in flight, more sent as replies come. Reads queued together go
+//! out in one `multiRead` of up to 128 reads (`batch.rs`: what that buys, the limits on a
+//! batch's size, the fallback to single reads); a read alone goes as a plain read. A
+//! batch's reply is applied read by read, in order, when it arrives, like the replies of
+//! that many single reads. Events (created, data
 //! changed, deleted: a recursive watch never sends children-changed) and replies are
 //! handled in the order they arrive, which is the order the server sent them on the one
 //! connection: a reply reflects every event before it, so applying both in that order
@@ -15,6 +19,7 @@
 //! only what differs. The reads of one pass and the events in between need no marks: each
 //! reply is applied in arrival order like any other.
 
+mod batch;
 mod engine;
 
 use std::fmt;
