@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio_zookeeper::recipe::{CacheEvent, CachedNode, RecursiveCache, TreeCache};
 use mio_zookeeper::testing::ZkServer;
-use mio_zookeeper::{AsyncResult, Client, CreateMode, CreateOptions, Handler, Stat};
+use mio_zookeeper::{AsyncResult, Client, CreateMode, CreateOptions, Error, Handler, Stat};
 
 #[path = "../faults_support/mod.rs"]
 mod faults_support;
@@ -225,18 +225,36 @@ pub fn join(parent: &str, name: &str) -> String {
 pub fn server_tree<H: Handler>(c: &Client<H>, root: &str) -> Tree {
     let mut out = Tree::new();
     let mut todo = vec![root.to_string()];
+    // A cut that was still under way when the test stopped cutting fails a read or two
+    // (ConnectionLoss): those are read again once the client is back.
+    let give_up = Instant::now() + LONG;
+    let again = |e: &Error, what: &str, p: &str| {
+        assert!(
+            e.is_retryable() && Instant::now() < give_up,
+            "{what} {p}: {e}"
+        );
+        let _ = c.run_until(&|| c.connected(), Some(LONG));
+    };
     while let Some(p) = todo.pop() {
         let (data, stat) = match c.get(&p, None) {
             Ok(r) => r,
             Err(e) if e.is_no_node() => continue,
-            Err(e) => panic!("reading {p}: {e}"),
+            Err(e) => {
+                again(&e, "reading", &p);
+                todo.push(p);
+                continue;
+            }
         };
-        out.insert(p.clone(), (data.unwrap_or_default(), stat.mzxid));
         match c.get_children(&p, None) {
             Ok(names) => todo.extend(names.iter().map(|n| join(&p, n))),
             Err(e) if e.is_no_node() => {}
-            Err(e) => panic!("listing {p}: {e}"),
+            Err(e) => {
+                again(&e, "listing", &p);
+                todo.push(p);
+                continue;
+            }
         }
+        out.insert(p, (data.unwrap_or_default(), stat.mzxid));
     }
     out
 }
