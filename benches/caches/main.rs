@@ -126,7 +126,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 const WAIT: Duration = Duration::from_secs(600);
 
 /// The implementations, in the order of the first round.
-pub(crate) const ALL_IMPLS: &[&str] = &["raw", "recursive_cache", "tree_cache", "kazoo"];
+pub(crate) const ALL_IMPLS: &[&str] =
+    &["raw", "raw_multi", "recursive_cache", "tree_cache", "kazoo"];
 
 fn main() {
     let args = flags(std::env::args());
@@ -311,30 +312,36 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
             caches.push(CacheBench::connect(kind, zk)?);
         }
     }
-    // An untimed raw read first: the server's JIT compiles its read path on the first tree,
-    // which would otherwise be paid by whoever reads first.
-    raw_read::read_all(zk, tree, opts.window)?;
-    let mut raw_runs = Vec::new();
-    let mut raw_cpu = None;
+    // Untimed raw reads first: the server's JIT compiles its read paths (getData, multiRead)
+    // on the first tree, which would otherwise be paid by whoever reads first.
+    let raws: Vec<(&str, usize)> = [("raw", 1), ("raw_multi", raw_read::MULTI_OPS)]
+        .into_iter()
+        .filter(|(name, _)| opts.wants(name))
+        .collect();
+    for &(_, batch) in &raws {
+        raw_read::read_all(zk, tree, opts.window, batch)?;
+    }
+    let mut raw_runs = vec![Vec::new(); raws.len()];
+    let mut raw_cpu = vec![None; raws.len()];
     let mut loads: Vec<Vec<Load>> = vec![Vec::new(); caches.len()];
     for rep in 0..opts.repeat {
         let last = rep + 1 == opts.repeat;
-        // raw, then the caches; the reverse on odd rounds.
-        let mut order: Vec<Option<usize>> = std::iter::once(None)
-            .chain((0..caches.len()).map(Some))
+        // The raw reads, then the caches; the reverse on odd rounds.
+        let mut order: Vec<Who> = (0..raws.len())
+            .map(Who::Raw)
+            .chain((0..caches.len()).map(Who::Cache))
             .collect();
         if rep % 2 == 1 {
             order.reverse();
         }
         for who in order {
             match who {
-                None if opts.wants("raw") => {
-                    let (secs, cpu) = raw_read::read_all(zk, tree, opts.window)?;
-                    raw_runs.push(secs);
-                    raw_cpu = Some(cpu);
+                Who::Raw(ri) => {
+                    let (secs, cpu) = raw_read::read_all(zk, tree, opts.window, raws[ri].1)?;
+                    raw_runs[ri].push(secs);
+                    raw_cpu[ri] = Some(cpu);
                 }
-                None => {}
-                Some(ci) => {
+                Who::Cache(ci) => {
                     let load = caches[ci].load(zk, tree, opts.changes, last)?;
                     loads[ci].push(load);
                 }
@@ -342,9 +349,9 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
         }
     }
     let mut lines = Vec::new();
-    if opts.wants("raw") {
-        let mut line = Line::load("raw", n, raw_runs);
-        line.cpu = raw_cpu;
+    for ((&(name, _), runs), cpu) in raws.iter().zip(raw_runs).zip(raw_cpu) {
+        let mut line = Line::load(name, n, runs);
+        line.cpu = cpu;
         lines.push(line.to_json());
     }
     let mut latency = Vec::new();
@@ -372,6 +379,13 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
     }
     lines.extend(latency);
     Ok(lines)
+}
+
+/// One timed run of a round: a raw read (index into the raw reads) or a cache's load.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Raw(usize),
+    Cache(usize),
 }
 
 /// Whether `python3` imports kazoo (the peer runs under `--kazoo auto`).
