@@ -20,6 +20,7 @@ const FIELDS: &[&str] = &[
     "runs_secs",
     "nodes_per_s",
     "ratio_to_raw",
+    "ratio_to_raw_multi",
     "ratio_to_kazoo",
     "heap_total_bytes_per_node",
     "heap_bytes_per_node",
@@ -77,8 +78,8 @@ fn every_implementation_prints_its_lines_on_a_tiny_tree() {
     ]))
     .expect("valid flags");
     let lines = bench::run(&opts).expect("the benchmark runs");
-    // raw, the two caches and kazoo load; the two caches' latency.
-    assert_eq!(lines.len(), 6, "{lines:#?}");
+    // raw, raw_multi, the two caches and kazoo load; the two caches' latency.
+    assert_eq!(lines.len(), 7, "{lines:#?}");
     for line in &lines {
         // What was printed parses back as JSON, with every field.
         let printed: Value = serde_json::from_str(&line.to_string()).expect("a JSON line");
@@ -92,8 +93,26 @@ fn every_implementation_prints_its_lines_on_a_tiny_tree() {
     assert!(num(raw, "secs") > 0.0, "{raw}");
     assert_eq!(raw["runs_secs"].as_array().map(Vec::len), Some(2), "{raw}");
     assert!(raw["ratio_to_raw"].is_null(), "{raw}");
+    assert!(raw["ratio_to_raw_multi"].is_null(), "{raw}");
     assert!(num(raw, "client_cpu_us_per_node") > 0.0, "{raw}");
     assert!(num(raw, "server_cpu_us_per_node") >= 0.0, "{raw}");
+    // The multiRead baseline: timed twice, every op checked (errors 0), its time over raw's.
+    let multi = find(&lines, "raw_multi", "load");
+    assert_eq!(multi["errors"], 0, "{multi}");
+    assert!(multi["note"].is_null(), "{multi}");
+    let multi_secs = num(multi, "secs");
+    assert!(multi_secs > 0.0, "{multi}");
+    assert_eq!(
+        multi["runs_secs"].as_array().map(Vec::len),
+        Some(2),
+        "{multi}"
+    );
+    let want = multi_secs / num(raw, "secs");
+    assert!((num(multi, "ratio_to_raw") - want).abs() < 1e-9, "{multi}");
+    assert!(multi["ratio_to_raw_multi"].is_null(), "{multi}");
+    assert!(multi["ratio_to_kazoo"].is_null(), "{multi}");
+    assert!(num(multi, "client_cpu_us_per_node") > 0.0, "{multi}");
+    assert!(num(multi, "server_cpu_us_per_node") >= 0.0, "{multi}");
     for cache in ["recursive_cache", "tree_cache"] {
         check_cache_load(find(&lines, cache, "load"));
         let lat = find(&lines, cache, "latency");
@@ -107,6 +126,7 @@ fn every_implementation_prints_its_lines_on_a_tiny_tree() {
         assert_eq!(kazoo["errors"], 0, "{kazoo}");
         assert!(num(kazoo, "secs") > 0.0, "{kazoo}");
         assert!(num(kazoo, "ratio_to_raw") > 0.0, "{kazoo}");
+        assert!(num(kazoo, "ratio_to_raw_multi") > 0.0, "{kazoo}");
         for cache in ["recursive_cache", "tree_cache"] {
             let l = find(&lines, cache, "load");
             let want = num(l, "secs") / num(kazoo, "secs");
@@ -134,6 +154,8 @@ fn check_cache_load(l: &Value) {
         "{l}"
     );
     assert!(num(l, "ratio_to_raw") > 0.0, "{l}");
+    // Next to raw's, the ratio to the multiRead baseline (the same raw_multi line).
+    assert!(num(l, "ratio_to_raw_multi") > 0.0, "{l}");
     // The cache holds every node's data and path (path and data of a tree are 60-100
     // and 32-100 bytes a node), and not kilobytes more.
     let (data, path) = (num(l, "data_bytes_per_node"), num(l, "path_bytes_per_node"));
@@ -186,7 +208,14 @@ fn flags_are_parsed_and_the_bench_flag_dropped() {
     let opts = bench::Opts::parse(&bench::flags(argv)).expect("valid flags");
     assert_eq!(opts.sizes, vec![10, 20]);
     assert_eq!(opts.kazoo, bench::KazooMode::Off);
+    let only = bench::Opts::parse(&args(&["--impls", "raw_multi,recursive_cache"]))
+        .expect("raw_multi is an impl");
+    assert_eq!(only.impls, vec!["raw_multi", "recursive_cache"]);
     let d = bench::Opts::default();
     assert_eq!(d.sizes, vec![1000, 10_000, 100_000]);
     assert_eq!(d.impls, bench::ALL_IMPLS);
+    assert!(
+        d.impls.iter().any(|i| i == "raw_multi"),
+        "raw_multi on by default"
+    );
 }

@@ -116,6 +116,7 @@ impl Line {
                 json!(secs.filter(|_| self.workload == "load").map(|s| n / s)),
             ),
             ("ratio_to_raw", Value::Null),
+            ("ratio_to_raw_multi", Value::Null),
             ("ratio_to_kazoo", Value::Null),
             ("heap_total_bytes_per_node", json!(heap_total)),
             (
@@ -181,8 +182,10 @@ impl Line {
     }
 }
 
-/// Sets `ratio_to_raw` (secs over raw's) and, on our caches' load lines, `ratio_to_kazoo`
-/// (secs over kazoo's), from the load lines of one tree.
+/// Sets, from the load lines of one tree, `ratio_to_raw` (secs over raw's: on every load
+/// line but raw's, raw_multi's included), `ratio_to_raw_multi` (secs over raw_multi's: on
+/// the caches' and kazoo's) and, on our caches' load lines, `ratio_to_kazoo` (secs over
+/// kazoo's).
 pub(super) fn set_ratios(lines: &mut [Value]) {
     let secs_of = |lines: &[Value], imp: &str| {
         lines
@@ -191,15 +194,20 @@ pub(super) fn set_ratios(lines: &mut [Value]) {
             .and_then(|l| l["secs"].as_f64())
     };
     let raw = secs_of(lines, "raw");
+    let raw_multi = secs_of(lines, "raw_multi");
     let kazoo = secs_of(lines, "kazoo");
     for l in lines.iter_mut().filter(|l| l["workload"] == "load") {
         let Some(s) = l["secs"].as_f64() else {
             continue;
         };
+        let is_raw = l["impl"] == "raw" || l["impl"] == "raw_multi";
         if l["impl"] != "raw" {
             l["ratio_to_raw"] = json!(raw.map(|r| s / r));
         }
-        if l["impl"] != "raw" && l["impl"] != "kazoo" {
+        if !is_raw {
+            l["ratio_to_raw_multi"] = json!(raw_multi.map(|r| s / r));
+        }
+        if !is_raw && l["impl"] != "kazoo" {
             l["ratio_to_kazoo"] = json!(kazoo.map(|k| s / k));
         }
     }

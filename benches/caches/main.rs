@@ -1,7 +1,8 @@
 //! The tree-cache benchmark (issue #12 §4): the initial load, memory and change-to-event
 //! latency of the crate's two tree caches (`RecursiveCache`: one persistent recursive watch,
-//! pipelined load; `TreeCache`: kazoo's design, one watch per node) against a raw pipelined
-//! read of the same nodes and against kazoo's `TreeCache`, on trees of 1 000, 10 000 and
+//! pipelined load; `TreeCache`: kazoo's design, one watch per node) against two raw pipelined
+//! reads of the same nodes (one getData a node; multiRead batches) and against kazoo's
+//! `TreeCache`, on trees of 1 000, 10 000 and
 //! 100 000 nodes in one throwaway ZooKeeper server.
 //!
 //! ```text
@@ -14,10 +15,12 @@
 //! cargo passes is ignored.)
 //!
 //! Flags (defaults in brackets): `--sizes N[,N..]` [1000,10000,100000] nodes per tree, the
-//! cache's root included; `--impls a,b,..` [raw,recursive_cache,tree_cache,kazoo]; `--repeat
+//! cache's root included; `--impls a,b,..`
+//! [raw,raw_multi,recursive_cache,tree_cache,kazoo]; `--repeat
 //! K` [2] timed loads per implementation and size (at least 2: the first loads warm the
 //! server and the client, the memory is taken on the last); `--window W` [1000] outstanding
-//! requests of the raw read; `--changes C` [200] changes timed per cache and size;
+//! reads of the raw reads (raw_multi sends whole multiRead requests while fewer than W reads
+//! are outstanding: up to W+127); `--changes C` [200] changes timed per cache and size;
 //! `--kazoo auto|on|off` [auto: on when `python3` imports kazoo]; `--kazoo-max-nodes M`
 //! [100000]: larger trees get a "not run" kazoo line; `--kazoo-timeout S` [900] seconds one
 //! kazoo load may take (past it the line says so, with no time).
@@ -29,17 +32,30 @@
 //!
 //! **What is timed.** `raw`: `testing::RawConnection` sends getData of every node (paths
 //! known) with `--window` outstanding and decodes every reply: one request per node.
-//! `RecursiveCache` batches its reads into `multiRead` requests of up to 128 reads (about
-//! 0.01 requests per node), which costs the server ~20x less CPU per node: its load takes a
-//! fraction of raw's (`ratio_to_raw` ~0.06 at 10 000 and 100 000 nodes; measurements in
-//! `src/recipe/recursive_cache/batch.rs`). `recursive_cache`,
+//! `raw_multi`: the same connection and paths, read with multiRead requests of 128 getData
+//! (encoded by the crate's codec, `proto::Request::MultiRead`), about `--window` reads
+//! outstanding, every reply decoded and every op checked to be node data: what the server
+//! can do with the batches `RecursiveCache` sends. `RecursiveCache` batches its reads into
+//! `multiRead` requests of up to 128 reads (about 0.01 requests per node), which costs the
+//! server ~20x less CPU per node than one read per request, so against `raw` its load takes a
+//! fraction (`ratio_to_raw` ~0.06 at 10 000 and 100 000 nodes; measurements in
+//! `src/recipe/recursive_cache/batch.rs`): `ratio_to_raw_multi` is the fair comparison (how
+//! close the cache comes to the same reads with no client, cache or watch; the cache also
+//! reads child lists, which raw_multi does not: its paths are known). Measured once (`--sizes
+//! 1000,10000,100000 --repeat 3 --kazoo off`, 2 shared cores): raw_multi took 0.006, 0.011
+//! and 0.12 s (`ratio_to_raw` 0.09, 0.016, 0.026; server CPU ~1.6 µs a node at 100 000 against
+//! raw's 62), `recursive_cache` 0.008, 0.057 and 0.29 s (`ratio_to_raw_multi` 1.4, 5.1, 2.4;
+//! client CPU ~2.3-2.9 µs a node against raw_multi's 0.25-0.5). `recursive_cache`,
 //! `tree_cache`: `new` + `start` (blocking, the client's loop runs until `INITIALIZED`) on a
 //! client of their own with default settings (its own `MioHandler`). `kazoo`:
 //! `TreeCache(client, path).start()` until its listener hears `INITIALIZED`
-//! (`kazoo_tree_cache.py`, run by `python3`), once per size, after ours. On each tree an
-//! untimed raw read comes first (the server's JIT compiles its read path on the first tree),
-//! then the runs of raw and of the two caches alternate (raw, recursive, tree; then the
-//! reverse), each line keeps the fastest run, with every run in `runs_secs`. `ratio_to_raw` = secs / raw's secs of the same size;
+//! (`kazoo_tree_cache.py`, run by `python3`), once per size, after ours. On each tree untimed
+//! raw reads come first (`raw`, `raw_multi`: the server's JIT compiles its read paths on the
+//! first tree), then the runs of the raw reads and of the two caches alternate (raw,
+//! raw_multi, recursive, tree; then the reverse), each line keeps the fastest run, with every
+//! run in `runs_secs`. `ratio_to_raw` = secs / raw's secs of the same size (on every load
+//! line but raw's: raw_multi's says what batching gains with no client);
+//! `ratio_to_raw_multi` = secs / raw_multi's secs (on the caches' and kazoo's load lines);
 //! `ratio_to_kazoo` = secs / kazoo's secs (ours over kazoo: 0.1 is 10x faster).
 //!
 //! **Memory** (the bench's counting allocator: live heap bytes of this thread, as requested
@@ -63,7 +79,7 @@
 //! `zk_packets_received` from `mntr` over the load, per node: nothing else talks to the
 //! server meanwhile but pings), `bytes_read_per_node` (the client's socket reads),
 //! `allocs_per_node` (allocation calls), `server_watches` (`zk_watch_count` after the
-//! load), `client_watches` (`Client::watch_count`); with raw's last run,
+//! load), `client_watches` (`Client::watch_count`); with the raw reads' last run,
 //! `client_cpu_us_per_node` (the bench thread's CPU: the client's loop and the cache, or the
 //! raw read) and `server_cpu_us_per_node` (the server process's, from `/proc/PID/stat` in
 //! 10 ms ticks: coarse on small trees). The server and the bench share the machine's cores:
@@ -75,12 +91,12 @@
 //! (`p50_us`, `p99_us`, `secs` = their sum).
 //!
 //! Every line has every field (null where meaningless): `impl, workload, nodes, secs,
-//! runs_secs, nodes_per_s, ratio_to_raw, ratio_to_kazoo, heap_total_bytes_per_node,
-//! heap_bytes_per_node, data_bytes_per_node, path_bytes_per_node, live_allocs_per_node,
-//! client_retained_bytes_per_node, heap_left_after_close_bytes, rss_bytes_per_node,
-//! requests_per_node, bytes_read_per_node, allocs_per_node, client_cpu_us_per_node,
-//! server_cpu_us_per_node, server_watches, client_watches, changes, p50_us, p99_us, errors,
-//! note`. Diagnostics go to stderr.
+//! runs_secs, nodes_per_s, ratio_to_raw, ratio_to_raw_multi, ratio_to_kazoo,
+//! heap_total_bytes_per_node, heap_bytes_per_node, data_bytes_per_node, path_bytes_per_node,
+//! live_allocs_per_node, client_retained_bytes_per_node, heap_left_after_close_bytes,
+//! rss_bytes_per_node, requests_per_node, bytes_read_per_node, allocs_per_node,
+//! client_cpu_us_per_node, server_cpu_us_per_node, server_watches, client_watches, changes,
+//! p50_us, p99_us, errors, note`. Diagnostics go to stderr.
 //!
 //! The logic is in [`run`], which `tests/bench_caches_smoke.rs` runs in-process.
 
@@ -126,7 +142,8 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 const WAIT: Duration = Duration::from_secs(600);
 
 /// The implementations, in the order of the first round.
-pub(crate) const ALL_IMPLS: &[&str] = &["raw", "recursive_cache", "tree_cache", "kazoo"];
+pub(crate) const ALL_IMPLS: &[&str] =
+    &["raw", "raw_multi", "recursive_cache", "tree_cache", "kazoo"];
 
 fn main() {
     let args = flags(std::env::args());
@@ -311,30 +328,36 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
             caches.push(CacheBench::connect(kind, zk)?);
         }
     }
-    // An untimed raw read first: the server's JIT compiles its read path on the first tree,
-    // which would otherwise be paid by whoever reads first.
-    raw_read::read_all(zk, tree, opts.window)?;
-    let mut raw_runs = Vec::new();
-    let mut raw_cpu = None;
+    // Untimed raw reads first: the server's JIT compiles its read paths (getData, multiRead)
+    // on the first tree, which would otherwise be paid by whoever reads first.
+    let raws: Vec<(&str, usize)> = [("raw", 1), ("raw_multi", raw_read::MULTI_OPS)]
+        .into_iter()
+        .filter(|(name, _)| opts.wants(name))
+        .collect();
+    for &(_, batch) in &raws {
+        raw_read::read_all(zk, tree, opts.window, batch)?;
+    }
+    let mut raw_runs = vec![Vec::new(); raws.len()];
+    let mut raw_cpu = vec![None; raws.len()];
     let mut loads: Vec<Vec<Load>> = vec![Vec::new(); caches.len()];
     for rep in 0..opts.repeat {
         let last = rep + 1 == opts.repeat;
-        // raw, then the caches; the reverse on odd rounds.
-        let mut order: Vec<Option<usize>> = std::iter::once(None)
-            .chain((0..caches.len()).map(Some))
+        // The raw reads, then the caches; the reverse on odd rounds.
+        let mut order: Vec<Who> = (0..raws.len())
+            .map(Who::Raw)
+            .chain((0..caches.len()).map(Who::Cache))
             .collect();
         if rep % 2 == 1 {
             order.reverse();
         }
         for who in order {
             match who {
-                None if opts.wants("raw") => {
-                    let (secs, cpu) = raw_read::read_all(zk, tree, opts.window)?;
-                    raw_runs.push(secs);
-                    raw_cpu = Some(cpu);
+                Who::Raw(ri) => {
+                    let (secs, cpu) = raw_read::read_all(zk, tree, opts.window, raws[ri].1)?;
+                    raw_runs[ri].push(secs);
+                    raw_cpu[ri] = Some(cpu);
                 }
-                None => {}
-                Some(ci) => {
+                Who::Cache(ci) => {
                     let load = caches[ci].load(zk, tree, opts.changes, last)?;
                     loads[ci].push(load);
                 }
@@ -342,9 +365,9 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
         }
     }
     let mut lines = Vec::new();
-    if opts.wants("raw") {
-        let mut line = Line::load("raw", n, raw_runs);
-        line.cpu = raw_cpu;
+    for ((&(name, _), runs), cpu) in raws.iter().zip(raw_runs).zip(raw_cpu) {
+        let mut line = Line::load(name, n, runs);
+        line.cpu = cpu;
         lines.push(line.to_json());
     }
     let mut latency = Vec::new();
@@ -372,6 +395,13 @@ fn tree_lines(zk: &ZkServer, tree: &Tree, opts: &Opts, kazoo_on: bool) -> Result
     }
     lines.extend(latency);
     Ok(lines)
+}
+
+/// One timed run of a round: a raw read (index into the raw reads) or a cache's load.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Raw(usize),
+    Cache(usize),
 }
 
 /// Whether `python3` imports kazoo (the peer runs under `--kazoo auto`).
