@@ -63,14 +63,20 @@ fn a_lost_reply_is_found_again_by_the_id_exactly_one_node_in_every_mode() {
         let kids = children(&other, &parent);
         assert_eq!(kids.len(), 1, "{mode:?}: exactly one node, got {kids:?}");
         assert_eq!(format!("{parent}/{}", kids[0]), path, "{mode:?}");
-        assert!(kids[0].starts_with("_c_") && kids[0].contains("-node-"), "{kids:?}");
+        assert!(
+            kids[0].starts_with("_c_") && kids[0].contains("-node-"),
+            "{kids:?}"
+        );
         let owner = if mode.is_ephemeral() {
             c.client_id().unwrap().0
         } else {
             0
         };
         assert_eq!(stat.ephemeral_owner, owner, "{mode:?}");
-        assert_eq!(other.get(&path, None).unwrap().0.as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            other.get(&path, None).unwrap().0.as_deref(),
+            Some(&b"v"[..])
+        );
     }
 }
 
@@ -99,8 +105,14 @@ fn an_ephemeral_of_another_session_with_our_id_is_not_taken_for_ours() {
     assert_eq!(proxy.cuts(), cuts + 1, "the request was cut");
     assert_ne!(path, foreign, "the foreign node was taken for ours");
     assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0);
-    assert_eq!(other.get(&path, None).unwrap().0.as_deref(), Some(&b"ours"[..]));
-    assert_eq!(other.get(&foreign, None).unwrap().0.as_deref(), Some(&b"theirs"[..]));
+    assert_eq!(
+        other.get(&path, None).unwrap().0.as_deref(),
+        Some(&b"ours"[..])
+    );
+    assert_eq!(
+        other.get(&foreign, None).unwrap().0.as_deref(),
+        Some(&b"theirs"[..])
+    );
     assert_eq!(children(&other, "/eph").len(), 2);
 }
 
@@ -179,8 +191,8 @@ fn the_non_blocking_form_runs_under_poll_once() {
     let (_zk, proxy, c, other) = setup();
     c.ensure_path("/poll", None).unwrap();
     proxy.cut_after(Direction::ServerToClient, 0);
-    let r = ProtectedCreate::new("/poll/n-", b"x", CreateMode::EphemeralSequential)
-        .create_async(&c);
+    let r =
+        ProtectedCreate::new("/poll/n-", b"x", CreateMode::EphemeralSequential).create_async(&c);
     poll_until(&c, "the create", || r.ready());
     let (path, stat) = r.get_nowait().unwrap();
     assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0);

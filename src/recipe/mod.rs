@@ -35,6 +35,15 @@
 //! differences. `close` (or dropping the last handle) removes every watch it left, on the
 //! server too.
 //!
+//! **[`ProtectedCreate`]** (Curator's protection mode, for the coordination recipes and for
+//! any create that must not happen twice): the node's name carries a unique id (Curator's
+//! `_c_<id>-<name>`, or `<id><name>` as kazoo's lock nodes: [`IdPlacement`]); after a
+//! [`ConnectionLoss`](crate::Error::ConnectionLoss) the parent's children are listed and
+//! the node is found by its id instead of being created again; an ephemeral node counts as
+//! ours only if our current session owns it; and a create that finally failed (error,
+//! deadline, or cancelled by the caller) has any node it may have made deleted in the
+//! background until that succeeds or the owning session is gone. [`random_uuid`] makes ids.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -43,6 +52,7 @@
 //! | `ChildrenWatch(client, path, func, send_event=True)` | [`ChildrenWatch`]: the event is always passed; the node's deletion ends the watch and says so ([`WatchEnd::NodeDeleted`]) where kazoo stops silently |
 //! | `PatientChildrenWatch(client, path, time_boundary).start()` | [`PatientChildrenWatch`]: a [`Settled`] result with `next_change` |
 //! | `TreeCache(client, path)`, `listen`, `start`, `close`, `get_data`, `get_children`, `TreeEvent` | [`TreeCache`] with the same members; [`CacheEvent`]; the root is not created |
+//! | (none; Curator's `create().withProtection()`; kazoo's `Lock` does a weaker form inside) | [`ProtectedCreate`] |
 //! | (none; Curator 5's `CuratorCache`) | [`RecursiveCache`]: the same API on one persistent recursive watch |
 //!
 //! ## Faults, and what each recipe does on LOST

@@ -3,7 +3,7 @@
 //! node of another session is never taken for ours; a create that finally failed leaves no
 //! node behind, because the client deletes it in the background.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::{Rc, Weak};
@@ -97,7 +97,7 @@ pub enum IdPlacement {
 ///     .create(&zk)?;
 /// assert!(path.starts_with("/jobs/_c_") && path.contains("-job-"));
 /// assert_eq!(stat.ephemeral_owner, zk.client_id().unwrap().0);
-/// # Ok::<(), mio_zookeeper::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ProtectedCreate {
@@ -195,7 +195,8 @@ impl ProtectedCreate {
             in_flight: Cell::new(0),
             cleaning: Cell::new(false),
             backoff: Cell::new(BACKOFF_FIRST),
-            timers: RefCell::new(Vec::new()),
+            deadline: Cell::new(None),
+            retry: Cell::new(None),
             lp: lp.clone(),
         });
         if let Some(t) = self.timeout {
@@ -208,7 +209,7 @@ impl ProtectedCreate {
                     }
                 }),
             );
-            eng.timers.borrow_mut().push(id);
+            eng.deadline.set(Some(id));
         }
         let weak: Weak<Engine<H>> = Rc::downgrade(&eng);
         out.rawlink(move |_| {
@@ -258,7 +259,9 @@ struct Engine<H: Handler> {
     in_flight: Cell<usize>,
     cleaning: Cell<bool>,
     backoff: Cell<Duration>,
-    timers: RefCell<Vec<TimerId>>,
+    /// The caller's deadline, and the one retry waiting (at most one at a time).
+    deadline: Cell<Option<TimerId>>,
+    retry: Cell<Option<TimerId>>,
 }
 
 impl<H: Handler> Engine<H> {
@@ -300,7 +303,10 @@ impl<H: Handler> Engine<H> {
     /// `out` was set (by us or by the caller): stop retrying; unless it was our success,
     /// clean up what may have been created.
     fn finished(self: &Rc<Self>) {
-        for id in self.timers.borrow_mut().drain(..) {
+        for id in [self.deadline.take(), self.retry.take()]
+            .into_iter()
+            .flatten()
+        {
             self.lp.cancel_timer(id);
         }
         if !self.done_by_us.get() {
@@ -317,11 +323,13 @@ impl<H: Handler> Engine<H> {
         let id = self.lp.set_timer(
             self.lp.now() + wait,
             Box::new(move || {
-                eng.timers.borrow_mut().clear();
+                eng.retry.set(None);
                 f(&eng)
             }),
         );
-        self.timers.borrow_mut().push(id);
+        if let Some(old) = self.retry.replace(Some(id)) {
+            self.lp.cancel_timer(old);
+        }
     }
 
     /// The next step of the create: after an unknown outcome look for the node first.
@@ -347,7 +355,7 @@ impl<H: Handler> Engine<H> {
             .rawlink(move |r| {
                 eng.in_flight.set(eng.in_flight.get() - 1);
                 match r.get_nowait() {
-                    Ok((path, _)) if eng.cleaning.get() => eng.delete(path, |_| {}),
+                    Ok((path, _)) if eng.cleaning.get() => eng.delete(path, |e| e.cleanup()),
                     Ok(found) => eng.settle(Ok(found)),
                     Err(e) if e.is_retryable() => {
                         eng.unknown.set(true);
@@ -416,13 +424,17 @@ impl<H: Handler> Engine<H> {
             }
             return;
         };
-        let Some(client) = self.client.upgrade() else { return };
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
         let eng = self.clone();
         client
             .exists_async(&path, None)
             .rawlink(move |r| match r.get_nowait() {
                 Ok(Some(stat)) => {
-                    let Some(client) = eng.client.upgrade() else { return };
+                    let Some(client) = eng.client.upgrade() else {
+                        return;
+                    };
                     if !eng.ours(&client, &stat) {
                         return eng.check(found, clean);
                     }
@@ -452,7 +464,9 @@ impl<H: Handler> Engine<H> {
 
     /// Deletes `path` until that succeeds or it is gone, then `next`.
     fn delete(self: &Rc<Self>, path: String, next: impl FnOnce(&Rc<Self>) + 'static) {
-        let Some(client) = self.client.upgrade() else { return };
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
         let eng = self.clone();
         client
             .delete_async(&path, None)
