@@ -207,7 +207,7 @@ impl Retry {
     /// assert_eq!(waits, [1, 2, 4]);
     /// ```
     pub fn delays(&self) -> impl Iterator<Item = Duration> + '_ {
-        let mut rng = self.seed.get();
+        let mut rng = first_state(self.seed.get()).0;
         let mut cur = self.delay;
         let n = self.max_tries.map_or(u64::MAX, |n| u64::from(n) - 1);
         (0..n).map(move |_| {
@@ -226,8 +226,7 @@ impl Retry {
     }
 
     fn begin(&self, now: Instant) -> Attempts {
-        let mut next = self.seed.get();
-        let rng = splitmix(&mut next);
+        let (rng, next) = first_state(self.seed.get());
         self.seed.set(next);
         Attempts {
             tries: 0,
@@ -443,6 +442,12 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A run's generator state from the policy's seed, and the seed of the run after it.
+fn first_state(seed: u64) -> (u64, u64) {
+    let mut next = seed;
+    (splitmix(&mut next), next)
+}
+
 /// A uniform sample in `[0, 1)`.
 fn unit(state: &mut u64) -> f64 {
     (splitmix(state) >> 11) as f64 / (1u64 << 53) as f64
@@ -495,6 +500,22 @@ mod tests {
         let a: Vec<_> = Retry::new().seed(42).max_tries(Some(5)).delays().collect();
         let b: Vec<_> = Retry::new().seed(42).max_tries(Some(5)).delays().collect();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_run_makes_the_announced_waits_and_the_next_run_new_ones() {
+        let r = Retry::new().seed(3).max_tries(Some(5));
+        let planned: Vec<_> = r.delays().collect();
+        let t0 = Instant::now();
+        let mut at = r.begin(t0);
+        let got: Vec<_> = (1..5)
+            .map(|i| {
+                at.tries = i;
+                r.after_failure(&mut at, Error::ConnectionLoss, t0).unwrap()
+            })
+            .collect();
+        assert_eq!(got, planned);
+        assert_ne!(r.delays().collect::<Vec<_>>(), planned, "new jitter");
     }
 
     #[test]
