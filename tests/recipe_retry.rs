@@ -208,6 +208,7 @@ fn the_interrupt_stops_a_long_wait() {
     let out = Retry::new()
         // Longer than LONG: without the interrupt the test fails below.
         .delay(LONG * 2)
+        .max_tries(Some(2))
         .interrupt(move || s.get())
         .run(&c, || lost_exists(&c, &proxy));
     match out {
