@@ -205,6 +205,38 @@ pub enum Error {
         /// What came back instead, briefly.
         reply: String,
     },
+
+    /// A [`Retry`](crate::recipe::Retry) gave up on an operation that kept failing with an
+    /// error it retries (kazoo's `RetryFailedError` and its `InterruptedError`).
+    ///
+    /// `reason` says why it stopped (out of tries, the deadline, the interrupt), `tries` how
+    /// many times the operation was called, `last` the error of the last call.
+    /// [`may_have_been_applied`](Self::may_have_been_applied) is the last error's answer:
+    /// after a connection loss, a write may have been applied by any of the tries.
+    #[error("gave up retrying ({reason}) after {tries} tries; the last error: {last}")]
+    RetryFailed {
+        /// Why the retries stopped.
+        reason: RetryStop,
+        /// How many times the operation was called.
+        tries: u32,
+        /// The error of the last call.
+        last: Box<Error>,
+    },
+}
+
+/// Why a [`Retry`](crate::recipe::Retry) stopped retrying ([`Error::RetryFailed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetryStop {
+    /// `max_tries` calls were made (kazoo's "Too many retry attempts").
+    #[error("out of tries")]
+    TooManyTries,
+    /// The next wait would end at or past the deadline (kazoo's "Exceeded retry deadline").
+    #[error("the deadline would pass before the next try")]
+    Deadline,
+    /// The interrupt said stop during a wait between tries (kazoo's `InterruptedError`).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -249,8 +281,8 @@ impl Error {
     /// for [`Error::Timeout`] on a blocking call (the request stays in flight after the
     /// caller stopped waiting), for [`Error::Decode`] and [`Error::Protocol`] (the server
     /// answered "Ok", with a reply that makes no sense), and for a [`ZkError`] whose code
-    /// says the outcome is unknown ([`ZkError::may_have_been_applied`]). `false` for every
-    /// other error, among them [`Error::ConnectionClosed`] (not sent) and the server's own
+    /// says the outcome is unknown ([`ZkError::may_have_been_applied`]), and for an
+    /// [`Error::RetryFailed`] whose last error says so. `false` for every other error, among them [`Error::ConnectionClosed`] (not sent) and the server's own
     /// refusals.
     ///
     /// ```
@@ -266,6 +298,7 @@ impl Error {
             // The reply's header said Ok: a write was applied, only its reply is unusable.
             Error::Decode(_) | Error::Protocol { .. } => true,
             Error::ZooKeeper(zk) => zk.may_have_been_applied(),
+            Error::RetryFailed { last, .. } => last.may_have_been_applied(),
             _ => false,
         }
     }

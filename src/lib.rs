@@ -418,6 +418,7 @@ pub use client::{Client, ClientBuilder, ClientState, ListenerId, WeakClient};
 pub use client::{CreateOptions, OpResult, ReadOp, ReadResult, Transaction};
 pub use client::{Resolver, WatchedEvent, Watcher};
 pub use error::Error;
+pub use error::RetryStop;
 pub use handler::{EmbeddedHost, Handler, MioHandler};
 pub use proto::{Acl, ClientInfo, CreateMode, ErrorCode, Id, Perms, Stat};
 pub use proto::{DecodeError, EncodeError};

@@ -44,6 +44,14 @@
 //! deadline, or cancelled by the caller) has any node it may have made deleted in the
 //! background until that succeeds or the owning session is gone. [`random_uuid`] makes ids.
 //!
+//! **[`Retry`]** (kazoo's `KazooRetry` and `client.retry`) calls an operation again while
+//! it fails with an error after which trying again is the usual answer (connection loss,
+//! operation timeout; session expiry only when asked), with jittered exponential backoff,
+//! a limit on tries and a deadline, and an interrupt. [`Retry::run`] waits by running the
+//! loop; [`Retry::run_async`] on the loop's timers (for `poll_once` and embedded use). When
+//! it gives up it says why: [`Error::RetryFailed`](crate::Error::RetryFailed) with a
+//! [`RetryStop`], the number of tries and the last error.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -54,6 +62,7 @@
 //! | `TreeCache(client, path)`, `listen`, `start`, `close`, `get_data`, `get_children`, `TreeEvent` | [`TreeCache`] with the same members; [`CacheEvent`]; the root is not created |
 //! | (none; Curator's `create().withProtection()`; kazoo's `Lock` does a weaker form inside) | [`ProtectedCreate`] |
 //! | (none; Curator 5's `CuratorCache`) | [`RecursiveCache`]: the same API on one persistent recursive watch |
+//! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //!
 //! ## Faults, and what each recipe does on LOST
 //!
@@ -81,9 +90,11 @@ mod one_watch;
 mod patient;
 mod protected;
 mod recursive_cache;
+mod retry;
 mod store;
 mod tree_cache;
 
+pub use crate::error::RetryStop;
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
 pub use data_watch::{DataWatch, NodeValue};
@@ -91,4 +102,5 @@ pub use one_watch::{Flow, WatchEnd};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use protected::{random_uuid, IdPlacement, ProtectedCreate};
 pub use recursive_cache::RecursiveCache;
+pub use retry::Retry;
 pub use tree_cache::TreeCache;
