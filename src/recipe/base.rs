@@ -34,8 +34,7 @@ pub(crate) struct Base<H: Handler> {
     lp: Rc<dyn EventLoop>,
     stopped: Cell<bool>,
     listener: Cell<Option<ListenerId>>,
-    retry: Cell<Option<TimerId>>,
-    backoff: Cell<Duration>,
+    retry: Backoff,
 }
 
 impl<H: Handler> Base<H> {
@@ -45,8 +44,7 @@ impl<H: Handler> Base<H> {
             lp: client.handler().event_loop(),
             stopped: Cell::new(false),
             listener: Cell::new(None),
-            retry: Cell::new(None),
-            backoff: Cell::new(RETRY_FIRST),
+            retry: Backoff::new(client.handler().event_loop(), RETRY_FIRST, RETRY_MAX),
         })
     }
 
@@ -100,29 +98,17 @@ impl<H: Handler> Base<H> {
     /// Runs `f` once the current backoff has passed (100 ms, doubling up to 10 s), unless
     /// the recipe is stopped by then. A retry already waiting is replaced.
     pub(crate) fn retry_later(self: &Rc<Self>, f: impl FnOnce() + 'static) {
-        let wait = self.backoff.get();
-        self.backoff.set((wait * 2).min(RETRY_MAX));
         let base: Weak<Self> = Rc::downgrade(self);
-        let deadline = self.lp.now() + wait;
-        let id = self.lp.set_timer(
-            deadline,
-            Box::new(move || {
-                if let Some(base) = base.upgrade() {
-                    base.retry.set(None);
-                    if !base.is_stopped() {
-                        f()
-                    }
-                }
-            }),
-        );
-        if let Some(old) = self.retry.replace(Some(id)) {
-            self.lp.cancel_timer(old);
-        }
+        self.retry.later(move || {
+            if base.upgrade().is_some_and(|b| !b.is_stopped()) {
+                f()
+            }
+        });
     }
 
     /// A read succeeded: the next failure waits the shortest backoff again.
     pub(crate) fn succeeded(&self) {
-        self.backoff.set(RETRY_FIRST);
+        self.retry.reset();
     }
 
     /// Stops the recipe: no more transitions, no pending retry. Returns the client (if it
@@ -131,14 +117,64 @@ impl<H: Handler> Base<H> {
     pub(crate) fn stop(&self) -> Option<Client<H>> {
         let client = self.client();
         self.stopped.set(true);
-        if let Some(id) = self.retry.take() {
-            self.lp.cancel_timer(id);
-        }
+        self.retry.cancel();
         if let Some(id) = self.listener.take() {
             if let Some(c) = self.client.upgrade() {
                 c.remove_listener(id);
             }
         }
         client
+    }
+}
+
+/// A backoff on the loop's timer: each [`later`](Self::later) waits the current delay, which
+/// then doubles up to a maximum; at most one call waits at a time (a new one replaces it).
+/// The recipes' retries ([`Base::retry_later`]) and the protected create's share it.
+pub(crate) struct Backoff {
+    lp: Rc<dyn EventLoop>,
+    first: Duration,
+    max: Duration,
+    next: Cell<Duration>,
+    pending: Rc<Cell<Option<TimerId>>>,
+}
+
+impl Backoff {
+    pub(crate) fn new(lp: Rc<dyn EventLoop>, first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            lp,
+            first,
+            max,
+            next: Cell::new(first),
+            pending: Rc::new(Cell::new(None)),
+        }
+    }
+
+    /// Runs `f` once the current delay has passed, replacing a call still waiting.
+    pub(crate) fn later(&self, f: impl FnOnce() + 'static) {
+        let wait = self.next.get();
+        self.next.set((wait * 2).min(self.max));
+        let pending = self.pending.clone();
+        let id = self.lp.set_timer(
+            self.lp.now() + wait,
+            Box::new(move || {
+                pending.set(None);
+                f()
+            }),
+        );
+        if let Some(old) = self.pending.replace(Some(id)) {
+            self.lp.cancel_timer(old);
+        }
+    }
+
+    /// The next wait is the first delay again.
+    pub(crate) fn reset(&self) {
+        self.next.set(self.first);
+    }
+
+    /// Cancels the call waiting, if any.
+    pub(crate) fn cancel(&self) {
+        if let Some(id) = self.pending.take() {
+            self.lp.cancel_timer(id);
+        }
     }
 }

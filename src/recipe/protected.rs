@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use super::base::Backoff;
 use crate::handler::{EventLoop, Handler, TimerId};
 use crate::{AsyncResult, Client, CreateOptions, Error, Stat, WeakClient};
 
@@ -194,9 +195,8 @@ impl ProtectedCreate {
             unknown: Cell::new(false),
             in_flight: Cell::new(0),
             cleaning: Cell::new(false),
-            backoff: Cell::new(BACKOFF_FIRST),
+            retry: Backoff::new(lp.clone(), BACKOFF_FIRST, BACKOFF_MAX),
             deadline: Cell::new(None),
-            retry: Cell::new(None),
             lp: lp.clone(),
         });
         if let Some(t) = self.timeout {
@@ -258,10 +258,10 @@ struct Engine<H: Handler> {
     unknown: Cell<bool>,
     in_flight: Cell<usize>,
     cleaning: Cell<bool>,
-    backoff: Cell<Duration>,
-    /// The caller's deadline, and the one retry waiting (at most one at a time).
+    /// The caller's deadline.
     deadline: Cell<Option<TimerId>>,
-    retry: Cell<Option<TimerId>>,
+    /// The one retry waiting (at most one at a time).
+    retry: Backoff,
 }
 
 impl<H: Handler> Engine<H> {
@@ -303,33 +303,20 @@ impl<H: Handler> Engine<H> {
     /// `out` was set (by us or by the caller): stop retrying; unless it was our success,
     /// clean up what may have been created.
     fn finished(self: &Rc<Self>) {
-        for id in [self.deadline.take(), self.retry.take()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(id) = self.deadline.take() {
             self.lp.cancel_timer(id);
         }
+        self.retry.cancel();
         if !self.done_by_us.get() {
             self.cleaning.set(true);
-            self.backoff.set(BACKOFF_FIRST);
+            self.retry.reset();
             self.cleanup();
         }
     }
 
     fn later(self: &Rc<Self>, f: impl FnOnce(&Rc<Self>) + 'static) {
-        let wait = self.backoff.get();
-        self.backoff.set((wait * 2).min(BACKOFF_MAX));
         let eng = self.clone();
-        let id = self.lp.set_timer(
-            self.lp.now() + wait,
-            Box::new(move || {
-                eng.retry.set(None);
-                f(&eng)
-            }),
-        );
-        if let Some(old) = self.retry.replace(Some(id)) {
-            self.lp.cancel_timer(old);
-        }
+        self.retry.later(move || f(&eng));
     }
 
     /// The next step of the create: after an unknown outcome look for the node first.
