@@ -282,8 +282,8 @@ impl Error {
     /// caller stopped waiting), for [`Error::Decode`] and [`Error::Protocol`] (the server
     /// answered "Ok", with a reply that makes no sense), and for a [`ZkError`] whose code
     /// says the outcome is unknown ([`ZkError::may_have_been_applied`]), and for an
-    /// [`Error::RetryFailed`] whose last error says so. `false` for every other error, among them [`Error::ConnectionClosed`] (not sent) and the server's own
-    /// refusals.
+    /// [`Error::RetryFailed`] whose last error says so. `false` for every other error,
+    /// among them [`Error::ConnectionClosed`] (not sent) and the server's own refusals.
     ///
     /// ```
     /// use mio_zookeeper::{Error, ErrorCode, ZkError};

@@ -31,8 +31,9 @@
 //! Like mio, the crate keeps its modules private and re-exports what a user of the client
 //! needs at the root. Besides the root there are:
 //!
-//! - [`recipe`]: kazoo's recipes (the watches and tree caches so far), on the public client
-//!   API only, each working in all three driving modes;
+//! - [`recipe`]: kazoo's recipes (so far the watches, the tree caches, the retry helper and
+//!   protected creates), on the public client API only, each working in all three driving
+//!   modes;
 //! - [`handler`]: what an implementor of the [`Handler`] trait needs (its dyn-safe
 //!   `EventLoop`, `Scheduler`, sockets, callbacks, kazoo's event and lock objects), and the
 //!   loop under [`MioHandler`]: its `Reactor`, whose `handle_event`, `next_timeout` and
