@@ -222,6 +222,11 @@ pub enum Error {
         /// The error of the last call.
         last: Box<Error>,
     },
+
+    /// A coordination recipe (lock, semaphore, lease, counter, ...) refused or could not do
+    /// what was asked; the [`RecipeError`](crate::recipe::RecipeError) says what and why.
+    #[error(transparent)]
+    Recipe(#[from] crate::recipe::RecipeError),
 }
 
 /// Why a [`Retry`](crate::recipe::Retry) stopped retrying ([`Error::RetryFailed`]).
