@@ -92,6 +92,7 @@ mod patient;
 mod protected;
 mod recursive_cache;
 mod retry;
+mod sequence;
 mod store;
 mod tree_cache;
 
