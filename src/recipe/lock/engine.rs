@@ -386,6 +386,8 @@ impl<H: Handler> Attempt<H> {
         client
             .get_async(pred, &self.watcher)
             .rawlink(move |r| match r.get_nowait() {
+                // Finished while the read was in flight: its watch is registered only now.
+                Ok(_) if !a.waiting() => a.unwatch(p),
                 Ok(_) => a.retry.reset(),
                 Err(e) if e.is_no_node() => {
                     a.watched.borrow_mut().retain(|w| *w != p);
@@ -452,10 +454,12 @@ impl<H: Handler> Attempt<H> {
         };
         self.note_watched(&node);
         let a = self.clone();
+        let node_ = node.clone();
         // getData, not exists: on a node already gone it leaves no creation watch.
         client
             .get_async(&node, &self.watcher)
             .rawlink(move |r| match r.get_nowait() {
+                Ok(_) if !a.held() => a.unwatch(node_),
                 Ok(_) => {}
                 Err(e) if e.is_no_node() => {
                     a.watched.borrow_mut().clear();
@@ -514,10 +518,17 @@ impl<H: Handler> Attempt<H> {
 
     fn remove_watches(&self) {
         let paths: Vec<String> = self.watched.borrow_mut().drain(..).collect();
+        for p in paths {
+            self.unwatch(p);
+        }
+    }
+
+    fn unwatch(&self, p: String) {
+        self.watched.borrow_mut().retain(|w| *w != p);
         let Some(client) = self.client.upgrade() else {
             return;
         };
-        for p in paths {
+        {
             client
                 .remove_watcher_async(
                     &p,

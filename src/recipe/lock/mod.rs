@@ -188,6 +188,10 @@ impl<H: Handler> Lock<H> {
     pub fn acquire_async(&self, timeout: Option<Duration>) -> AsyncResult<()> {
         let inner = self.0.acquire(true, timeout);
         let out: AsyncResult<()> = self.0.handler.async_result();
+        if inner.ready() {
+            let _ = out.set_result(inner.get_nowait().map(|_| ()));
+            return out;
+        }
         let o = out.clone();
         inner.rawlink(move |r| {
             let _ = o.set_result(r.get_nowait().map(|_| ()));
