@@ -107,6 +107,7 @@ impl<H: Handler> Shared<H> {
                 again: Cell::new(false),
                 retry: Backoff::new(lp.clone(), BACKOFF_FIRST, BACKOFF_MAX),
                 lost_told: Cell::new(false),
+                done: Cell::new(false),
             }
         });
         *self.phase.borrow_mut() = Phase::Acquiring(a.clone());
@@ -117,7 +118,7 @@ impl<H: Handler> Shared<H> {
                 Box::new(move || {
                     if let Some(a) = weak.upgrade() {
                         a.deadline.set(None);
-                        let _ = a.out.set_exception(Error::Timeout);
+                        a.settle(Err(Error::Timeout));
                     }
                 }),
             );
@@ -129,8 +130,6 @@ impl<H: Handler> Shared<H> {
                 a.transition(t);
             }
         });
-        let held = a.clone();
-        out.rawlink(move |r| held.finished(r));
         a.create();
         out
     }
@@ -141,9 +140,9 @@ impl<H: Handler> Shared<H> {
             Phase::Acquiring(a) => a.clone(),
             _ => return,
         };
-        let _ = a.out.set_exception(Error::Recipe(RecipeError::Cancelled {
+        a.settle(Err(Error::Recipe(RecipeError::Cancelled {
             path: self.path.clone(),
-        }));
+        })));
     }
 
     /// Releases: deletes our node (retried; gone already is fine). Releasing a lock not
@@ -230,19 +229,21 @@ pub(super) struct Attempt<H: Handler> {
     again: Cell<bool>,
     retry: Backoff,
     lost_told: Cell<bool>,
+    /// The acquire is decided.
+    done: Cell<bool>,
 }
 
 impl<H: Handler> Attempt<H> {
     fn waiting(&self) -> bool {
-        !self.out.ready()
+        !self.done.get()
     }
 
     fn held(self: &Rc<Self>) -> bool {
         matches!(&*self.lock.phase.borrow(), Phase::Held(h) if Rc::ptr_eq(h, self))
     }
 
-    fn fail(&self, e: Error) {
-        let _ = self.out.set_exception(e);
+    fn fail(self: &Rc<Self>, e: Error) {
+        self.settle(Err(e));
     }
 
     /// Ensures the parent (once per lock object, like kazoo), then creates our node.
@@ -360,7 +361,7 @@ impl<H: Handler> Attempt<H> {
         match decide(children, mine, self.lock.node_name, &excluding) {
             Decision::Holding => {
                 self.retry.reset();
-                let _ = self.out.set(true);
+                self.settle(Ok(true));
             }
             Decision::Missing => {
                 // Deleted by someone else, or gone with its session: create again.
@@ -368,7 +369,7 @@ impl<H: Handler> Attempt<H> {
                 self.create();
             }
             Decision::Wait(_) if !self.blocking => {
-                let _ = self.out.set(false);
+                self.settle(Ok(false));
             }
             Decision::Wait(pred) => self.watch_predecessor(&format!("{}/{pred}", self.lock.path)),
         }
@@ -478,14 +479,23 @@ impl<H: Handler> Attempt<H> {
     }
 
     /// The acquire is decided (by us, the deadline, a cancel, or an error).
-    fn finished(self: &Rc<Self>, r: &AsyncResult<bool>) {
+    /// Decides the acquire: the lock object's phase first, then the caller's result.
+    fn settle(self: &Rc<Self>, r: Result<bool, Error>) {
+        if self.done.replace(true) {
+            return;
+        }
+        self.finished(matches!(r, Ok(true)));
+        let _ = self.out.set_result(r);
+    }
+
+    fn finished(self: &Rc<Self>, won: bool) {
         if let Some(id) = self.deadline.take() {
             self.lp.cancel_timer(id);
         }
         self.retry.cancel();
         self.retry.reset();
         self.remove_watches();
-        if matches!(r.get_nowait(), Ok(true)) {
+        if won {
             *self.lock.phase.borrow_mut() = Phase::Held(self.clone());
             self.watch_own();
             return;
