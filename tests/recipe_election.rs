@@ -38,7 +38,9 @@ fn one_leader_at_a_time_and_the_next_takes_over_on_resignation() {
     assert_eq!(ea.leader().unwrap().as_deref(), Some("b"));
     // run: leads while f runs, resigns after.
     eb.resign().unwrap();
-    let led = ea.run(|| ea.is_leader(), Some(recipe_support::LONG)).unwrap();
+    let led = ea
+        .run(|| ea.is_leader(), Some(recipe_support::LONG))
+        .unwrap();
     assert!(led && !ea.is_leader());
     assert_eq!(ea.leader().unwrap(), None);
 }
@@ -81,7 +83,9 @@ fn a_kazoo_election_and_ours_elect_one_leader_and_hand_over() {
     assert_eq!(kz.expect_event("kazoo elected")["leader"], "py");
     // Now kazoo leads: ours waits.
     let again = ours.campaign_async();
-    wait(&c, "ours campaigning", || ours.contenders().unwrap().len() == 2);
+    wait(&c, "ours campaigning", || {
+        ours.contenders().unwrap().len() == 2
+    });
     assert_eq!(ours.leader().unwrap().as_deref(), Some("py"));
     assert!(!again.ready());
     kz.exec("stop.set()");
