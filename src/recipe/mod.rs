@@ -52,6 +52,15 @@
 //! it gives up it says why: [`Error::RetryFailed`](crate::Error::RetryFailed) with a
 //! [`RetryStop`], the number of tries and the last error.
 //!
+//! **[`Lock`], [`ReadLock`], [`WriteLock`], [`Election`]** (kazoo's, on kazoo's wire
+//! format: `<path>/<uuid hex>__lock__<seq>` / `__rlock__`, ephemeral sequential, the
+//! identifier as data, so a kazoo process on the same path takes part): an acquire is an
+//! `AsyncResult` with ONE deadline; the waiter watches (getData) only its predecessor, ordered
+//! by parsed, wrap-aware sequences; every reconnect re-checks; a failed, timed-out or
+//! cancelled acquire deletes its node in the background until that succeeds or the session
+//! is gone, and leaves no watcher or listener; a holder learns of a loss (`on_lost`,
+//! `is_held`). An [`Election`] is a [`Lock`] whose holder leads.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -62,6 +71,9 @@
 //! | `TreeCache(client, path)`, `listen`, `start`, `close`, `get_data`, `get_children`, `TreeEvent` | [`TreeCache`] with the same members; [`CacheEvent`]; the root is not created |
 //! | (none; Curator's `create().withProtection()`; kazoo's `Lock` does a weaker form inside) | [`ProtectedCreate`] |
 //! | (none; Curator 5's `CuratorCache`) | [`RecursiveCache`]: the same API on one persistent recursive watch |
+//! | `zk.Lock(path, identifier, extra_lock_patterns)`: `acquire(blocking, timeout, ephemeral)`, `release`, `cancel`, `contenders`, `is_acquired` | [`Lock::new`] + `extra_lock_patterns` (literal markers, not regexes) + `ephemeral`; [`Lock::acquire`] / `acquire_async` (one deadline, [`Error::Timeout`](crate::Error::Timeout)); `try_acquire` for `blocking=False`; `release`, `cancel`, `contenders`; [`Lock::is_held`] (false once lost) and [`Lock::on_lost`] |
+//! | `zk.ReadLock`, `zk.WriteLock` | [`ReadLock`], [`WriteLock`] (the same members) |
+//! | `zk.Election(path, identifier)`: `run(func)`, `cancel`, `contenders` | [`Election`]: `run(f, timeout)`, `campaign_async`, `cancel`, `resign`, `is_leader`, `on_lost`, `contenders`, `leader` |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //!
 //! ## Faults, and what each recipe does on LOST
@@ -86,7 +98,9 @@ mod base;
 mod cache_event;
 mod children_watch;
 mod data_watch;
+mod election;
 mod error;
+mod lock;
 mod one_watch;
 mod patient;
 mod protected;
@@ -100,7 +114,9 @@ pub use crate::error::RetryStop;
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
 pub use data_watch::{DataWatch, NodeValue};
+pub use election::Election;
 pub use error::RecipeError;
+pub use lock::{Lock, ReadLock, WriteLock};
 pub use one_watch::{Flow, WatchEnd};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use protected::{random_uuid, IdPlacement, ProtectedCreate};

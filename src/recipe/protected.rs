@@ -290,8 +290,13 @@ impl<H: Handler> Engine<H> {
             .is_some_and(|(id, _)| id != 0 && id == stat.ephemeral_owner)
     }
 
-    fn settle(&self, res: Result<(String, Stat), Error>) {
+    fn settle(self: &Rc<Self>, res: Result<(String, Stat), Error>) {
         if self.out.ready() {
+            // Decided meanwhile (deadline, cancelled) before the cleanup started: a node
+            // found or made now is not the caller's and goes.
+            if let Ok((path, _)) = res {
+                self.delete(path, |e| e.cleanup());
+            }
             return;
         }
         if res.is_ok() {
