@@ -1,0 +1,222 @@
+//! The coordination recipes under faults (issue #13 §4), against real servers: three of our
+//! contenders (each its own client, behind its own chaos proxy cutting at random) and two
+//! kazoo contenders (kazoo's own recipe classes) take turns on one path; every holder
+//! appends `enter`/`leave` to one shared O_APPEND log, and the test appends `expire` right
+//! before it expires one of our sessions while it holds. Checked: never more holders than
+//! the recipe allows, every acquire returned by its deadline (plus slack), no contender
+//! node left once everyone stopped, each of ours took a turn. Seeds are printed; set
+//! `MZK_SEED` to replay the cut timings.
+
+#[path = "coordination_faults_support/mod.rs"]
+mod coordination_faults_support;
+#[path = "faults_support/mod.rs"]
+mod faults_support;
+#[path = "kazoo_support/mod.rs"]
+mod kazoo_support;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use coordination_faults_support::*;
+use kazoo_support::Kazoo;
+use mio_zookeeper::testing::{Proxy, RandomCuts, ZkEnsemble, ZkServer};
+use mio_zookeeper::Client;
+
+/// How late past its deadline an acquire may return on 2 busy cores.
+const SLACK: Duration = Duration::from_secs(5);
+
+struct Scenario {
+    name: &'static str,
+    kind: Kind,
+    path: &'static str,
+    max_holders: usize,
+    /// Connect strings of our three contenders (proxies, or the ensemble).
+    ours: Vec<String>,
+    /// Where kazoo and the checking client connect.
+    direct: String,
+    /// Expire contender 0's session through this address, while it holds its 2nd turn.
+    expire_via: Option<SocketAddr>,
+    session_timeout: Duration,
+    acquire_timeout: Duration,
+    run_for: Duration,
+    seed: u64,
+}
+
+/// Runs the contenders; `during` runs on this thread meanwhile (faults), given the checking
+/// client. Returns our stats.
+fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
+    let log = new_log(sc.name);
+    let checker = faults_support::start_client(&sc.direct, Duration::from_secs(10));
+    let checked = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let mut threads = Vec::new();
+    for (i, hosts) in sc.ours.iter().enumerate() {
+        let plan = Plan {
+            id: format!("ours{i}"),
+            kind: sc.kind,
+            hosts: hosts.clone(),
+            path: sc.path.to_string(),
+            log: log.clone(),
+            session_timeout: sc.session_timeout,
+            acquire_timeout: sc.acquire_timeout,
+            hold: Duration::from_millis(5 + 3 * i as u64),
+            run_for: sc.run_for,
+            expire_at: sc.expire_via.filter(|_| i == 0).map(|a| (2, a)),
+        };
+        let (tx, checked) = (tx.clone(), checked.clone());
+        threads.push(std::thread::spawn(move || our_contender(plan, tx, checked)));
+    }
+    let mut kazoos = Vec::new();
+    for k in 0..2 {
+        let Some(mut kz) = Kazoo::start(&sc.direct) else {
+            break;
+        };
+        kz.exec(KAZOO_CONTENDER);
+        kz.exec(&format!(
+            "spawn(contend, {:?}, {:?}, 'kazoo{k}', {:?}, {}, 0.005, {}, {})",
+            sc.kind.py(),
+            sc.path,
+            log.to_str().unwrap(),
+            sc.acquire_timeout.as_secs_f64(),
+            sc.max_holders,
+            sc.seed + k,
+        ));
+        kazoos.push(kz);
+    }
+    during(&checker);
+    let mut stats: Vec<Stats> = (0..threads.len())
+        .map(|_| rx.recv_timeout(sc.run_for + Duration::from_secs(120)).expect("our contender finishes"))
+        .collect();
+    stats.sort_by(|a, b| a.id.cmp(&b.id));
+    for kz in &mut kazoos {
+        kz.exec("stop[0] = True");
+    }
+    for kz in &kazoos {
+        let ev = kz.expect_event("the kazoo contender stopping");
+        eprintln!("{}: kazoo {ev}", sc.name);
+        assert!(ev["rounds"].as_u64().unwrap() >= 1, "kazoo took no turn: {ev}");
+    }
+    // Everyone stopped: no contender node is left (ours keep their loops running, so their
+    // background cleanups go on, but nothing closed a session yet).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let left = loop {
+        let left = checker.get_children(sc.path, None).unwrap_or_default();
+        if left.is_empty() || Instant::now() > deadline {
+            break left;
+        }
+        checker.sleep(Duration::from_millis(100)).unwrap();
+    };
+    checked.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let enters = check_log(&text, sc.max_holders).unwrap_or_else(|e| panic!("{}: {e}", sc.name));
+    let worst = stats.iter().map(|s| s.worst_late).max().unwrap_or_default();
+    eprintln!(
+        "{}: seed {}, {enters} turns in all, worst acquire lateness {worst:?}, ours {:?}",
+        sc.name,
+        sc.seed,
+        stats
+            .iter()
+            .map(|s| (s.id.as_str(), s.rounds, s.timeouts, s.worst_late, s.lost_calls))
+            .collect::<Vec<_>>()
+    );
+    assert!(left.is_empty(), "{}: contender nodes left behind: {left:?}", sc.name);
+    for s in &stats {
+        assert!(s.errors.is_empty(), "{}: {} failed: {:?}", sc.name, s.id, s.errors);
+        assert!(s.rounds >= 1, "{}: {} never took a turn: {s:?}", sc.name, s.id);
+        assert!(
+            s.worst_late <= SLACK,
+            "{}: {} returned {:?} past its deadline",
+            sc.name,
+            s.id,
+            s.worst_late
+        );
+    }
+    stats
+}
+
+/// A single server, our three behind random-cut proxies, one of our sessions expired while
+/// it holds.
+fn under_cuts(name: &'static str, kind: Kind, path: &'static str, max_holders: usize) {
+    let zk = ZkServer::start().unwrap();
+    let seed = seed();
+    let proxies: Vec<Proxy> = (0..3).map(|_| Proxy::start(zk.addr()).unwrap()).collect();
+    let sc = Scenario {
+        name,
+        kind,
+        path,
+        max_holders,
+        ours: proxies.iter().map(|p| p.connect_string()).collect(),
+        direct: zk.connect_string(),
+        expire_via: Some(zk.addr()),
+        session_timeout: Duration::from_secs(6),
+        acquire_timeout: Duration::from_secs(2),
+        run_for: Duration::from_secs(12),
+        seed,
+    };
+    for (i, p) in proxies.iter().enumerate() {
+        p.start_random_cuts(
+            RandomCuts::new(seed + 10 + i as u64)
+                .every(Duration::from_millis(300), Duration::from_millis(1200))
+                .mid_frame(30, 512),
+        )
+        .unwrap();
+    }
+    let stats = run(sc, |_| {});
+    for p in &proxies {
+        p.stop_random_cuts();
+    }
+    let cuts: usize = proxies.iter().map(|p| p.cuts()).sum();
+    eprintln!("{name}: {cuts} cuts");
+    assert!(cuts >= 3, "{name}: the proxies cut ({cuts})");
+    assert!(stats[0].expired_while_holding, "{name}: ours0's session expired while it held");
+    assert!(stats[0].lost_calls >= 1, "{name}: ours0 was told it lost the lock");
+    for s in &stats[1..] {
+        assert_eq!(s.lost_calls, 0, "{name}: {} lost a turn it never gave up", s.id);
+    }
+}
+
+#[test]
+fn lock_under_cuts_and_an_expiry_never_has_two_holders() {
+    under_cuts("lock", Kind::Lock, "/faults/lock", 1);
+}
+
+#[test]
+fn election_under_cuts_and_an_expiry_never_has_two_leaders() {
+    under_cuts("election", Kind::Election, "/faults/election", 1);
+}
+
+#[test]
+fn lock_on_an_ensemble_losing_its_leader_never_has_two_holders() {
+    let mut ens = ZkEnsemble::start(3).unwrap();
+    let seed = seed();
+    let hosts = ens.connect_string();
+    let sc = Scenario {
+        name: "ensemble lock",
+        kind: Kind::Lock,
+        path: "/faults/ens-lock",
+        max_holders: 1,
+        ours: vec![hosts.clone(); 3],
+        direct: hosts,
+        expire_via: None,
+        session_timeout: Duration::from_secs(10),
+        acquire_timeout: Duration::from_secs(3),
+        run_for: Duration::from_secs(14),
+        seed,
+    };
+    run(sc, |c| {
+        c.sleep(Duration::from_secs(3)).unwrap();
+        let leader = ens.wait_for_leader().unwrap();
+        eprintln!("ensemble lock: stopping the leader, server {leader}");
+        ens.stop(leader).unwrap();
+        c.sleep(Duration::from_secs(4)).unwrap();
+        ens.start_again(leader).unwrap();
+        ens.wait_serving(leader).unwrap();
+    });
+}
