@@ -65,6 +65,7 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
             hold: Duration::from_millis(5 + 3 * i as u64),
             run_for: sc.run_for,
             expire_at: sc.expire_via.filter(|_| i == 0).map(|a| (2, a)),
+            seed: sc.seed + 100 + i as u64,
         };
         let (tx, checked) = (tx.clone(), checked.clone());
         threads.push(std::thread::spawn(move || our_contender(plan, tx, checked)));
@@ -118,12 +119,12 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     let enters = check_log(&text, sc.max_holders).unwrap_or_else(|e| panic!("{}: {e}", sc.name));
     let worst = stats.iter().map(|s| s.worst_late).max().unwrap_or_default();
     eprintln!(
-        "{}: seed {}, {enters} turns in all, worst acquire lateness {worst:?}, ours {:?}",
+        "{}: seed {}, {enters} turns in all, worst acquire lateness {worst:?}, ours (id, turns, timeouts, longest acquire, lateness, lost) {:?}",
         sc.name,
         sc.seed,
         stats
             .iter()
-            .map(|s| (s.id.as_str(), s.rounds, s.timeouts, s.worst_late, s.lost_calls))
+            .map(|s| (s.id.as_str(), s.rounds, s.timeouts, s.longest, s.worst_late, s.lost_calls))
             .collect::<Vec<_>>()
     );
     assert!(left.is_empty(), "{}: contender nodes left behind: {left:?}", sc.name);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio_zookeeper::recipe::{Election, Lock};
+use mio_zookeeper::testing::SeededRng;
 use mio_zookeeper::{Client, Error};
 
 /// The kazoo contender's code, exec'd in the agent.
@@ -51,6 +52,10 @@ pub struct Plan {
     pub run_for: Duration,
     /// Expire our own session (through this server address) while holding, at this round.
     pub expire_at: Option<(usize, SocketAddr)>,
+    /// Seeds the per-round choices: a third of the acquires get a short deadline (10 to
+    /// 100 ms, so that some time out while queued: their node must still be cleaned up),
+    /// and the hold varies between `hold` and twice it.
+    pub seed: u64,
 }
 
 /// What one of our contenders saw.
@@ -61,6 +66,8 @@ pub struct Stats {
     pub timeouts: usize,
     /// How far past its deadline the latest acquire returned (zero if none was late).
     pub worst_late: Duration,
+    /// The longest acquire that succeeded.
+    pub longest: Duration,
     /// Errors other than a timeout, from acquire or release.
     pub errors: Vec<String>,
     /// How many times `on_lost` ran, and whether we expired our session while holding.
@@ -124,13 +131,20 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
         id: plan.id.clone(),
         ..Stats::default()
     };
+    let mut rng = SeededRng::new(plan.seed);
     let start = Instant::now();
     while start.elapsed() < plan.run_for {
+        let timeout = if rng.chance(33) {
+            rng.duration_between(Duration::from_millis(10), Duration::from_millis(100))
+        } else {
+            plan.acquire_timeout
+        };
+        let hold = rng.duration_between(plan.hold, plan.hold * 2);
         let t0 = Instant::now();
         let expire_now = plan.expire_at.filter(|(at, _)| st.rounds + 1 == *at && !st.expired_while_holding);
         let mut acquired_at = None;
         let mut expired = false;
-        let r = ours.round(plan.acquire_timeout, || {
+        let r = ours.round(timeout, || {
             acquired_at = Some(t0.elapsed());
             append(&plan.log, &format!("enter {}", plan.id));
             if let Some((_, server)) = expire_now {
@@ -141,13 +155,16 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
                 expired = true;
                 return;
             }
-            c.sleep(plan.hold).unwrap();
+            c.sleep(hold).unwrap();
             if ours.is_held() {
                 append(&plan.log, &format!("leave {}", plan.id));
             }
         });
         let took = acquired_at.unwrap_or_else(|| t0.elapsed());
-        st.worst_late = st.worst_late.max(took.saturating_sub(plan.acquire_timeout));
+        st.worst_late = st.worst_late.max(took.saturating_sub(timeout));
+        if acquired_at.is_some() {
+            st.longest = st.longest.max(took);
+        }
         st.expired_while_holding |= expired;
         match r {
             Ok(()) => st.rounds += 1,
