@@ -70,6 +70,7 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         let (tx, checked) = (tx.clone(), checked.clone());
         threads.push(std::thread::spawn(move || our_contender(plan, tx, checked)));
     }
+    drop(tx); // a contender that panicked ends the wait below at once
     let mut kazoos = Vec::new();
     for k in 0..2 {
         let Some(mut kz) = Kazoo::start(&sc.direct) else {
@@ -89,17 +90,19 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     }
     during(&checker);
     let mut stats: Vec<Stats> = (0..threads.len())
-        .map(|_| rx.recv_timeout(sc.run_for + Duration::from_secs(120)).expect("our contender finishes"))
+        .map(|_| {
+            rx.recv_timeout(sc.run_for + Duration::from_secs(120))
+                .expect("our contenders finish (one panicked: see above)")
+        })
         .collect();
     stats.sort_by(|a, b| a.id.cmp(&b.id));
     for kz in &mut kazoos {
         kz.exec("stop[0] = True");
     }
-    for kz in &kazoos {
-        let ev = kz.expect_event("the kazoo contender stopping");
-        eprintln!("{}: kazoo {ev}", sc.name);
-        assert!(ev["rounds"].as_u64().unwrap() >= 1, "kazoo took no turn: {ev}");
-    }
+    let kazoo_done: Vec<serde_json::Value> = kazoos
+        .iter()
+        .map(|kz| kz.expect_event("the kazoo contender stopping"))
+        .collect();
     // Everyone stopped: no contender node is left (ours keep their loops running, so their
     // background cleanups go on, but nothing closed a session yet).
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -127,10 +130,33 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
             .map(|s| (s.id.as_str(), s.rounds, s.timeouts, s.longest, s.worst_late, s.lost_calls))
             .collect::<Vec<_>>()
     );
-    assert!(left.is_empty(), "{}: contender nodes left behind: {left:?}", sc.name);
+    assert!(
+        left.is_empty(),
+        "{}: contender nodes left behind: {left:?}",
+        sc.name
+    );
+    for ev in &kazoo_done {
+        eprintln!("{}: kazoo {ev}", sc.name);
+        assert!(
+            ev["rounds"].as_u64().unwrap() >= 1,
+            "{}: kazoo took no turn: {ev}",
+            sc.name
+        );
+    }
     for s in &stats {
-        assert!(s.errors.is_empty(), "{}: {} failed: {:?}", sc.name, s.id, s.errors);
-        assert!(s.rounds >= 1, "{}: {} never took a turn: {s:?}", sc.name, s.id);
+        assert!(
+            s.errors.is_empty(),
+            "{}: {} failed: {:?}",
+            sc.name,
+            s.id,
+            s.errors
+        );
+        assert!(
+            s.rounds >= 1,
+            "{}: {} never took a turn: {s:?}",
+            sc.name,
+            s.id
+        );
         assert!(
             s.worst_late <= SLACK,
             "{}: {} returned {:?} past its deadline",
@@ -176,10 +202,25 @@ fn under_cuts(name: &'static str, kind: Kind, path: &'static str, max_holders: u
     let cuts: usize = proxies.iter().map(|p| p.cuts()).sum();
     eprintln!("{name}: {cuts} cuts");
     assert!(cuts >= 3, "{name}: the proxies cut ({cuts})");
-    assert!(stats[0].expired_while_holding, "{name}: ours0's session expired while it held");
-    assert!(stats[0].lost_calls >= 1, "{name}: ours0 was told it lost the lock");
+    assert!(
+        stats[0].expired_while_holding,
+        "{name}: ours0's session expired while it held"
+    );
+    assert!(
+        stats[0].lost_calls >= 1,
+        "{name}: ours0 was told it lost the lock"
+    );
+    assert!(
+        stats[0].rounds >= 3,
+        "{name}: ours0 took turns on its new session: {:?}",
+        stats[0]
+    );
     for s in &stats[1..] {
-        assert_eq!(s.lost_calls, 0, "{name}: {} lost a turn it never gave up", s.id);
+        assert_eq!(
+            s.lost_calls, 0,
+            "{name}: {} lost a turn it never gave up",
+            s.id
+        );
     }
 }
 

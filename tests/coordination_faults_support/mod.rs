@@ -141,7 +141,9 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
         };
         let hold = rng.duration_between(plan.hold, plan.hold * 2);
         let t0 = Instant::now();
-        let expire_now = plan.expire_at.filter(|(at, _)| st.rounds + 1 == *at && !st.expired_while_holding);
+        let expire_now = plan
+            .expire_at
+            .filter(|(at, _)| st.rounds + 1 == *at && !st.expired_while_holding);
         let mut acquired_at = None;
         let mut expired = false;
         let r = ours.round(timeout, || {
@@ -239,7 +241,10 @@ pub fn seed() -> u64 {
 
 #[test]
 fn the_checker_finds_two_holders_and_accepts_hand_overs() {
-    assert_eq!(check_log("enter a\nleave a\nenter b\nexpire b\nenter a\n", 1), Ok(3));
+    assert_eq!(
+        check_log("enter a\nleave a\nenter b\nexpire b\nenter a\n", 1),
+        Ok(3)
+    );
     assert!(check_log("enter a\nenter b\nleave a\n", 1).is_err());
     assert_eq!(check_log("enter a\nenter b\nleave a\nenter c\n", 2), Ok(3));
     assert!(check_log("enter a\nenter b\nenter c\n", 2).is_err());
