@@ -7,8 +7,13 @@ import random
 import time
 
 import kazoo.exceptions
+from kazoo.retry import KazooRetry
 
 stop = [False]
+# kazoo's own calls fail with these while the ensemble elects a leader: the contender
+# retries its checks, and counts (and reports) a round that raised one.
+TRANSIENT = (kazoo.exceptions.ConnectionLoss, kazoo.exceptions.OperationTimeoutError,
+             kazoo.exceptions.SessionExpiredError)
 
 
 def contend(kind, path, ident, logpath, timeout, hold, max_leases, seed):
@@ -25,11 +30,17 @@ def contend(kind, path, ident, logpath, timeout, hold, max_leases, seed):
     else:
         r = zk.Semaphore(path, ident, max_leases=max_leases)
 
+    retry = KazooRetry(max_tries=-1, delay=0.05, max_delay=0.5, deadline=60)
+
     def holds():
         if kind == "semaphore":
-            return zk.exists(r.create_path) is not None
-        lock = r.lock if kind == "election" else r
-        return lock.node is not None and zk.exists(lock.path + "/" + lock.node) is not None
+            node = r.create_path
+        else:
+            lock = r.lock if kind == "election" else r
+            if lock.node is None:
+                return False
+            node = lock.path + "/" + lock.node
+        return retry(zk.exists, node) is not None
 
     def work():
         log("enter")
@@ -37,27 +48,37 @@ def contend(kind, path, ident, logpath, timeout, hold, max_leases, seed):
         if holds():
             log("leave")
 
-    rounds = timeouts = 0
-    late = 0.0
-    while not stop[0]:
+    late = [0.0]
+
+    def one_round():
         if kind == "election":
             r.run(work)
-            rounds += 1
-            continue
+            return True
         t = timeout if rnd.random() > 0.2 else 0.01 + 0.09 * rnd.random()
         t0 = time.time()
         try:
             got = r.acquire(timeout=t)
         except kazoo.exceptions.LockTimeout:
             got = False
-        late = max(late, time.time() - t0 - t)
+        late[0] = max(late[0], time.time() - t0 - t)
         if not got:
-            timeouts += 1
-            continue
+            return False
         try:
             work()
         finally:
-            r.release()
-        rounds += 1
+            retry(r.release)
+        return True
+
+    rounds = timeouts = 0
+    raised = []
+    while not stop[0]:
+        try:
+            if one_round():
+                rounds += 1
+            else:
+                timeouts += 1
+        except TRANSIENT as e:
+            raised.append("%s: %s" % (type(e).__name__, e))
     os.close(fd)
-    emit({"done": ident, "rounds": rounds, "timeouts": timeouts, "late": late})
+    emit({"done": ident, "rounds": rounds, "timeouts": timeouts, "late": late[0],
+          "raised": raised})
