@@ -131,6 +131,7 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
         id: plan.id.clone(),
         ..Stats::default()
     };
+    let baseline = (c.watch_count(), c.listener_count());
     let mut rng = SeededRng::new(plan.seed);
     let start = Instant::now();
     while start.elapsed() < plan.run_for {
@@ -173,6 +174,14 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
             Err(Error::Timeout) if acquired_at.is_none() => st.timeouts += 1,
             Err(e) => st.errors.push(format!("round {}: {e}", st.rounds + 1)),
         }
+    }
+    // Finished waits leave no watcher and no listener behind (kazoo #175), cuts or not.
+    let clean = || (c.watch_count(), c.listener_count()) == baseline;
+    if c.run_until(&clean, Some(Duration::from_secs(20))).is_err() {
+        st.errors.push(format!(
+            "left behind: (watches, listeners) {:?}, {baseline:?} before",
+            (c.watch_count(), c.listener_count())
+        ));
     }
     st.lost_calls = lost.get();
     done.send(st).unwrap();
