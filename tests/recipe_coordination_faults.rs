@@ -15,7 +15,7 @@ mod faults_support;
 mod kazoo_support;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,7 +50,7 @@ struct Scenario {
 fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     let log = new_log(sc.name);
     let checker = faults_support::start_client(&sc.direct, Duration::from_secs(10));
-    let checked = Arc::new(AtomicBool::new(false));
+    let phase = Arc::new(AtomicUsize::new(ROUNDS));
     let (tx, rx) = channel();
     let mut threads = Vec::new();
     for (i, hosts) in sc.ours.iter().enumerate() {
@@ -67,8 +67,8 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
             expire_at: sc.expire_via.filter(|_| i == 0).map(|a| (2, a)),
             seed: sc.seed + 100 + i as u64,
         };
-        let (tx, checked) = (tx.clone(), checked.clone());
-        threads.push(std::thread::spawn(move || our_contender(plan, tx, checked)));
+        let (tx, phase) = (tx.clone(), phase.clone());
+        threads.push(std::thread::spawn(move || our_contender(plan, tx, phase)));
     }
     drop(tx); // a contender that panicked ends the wait below at once
     let mut kazoos = Vec::new();
@@ -89,13 +89,17 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         kazoos.push(kz);
     }
     during(&checker);
-    let mut stats: Vec<Stats> = (0..threads.len())
-        .map(|_| {
-            rx.recv_timeout(sc.run_for + Duration::from_secs(120))
-                .expect("our contenders finish (one panicked: see above)")
-        })
-        .collect();
-    stats.sort_by(|a, b| a.id.cmp(&b.id));
+    let receive = |what: &str| {
+        let mut stats: Vec<Stats> = (0..sc.ours.len())
+            .map(|_| {
+                rx.recv_timeout(sc.run_for + Duration::from_secs(120))
+                    .unwrap_or_else(|e| panic!("{}: {what} ({e}; a panic above?)", sc.name))
+            })
+            .collect();
+        stats.sort_by(|a, b| a.id.cmp(&b.id));
+        stats
+    };
+    receive("our contenders finish their rounds");
     for kz in &mut kazoos {
         kz.exec("stop[0] = True");
     }
@@ -103,6 +107,20 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         .iter()
         .map(|kz| kz.expect_event("the kazoo contender stopping"))
         .collect();
+    // Everyone stopped. The test takes the recipe, and each of ours tries once more in
+    // vain: its node, made while the cuts go on, must be cleaned up all the same.
+    let holds: Vec<Ours> = (0..Ours::to_hold_all(sc.kind))
+        .map(|i| Ours::new(sc.kind, &checker, sc.path, &format!("checker{i}")))
+        .collect();
+    for h in &holds {
+        h.acquire(Duration::from_secs(30))
+            .expect("the test takes the recipe");
+    }
+    phase.store(FINAL_ACQUIRE, Ordering::SeqCst);
+    let stats = receive("our last acquires");
+    for h in &holds {
+        h.release().unwrap();
+    }
     // Everyone stopped: no contender node is left (ours keep their loops running, so their
     // background cleanups go on, but nothing closed a session yet).
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -113,7 +131,7 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         }
         checker.sleep(Duration::from_millis(100)).unwrap();
     };
-    checked.store(true, Ordering::SeqCst);
+    phase.store(CHECKED, Ordering::SeqCst);
     for t in threads {
         t.join().unwrap();
     }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,12 +76,54 @@ pub struct Stats {
 }
 
 /// One of ours behind a common face: acquire (deadline), hold (the closure), release.
-enum Ours {
+pub enum Ours {
     Lock(Lock),
     Election(Election),
 }
 
 impl Ours {
+    pub fn new(kind: Kind, c: &Client, path: &str, id: &str) -> Ours {
+        match kind {
+            Kind::Lock => Ours::Lock(Lock::new(c, path, id).unwrap()),
+            Kind::Election => Ours::Election(Election::new(c, path, id).unwrap()),
+        }
+    }
+
+    /// How many of these the checker takes to hold the recipe against everyone.
+    pub fn to_hold_all(kind: Kind) -> usize {
+        match kind {
+            Kind::Lock | Kind::Election => 1,
+        }
+    }
+
+    /// Acquires (campaigns) and holds, giving up after `t`.
+    pub fn acquire(&self, t: Duration) -> Result<(), Error> {
+        match self {
+            Ours::Lock(l) => l.acquire(Some(t)),
+            Ours::Election(e) => {
+                let r = e.campaign_async().get(true, Some(t));
+                if r.is_err() {
+                    e.cancel();
+                }
+                r
+            }
+        }
+    }
+
+    pub fn release(&self) -> Result<(), Error> {
+        match self {
+            Ours::Lock(l) => l.release(),
+            Ours::Election(e) => e.resign(),
+        }
+    }
+
+    fn on_lost(&self, f: impl Fn() + 'static) {
+        match self {
+            Ours::Lock(x) => x.on_lost(move |_| f()),
+            Ours::Election(x) => x.on_lost(move |_| f()),
+        }
+    }
+
     fn is_held(&self) -> bool {
         match self {
             Ours::Lock(l) => l.is_held(),
@@ -107,26 +149,27 @@ fn append(log: &Path, line: &str) {
     f.write_all(format!("{line}\n").as_bytes()).unwrap();
 }
 
-/// Runs one of our contenders in this thread: rounds for `plan.run_for`, then sends its
-/// stats on `done` and keeps its client's loop running (background cleanups go on) until
-/// `checked`, then closes the client.
-pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) {
+/// Where the scenario is: our contenders' rounds, then (once the test holds the recipe
+/// itself) one last acquire each that must time out, then the test checks the nodes.
+pub const ROUNDS: usize = 0;
+pub const FINAL_ACQUIRE: usize = 1;
+pub const CHECKED: usize = 2;
+
+/// Runs one of our contenders in this thread: rounds for `plan.run_for` (then its stats on
+/// `done`); at [`FINAL_ACQUIRE`], one acquire (50 ms) that must time out, as the test holds
+/// the recipe (its stats again on `done`); its client's loop keeps running (background
+/// cleanups go on) until [`CHECKED`], then the client is closed.
+pub fn our_contender(plan: Plan, done: Sender<Stats>, phase: Arc<AtomicUsize>) {
     let c = Client::builder(&plan.hosts)
         .session_timeout(plan.session_timeout)
         .connection_backoff(Duration::from_millis(50), Duration::from_millis(400))
         .build()
         .unwrap();
     c.start(Some(Duration::from_secs(30))).unwrap();
-    let ours = match plan.kind {
-        Kind::Lock => Ours::Lock(Lock::new(&c, &plan.path, &plan.id).unwrap()),
-        Kind::Election => Ours::Election(Election::new(&c, &plan.path, &plan.id).unwrap()),
-    };
+    let ours = Ours::new(plan.kind, &c, &plan.path, &plan.id);
     let lost = Rc::new(Cell::new(0usize));
     let l = lost.clone();
-    match &ours {
-        Ours::Lock(x) => x.on_lost(move |_| l.set(l.get() + 1)),
-        Ours::Election(x) => x.on_lost(move |_| l.set(l.get() + 1)),
-    }
+    ours.on_lost(move || l.set(l.get() + 1));
     let mut st = Stats {
         id: plan.id.clone(),
         ..Stats::default()
@@ -175,6 +218,17 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
             Err(e) => st.errors.push(format!("round {}: {e}", st.rounds + 1)),
         }
     }
+    done.send(st.clone()).unwrap();
+    while phase.load(Ordering::SeqCst) < FINAL_ACQUIRE {
+        c.sleep(Duration::from_millis(20)).unwrap();
+    }
+    // The test holds it: this one times out, and its node must go all the same (#732).
+    match ours.round(Duration::from_millis(50), || {}) {
+        Err(Error::Timeout) => {}
+        other => st
+            .errors
+            .push(format!("the last acquire: {other:?}, not a timeout")),
+    }
     // Finished waits leave no watcher and no listener behind (kazoo #175), cuts or not.
     let clean = || (c.watch_count(), c.listener_count()) == baseline;
     if c.run_until(&clean, Some(Duration::from_secs(20))).is_err() {
@@ -185,7 +239,7 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, checked: Arc<AtomicBool>) 
     }
     st.lost_calls = lost.get();
     done.send(st).unwrap();
-    while !checked.load(Ordering::SeqCst) {
+    while phase.load(Ordering::SeqCst) < CHECKED {
         c.sleep(Duration::from_millis(50)).unwrap();
     }
     drop(ours);
