@@ -113,8 +113,14 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         .map(|i| Ours::new(sc.kind, &checker, sc.path, &format!("checker{i}")))
         .collect();
     for h in &holds {
-        h.acquire(Duration::from_secs(30))
-            .expect("the test takes the recipe");
+        if let Err(e) = h.acquire(Duration::from_secs(30)) {
+            panic!(
+                "{}: the test cannot take the recipe once everyone stopped ({e}): nodes left \
+                 behind? {:?}",
+                sc.name,
+                checker.get_children(sc.path, None)
+            );
+        }
     }
     phase.store(FINAL_ACQUIRE, Ordering::SeqCst);
     let stats = receive("our last acquires");
