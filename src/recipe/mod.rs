@@ -84,10 +84,12 @@
 //! `removeWatches`), its state listener and its timers.
 mod base;
 mod cache_event;
+mod chain;
 mod children_watch;
 mod data_watch;
 mod error;
 mod one_watch;
+mod party;
 mod patient;
 mod protected;
 mod recursive_cache;
@@ -102,6 +104,7 @@ pub use children_watch::ChildrenWatch;
 pub use data_watch::{DataWatch, NodeValue};
 pub use error::RecipeError;
 pub use one_watch::{Flow, WatchEnd};
+pub use party::{Party, ShallowParty};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use protected::{random_uuid, IdPlacement, ProtectedCreate};
 pub use recursive_cache::RecursiveCache;
