@@ -484,7 +484,7 @@ impl<H: Handler> Party<H> {
     /// [`Error::InvalidPath`]; [`Error::BadArgument`] for the root.
     pub fn new(client: &Client<H>, path: &str, identifier: Option<&str>) -> Result<Self, Error> {
         check_path(path)?;
-        let node = format!("{}{PARTY_MARK}", random_uuid());
+        let node = format!("{}{PARTY_MARK}", random_uuid().replace('-', ""));
         let data = identifier.unwrap_or("").as_bytes().to_vec();
         Ok(Party(Rc::new(Inner::new(client, path, node, data, false))))
     }
@@ -501,7 +501,7 @@ impl<H: Handler> ShallowParty<H> {
     pub fn new(client: &Client<H>, path: &str, identifier: Option<&str>) -> Result<Self, Error> {
         check_path(path)?;
         let id = identifier.unwrap_or("");
-        let node = format!("{}-{id}", random_uuid());
+        let node = format!("{}-{id}", random_uuid().replace('-', ""));
         if id.contains('/') || validate_path(&format!("{path}/{node}"), false).is_err() {
             return Err(Error::BadArgument(format!(
                 "ShallowParty identifier {id:?} must be usable in a node name (no '/', no control characters)"
