@@ -1,0 +1,124 @@
+//! Queue (and LockingQueue) against a real server: kazoo's names, order by priority then
+//! parsed sequence (across the signed wrap), concurrent consumers taking each item once,
+//! bad input, the async forms under poll_once and embedded.
+
+#[path = "recipe_support/mod.rs"]
+mod recipe_support;
+
+use std::collections::BTreeSet;
+
+use mio_zookeeper::recipe::Queue;
+use mio_zookeeper::testing::ZkServer;
+use mio_zookeeper::{CreateMode, Error};
+use recipe_support::*;
+
+fn text(v: Option<bytes::Bytes>) -> Option<String> {
+    v.map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+#[test]
+fn queue_serves_by_priority_then_creation_on_kazoos_names() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let q = Queue::new(&c, "/q/jobs").unwrap();
+    assert_eq!(q.get().unwrap(), None, "empty (and missing) queue");
+    let p = q.put(b"b100", 100).unwrap();
+    assert!(p.starts_with("/q/jobs/entry-100-") && p.len() == "/q/jobs/entry-100-".len() + 10, "{p}");
+    q.put(b"a005", 5).unwrap();
+    q.put(b"c100", 100).unwrap();
+    q.put(b"d999", 999).unwrap();
+    q.put(b"e000", 0).unwrap();
+    // A child that is no entry is never served.
+    c.create("/q/jobs/other", b"x", CreateMode::Persistent).unwrap();
+    assert_eq!(q.len().unwrap(), 6);
+    let (data, _) = c.get(&p, None).unwrap();
+    assert_eq!(data.as_deref(), Some(&b"b100"[..]));
+    let mut got = Vec::new();
+    while let Some(v) = q.get().unwrap() {
+        got.push(String::from_utf8(v.to_vec()).unwrap());
+    }
+    assert_eq!(got, ["e000", "a005", "b100", "c100", "d999"]);
+    assert_eq!(q.len().unwrap(), 1, "only the foreign child left");
+
+    for bad in [1000, u32::MAX] {
+        match q.put(b"x", bad) {
+            Err(Error::BadArgument(m)) => assert!(m.contains("priority"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(Queue::new(&c, "/"), Err(Error::BadArgument(_))));
+    assert!(matches!(Queue::new(&c, "x"), Err(Error::InvalidPath { .. })));
+}
+
+#[test]
+fn queue_order_holds_across_the_signed_wrap() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    c.ensure_path("/wrap", None).unwrap();
+    // The names the server writes just before and after the counter wraps (kazoo's string
+    // order would serve the wrapped one first).
+    for (name, v) in [
+        ("entry-100--2147483648", "third"),
+        ("entry-100-2147483647", "second"),
+        ("entry-100--2147483647", "fourth"),
+        ("entry-100-2147483646", "first"),
+    ] {
+        c.create(&format!("/wrap/{name}"), v, CreateMode::Persistent)
+            .unwrap();
+    }
+    let q = Queue::new(&c, "/wrap").unwrap();
+    let got: Vec<_> = (0..5).map(|_| text(q.get().unwrap())).collect();
+    assert_eq!(
+        got,
+        [Some("first"), Some("second"), Some("third"), Some("fourth"), None]
+            .map(|s| s.map(String::from))
+    );
+}
+
+#[test]
+fn concurrent_consumers_take_each_item_once() {
+    let zk = ZkServer::start().unwrap();
+    let c1 = client(&zk.connect_string());
+    let c2 = client(&zk.connect_string());
+    let q1 = Queue::new(&c1, "/cc").unwrap();
+    let q2 = Queue::new(&c2, "/cc").unwrap();
+    for i in 0..40 {
+        q1.put(format!("{i}").as_bytes(), 100).unwrap();
+    }
+    // Both consumers' gets in flight at once, on one loop.
+    let mut seen = Vec::new();
+    loop {
+        let (a, b) = (q1.get_async(), q2.get_async());
+        wait(&c1, "both gets", || a.ready() && b.ready());
+        let (a, b) = (a.get_nowait().unwrap(), b.get_nowait().unwrap());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        seen.extend([a, b].into_iter().flatten().map(|v| text(Some(v)).unwrap()));
+    }
+    let set: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), 40, "{seen:?}");
+    assert_eq!(set.len(), 40);
+}
+
+#[test]
+fn queue_async_forms_under_poll_once_and_embedded() {
+    let zk = ZkServer::start().unwrap();
+    let c = polled(&zk);
+    let q = Queue::new(&c, "/pq").unwrap();
+    let put = q.put_async(b"v", 7);
+    poll_until(&c, "put", || put.ready());
+    put.get_nowait().unwrap();
+    let got = q.get_async();
+    poll_until(&c, "get", || got.ready());
+    assert_eq!(text(got.get_nowait().unwrap()).as_deref(), Some("v"));
+
+    let (mut host, e) = embedded(&zk);
+    let q = Queue::new(&e, "/pq").unwrap();
+    assert_embedded_refusal(q.get().unwrap_err(), "Queue::get");
+    let put = q.put_async(b"w", 7);
+    host.run_until("put", || put.ready());
+    let got = q.get_async();
+    host.run_until("get", || got.ready());
+    assert_eq!(text(got.get_nowait().unwrap()).as_deref(), Some("w"));
+}
