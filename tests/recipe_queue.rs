@@ -122,3 +122,136 @@ fn queue_async_forms_under_poll_once_and_embedded() {
     host.run_until("get", || got.ready());
     assert_eq!(text(got.get_nowait().unwrap()).as_deref(), Some("w"));
 }
+
+use mio_zookeeper::recipe::LockingQueue;
+use std::time::Duration;
+
+#[test]
+fn locking_queue_takes_on_kazoos_layout_and_consumes_or_releases() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let other = client(&zk.connect_string());
+    let q = LockingQueue::new(&c, "/lq").unwrap();
+    let q2 = LockingQueue::new(&other, "/lq").unwrap();
+    let paths = q.put_all(&[b"one".as_slice(), b"two"], 100).unwrap();
+    assert_eq!(paths.len(), 2);
+    assert!(paths[0].starts_with("/lq/entries/entry-100-"), "{paths:?}");
+    q.put(b"zero", 1).unwrap();
+    assert_eq!(q.len().unwrap(), 3);
+
+    assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"zero");
+    let mut taken = c.get_children("/lq/taken", None).unwrap();
+    assert_eq!(taken.len(), 1);
+    let name = taken.pop().unwrap();
+    assert!(name.starts_with("entry-001-"), "{name}");
+    let (data, stat) = c.get(&format!("/lq/taken/{name}"), None).unwrap();
+    assert_eq!(data.as_deref(), Some(q.id().as_bytes()));
+    assert_eq!(q.id().len(), 32);
+    assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0, "an ephemeral take");
+    assert!(q.holds_lock().unwrap());
+    assert!(!q2.holds_lock().unwrap());
+    // A get while holding returns the held item.
+    assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"zero");
+
+    // The other consumer skips the taken item.
+    assert_eq!(&q2.get(Some(LONG)).unwrap()[..], b"one");
+    assert!(q.release().unwrap());
+    assert!(!q.holds_lock().unwrap());
+    assert!(!q.release().unwrap(), "nothing held");
+    assert!(q2.consume().unwrap());
+    assert_eq!(q.len().unwrap(), 2);
+    // The released item is served again.
+    assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"zero");
+    assert!(q.consume().unwrap());
+    assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"two");
+    // Held by q: q2 times out.
+    let t0 = std::time::Instant::now();
+    assert!(matches!(q2.get(Some(Duration::from_millis(300))), Err(mio_zookeeper::Error::Timeout)));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(q.consume().unwrap());
+    assert!(q.is_empty().unwrap());
+    assert!(c.get_children("/lq/taken", None).unwrap().is_empty());
+    assert!(matches!(q.put(b"x", 1000), Err(mio_zookeeper::Error::BadArgument(_))));
+}
+
+#[test]
+fn locking_queue_get_waits_for_a_put_and_for_a_release() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let other = client(&zk.connect_string());
+    let q = LockingQueue::new(&c, "/lw").unwrap();
+    let producer = LockingQueue::new(&other, "/lw").unwrap();
+    let got = q.get_async(Some(LONG));
+    idle(&c, Duration::from_millis(200));
+    assert!(!got.ready());
+    producer.put(b"late", 100).unwrap();
+    wait(&c, "the get", || got.ready());
+    assert_eq!(&got.get_nowait().unwrap()[..], b"late");
+    // A second object waits until the first releases.
+    let q3 = LockingQueue::new(&other, "/lw").unwrap();
+    let got3 = q3.get_async(Some(LONG));
+    idle(&c, Duration::from_millis(200));
+    assert!(!got3.ready(), "taken by q");
+    assert!(q.release().unwrap());
+    wait(&c, "q3's get", || got3.ready());
+    assert_eq!(&got3.get_nowait().unwrap()[..], b"late");
+    assert!(q3.holds_lock().unwrap());
+    // One get at a time per object.
+    let q4 = LockingQueue::new(&c, "/lw").unwrap();
+    let a = q4.get_async(Some(Duration::from_secs(5)));
+    let b = q4.get_async(Some(Duration::from_secs(5)));
+    assert!(matches!(
+        b.get_nowait(),
+        Err(mio_zookeeper::Error::Recipe(mio_zookeeper::recipe::RecipeError::AlreadyAcquired { .. }))
+    ));
+    wait(&c, "a times out", || a.ready());
+}
+
+#[test]
+fn timed_out_gets_leave_no_watcher_listener_or_node() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let q = LockingQueue::new(&c, "/leak").unwrap();
+    q.put(b"x", 1).unwrap();
+    assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"x");
+    let (watches, listeners) = (c.watch_count(), c.listener_count());
+    let q2 = LockingQueue::new(&c, "/leak").unwrap();
+    for i in 0..300 {
+        match q2.get(Some(Duration::from_millis(5))) {
+            Err(mio_zookeeper::Error::Timeout) => {}
+            other => panic!("get {i}: {other:?}"),
+        }
+    }
+    wait(&c, "watchers removed", || c.watch_count() == watches);
+    assert_eq!(c.listener_count(), listeners);
+    assert_eq!(c.get_children("/leak/taken", None).unwrap().len(), 1, "only q's take");
+    // An async get that times out while its reads are in flight cleans up too.
+    for _ in 0..50 {
+        let r = q2.get_async(Some(Duration::from_millis(1)));
+        wait(&c, "timed out", || r.ready());
+    }
+    wait(&c, "watchers removed again", || c.watch_count() == watches);
+    assert_eq!(c.listener_count(), listeners);
+}
+
+#[test]
+fn locking_queue_get_async_under_poll_once_and_embedded() {
+    let zk = ZkServer::start().unwrap();
+    let c = polled(&zk);
+    let q = LockingQueue::new(&c, "/lp").unwrap();
+    let got = q.get_async(None);
+    let put = q.put_async(b"p", 3);
+    poll_until(&c, "the get", || got.ready() && put.ready());
+    assert_eq!(&got.get_nowait().unwrap()[..], b"p");
+
+    let (mut host, e) = embedded(&zk);
+    let q = LockingQueue::new(&e, "/le").unwrap();
+    assert_embedded_refusal(q.get(None).unwrap_err(), "LockingQueue::get");
+    let got = q.get_async(Some(LONG));
+    let put = q.put_async(b"e", 3);
+    host.run_until("the get", || got.ready() && put.ready());
+    assert_eq!(&got.get_nowait().unwrap()[..], b"e");
+    let done = q.consume_async();
+    host.run_until("consumed", || done.ready());
+    assert!(done.get_nowait().unwrap());
+}
