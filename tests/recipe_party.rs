@@ -16,7 +16,9 @@ use mio_zookeeper::{ClientState, CreateMode, Error};
 use recipe_support::*;
 
 fn is_hex32(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[test]
@@ -36,14 +38,19 @@ fn party_nodes_are_kazoos_and_join_is_idempotent() {
     kids.sort();
     assert_eq!(kids.len(), 3, "{kids:?}");
     let node = a.node_name().to_string();
-    assert!(node.ends_with("__party__") && is_hex32(&node[..32]), "{node}");
+    assert!(
+        node.ends_with("__party__") && is_hex32(&node[..32]),
+        "{node}"
+    );
     let (data, stat) = c.get(&format!("/p/party/{node}"), None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"host-a"[..]));
     assert_ne!(stat.ephemeral_owner, 0, "ephemeral");
-    let (data, _) = c
-        .get(&format!("/p/party/{}", b.node_name()), None)
-        .unwrap();
-    assert_eq!(data.as_deref().unwrap_or_default(), b"", "no identifier: empty data");
+    let (data, _) = c.get(&format!("/p/party/{}", b.node_name()), None).unwrap();
+    assert_eq!(
+        data.as_deref().unwrap_or_default(),
+        b"",
+        "no identifier: empty data"
+    );
 
     let mut m = a.members().unwrap();
     m.sort();
@@ -54,7 +61,11 @@ fn party_nodes_are_kazoos_and_join_is_idempotent() {
     assert_eq!(b.members().unwrap(), [""]);
     assert!(b.leave().unwrap());
     assert!(b.is_empty().unwrap());
-    assert_eq!(c.listener_count(), listeners, "no listener left after leave");
+    assert_eq!(
+        c.listener_count(),
+        listeners,
+        "no listener left after leave"
+    );
     // A party whose node is missing has no members (and reading creates nothing).
     let none = Party::new(&c, "/p/nowhere", None).unwrap();
     assert!(none.members().unwrap().is_empty());
@@ -88,7 +99,10 @@ fn shallow_party_names_carry_the_identifier() {
         Party::new(&c, "no-slash", None),
         Err(Error::InvalidPath { .. })
     ));
-    assert!(matches!(Party::new(&c, "/", None), Err(Error::BadArgument(_))));
+    assert!(matches!(
+        Party::new(&c, "/", None),
+        Err(Error::BadArgument(_))
+    ));
 }
 
 #[test]
@@ -110,14 +124,18 @@ fn watch_async_reports_every_membership_change() {
     assert!(seen.borrow()[0].is_empty());
     let a = Party::new(&c, "/w", Some("a")).unwrap();
     a.join().unwrap();
-    wait(&c, "a joined", || seen.borrow().last().is_some_and(|m| m == &["a"]));
+    wait(&c, "a joined", || {
+        seen.borrow().last().is_some_and(|m| m == &["a"])
+    });
     let b = Party::new(&c, "/w", Some("b")).unwrap();
     b.join().unwrap();
     wait(&c, "b joined", || {
         seen.borrow().last().is_some_and(|m| m == &["a", "b"])
     });
     a.leave().unwrap();
-    wait(&c, "a left", || seen.borrow().last().is_some_and(|m| m == &["b"]));
+    wait(&c, "a left", || {
+        seen.borrow().last().is_some_and(|m| m == &["b"])
+    });
     w.stop();
     wait(&c, "the watch removed", || c.watch_count() == 0);
 }
@@ -143,10 +161,12 @@ fn a_joined_member_rejoins_after_its_session_expired() {
     wait(&c, "member again", || {
         viewer.members().unwrap() == ["me"] && sviewer.members().unwrap() == ["me"]
     });
-    let (_, stat) = other
-        .get(&format!("/x/{}", p.node_name()), None)
-        .unwrap();
-    assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0, "the same name, ours");
+    let (_, stat) = other.get(&format!("/x/{}", p.node_name()), None).unwrap();
+    assert_eq!(
+        stat.ephemeral_owner,
+        c.client_id().unwrap().0,
+        "the same name, ours"
+    );
 
     // After leave, an expiry does not bring it back.
     p.leave().unwrap();

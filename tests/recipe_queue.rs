@@ -23,13 +23,17 @@ fn queue_serves_by_priority_then_creation_on_kazoos_names() {
     let q = Queue::new(&c, "/q/jobs").unwrap();
     assert_eq!(q.get().unwrap(), None, "empty (and missing) queue");
     let p = q.put(b"b100", 100).unwrap();
-    assert!(p.starts_with("/q/jobs/entry-100-") && p.len() == "/q/jobs/entry-100-".len() + 10, "{p}");
+    assert!(
+        p.starts_with("/q/jobs/entry-100-") && p.len() == "/q/jobs/entry-100-".len() + 10,
+        "{p}"
+    );
     q.put(b"a005", 5).unwrap();
     q.put(b"c100", 100).unwrap();
     q.put(b"d999", 999).unwrap();
     q.put(b"e000", 0).unwrap();
     // A child that is no entry is never served.
-    c.create("/q/jobs/other", b"x", CreateMode::Persistent).unwrap();
+    c.create("/q/jobs/other", b"x", CreateMode::Persistent)
+        .unwrap();
     assert_eq!(q.len().unwrap(), 6);
     let (data, _) = c.get(&p, None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"b100"[..]));
@@ -47,7 +51,10 @@ fn queue_serves_by_priority_then_creation_on_kazoos_names() {
         }
     }
     assert!(matches!(Queue::new(&c, "/"), Err(Error::BadArgument(_))));
-    assert!(matches!(Queue::new(&c, "x"), Err(Error::InvalidPath { .. })));
+    assert!(matches!(
+        Queue::new(&c, "x"),
+        Err(Error::InvalidPath { .. })
+    ));
 }
 
 #[test]
@@ -70,8 +77,14 @@ fn queue_order_holds_across_the_signed_wrap() {
     let got: Vec<_> = (0..5).map(|_| text(q.get().unwrap())).collect();
     assert_eq!(
         got,
-        [Some("first"), Some("second"), Some("third"), Some("fourth"), None]
-            .map(|s| s.map(String::from))
+        [
+            Some("first"),
+            Some("second"),
+            Some("third"),
+            Some("fourth"),
+            None
+        ]
+        .map(|s| s.map(String::from))
     );
 }
 
@@ -147,7 +160,11 @@ fn locking_queue_takes_on_kazoos_layout_and_consumes_or_releases() {
     let (data, stat) = c.get(&format!("/lq/taken/{name}"), None).unwrap();
     assert_eq!(data.as_deref(), Some(q.id().as_bytes()));
     assert_eq!(q.id().len(), 32);
-    assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0, "an ephemeral take");
+    assert_eq!(
+        stat.ephemeral_owner,
+        c.client_id().unwrap().0,
+        "an ephemeral take"
+    );
     assert!(q.holds_lock().unwrap());
     assert!(!q2.holds_lock().unwrap());
     // A get while holding returns the held item.
@@ -166,12 +183,18 @@ fn locking_queue_takes_on_kazoos_layout_and_consumes_or_releases() {
     assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"two");
     // Held by q: q2 times out.
     let t0 = std::time::Instant::now();
-    assert!(matches!(q2.get(Some(Duration::from_millis(300))), Err(mio_zookeeper::Error::Timeout)));
+    assert!(matches!(
+        q2.get(Some(Duration::from_millis(300))),
+        Err(mio_zookeeper::Error::Timeout)
+    ));
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(q.consume().unwrap());
     assert!(q.is_empty().unwrap());
     assert!(c.get_children("/lq/taken", None).unwrap().is_empty());
-    assert!(matches!(q.put(b"x", 1000), Err(mio_zookeeper::Error::BadArgument(_))));
+    assert!(matches!(
+        q.put(b"x", 1000),
+        Err(mio_zookeeper::Error::BadArgument(_))
+    ));
 }
 
 #[test]
@@ -202,7 +225,9 @@ fn locking_queue_get_waits_for_a_put_and_for_a_release() {
     let b = q4.get_async(Some(Duration::from_secs(5)));
     assert!(matches!(
         b.get_nowait(),
-        Err(mio_zookeeper::Error::Recipe(mio_zookeeper::recipe::RecipeError::AlreadyAcquired { .. }))
+        Err(mio_zookeeper::Error::Recipe(
+            mio_zookeeper::recipe::RecipeError::AlreadyAcquired { .. }
+        ))
     ));
     wait(&c, "a times out", || a.ready());
 }
@@ -224,7 +249,11 @@ fn timed_out_gets_leave_no_watcher_listener_or_node() {
     }
     wait(&c, "watchers removed", || c.watch_count() == watches);
     assert_eq!(c.listener_count(), listeners);
-    assert_eq!(c.get_children("/leak/taken", None).unwrap().len(), 1, "only q's take");
+    assert_eq!(
+        c.get_children("/leak/taken", None).unwrap().len(),
+        1,
+        "only q's take"
+    );
     // An async get that times out while its reads are in flight cleans up too.
     for _ in 0..50 {
         let r = q2.get_async(Some(Duration::from_millis(1)));

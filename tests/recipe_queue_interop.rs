@@ -30,7 +30,9 @@ fn kazoo_queue_and_ours_agree_on_order() {
     q.put(b"r4-100", 100).unwrap();
     assert_eq!(kz.eval("len(q)"), 7);
     assert_eq!(q.len().unwrap(), 7);
-    let expected = ["r3-007", "k1-050", "r2-050", "r1-100", "k2-100", "r4-100", "k3-999"];
+    let expected = [
+        "r3-007", "k1-050", "r2-050", "r1-100", "k2-100", "r4-100", "k3-999",
+    ];
     // Gets alternate between kazoo and us.
     let mut got = Vec::new();
     for i in 0..8 {
@@ -98,6 +100,12 @@ fn kazoo_locking_queue_and_ours_share_items_each_consumed_once() {
     }
     assert_eq!(got, ["r0", "k0", "r1", "r2", "k1", "k2"]);
     assert_eq!(q.len().unwrap(), 0);
-    assert!(matches!(q.get(Some(Duration::from_millis(200))), Err(mio_zookeeper::Error::Timeout)));
-    assert_eq!(json!(kz.eval("zk.get_children('/shared/lq/taken')")), json!([]));
+    assert!(matches!(
+        q.get(Some(Duration::from_millis(200))),
+        Err(mio_zookeeper::Error::Timeout)
+    ));
+    assert_eq!(
+        json!(kz.eval("zk.get_children('/shared/lq/taken')")),
+        json!([])
+    );
 }

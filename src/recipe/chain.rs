@@ -91,7 +91,10 @@ pub(crate) fn read_all<H: Handler>(
 }
 
 /// The children of `path`, or none if it does not exist.
-pub(crate) fn children_or_none<H: Handler>(client: &Client<H>, path: &str) -> AsyncResult<Vec<String>> {
+pub(crate) fn children_or_none<H: Handler>(
+    client: &Client<H>,
+    path: &str,
+) -> AsyncResult<Vec<String>> {
     let out = client.handler().async_result();
     then(client.get_children_async(path, None), &out, |r, _| {
         Some(match r {

@@ -132,13 +132,17 @@ impl<H: Handler> LockingQueue<H> {
     fn ensure_paths(&self, client: &Client<H>) -> AsyncResult<()> {
         let out = client.handler().async_result();
         let (c, entries) = (client.clone(), self.0.entries.clone());
-        then(client.ensure_path_async(&self.0.taken, None), &out, move |r, out| {
-            if let Err(e) = r {
-                return Some(Err(e));
-            }
-            then(c.ensure_path_async(&entries, None), out, |r, _| Some(r));
-            None
-        });
+        then(
+            client.ensure_path_async(&self.0.taken, None),
+            &out,
+            move |r, out| {
+                if let Err(e) = r {
+                    return Some(Err(e));
+                }
+                then(c.ensure_path_async(&entries, None), out, |r, _| Some(r));
+                None
+            },
+        );
         out
     }
 
@@ -170,7 +174,11 @@ impl<H: Handler> LockingQueue<H> {
     ///
     /// [`Error::BadArgument`] for a priority over 999 (nothing sent); the first failing
     /// operation's error.
-    pub fn put_all<V: AsRef<[u8]>>(&self, values: &[V], priority: u32) -> Result<Vec<String>, Error> {
+    pub fn put_all<V: AsRef<[u8]>>(
+        &self,
+        values: &[V],
+        priority: u32,
+    ) -> Result<Vec<String>, Error> {
         let c = self.client()?;
         block_call(&c, "LockingQueue::put_all", || {
             self.put_all_async(values, priority)
@@ -178,7 +186,11 @@ impl<H: Handler> LockingQueue<H> {
     }
 
     /// Async form of [`put_all`](Self::put_all).
-    pub fn put_all_async<V: AsRef<[u8]>>(&self, values: &[V], priority: u32) -> AsyncResult<Vec<String>> {
+    pub fn put_all_async<V: AsRef<[u8]>>(
+        &self,
+        values: &[V],
+        priority: u32,
+    ) -> AsyncResult<Vec<String>> {
         let client = match check_priority(priority).and_then(|()| self.client()) {
             Ok(c) => c,
             Err(e) => return self.failed(e),
@@ -322,7 +334,9 @@ impl<H: Handler> LockingQueue<H> {
     /// if nothing is held or the take is no longer ours.
     pub fn release(&self) -> Result<bool, Error> {
         let c = self.client()?;
-        block_call(&c, "LockingQueue::release", || self.finish_item_async(false))
+        block_call(&c, "LockingQueue::release", || {
+            self.finish_item_async(false)
+        })
     }
 
     /// Async form of [`release`](Self::release).
@@ -402,9 +416,11 @@ impl<H: Handler> LockingQueue<H> {
 
 impl<H: Handler> Inner<H> {
     fn client(&self) -> Result<Client<H>, Error> {
-        self.client.upgrade().ok_or(Error::Recipe(RecipeError::Stopped {
-            what: "LockingQueue",
-        }))
+        self.client
+            .upgrade()
+            .ok_or(Error::Recipe(RecipeError::Stopped {
+                what: "LockingQueue",
+            }))
     }
 
     fn failed<T: 'static>(&self, e: Error) -> AsyncResult<T> {
@@ -493,9 +509,16 @@ impl<H: Handler> Wait<H> {
         }
         me.again.set(false);
         let (Some(q), Ok(client)) = (me.q.upgrade(), me.client()) else {
-            return Wait::finish(me, Err(Error::Recipe(RecipeError::Stopped { what: "LockingQueue" })));
+            return Wait::finish(
+                me,
+                Err(Error::Recipe(RecipeError::Stopped {
+                    what: "LockingQueue",
+                })),
+            );
         };
-        let Some(watcher) = me.watcher.borrow().clone() else { return };
+        let Some(watcher) = me.watcher.borrow().clone() else {
+            return;
+        };
         // Both lists, then the first free entry; the first failure of the pair retries.
         let lists: Rc<RefCell<Lists>> = Rc::default();
         for (i, path) in [&q.entries, &q.taken].into_iter().enumerate() {
@@ -521,7 +544,8 @@ impl<H: Handler> Wait<H> {
                     Ok(kids) => {
                         l.got[i] = Some(kids);
                         if let [Some(entries), Some(taken)] = &mut l.got {
-                            let taken: HashSet<String> = std::mem::take(taken).into_iter().collect();
+                            let taken: HashSet<String> =
+                                std::mem::take(taken).into_iter().collect();
                             let free: VecDeque<String> = serving_order(std::mem::take(entries))
                                 .into_iter()
                                 .filter(|e| !taken.contains(e))
@@ -565,7 +589,12 @@ impl<H: Handler> Wait<H> {
             return;
         }
         let (Some(q), Ok(client)) = (me.q.upgrade(), me.client()) else {
-            return Wait::finish(me, Err(Error::Recipe(RecipeError::Stopped { what: "LockingQueue" })));
+            return Wait::finish(
+                me,
+                Err(Error::Recipe(RecipeError::Stopped {
+                    what: "LockingQueue",
+                })),
+            );
         };
         let Some(name) = free.pop_front() else {
             return Wait::idle(me);
@@ -580,20 +609,22 @@ impl<H: Handler> Wait<H> {
                 // Ours already if an earlier create's reply was lost: check the data.
                 Err(e) if e.is_node_exists() => {
                     let (w2, c2) = (w.clone(), c.clone());
-                    c.get_async(&take, None).rawlink(move |r| match r.take(false, None) {
-                        Ok((data, stat))
-                            if data.as_deref() == Some(id.as_bytes())
-                                && c2.client_id().map(|s| s.0) == Some(stat.ephemeral_owner) =>
-                        {
-                            Wait::read_entry(&w2, &c2, name, entry, free)
-                        }
-                        Ok(_) => Wait::take_next(&w2, free),
-                        Err(e) if e.is_no_node() => Wait::take_next(&w2, free),
-                        Err(e) => {
-                            cleanup_take(&c2, &take, &id);
-                            w2.failed_read(e)
-                        }
-                    });
+                    c.get_async(&take, None)
+                        .rawlink(move |r| match r.take(false, None) {
+                            Ok((data, stat))
+                                if data.as_deref() == Some(id.as_bytes())
+                                    && c2.client_id().map(|s| s.0)
+                                        == Some(stat.ephemeral_owner) =>
+                            {
+                                Wait::read_entry(&w2, &c2, name, entry, free)
+                            }
+                            Ok(_) => Wait::take_next(&w2, free),
+                            Err(e) if e.is_no_node() => Wait::take_next(&w2, free),
+                            Err(e) => {
+                                cleanup_take(&c2, &take, &id);
+                                w2.failed_read(e)
+                            }
+                        });
                 }
                 // The entry was consumed meanwhile, or the queue's nodes are gone.
                 Err(e) if e.is_no_node() => Wait::take_next(&w, free),
@@ -607,11 +638,20 @@ impl<H: Handler> Wait<H> {
 
     /// Our take of `name` exists: read the entry's value, or give the take back if the
     /// entry is gone.
-    fn read_entry(me: &Rc<Self>, client: &Client<H>, name: String, entry: String, free: VecDeque<String>) {
+    fn read_entry(
+        me: &Rc<Self>,
+        client: &Client<H>,
+        name: String,
+        entry: String,
+        free: VecDeque<String>,
+    ) {
         let (w, c) = (me.clone(), client.clone());
         client.get_async(&entry, None).rawlink(move |r| {
             let q = w.q.upgrade();
-            let take = q.as_ref().map(|q| format!("{}/{name}", q.taken)).unwrap_or_default();
+            let take = q
+                .as_ref()
+                .map(|q| format!("{}/{name}", q.taken))
+                .unwrap_or_default();
             let id = q.as_ref().map(|q| q.id.clone()).unwrap_or_default();
             match r.take(false, None) {
                 Ok((data, _)) if !w.done.get() => {
@@ -659,18 +699,29 @@ impl<H: Handler> Wait<H> {
         if !self.done.get() || self.reads.get() > 0 {
             return;
         }
-        let Some(watcher) = self.watcher.borrow_mut().take() else { return };
-        let (Some(q), Ok(client)) = (self.q.upgrade(), self.client()) else { return };
+        let Some(watcher) = self.watcher.borrow_mut().take() else {
+            return;
+        };
+        let (Some(q), Ok(client)) = (self.q.upgrade(), self.client()) else {
+            return;
+        };
         for path in [&q.entries, &q.taken] {
             // NoWatcher (it fired, or the session dropped it) is fine.
-            let _ = client.remove_watcher_async(path, WatcherType::Children, &watcher, WhenOffline::RemoveLocally);
+            drop(client.remove_watcher_async(
+                path,
+                WatcherType::Children,
+                &watcher,
+                WhenOffline::RemoveLocally,
+            ));
         }
     }
 
     fn client(&self) -> Result<Client<H>, Error> {
-        self.client.upgrade().ok_or(Error::Recipe(RecipeError::Stopped {
-            what: "LockingQueue",
-        }))
+        self.client
+            .upgrade()
+            .ok_or(Error::Recipe(RecipeError::Stopped {
+                what: "LockingQueue",
+            }))
     }
 }
 
@@ -678,7 +729,7 @@ impl<H: Handler> Wait<H> {
 /// or the session is gone (with it the ephemeral take).
 fn cleanup_take<H: Handler>(client: &Client<H>, take: &str, id: &str) {
     let (c, take, id) = (client.clone(), take.to_string(), id.to_string());
-    let _ = Retry::new().run_async(client, move || {
+    drop(Retry::new().run_async(client, move || {
         let out = c.handler().async_result::<()>();
         let (c2, take2) = (c.clone(), take.clone());
         let id = id.clone();
@@ -697,7 +748,7 @@ fn cleanup_take<H: Handler>(client: &Client<H>, take: &str, id: &str) {
             Err(e) => Some(Err(e)),
         });
         out
-    });
+    }));
 }
 
 impl<H: Handler> Clone for LockingQueue<H> {

@@ -8,8 +8,8 @@ use super::base::{Base, Transition};
 use super::chain::{block_call, children_or_none, read_all, then};
 use super::protected::random_uuid;
 use super::{ChildrenWatch, Flow, RecipeError, Retry};
-use crate::validate_path;
 use crate::handler::{Handler, MioHandler};
+use crate::validate_path;
 use crate::{AsyncResult, Client, CreateMode, Error, WeakClient};
 
 /// What kazoo's `Party` puts in its member names.
@@ -125,9 +125,9 @@ impl<H: Handler> Inner<H> {
     }
 
     fn client(&self) -> Result<Client<H>, Error> {
-        self.client.upgrade().ok_or(Error::Recipe(RecipeError::Stopped {
-            what: self.what(),
-        }))
+        self.client
+            .upgrade()
+            .ok_or(Error::Recipe(RecipeError::Stopped { what: self.what() }))
     }
 
     fn member_path(&self) -> String {
@@ -229,7 +229,12 @@ impl<H: Handler> Inner<H> {
     }
 
     /// The identifiers of the members named `nodes` (for a `Party`, read from their data).
-    fn identifiers(client: &Client<H>, path: &str, shallow: bool, nodes: Vec<String>) -> AsyncResult<Vec<String>> {
+    fn identifiers(
+        client: &Client<H>,
+        path: &str,
+        shallow: bool,
+        nodes: Vec<String>,
+    ) -> AsyncResult<Vec<String>> {
         let out = client.handler().async_result::<Vec<String>>();
         if shallow {
             // kazoo: `child[child.find("-") + 1:]` (the whole name without a `-`).
@@ -272,7 +277,11 @@ impl<H: Handler> Inner<H> {
                     Ok(children) => me.member_nodes(children),
                     Err(e) => return Some(Err(e)),
                 };
-                then(Self::identifiers(&c2, &path, shallow, nodes), out, |r, _| Some(r));
+                then(
+                    Self::identifiers(&c2, &path, shallow, nodes),
+                    out,
+                    |r, _| Some(r),
+                );
                 None
             });
             out
@@ -308,35 +317,39 @@ impl<H: Handler> Inner<H> {
         let out = client.handler().async_result::<ChildrenWatch<H>>();
         let (c, path, shallow) = (client.clone(), me.path.clone(), me.shallow);
         let f = Rc::new(f);
-        then(client.ensure_path_async(&me.path, None), &out, move |r, _| {
-            if let Err(e) = r {
-                return Some(Err(e));
-            }
-            // Each change reads the identifiers; only the latest read is delivered.
-            let generation = Rc::new(Cell::new(0u64));
-            let weak = c.downgrade();
-            let base = path.clone();
-            Some(ChildrenWatch::start_async(&c, &path, move |children, _| {
-                let Some(c) = weak.upgrade() else {
-                    return Flow::Stop;
-                };
-                let mut nodes = children.to_vec();
-                if !shallow {
-                    nodes.retain(|n| n.contains(PARTY_MARK));
+        then(
+            client.ensure_path_async(&me.path, None),
+            &out,
+            move |r, _| {
+                if let Err(e) = r {
+                    return Some(Err(e));
                 }
-                let mine = generation.get() + 1;
-                generation.set(mine);
-                let (gen, f) = (generation.clone(), f.clone());
-                Self::identifiers(&c, &base, shallow, nodes).rawlink(move |r| {
-                    if gen.get() == mine {
-                        if let Ok(ids) = r.take(false, None) {
-                            f(&ids)
-                        }
+                // Each change reads the identifiers; only the latest read is delivered.
+                let generation = Rc::new(Cell::new(0u64));
+                let weak = c.downgrade();
+                let base = path.clone();
+                Some(ChildrenWatch::start_async(&c, &path, move |children, _| {
+                    let Some(c) = weak.upgrade() else {
+                        return Flow::Stop;
+                    };
+                    let mut nodes = children.to_vec();
+                    if !shallow {
+                        nodes.retain(|n| n.contains(PARTY_MARK));
                     }
-                });
-                Flow::Continue
-            }))
-        });
+                    let mine = generation.get() + 1;
+                    generation.set(mine);
+                    let (gen, f) = (generation.clone(), f.clone());
+                    Self::identifiers(&c, &base, shallow, nodes).rawlink(move |r| {
+                        if gen.get() == mine {
+                            if let Ok(ids) = r.take(false, None) {
+                                f(&ids)
+                            }
+                        }
+                    });
+                    Flow::Continue
+                }))
+            },
+        );
         out
     }
 }
@@ -371,9 +384,7 @@ macro_rules! party_api {
             /// per-call timeout (the join goes on in the background).
             pub fn join(&self) -> Result<(), Error> {
                 let c = self.0.client()?;
-                block_call(&c, concat!($what, "::join"), || {
-                    Inner::join_async(&self.0)
-                })
+                block_call(&c, concat!($what, "::join"), || Inner::join_async(&self.0))
             }
 
             /// Async form of [`join`](Self::join).
@@ -412,9 +423,7 @@ macro_rules! party_api {
             /// How many members the party has (kazoo's `len(party)`).
             pub fn len(&self) -> Result<usize, Error> {
                 let c = self.0.client()?;
-                block_call(&c, concat!($what, "::len"), || {
-                    Inner::len_async(&self.0)
-                })
+                block_call(&c, concat!($what, "::len"), || Inner::len_async(&self.0))
             }
 
             /// Async form of [`len`](Self::len).

@@ -115,7 +115,9 @@ impl<H: Handler> Queue<H> {
     pub fn new(client: &Client<H>, path: &str) -> Result<Queue<H>, Error> {
         validate_path(path, false)?;
         if path == "/" {
-            return Err(Error::BadArgument("a queue needs its own node, not the root".into()));
+            return Err(Error::BadArgument(
+                "a queue needs its own node, not the root".into(),
+            ));
         }
         Ok(Queue(Rc::new(Inner {
             client: client.downgrade(),
@@ -164,17 +166,21 @@ impl<H: Handler> Queue<H> {
         let out = client.handler().async_result();
         let node = format!("{}/{}", self.0.path, entry_prefix(priority));
         let (c, value) = (client.clone(), value.to_vec());
-        then(client.ensure_path_async(&self.0.path, None), &out, move |r, out| {
-            if let Err(e) = r {
-                return Some(Err(e));
-            }
-            then(
-                c.create_async(&node, value, CreateMode::PersistentSequential),
-                out,
-                |r, _| Some(r.map(|(path, _)| path)),
-            );
-            None
-        });
+        then(
+            client.ensure_path_async(&self.0.path, None),
+            &out,
+            move |r, out| {
+                if let Err(e) = r {
+                    return Some(Err(e));
+                }
+                then(
+                    c.create_async(&node, value, CreateMode::PersistentSequential),
+                    out,
+                    |r, _| Some(r.map(|(path, _)| path)),
+                );
+                None
+            },
+        );
         out
     }
 
