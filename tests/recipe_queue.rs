@@ -239,14 +239,32 @@ fn timed_out_gets_leave_no_watcher_listener_or_node() {
     let q = LockingQueue::new(&c, "/leak").unwrap();
     q.put(b"x", 1).unwrap();
     assert_eq!(&q.get(Some(LONG)).unwrap()[..], b"x");
+    // q's finished get removed its watcher (the removal may still be on its way).
+    wait(&c, "q's watcher removed", || c.watch_count() == 0);
     let (watches, listeners) = (c.watch_count(), c.listener_count());
     let q2 = LockingQueue::new(&c, "/leak").unwrap();
+    // A waiting get watches `entries` and `taken`.
+    let r = q2.get_async(Some(Duration::from_millis(500)));
+    wait(&c, "the get's watches", || c.watch_count() == watches + 2);
+    wait(&c, "timed out", || r.ready());
+    wait(&c, "watchers removed", || c.watch_count() == watches);
+    let watched = std::cell::Cell::new(0);
     for i in 0..300 {
-        match q2.get(Some(Duration::from_millis(5))) {
+        let r = q2.get_async(Some(Duration::from_millis(20)));
+        wait(&c, "the get's end", || {
+            watched.set(watched.get().max(c.watch_count()));
+            r.ready()
+        });
+        match r.get_nowait() {
             Err(mio_zookeeper::Error::Timeout) => {}
             other => panic!("get {i}: {other:?}"),
         }
     }
+    assert_eq!(
+        watched.get(),
+        watches + 2,
+        "each get watched, none piled up"
+    );
     wait(&c, "watchers removed", || c.watch_count() == watches);
     assert_eq!(c.listener_count(), listeners);
     assert_eq!(

@@ -82,6 +82,8 @@ struct Inner<H: Handler> {
     holding: RefCell<Option<(String, Bytes)>>,
     /// The wait in progress, if any.
     waiting: RefCell<Option<Rc<Wait<H>>>>,
+    /// `taken` and `entries` were seen to exist (kazoo's `ensured_path`).
+    ensured: Rc<Cell<bool>>,
 }
 
 impl<H: Handler> LockingQueue<H> {
@@ -107,6 +109,7 @@ impl<H: Handler> LockingQueue<H> {
             id: random_uuid().replace('-', ""),
             holding: RefCell::new(None),
             waiting: RefCell::new(None),
+            ensured: Rc::new(Cell::new(false)),
         })))
     }
 
@@ -128,9 +131,14 @@ impl<H: Handler> LockingQueue<H> {
         self.0.failed(e)
     }
 
-    /// Creates `path/taken` and `path/entries` if missing.
+    /// Creates `path/taken` and `path/entries` if missing (once per object, as kazoo).
     fn ensure_paths(&self, client: &Client<H>) -> AsyncResult<()> {
         let out = client.handler().async_result();
+        if self.0.ensured.get() {
+            let _ = out.set(());
+            return out;
+        }
+        let ensured = self.0.ensured.clone();
         let (c, entries) = (client.clone(), self.0.entries.clone());
         then(
             client.ensure_path_async(&self.0.taken, None),
@@ -139,7 +147,10 @@ impl<H: Handler> LockingQueue<H> {
                 if let Err(e) = r {
                     return Some(Err(e));
                 }
-                then(c.ensure_path_async(&entries, None), out, |r, _| Some(r));
+                then(c.ensure_path_async(&entries, None), out, move |r, _| {
+                    ensured.set(r.is_ok());
+                    Some(r)
+                });
                 None
             },
         );
