@@ -2,6 +2,8 @@
 //! parsed sequence (across the signed wrap), concurrent consumers taking each item once,
 //! bad input, the async forms under poll_once and embedded.
 
+#[path = "faults_support/mod.rs"]
+mod faults_support;
 #[path = "recipe_support/mod.rs"]
 mod recipe_support;
 
@@ -301,4 +303,46 @@ fn locking_queue_get_async_under_poll_once_and_embedded() {
     let done = q.consume_async();
     host.run_until("consumed", || done.ready());
     assert!(done.get_nowait().unwrap());
+}
+
+#[test]
+fn a_take_ends_with_its_session_and_a_waiting_get_wakes_after_reconnect() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let other = client(&zk.connect_string());
+    let holder = LockingQueue::new(&c, "/lx").unwrap();
+    let waiter = LockingQueue::new(&other, "/lx").unwrap();
+    holder.put(b"item", 100).unwrap();
+    assert_eq!(&holder.get(Some(LONG)).unwrap()[..], b"item");
+    let waiting = waiter.get_async(Some(LONG));
+    idle(&other, Duration::from_millis(200));
+    assert!(!waiting.ready());
+    // The holder's session expires: its take goes, the waiter gets the item.
+    faults_support::expire_session(zk.addr(), &c);
+    wait(&other, "the waiter's get", || waiting.ready());
+    assert_eq!(&waiting.get_nowait().unwrap()[..], b"item");
+    wait(&c, "holder reconnected", || {
+        c.state() == mio_zookeeper::ClientState::Connected
+    });
+    assert!(
+        !holder.holds_lock().unwrap(),
+        "the take is the waiter's now"
+    );
+    assert!(!holder.consume().unwrap());
+    assert!(waiter.consume().unwrap());
+    assert!(waiter.is_empty().unwrap());
+
+    // A get waiting while its own client's session expires wakes on the new session.
+    let waiting = holder.get_async(Some(LONG));
+    idle(&c, Duration::from_millis(200));
+    let (old, _) = c.client_id().unwrap();
+    faults_support::expire_session(zk.addr(), &c);
+    wait(&c, "a new session", || {
+        c.state() == mio_zookeeper::ClientState::Connected
+            && c.client_id().is_some_and(|(id, _)| id != old)
+    });
+    waiter.put(b"after", 100).unwrap();
+    wait(&c, "the get after the expiry", || waiting.ready());
+    assert_eq!(&waiting.get_nowait().unwrap()[..], b"after");
+    assert!(holder.holds_lock().unwrap());
 }
