@@ -61,6 +61,16 @@
 //! is gone, and leaves no watcher or listener; a holder learns of a loss (`on_lost`,
 //! `is_held`). An [`Election`] is a [`Lock`] whose holder leads.
 //!
+//! **Membership and queues**, on kazoo's node names so that kazoo's recipes on the same
+//! path interoperate: [`Party`] (ephemeral `<uuid hex>__party__`, the identifier as data)
+//! and [`ShallowParty`] (`<uuid hex>-<identifier>`) list their members, call back on every
+//! change ([`Party::watch_async`]) and, unlike kazoo's, join again after a session expiry
+//! until they leave. [`Queue`] serves persistent sequential `entry-<priority>-<seq>` items
+//! by priority, then by sequence number compared across the signed wrap;
+//! [`LockingQueue`] takes an item with an ephemeral `taken/<entry>` node until it is
+//! consumed or released, and its `get` waits on the loop with one watcher that is removed
+//! when the wait ends (kazoo's #175).
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -75,6 +85,10 @@
 //! | `zk.ReadLock`, `zk.WriteLock` | [`ReadLock`], [`WriteLock`] (the same members) |
 //! | `zk.Election(path, identifier)`: `run(func)`, `cancel`, `contenders` | [`Election`]: `run(f, timeout)`, `campaign_async`, `cancel`, `resign`, `is_leader`, `on_lost`, `contenders`, `leader` |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
+//! | `Party(client, path, identifier)`: `join`, `leave`, `iter`, `len` | [`Party`]: `join`, `leave`, [`members`](Party::members), `len` (+ `*_async`); [`watch_async`](Party::watch_async); rejoins after a session expiry |
+//! | `ShallowParty(client, path, identifier)` | [`ShallowParty`], the same members; a bad identifier is [`Error::BadArgument`](crate::Error::BadArgument) at once |
+//! | `Queue(client, path)`: `put(value, priority=100)`, `get()`, `len` | [`Queue`]: `put(value, priority)` ([`DEFAULT_PRIORITY`]), `get` (`None` when empty), `len` (+ `*_async`) |
+//! | `LockingQueue(client, path)`: `put`, `put_all`, `get(timeout)`, `holds_lock`, `consume`, `release`, `len` | [`LockingQueue`] with the same members (+ `*_async`); `get` running out is [`Error::Timeout`](crate::Error::Timeout) where kazoo returns `None` |
 //!
 //! ## Faults, and what each recipe does on LOST
 //!
@@ -96,14 +110,18 @@
 //! `removeWatches`), its state listener and its timers.
 mod base;
 mod cache_event;
+mod chain;
 mod children_watch;
 mod data_watch;
 mod election;
 mod error;
 mod lock;
+mod locking_queue;
 mod one_watch;
+mod party;
 mod patient;
 mod protected;
+mod queue;
 mod recursive_cache;
 mod retry;
 mod sequence;
@@ -117,9 +135,12 @@ pub use data_watch::{DataWatch, NodeValue};
 pub use election::Election;
 pub use error::RecipeError;
 pub use lock::{Lock, ReadLock, WriteLock};
+pub use locking_queue::LockingQueue;
 pub use one_watch::{Flow, WatchEnd};
+pub use party::{Party, ShallowParty};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use protected::{random_uuid, IdPlacement, ProtectedCreate};
+pub use queue::{Queue, DEFAULT_PRIORITY};
 pub use recursive_cache::RecursiveCache;
 pub use retry::Retry;
 pub use tree_cache::TreeCache;
