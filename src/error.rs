@@ -304,6 +304,7 @@ impl Error {
             Error::Decode(_) | Error::Protocol { .. } => true,
             Error::ZooKeeper(zk) => zk.may_have_been_applied(),
             Error::RetryFailed { last, .. } => last.may_have_been_applied(),
+            Error::Recipe(crate::recipe::RecipeError::OutcomeUnknown { .. }) => true,
             _ => false,
         }
     }

@@ -85,6 +85,7 @@
 mod base;
 mod cache_event;
 mod children_watch;
+mod counter;
 mod data_watch;
 mod error;
 mod one_watch;
@@ -99,6 +100,7 @@ mod tree_cache;
 pub use crate::error::RetryStop;
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
+pub use counter::{Change, Counter, CounterFormat};
 pub use data_watch::{DataWatch, NodeValue};
 pub use error::RecipeError;
 pub use one_watch::{Flow, WatchEnd};
