@@ -82,12 +82,15 @@
 //! once the last client handle is dropped it ends silently. Stopping or closing any recipe
 //! removes everything it registered: its watchers (on the server too, with
 //! `removeWatches`), its state listener and its timers.
+mod barrier;
 mod base;
 mod cache_event;
 mod children_watch;
 mod counter;
 mod data_watch;
+mod double_barrier;
 mod error;
+mod node_wait;
 mod one_watch;
 mod patient;
 mod protected;
@@ -98,10 +101,12 @@ mod store;
 mod tree_cache;
 
 pub use crate::error::RetryStop;
+pub use barrier::Barrier;
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
 pub use counter::{Change, Counter, CounterFormat};
 pub use data_watch::{DataWatch, NodeValue};
+pub use double_barrier::DoubleBarrier;
 pub use error::RecipeError;
 pub use one_watch::{Flow, WatchEnd};
 pub use patient::{PatientChildrenWatch, Settled};
