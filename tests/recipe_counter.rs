@@ -54,13 +54,19 @@ fn the_curator_format_is_four_big_endian_bytes_and_refuses_values_beyond_i32() {
     assert_eq!(n.add(5).unwrap(), Change { pre: 0, post: 5 });
     assert_eq!(data(&c, "/cur").as_deref(), Some(&[0u8, 0, 0, 5][..]));
     n.sub(6).unwrap();
-    assert_eq!(data(&c, "/cur").as_deref(), Some(&[0xffu8, 0xff, 0xff, 0xff][..]));
+    assert_eq!(
+        data(&c, "/cur").as_deref(),
+        Some(&[0xffu8, 0xff, 0xff, 0xff][..])
+    );
     assert_eq!(n.value().unwrap(), -1);
     let err = n.add(i64::from(i32::MAX) + 2).unwrap_err();
     assert!(matches!(err, Error::BadArgument(_)), "{err}");
     assert!(!err.may_have_been_applied());
     assert_eq!(n.value().unwrap(), -1, "nothing was written");
-    assert_eq!(n.add(i64::from(i32::MIN) + 1).unwrap().post, i64::from(i32::MIN));
+    assert_eq!(
+        n.add(i64::from(i32::MIN) + 1).unwrap().post,
+        i64::from(i32::MIN)
+    );
 }
 
 #[test]
@@ -122,12 +128,18 @@ fn four_contending_clients_make_the_exact_total() {
         .collect();
     let c = client(&hosts);
     let total: i64 = (1..=CLIENTS as i64).sum::<i64>() * ADDS;
-    assert_eq!(Counter::new(&c, "/contended").unwrap().value().unwrap(), total);
+    assert_eq!(
+        Counter::new(&c, "/contended").unwrap().value().unwrap(),
+        total
+    );
     // Every add produced its own value: no two adds applied to the same version.
     posts.sort();
     posts.dedup();
     assert_eq!(posts.len(), CLIENTS * ADDS as usize);
-    assert_eq!(c.exists("/contended", None).unwrap().unwrap().version as i64, CLIENTS as i64 * ADDS);
+    assert_eq!(
+        c.exists("/contended", None).unwrap().unwrap().version as i64,
+        CLIENTS as i64 * ADDS
+    );
 }
 
 /// A server, a proxy in front of it, a client through the proxy and one straight to it.

@@ -162,8 +162,10 @@ impl<H: Handler> Barrier<H> {
                     return w.finish(Err(Error::ConnectionClosed));
                 };
                 let w = w.clone();
+                let p = path.clone();
                 c.exists_async(&path, w.watch(&path))
                     .rawlink(move |r| match r.get_nowait() {
+                        _ if w.ended(&p) => {}
                         Ok(None) => w.finish(Ok(true)),
                         Ok(Some(_)) => w.idle(),
                         Err(e) if transient(&e) => w.retry(),
@@ -182,9 +184,14 @@ impl<H: Handler> Barrier<H> {
         let Ok(client) = self.client() else {
             return failed(&self.0.handler, Error::ConnectionClosed);
         };
-        Wait::start(&client, None, || Err(Error::Timeout), move |w| match w.client() {
-            Some(c) => step(w, &c),
-            None => w.finish(Err(Error::ConnectionClosed)),
-        })
+        Wait::start(
+            &client,
+            None,
+            || Err(Error::Timeout),
+            move |w| match w.client() {
+                Some(c) => step(w, &c),
+                None => w.finish(Err(Error::ConnectionClosed)),
+            },
+        )
     }
 }

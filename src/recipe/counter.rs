@@ -322,34 +322,40 @@ type Read = Result<(Option<Bytes>, Stat), Error>;
 
 /// Reads the counter's node, creating it first if missing (kazoo's `ensure_path`), and
 /// retrying failures on the connection with `backoff` while the client runs.
-fn fetch<H: Handler>(inner: &Rc<Inner<H>>, backoff: Rc<Backoff>, done: impl FnOnce(Read) + 'static) {
+fn fetch<H: Handler>(
+    inner: &Rc<Inner<H>>,
+    backoff: Rc<Backoff>,
+    done: impl FnOnce(Read) + 'static,
+) {
     let Some(client) = inner.client.upgrade() else {
         return done(Err(Error::ConnectionClosed));
     };
     let inner = inner.clone();
-    client.get_async(&inner.path, None).rawlink(move |r| match r.get_nowait() {
-        Ok(read) => done(Ok(read)),
-        Err(e) if e.is_no_node() => {
-            let Some(client) = inner.client.upgrade() else {
-                return done(Err(Error::ConnectionClosed));
-            };
-            client
-                .ensure_path_async(&inner.path, None)
-                .rawlink(move |r| match r.get_nowait() {
-                    Ok(()) => fetch(&inner, backoff, done),
-                    Err(e) if transient(&e) => {
-                        let b = backoff.clone();
-                        b.later(move || fetch(&inner, backoff, done))
-                    }
-                    Err(e) => done(Err(e)),
-                });
-        }
-        Err(e) if transient(&e) => {
-            let b = backoff.clone();
-            b.later(move || fetch(&inner, backoff, done))
-        }
-        Err(e) => done(Err(e)),
-    });
+    client
+        .get_async(&inner.path, None)
+        .rawlink(move |r| match r.get_nowait() {
+            Ok(read) => done(Ok(read)),
+            Err(e) if e.is_no_node() => {
+                let Some(client) = inner.client.upgrade() else {
+                    return done(Err(Error::ConnectionClosed));
+                };
+                client
+                    .ensure_path_async(&inner.path, None)
+                    .rawlink(move |r| match r.get_nowait() {
+                        Ok(()) => fetch(&inner, backoff, done),
+                        Err(e) if transient(&e) => {
+                            let b = backoff.clone();
+                            b.later(move || fetch(&inner, backoff, done))
+                        }
+                        Err(e) => done(Err(e)),
+                    });
+            }
+            Err(e) if transient(&e) => {
+                let b = backoff.clone();
+                b.later(move || fetch(&inner, backoff, done))
+            }
+            Err(e) => done(Err(e)),
+        });
 }
 
 /// A failure on the connection, after which the same request may succeed: retried.

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::error::RecipeError;
 use super::node_wait::{delete_in_background, failed, transient, Wait};
 use super::protected::random_uuid;
-use super::error::RecipeError;
 use crate::handler::{Handler, MioHandler};
 use crate::{AsyncResult, Client, CreateMode, Error, WeakClient};
 
@@ -166,15 +166,20 @@ impl<H: Handler> DoubleBarrier<H> {
         let member = inner.member();
         let created = Rc::new(Cell::new(false));
         let step_inner = inner.clone();
-        let out = Wait::start(&client, timeout, || Err(Error::Timeout), move |w| {
-            if w.new_session.take() {
-                created.set(false);
-            }
-            step_inner.enter_step(w, created.clone());
-        });
-        out.rawlink(move |r| match r.get_nowait() {
-            Ok(()) => inner.participating.set(true),
-            Err(_) => {
+        let out = Wait::start(
+            &client,
+            timeout,
+            || Err(Error::Timeout),
+            move |w| {
+                if w.new_session.take() {
+                    created.set(false);
+                }
+                step_inner.enter_step(w, created.clone());
+            },
+        );
+        out.rawlink(move |r| {
+            if !r.successful() {
+                inner.participating.set(false);
                 if let Some(c) = inner.client.upgrade() {
                     delete_in_background(&c, member);
                 }
@@ -201,15 +206,20 @@ impl<H: Handler> DoubleBarrier<H> {
         let Some(client) = inner.client.upgrade() else {
             return failed(&inner.handler, Error::ConnectionClosed);
         };
+        inner.participating.set(false);
         let member = inner.member();
         let ready_deleted = Rc::new(Cell::new(false));
         let step_inner = inner.clone();
-        let out = Wait::start(&client, timeout, || Err(Error::Timeout), move |w| {
-            step_inner.leave_step(w, ready_deleted.clone());
-        });
+        let out = Wait::start(
+            &client,
+            timeout,
+            || Err(Error::Timeout),
+            move |w| {
+                step_inner.leave_step(w, ready_deleted.clone());
+            },
+        );
         out.rawlink(move |r| {
-            inner.participating.set(false);
-            if r.get_nowait().is_err() {
+            if !r.successful() {
                 if let Some(c) = inner.client.upgrade() {
                     delete_in_background(&c, member);
                 }
@@ -274,7 +284,11 @@ impl<H: Handler> Inner<H> {
         let ready = self.ready();
         c.exists_async(&ready, w.watch(&ready))
             .rawlink(move |r| match r.get_nowait() {
-                Ok(Some(_)) => w2.finish(Ok(())),
+                _ if w2.ended(&me.ready()) => {}
+                Ok(Some(_)) => {
+                    me.participating.set(true);
+                    w2.finish(Ok(()))
+                }
                 Ok(None) => me.count(&w2),
                 Err(e) => Self::failed(&w2, e),
             });
@@ -295,7 +309,10 @@ impl<H: Handler> Inner<H> {
                     };
                     c.ensure_path_async(&me.ready(), None)
                         .rawlink(move |r| match r.get_nowait() {
-                            Ok(()) => w.finish(Ok(())),
+                            Ok(()) => {
+                                me.participating.set(true);
+                                w.finish(Ok(()))
+                            }
                             Err(e) => Self::failed(&w, e),
                         });
                 }
@@ -354,11 +371,17 @@ impl<H: Handler> Inner<H> {
                 });
             return;
         }
-        let target = format!("{}/{}", self.path, if *lowest == name { highest } else { lowest });
+        let target = format!(
+            "{}/{}",
+            self.path,
+            if *lowest == name { highest } else { lowest }
+        );
         let watch = move |c: &Client<H>, w: Rc<Wait<H, ()>>| {
             let w2 = w.clone();
+            let t = target.clone();
             c.exists_async(&target, w.watch(&target))
                 .rawlink(move |r| match r.get_nowait() {
+                    _ if w2.ended(&t) => {}
                     // Gone already: look again.
                     Ok(None) => {
                         w2.idle();

@@ -138,20 +138,38 @@ impl<H: Handler, T: 'static> Wait<H, T> {
         let _ = self.out.set_result(res);
     }
 
+    /// Called first by the reply of a read that passed [`watch`](Self::watch)`(path)`:
+    /// `true` if the wait ended meanwhile, and then the watcher that the reply registered
+    /// is removed (the removal at the end ran before it existed).
+    pub(crate) fn ended(&self, path: &str) -> bool {
+        if !self.out.ready() {
+            return false;
+        }
+        if let Some(client) = self.base.client_even_stopped() {
+            self.unwatch(&client, path);
+        }
+        true
+    }
+
+    fn unwatch(&self, client: &Client<H>, path: &str) {
+        if let Some(w) = self.watcher.get() {
+            // A watch that fired (or was never set) is not registered: NoWatcher is fine.
+            client
+                .remove_watcher_async(path, WatcherType::Data, w, WhenOffline::RemoveLocally)
+                .rawlink(|_| {});
+        }
+    }
+
     /// The result is set: remove the timer, the listener and every watcher registered.
     fn end(&self) {
         if let Some(id) = self.deadline.take() {
             self.base.event_loop().cancel_timer(id);
         }
-        let client = self.base.stop();
-        let (Some(client), Some(w)) = (client, self.watcher.get()) else {
+        let Some(client) = self.base.stop() else {
             return;
         };
         for path in self.watched.take() {
-            // A watch that fired (or was never set) is not registered: NoWatcher is fine.
-            client
-                .remove_watcher_async(&path, WatcherType::Data, w, WhenOffline::RemoveLocally)
-                .rawlink(|_| {});
+            self.unwatch(&client, &path);
         }
     }
 }
@@ -169,15 +187,16 @@ pub(crate) fn delete_in_background<H: Handler>(client: &Client<H>, path: String)
 
 fn delete_step<H: Handler>(client: crate::WeakClient<H>, path: String, backoff: Rc<Backoff>) {
     let Some(c) = client.upgrade() else { return };
-    c.delete_async(&path, None).rawlink(move |r| match r.get_nowait() {
-        Ok(()) => {}
-        Err(e) if e.is_no_node() || e.is_session_expired() => {}
-        Err(e) if e.is_retryable() => {
-            let b = backoff.clone();
-            b.later(move || delete_step(client, path, backoff));
-        }
-        Err(e) => log::warn!("could not delete {path}: {e}"),
-    });
+    c.delete_async(&path, None)
+        .rawlink(move |r| match r.get_nowait() {
+            Ok(()) => {}
+            Err(e) if e.is_no_node() || e.is_session_expired() => {}
+            Err(e) if e.is_retryable() => {
+                let b = backoff.clone();
+                b.later(move || delete_step(client, path, backoff));
+            }
+            Err(e) => log::warn!("could not delete {path}: {e}"),
+        });
 }
 
 /// A failure on the connection after which the same read may succeed.
