@@ -34,7 +34,10 @@ fn a_barrier_removed_by_kazoo_ends_our_wait_and_the_other_way_round() {
     // We put it up; kazoo waits (in its own thread); we take it down.
     ours.create().unwrap();
     kz.exec("spawn(lambda: emit({'waited': kb.wait(timeout=30)}))");
-    assert!(kz.event(Duration::from_millis(300)).is_none(), "kazoo sees it up");
+    assert!(
+        kz.event(Duration::from_millis(300)).is_none(),
+        "kazoo sees it up"
+    );
     assert!(ours.remove().unwrap());
     let ev = kz.expect_event("kazoo's wait");
     assert_eq!(ev["waited"], true, "{ev}");
@@ -51,7 +54,9 @@ fn kazoos_double_barrier_and_ours_enter_and_leave_together() {
     // names are random, so the lowest may be anyone's).
     for round in 0..3 {
         let path = format!("/kdb{round}");
-        kz.exec(&format!("db = zk.DoubleBarrier('{path}', 3, identifier='py')"));
+        kz.exec(&format!(
+            "db = zk.DoubleBarrier('{path}', 3, identifier='py')"
+        ));
         kz.exec("spawn(lambda: (db.enter(), emit({'in': db.participating})))");
         let ours: Vec<_> = (0..2)
             .map(|i| DoubleBarrier::new(&c, &path, 3, &format!("rs{i}")).unwrap())
@@ -59,7 +64,10 @@ fn kazoos_double_barrier_and_ours_enter_and_leave_together() {
         let first = ours[0].enter_async(Some(LONG));
         idle(&c, Duration::from_millis(200));
         assert!(!first.ready(), "two of three");
-        assert!(kz.event(Duration::from_millis(50)).is_none(), "kazoo waits too");
+        assert!(
+            kz.event(Duration::from_millis(50)).is_none(),
+            "kazoo waits too"
+        );
         ours[1].enter(Some(LONG)).unwrap();
         wait(&c, "ours in", || first.ready());
         first.take(false, None).unwrap();
@@ -76,7 +84,10 @@ fn kazoos_double_barrier_and_ours_enter_and_leave_together() {
         let leaving = ours[0].leave_async(Some(LONG));
         idle(&c, Duration::from_millis(300));
         assert!(!leaving.ready(), "round {round}: two of three left");
-        assert!(kz.event(Duration::from_millis(50)).is_none(), "round {round}");
+        assert!(
+            kz.event(Duration::from_millis(50)).is_none(),
+            "round {round}"
+        );
         ours[1].leave(Some(LONG)).unwrap();
         wait(&c, "ours out", || leaving.ready());
         leaving.take(false, None).unwrap();

@@ -52,6 +52,19 @@
 //! it gives up it says why: [`Error::RetryFailed`](crate::Error::RetryFailed) with a
 //! [`RetryStop`], the number of tries and the last error.
 //!
+//! **[`Counter`]** (kazoo's `Counter`): an integer in one node's data, in kazoo's decimal
+//! ASCII or the Curator-compatible 4-byte form ([`CounterFormat`]), changed by versioned
+//! sets (a contended set reads again and retries). A handle starts its next add with the
+//! set alone (one round trip uncontended). Unlike kazoo, a set whose reply was lost is not
+//! applied twice: the node is read back, and when that cannot decide, the add fails with
+//! [`RecipeError::OutcomeUnknown`] (`may_have_been_applied()` is `true`).
+//!
+//! **[`Barrier`]** and **[`DoubleBarrier`]** (kazoo's): the same nodes as kazoo's, so
+//! kazoo's members and ours wait, enter and leave together. Every wait has one deadline,
+//! checks again after each reconnect and on a new session, and leaves no watcher,
+//! listener or timer behind; a failed or timed-out enter deletes its member node in the
+//! background, and errors are returned, not swallowed as kazoo's `enter` does.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -62,6 +75,9 @@
 //! | `TreeCache(client, path)`, `listen`, `start`, `close`, `get_data`, `get_children`, `TreeEvent` | [`TreeCache`] with the same members; [`CacheEvent`]; the root is not created |
 //! | (none; Curator's `create().withProtection()`; kazoo's `Lock` does a weaker form inside) | [`ProtectedCreate`] |
 //! | (none; Curator 5's `CuratorCache`) | [`RecursiveCache`]: the same API on one persistent recursive watch |
+//! | `Counter(client, path, default=0, support_curator=False)`; `counter += n`, `counter -= n`, `counter.value`, `pre_value`/`post_value` | [`Counter::new`] with `.default(v)`, `.format(CounterFormat::Curator)`; [`Counter::add`]/[`sub`](Counter::sub) return a [`Change`] `{ pre, post }`; [`Counter::value`]; `*_async` forms. Integers only (`i64`); kazoo's float counter data is [`RecipeError::BadData`] |
+//! | `Barrier(client, path)`: `create()`, `remove()`, `wait(timeout=None)` | [`Barrier`]: the same, `wait` returns `Ok(false)` at the deadline as kazoo's `False`, and survives reconnects; `*_async` forms |
+//! | `DoubleBarrier(client, path, num_clients, identifier=None)`: `enter()`, `leave()`, `participating` | [`DoubleBarrier::new`] (the identifier is given); [`enter`](DoubleBarrier::enter)/[`leave`](DoubleBarrier::leave) take a timeout and return errors; [`participating`](DoubleBarrier::participating) |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //!
 //! ## Faults, and what each recipe does on LOST
