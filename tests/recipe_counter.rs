@@ -25,6 +25,8 @@ fn the_decimal_format_is_kazoos_bytes_and_empty_data_is_the_default() {
     // Created as kazoo's ensure_path: persistent, no data; parents too.
     let stat = c.exists("/a/b/count", None).unwrap().unwrap();
     assert_eq!((stat.ephemeral_owner, stat.data_length), (0, 0));
+    // Empty, not null: kazoo's counter fails on null data.
+    assert_eq!(data(&c, "/a/b/count").as_deref(), Some(&b""[..]));
     assert_eq!(n.add(5).unwrap(), Change { pre: 0, post: 5 });
     assert_eq!(data(&c, "/a/b/count").as_deref(), Some(&b"5"[..]));
     assert_eq!(n.sub(17).unwrap(), Change { pre: 5, post: -12 });

@@ -28,6 +28,9 @@ fn kazoos_counter_and_ours_converge_in_both_formats() {
             "kc = zk.Counter('{path}', default=3, support_curator={curator})"
         ));
         let ours = Counter::new(&c, path).unwrap().default(3).format(format);
+        // We create the node (as kazoo's ensure_path would); kazoo reads its default there.
+        assert_eq!(ours.value().unwrap(), 3);
+        assert_eq!(kz.eval("kc.value"), 3, "{path}");
         let mut expected = 3;
         for i in 1..=20i64 {
             if i % 2 == 0 {

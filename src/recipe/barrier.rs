@@ -4,7 +4,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::node_wait::{failed, transient, Wait};
+use super::node_wait::{ensure_node, failed, transient, Wait};
 use crate::handler::{Handler, MioHandler};
 use crate::{AsyncResult, Client, Error, WeakClient};
 
@@ -97,11 +97,10 @@ impl<H: Handler> Barrier<H> {
         let path = self.0.path.clone();
         self.op(move |w: &Rc<Wait<H, ()>>, c: &Client<H>| {
             let w = w.clone();
-            c.ensure_path_async(&path, None)
-                .rawlink(move |r| match r.get_nowait() {
-                    Err(e) if transient(&e) => w.retry(),
-                    res => w.finish(res),
-                });
+            ensure_node(c, &path, Vec::new(), move |r| match r {
+                Err(e) if transient(&e) => w.retry(),
+                res => w.finish(res),
+            });
         })
     }
 

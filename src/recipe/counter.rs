@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::base::Backoff;
 use super::error::RecipeError;
+use super::node_wait::ensure_node;
 use crate::handler::{Handler, MioHandler};
 use crate::{AsyncResult, Client, Error, ErrorCode, Stat, WeakClient, ZkError};
 
@@ -91,10 +92,12 @@ pub struct Change {
 
 /// An integer counter in one node (kazoo's `Counter(client, path, default=0,
 /// support_curator=False)`), on kazoo's wire format so that kazoo's counter and this one
-/// share a path: the node is created as `ensure_path` does (persistent, empty data; empty
-/// data means the default), and the value is written in decimal ASCII or, with
-/// [`CounterFormat::Curator`], as a 4-byte big-endian integer. Data that does not parse
-/// (kazoo's float counter writes `b"3.75"`) is [`RecipeError::BadData`].
+/// share a path: the node is created as `ensure_path` does (persistent, empty data, not
+/// null, which kazoo's counter cannot read; empty data means the default), and the value is
+/// written in decimal ASCII or, with [`CounterFormat::Curator`], as a 4-byte big-endian
+/// integer; in that format a new node is seeded with the default's 4 bytes, since Curator's
+/// `SharedCount` cannot read an empty one. Data that does not parse (kazoo's float counter
+/// writes `b"3.75"`) is [`RecipeError::BadData`].
 ///
 /// **A change** is a versioned set: the value read with its version, then
 /// `set(path, value + delta, version)`; when another client changed the node meanwhile
@@ -339,16 +342,24 @@ fn fetch<H: Handler>(
                 let Some(client) = inner.client.upgrade() else {
                     return done(Err(Error::ConnectionClosed));
                 };
-                client
-                    .ensure_path_async(&inner.path, None)
-                    .rawlink(move |r| match r.get_nowait() {
-                        Ok(()) => fetch(&inner, backoff, done),
-                        Err(e) if transient(&e) => {
-                            let b = backoff.clone();
-                            b.later(move || fetch(&inner, backoff, done))
-                        }
-                        Err(e) => done(Err(e)),
-                    });
+                // kazoo's ensure_path writes empty data; the Curator format is seeded
+                // with the default's 4 bytes (Curator's SharedCount cannot read an empty
+                // node).
+                let seed = match inner.format.get() {
+                    CounterFormat::Curator => CounterFormat::Curator
+                        .encode(inner.default.get())
+                        .unwrap_or_default(),
+                    CounterFormat::Decimal => Vec::new(),
+                };
+                let path = inner.path.clone();
+                ensure_node(&client, &path, seed, move |r| match r {
+                    Ok(()) => fetch(&inner, backoff, done),
+                    Err(e) if transient(&e) => {
+                        let b = backoff.clone();
+                        b.later(move || fetch(&inner, backoff, done))
+                    }
+                    Err(e) => done(Err(e)),
+                });
             }
             Err(e) if transient(&e) => {
                 let b = backoff.clone();

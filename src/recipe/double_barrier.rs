@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::error::RecipeError;
-use super::node_wait::{delete_in_background, failed, transient, Wait};
+use super::node_wait::{delete_in_background, ensure_node, failed, transient, Wait};
 use super::protected::random_uuid;
 use crate::handler::{Handler, MioHandler};
 use crate::{AsyncResult, Client, CreateMode, Error, WeakClient};
@@ -307,14 +307,14 @@ impl<H: Handler> Inner<H> {
                     let Some(c) = w.client() else {
                         return w.finish(Err(Error::ConnectionClosed));
                     };
-                    c.ensure_path_async(&me.ready(), None)
-                        .rawlink(move |r| match r.get_nowait() {
-                            Ok(()) => {
-                                me.participating.set(true);
-                                w.finish(Ok(()))
-                            }
-                            Err(e) => Self::failed(&w, e),
-                        });
+                    let ready = me.ready();
+                    ensure_node(&c, &ready, Vec::new(), move |r| match r {
+                        Ok(()) => {
+                            me.participating.set(true);
+                            w.finish(Ok(()))
+                        }
+                        Err(e) => Self::failed(&w, e),
+                    });
                 }
                 Err(e) => Self::failed(&w, e),
             });

@@ -210,3 +210,22 @@ pub(crate) fn failed<H: Handler, T: 'static>(handler: &H, e: Error) -> AsyncResu
     let _ = r.set_exception(e);
     r
 }
+
+/// Creates `path` (and its missing parents) as kazoo's `ensure_path` does, but with `data`
+/// (kazoo writes empty data, not null: kazoo's recipes fail reading a null value). An
+/// existing node is success.
+pub(crate) fn ensure_node<H: Handler>(
+    client: &Client<H>,
+    path: &str,
+    data: Vec<u8>,
+    done: impl FnOnce(Result<(), Error>) + 'static,
+) {
+    let opts = crate::CreateOptions::mode(crate::CreateMode::Persistent).with_makepath();
+    client
+        .create_async(path, data, opts)
+        .rawlink(move |r| match r.get_nowait() {
+            Ok(_) => done(Ok(())),
+            Err(e) if e.is_node_exists() => done(Ok(())),
+            Err(e) => done(Err(e)),
+        });
+}
