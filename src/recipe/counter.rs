@@ -1,6 +1,6 @@
 //! [`Counter`]: kazoo's `Counter`, an integer in one node's data, changed by versioned sets.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -105,8 +105,10 @@ pub struct Change {
 /// number of clients (kazoo's too) all count. The handle remembers the value and version
 /// its last change made, and starts the next change with the set alone: **one round trip
 /// per uncontended add** (kazoo: two, a get and a set). If the set fails with
-/// `BadVersion`, the node is read and the set sent again (three round trips); after a
-/// contended add the next one starts with a read (two).
+/// `BadVersion`, the node is read and the set sent again. Once an add met contention, the
+/// next starts with a read, and every set goes out with a read pipelined right behind it
+/// (the server answers it after the set): a set refused on its version finds the new
+/// value already on its way, so each further try costs one round trip, not two.
 ///
 /// **A lost reply.** Adding is not idempotent: when the set's reply is lost
 /// ([`Error::ConnectionLoss`], session expiry) kazoo adds a second time. Here the node is
@@ -164,6 +166,8 @@ struct Inner<H: Handler> {
     /// The value and version the last change of this handle left, if the next change may
     /// start from them (set first).
     last: Cell<Option<(i64, i32)>>,
+    /// The last change of this handle met contention.
+    contended: Cell<bool>,
 }
 
 impl<H: Handler> fmt::Debug for Counter<H> {
@@ -192,6 +196,7 @@ impl<H: Handler> Counter<H> {
             default: Cell::new(0),
             format: Cell::new(CounterFormat::Decimal),
             last: Cell::new(None),
+            contended: Cell::new(false),
         })))
     }
 
@@ -250,6 +255,7 @@ impl<H: Handler> Counter<H> {
             attempt: Cell::new(None),
             unknown: Cell::new(false),
             contended: Cell::new(false),
+            peek: RefCell::new(None),
             retry: Rc::new(Backoff::new(
                 self.0.handler.event_loop(),
                 BACKOFF_FIRST,
@@ -400,8 +406,10 @@ struct Op<H: Handler> {
     attempt: Cell<Option<Attempt>>,
     /// A set's reply was lost: whether it was applied is not known yet.
     unknown: Cell<bool>,
-    /// The first set of this add failed on its version (the counter is contended).
+    /// A set of this add failed on its version (the counter is contended).
     contended: Cell<bool>,
+    /// A read sent right behind the last set (contended mode).
+    peek: RefCell<Option<AsyncResult<(Option<Bytes>, Stat)>>>,
     retry: Rc<Backoff>,
 }
 
@@ -414,36 +422,55 @@ impl<H: Handler> Op<H> {
     /// Reads the node, then sets from what it holds (or, after a lost reply, decides).
     fn read(self: &Rc<Self>) {
         let op = self.clone();
-        fetch(&self.inner, self.retry.clone(), move |r| {
-            let (data, stat) = match r {
-                Ok(read) => read,
-                Err(e) => return op.finish(Err(e)),
-            };
-            let value = match op.inner.parse(data.as_deref()) {
-                Ok(v) => v,
-                Err(e) => return op.finish(Err(e)),
-            };
-            match op.attempt.get() {
-                Some(a) if op.unknown.get() => {
-                    if stat.version == a.version {
-                        // Not applied (a set never lowers the version): send it again.
-                        op.set_from(value, stat.version)
-                    } else if stat.version == a.version.wrapping_add(1) && value == a.change.post {
-                        op.done(a.change, stat.version)
-                    } else {
-                        op.finish(Err(RecipeError::OutcomeUnknown {
-                            path: op.inner.path.clone(),
-                        }
-                        .into()))
-                    }
-                }
-                _ => op.set_from(value, stat.version),
-            }
+        fetch(&self.inner, self.retry.clone(), move |r| match r {
+            Ok((data, stat)) => op.after_read(data, stat),
+            Err(e) => op.finish(Err(e)),
         });
     }
 
+    /// The set failed on its version: the read sent right behind it (the server answers it
+    /// after the failed set, so it shows a newer version) saves a round trip; without one,
+    /// read now.
+    fn reread(self: &Rc<Self>) {
+        let Some(peek) = self.peek.take() else {
+            return self.read();
+        };
+        let op = self.clone();
+        peek.rawlink(move |r| match r.get_nowait() {
+            Ok((data, stat)) => op.after_read(data, stat),
+            Err(_) => op.read(),
+        });
+    }
+
+    fn after_read(self: &Rc<Self>, data: Option<Bytes>, stat: Stat) {
+        let value = match self.inner.parse(data.as_deref()) {
+            Ok(v) => v,
+            Err(e) => return self.finish(Err(e)),
+        };
+        match self.attempt.get() {
+            Some(a) if self.unknown.get() => {
+                if stat.version == a.version {
+                    // Not applied (a set never lowers the version): send it again.
+                    self.set_from(value, stat.version)
+                } else if stat.version == a.version.wrapping_add(1) && value == a.change.post {
+                    self.done(a.change, stat.version)
+                } else {
+                    self.finish(Err(RecipeError::OutcomeUnknown {
+                        path: self.inner.path.clone(),
+                    }
+                    .into()))
+                }
+            }
+            _ => self.set_from(value, stat.version),
+        }
+    }
+
     fn done(&self, change: Change, version: i32) {
-        if !self.contended.get() {
+        // Uncontended, the next add starts with the set alone; contended, with a read,
+        // and every set carries a read right behind it.
+        let contended = self.contended.get();
+        self.inner.contended.set(contended);
+        if !contended {
             self.inner.last.set(Some((change.post, version)));
         }
         self.finish(Ok(change))
@@ -470,27 +497,30 @@ impl<H: Handler> Op<H> {
         };
         self.attempt.set(Some(attempt));
         let op = self.clone();
-        client
-            .set_async(&self.inner.path, data, Some(version))
-            .rawlink(move |r| match r.get_nowait() {
-                Ok(stat) => op.done(attempt.change, stat.version),
-                Err(e) if is_bad_version(&e) => {
-                    op.contended.set(true);
-                    op.read()
-                }
-                Err(e) if transient(&e) => {
-                    op.unknown.set(true);
-                    let o = op.clone();
-                    op.retry.later(move || o.read())
-                }
-                // Deleted meanwhile: unless a lost set may have been applied before, the
-                // read recreates it and the add starts over.
-                Err(e) if e.is_no_node() && !op.unknown.get() => op.read(),
-                Err(e) if e.is_no_node() => op.finish(Err(RecipeError::OutcomeUnknown {
-                    path: op.inner.path.clone(),
-                }
-                .into())),
-                Err(e) => op.finish(Err(e)),
-            });
+        let set = client.set_async(&self.inner.path, data, Some(version));
+        if self.contended.get() || self.inner.contended.get() {
+            self.peek
+                .replace(Some(client.get_async(&self.inner.path, None)));
+        }
+        set.rawlink(move |r| match r.get_nowait() {
+            Ok(stat) => op.done(attempt.change, stat.version),
+            Err(e) if is_bad_version(&e) => {
+                op.contended.set(true);
+                op.reread()
+            }
+            Err(e) if transient(&e) => {
+                op.unknown.set(true);
+                let o = op.clone();
+                op.retry.later(move || o.read())
+            }
+            // Deleted meanwhile: unless a lost set may have been applied before, the
+            // read recreates it and the add starts over.
+            Err(e) if e.is_no_node() && !op.unknown.get() => op.read(),
+            Err(e) if e.is_no_node() => op.finish(Err(RecipeError::OutcomeUnknown {
+                path: op.inner.path.clone(),
+            }
+            .into())),
+            Err(e) => op.finish(Err(e)),
+        });
     }
 }
