@@ -327,7 +327,9 @@ impl<H: Handler> Inner<H> {
     }
 }
 
-type Read = Result<(Option<Bytes>, Stat), Error>;
+/// A node's data and stat, as `get` returns them.
+type NodeRead = (Option<Bytes>, Stat);
+type Read = Result<NodeRead, Error>;
 
 /// Reads the counter's node, creating it first if missing (kazoo's `ensure_path`), and
 /// retrying failures on the connection with `backoff` while the client runs.
@@ -409,7 +411,7 @@ struct Op<H: Handler> {
     /// A set of this add failed on its version (the counter is contended).
     contended: Cell<bool>,
     /// A read sent right behind the last set (contended mode).
-    peek: RefCell<Option<AsyncResult<(Option<Bytes>, Stat)>>>,
+    peek: RefCell<Option<AsyncResult<NodeRead>>>,
     retry: Rc<Backoff>,
 }
 
