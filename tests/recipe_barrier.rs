@@ -201,3 +201,40 @@ fn the_async_forms_work_embedded_where_blocking_is_refused() {
     t.take(false, None).unwrap();
     assert!(other.get_children("/emb-db", None).unwrap().is_empty());
 }
+
+#[test]
+fn an_enter_waiting_across_a_session_expiry_makes_its_member_again() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let c = client(&proxy.connect_string());
+    let other = client(&zk.connect_string());
+    let m = DoubleBarrier::new(&c, "/exp", 2, "ours").unwrap();
+    let r = m.enter_async(Some(LONG));
+    wait(&c, "our member", || {
+        other.get_children("/exp", None).map(|k| k.len()).ok() == Some(1)
+    });
+    let old = c.client_id().unwrap().0;
+    proxy.set_refusing(true);
+    proxy.drop_connections();
+    faults_support::expire_session(zk.addr(), &c);
+    wait(&c, "the ephemeral gone", || {
+        other.get_children("/exp", None).map(|k| k.len()).ok() == Some(0)
+    });
+    proxy.set_refusing(false);
+    wait(&c, "a new session", || {
+        c.client_id().is_some_and(|(id, _)| id != 0 && id != old)
+    });
+    wait(&c, "our member again", || {
+        other.get_children("/exp", None).map(|k| k.len()).ok() == Some(1)
+    });
+    let (_, stat) = other.get(&m.node_path(), None).unwrap();
+    assert_eq!(stat.ephemeral_owner, c.client_id().unwrap().0);
+    let theirs = DoubleBarrier::new(&other, "/exp", 2, "theirs").unwrap();
+    let t = theirs.enter_async(Some(LONG));
+    while !(r.ready() && t.ready()) {
+        c.poll_once(Some(Duration::from_millis(5))).unwrap();
+        other.poll_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    r.take(false, None).unwrap();
+    t.take(false, None).unwrap();
+}
