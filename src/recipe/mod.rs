@@ -71,6 +71,19 @@
 //! consumed or released, and its `get` waits on the loop with one watcher that is removed
 //! when the wait ends (kazoo's #175).
 //!
+//! **[`Counter`]** (kazoo's `Counter`): an integer in one node's data, in kazoo's decimal
+//! ASCII or the Curator-compatible 4-byte form ([`CounterFormat`]), changed by versioned
+//! sets (a contended set reads again and retries). A handle starts its next add with the
+//! set alone (one round trip uncontended). Unlike kazoo, a set whose reply was lost is not
+//! applied twice: the node is read back, and when that cannot decide, the add fails with
+//! [`RecipeError::OutcomeUnknown`] (`may_have_been_applied()` is `true`).
+//!
+//! **[`Barrier`]** and **[`DoubleBarrier`]** (kazoo's): the same nodes as kazoo's, so
+//! kazoo's members and ours wait, enter and leave together. Every wait has one deadline,
+//! checks again after each reconnect and on a new session, and leaves no watcher,
+//! listener or timer behind; a failed or timed-out enter deletes its member node in the
+//! background, and errors are returned, not swallowed as kazoo's `enter` does.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -84,6 +97,10 @@
 //! | `zk.Lock(path, identifier, extra_lock_patterns)`: `acquire(blocking, timeout, ephemeral)`, `release`, `cancel`, `contenders`, `is_acquired` | [`Lock::new`] + `extra_lock_patterns` (literal markers, not regexes) + `ephemeral`; [`Lock::acquire`] / `acquire_async` (one deadline, [`Error::Timeout`](crate::Error::Timeout)); `try_acquire` for `blocking=False`; `release`, `cancel`, `contenders`; [`Lock::is_held`] (false once lost) and [`Lock::on_lost`] |
 //! | `zk.ReadLock`, `zk.WriteLock` | [`ReadLock`], [`WriteLock`] (the same members) |
 //! | `zk.Election(path, identifier)`: `run(func)`, `cancel`, `contenders` | [`Election`]: `run(f, timeout)`, `campaign_async`, `cancel`, `resign`, `is_leader`, `on_lost`, `contenders`, `leader` |
+//!
+//! | `Counter(client, path, default=0, support_curator=False)`; `counter += n`, `counter -= n`, `counter.value`, `pre_value`/`post_value` | [`Counter::new`] with `.default(v)`, `.format(CounterFormat::Curator)`; [`Counter::add`]/[`sub`](Counter::sub) return a [`Change`] `{ pre, post }`; [`Counter::value`]; `*_async` forms. Integers only (`i64`); kazoo's float counter data is [`RecipeError::BadData`] |
+//! | `Barrier(client, path)`: `create()`, `remove()`, `wait(timeout=None)` | [`Barrier`]: the same, `wait` returns `Ok(false)` at the deadline as kazoo's `False`, and survives reconnects; `*_async` forms |
+//! | `DoubleBarrier(client, path, num_clients, identifier=None)`: `enter()`, `leave()`, `participating` | [`DoubleBarrier::new`] (the identifier is given); [`enter`](DoubleBarrier::enter)/[`leave`](DoubleBarrier::leave) take a timeout and return errors; [`participating`](DoubleBarrier::participating) |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //! | `Party(client, path, identifier)`: `join`, `leave`, `iter`, `len` | [`Party`]: `join`, `leave`, [`members`](Party::members), `len` (+ `*_async`); [`watch_async`](Party::watch_async); rejoins after a session expiry |
 //! | `ShallowParty(client, path, identifier)` | [`ShallowParty`], the same members; a bad identifier is [`Error::BadArgument`](crate::Error::BadArgument) at once |
@@ -108,15 +125,19 @@
 //! once the last client handle is dropped it ends silently. Stopping or closing any recipe
 //! removes everything it registered: its watchers (on the server too, with
 //! `removeWatches`), its state listener and its timers.
+mod barrier;
 mod base;
 mod cache_event;
 mod chain;
 mod children_watch;
+mod counter;
 mod data_watch;
+mod double_barrier;
 mod election;
 mod error;
 mod lock;
 mod locking_queue;
+mod node_wait;
 mod one_watch;
 mod party;
 mod patient;
@@ -129,9 +150,12 @@ mod store;
 mod tree_cache;
 
 pub use crate::error::RetryStop;
+pub use barrier::Barrier;
 pub use cache_event::{CacheEvent, CachedNode};
 pub use children_watch::ChildrenWatch;
+pub use counter::{Change, Counter, CounterFormat};
 pub use data_watch::{DataWatch, NodeValue};
+pub use double_barrier::DoubleBarrier;
 pub use election::Election;
 pub use error::RecipeError;
 pub use lock::{Lock, ReadLock, WriteLock};
