@@ -37,8 +37,9 @@ fn a_barrier_wait_returns_once_removed_and_false_at_its_deadline_leaving_nothing
         assert!(!b.wait(Some(Duration::from_millis(2))).unwrap());
     }
     // Let the watch removals finish.
-    wait(&c, "the watchers removed", || counts(&c) == before);
-    assert_eq!(c.pending_requests(), 0);
+    wait(&c, "the watchers removed and nothing in flight", || {
+        counts(&c) == before && c.pending_requests() == 0
+    });
     let other = client(&zk.connect_string());
     let r = b.wait_async(Some(LONG));
     idle(&c, Duration::from_millis(200));

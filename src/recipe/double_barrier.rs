@@ -68,6 +68,12 @@ struct Inner<H: Handler> {
     name: RefCell<String>,
     /// Entered and not left.
     participating: Cell<bool>,
+    /// Names of this object's earlier, failed enters whose nodes may still be there (their
+    /// background delete is queued behind the next enter's requests): not members, so not
+    /// counted. Pruned at each count to the names still among the children.
+    stale: RefCell<Vec<String>>,
+    /// An enter was started (so `name` may be on the server).
+    tried: Cell<bool>,
 }
 
 impl<H: Handler> Clone for DoubleBarrier<H> {
@@ -115,6 +121,8 @@ impl<H: Handler> DoubleBarrier<H> {
             identifier: Bytes::copy_from_slice(identifier.as_bytes()),
             name: RefCell::new(random_uuid().replace('-', "")),
             participating: Cell::new(false),
+            stale: RefCell::new(Vec::new()),
+            tried: Cell::new(false),
         })))
     }
 
@@ -162,7 +170,11 @@ impl<H: Handler> DoubleBarrier<H> {
         let Some(client) = inner.client.upgrade() else {
             return failed(&inner.handler, Error::ConnectionClosed);
         };
-        *inner.name.borrow_mut() = random_uuid().replace('-', "");
+        let fresh = random_uuid().replace('-', "");
+        let old = std::mem::replace(&mut *inner.name.borrow_mut(), fresh);
+        if inner.tried.replace(true) {
+            inner.stale.borrow_mut().push(old);
+        }
         let member = inner.member();
         let created = Rc::new(Cell::new(false));
         let step_inner = inner.clone();
@@ -244,6 +256,14 @@ impl<H: Handler> Inner<H> {
         format!("{}/{}", self.path, self.name.borrow())
     }
 
+    /// How many of `children` count as members (`ready` included, as kazoo counts it):
+    /// all but this object's own stale nodes of failed enters.
+    fn members(&self, children: &[String]) -> usize {
+        let mut stale = self.stale.borrow_mut();
+        stale.retain(|n| children.contains(n));
+        children.len() - stale.len()
+    }
+
     fn ready(&self) -> String {
         format!("{}/{READY}", self.path)
     }
@@ -266,8 +286,17 @@ impl<H: Handler> Inner<H> {
         let (me, w2) = (self.clone(), w.clone());
         if !created.get() {
             let opts = crate::CreateOptions::mode(CreateMode::Ephemeral).with_makepath();
-            c.create_async(&self.member(), self.identifier.clone(), opts)
+            let member = self.member();
+            c.create_async(&member, self.identifier.clone(), opts)
                 .rawlink(move |r| match r.get_nowait() {
+                    // The enter ended (deadline, error) before the node was made: its
+                    // background delete may have run first (a makepath create is sent
+                    // from a task, after the loop's timers), so delete it again.
+                    Ok(_) if w2.out.ready() => {
+                        if let Some(c) = me.client.upgrade() {
+                            delete_in_background(&c, member);
+                        }
+                    }
                     Ok(_) => {
                         created.set(true);
                         me.enter_step(&w2, created)
@@ -302,7 +331,7 @@ impl<H: Handler> Inner<H> {
         let (me, w) = (self.clone(), w.clone());
         c.get_children_async(&self.path, None)
             .rawlink(move |r| match r.get_nowait() {
-                Ok(children) if children.len() < me.num_clients => w.idle(),
+                Ok(children) if me.members(&children) < me.num_clients => w.idle(),
                 Ok(_) => {
                     let Some(c) = w.client() else {
                         return w.finish(Err(Error::ConnectionClosed));
