@@ -45,7 +45,7 @@ fn member(c: &Client, id: &str) -> (SetPartitioner, States) {
     p.on_state_change(move |st| {
         s.borrow_mut().push(st);
         if st == PartitionState::Release {
-            let _ = me.release_set_async();
+            drop(me.release_set_async());
         }
     });
     p.start();
@@ -121,7 +121,9 @@ fn a_blip_on_the_same_session_releases_nothing() {
     wait(&b_client, "b back", || b_client.connected());
     assert_eq!(b_client.client_id().unwrap().0, session, "the same session");
     // Longer than a settling and a lock timeout: a re-split would show.
-    b_client.sleep(BOUNDARY * 2 + Duration::from_secs(1)).unwrap();
+    b_client
+        .sleep(BOUNDARY * 2 + Duration::from_secs(1))
+        .unwrap();
 
     assert_eq!(b_states.borrow().len(), b_n, "{:?}", b_states.borrow());
     assert_eq!(a_states.borrow().len(), a_n, "{:?}", a_states.borrow());
@@ -232,7 +234,9 @@ fn bad_arguments_are_refused() {
     ));
     let p = SetPartitioner::new(&c, "/sp", ["b", "a", "b"], None).unwrap();
     assert_eq!(p.items(), ["a", "b"]);
-    assert!(p.identifier().ends_with(&format!("-{}", std::process::id())));
+    assert!(p
+        .identifier()
+        .ends_with(&format!("-{}", std::process::id())));
 }
 
 #[test]
@@ -245,7 +249,11 @@ fn under_poll_once_with_a_custom_split_and_nothing_left_behind() {
         .time_boundary(BOUNDARY)
         .partition_fn(|me, members, items| {
             assert_eq!((me, members), ("me", &["me".to_string()][..]));
-            items.iter().filter(|i| i.as_str() < "i3").cloned().collect()
+            items
+                .iter()
+                .filter(|i| i.as_str() < "i3")
+                .cloned()
+                .collect()
         });
     // A wait that runs out leaves no timer that would fire later.
     let early = p.wait_for_acquire_async(Some(Duration::from_millis(1)));

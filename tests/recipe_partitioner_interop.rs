@@ -56,7 +56,7 @@ fn a_kazoo_set_partitioner_and_ours_share_the_set() {
     let me = ours.clone();
     ours.on_state_change(move |s| {
         if s == PartitionState::Release {
-            let _ = me.release_set_async();
+            drop(me.release_set_async());
         }
     });
     ours.start();
@@ -66,10 +66,16 @@ fn a_kazoo_set_partitioner_and_ours_share_the_set() {
     let mut kazoo_set: Option<Value> = None;
     let give_up = Instant::now() + KAZOO_WAIT;
     loop {
-        assert!(Instant::now() < give_up, "no shared split: kazoo {kazoo_set:?}, ours {ours:?}");
+        assert!(
+            Instant::now() < give_up,
+            "no shared split: kazoo {kazoo_set:?}, ours {ours:?}"
+        );
         c.sleep(Duration::from_millis(50)).unwrap();
         while let Some(ev) = kz.event(Duration::from_millis(1)) {
-            assert!(ev.get("thread_error").is_none() && ev.get("failed").is_none(), "{ev}");
+            assert!(
+                ev.get("thread_error").is_none() && ev.get("failed").is_none(),
+                "{ev}"
+            );
             if let Some(set) = ev.get("acquired") {
                 kazoo_set = Some(set.clone());
             }
@@ -82,9 +88,15 @@ fn a_kazoo_set_partitioner_and_ours_share_the_set() {
         }
     }
     // Each item's lock has one contender, the one whose share it is.
-    for (item, who) in [("a", "py"), ("b", "rs"), ("c", "py"), ("d", "rs"), ("e", "py")] {
-        let lock = mio_zookeeper::recipe::Lock::new(&c, &format!("/mixed/sp/locks/{item}"), "x")
-            .unwrap();
+    for (item, who) in [
+        ("a", "py"),
+        ("b", "rs"),
+        ("c", "py"),
+        ("d", "rs"),
+        ("e", "py"),
+    ] {
+        let lock =
+            mio_zookeeper::recipe::Lock::new(&c, &format!("/mixed/sp/locks/{item}"), "x").unwrap();
         let contenders = lock.contenders().unwrap();
         assert_eq!(contenders.len(), 1, "{item}: {contenders:?}");
         // kazoo's Lock writes no identifier; ours writes its own.
@@ -95,10 +107,14 @@ fn a_kazoo_set_partitioner_and_ours_share_the_set() {
     kz.exec("stop.set()");
     let ev = kz.expect_event("kazoo's finish");
     assert_eq!(ev["finished"], true, "{ev}");
-    ours.wait_for_acquire(Some(Duration::from_secs(30))).unwrap();
+    ours.wait_for_acquire(Some(Duration::from_secs(30)))
+        .unwrap();
     let give_up = Instant::now() + KAZOO_WAIT;
     while ours.acquired_set() != ITEMS {
-        assert!(Instant::now() < give_up, "ours never took the whole set: {ours:?}");
+        assert!(
+            Instant::now() < give_up,
+            "ours never took the whole set: {ours:?}"
+        );
         c.sleep(Duration::from_millis(50)).unwrap();
     }
 }

@@ -4,6 +4,7 @@
 //! older epoch (aborted, released, lost) does nothing.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -12,6 +13,9 @@ use crate::handler::{Handler, TimerId};
 use crate::recipe::base::{Base, Transition};
 use crate::recipe::{Lock, PatientChildrenWatch, RecipeError, Settled, ShallowParty};
 use crate::{AsyncResult, Client, Error, WeakClient};
+
+/// A state-change callback.
+pub(super) type StateFn = Rc<dyn Fn(PartitionState)>;
 
 /// A custom split: `(our identifier, the members' identifiers, the items)` to our items.
 pub(super) type PartitionFn = Rc<dyn Fn(&str, &[String], &[String]) -> Vec<String>>;
@@ -39,7 +43,10 @@ pub(super) struct Inner<H: Handler> {
     pub(super) locks: RefCell<Vec<Lock<H>>>,
     pub(super) acquired: RefCell<Vec<String>>,
     pub(super) waiters: RefCell<Vec<(AsyncResult<()>, Option<TimerId>)>>,
-    pub(super) state_fns: RefCell<Vec<Rc<dyn Fn(PartitionState)>>>,
+    pub(super) state_fns: RefCell<Vec<StateFn>>,
+    /// States not yet told to the callbacks, and whether they are being told now.
+    pub(super) told: RefCell<VecDeque<PartitionState>>,
+    pub(super) telling: Cell<bool>,
     /// Why the partitioner is in FAILURE (finished, or an error it cannot ride out).
     pub(super) failure: RefCell<Option<Error>>,
     /// How many allocations gave up on an item lock that stayed taken (kazoo's #392).
@@ -89,10 +96,23 @@ impl<H: Handler> Inner<H> {
                 let _ = w.set(());
             }
         }
-        let fns = self.state_fns.borrow().clone();
-        for f in fns {
-            f(s)
+        // Callbacks hear every state in order, even when one of them changes the state
+        // (e.g. `release_set_async` on RELEASE): a change made from a callback is told
+        // once the current one has been told to all.
+        self.told.borrow_mut().push_back(s);
+        if self.telling.replace(true) {
+            return;
         }
+        loop {
+            let Some(next) = self.told.borrow_mut().pop_front() else {
+                break;
+            };
+            let fns = self.state_fns.borrow().clone();
+            for f in fns {
+                f(next)
+            }
+        }
+        self.telling.set(false);
     }
 
     fn cancel_timer(&self, timer: Option<TimerId>) {
@@ -279,8 +299,11 @@ impl<H: Handler> Inner<H> {
             return self.set_state(PartitionState::Acquired);
         };
         let Some(client) = self.client() else { return };
-        let lock = match Lock::new(&client, &format!("{}/{item}", self.lock_path), &self.identifier)
-        {
+        let lock = match Lock::new(
+            &client,
+            &format!("{}/{item}", self.lock_path),
+            &self.identifier,
+        ) {
             Ok(l) => l,
             Err(err) => return self.fail(err),
         };
@@ -384,7 +407,7 @@ impl<H: Handler> Inner<H> {
     }
 
     fn fail(&self, err: Error) {
-        let _ = self.end(err);
+        drop(self.end(err));
     }
 
     pub(super) fn failure_error(&self) -> Error {
@@ -439,7 +462,7 @@ impl<H: Handler> Drop for Inner<H> {
         self.base.stop();
         self.stop_watch();
         for lock in self.locks.take() {
-            let _ = lock.release_async();
+            drop(lock.release_async());
         }
         for (w, timer) in self.waiters.take() {
             self.cancel_timer(timer);

@@ -4,6 +4,7 @@
 mod engine;
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -189,6 +190,8 @@ impl<H: Handler> SetPartitioner<H> {
             acquired: RefCell::new(Vec::new()),
             waiters: RefCell::new(Vec::new()),
             state_fns: RefCell::new(Vec::new()),
+            told: RefCell::new(VecDeque::new()),
+            telling: Cell::new(false),
             failure: RefCell::new(None),
             lock_timeouts: Cell::new(0),
         })))
@@ -333,7 +336,9 @@ impl<H: Handler> SetPartitioner<H> {
     /// an embedded loop.
     pub fn release_set(&self) -> Result<(), Error> {
         let c = self.client()?;
-        block_call(&c, "SetPartitioner::release_set", || self.release_set_async())
+        block_call(&c, "SetPartitioner::release_set", || {
+            self.release_set_async()
+        })
     }
 
     /// kazoo's `finish`: releases the locks, leaves the party, and ends in
