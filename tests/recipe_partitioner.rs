@@ -41,8 +41,8 @@ fn member(c: &Client, id: &str) -> (SetPartitioner, States) {
         .unwrap()
         .time_boundary(BOUNDARY);
     let states = States::default();
-    let (s, me) = (states.clone(), p.clone());
-    p.on_state_change(move |st| {
+    let s = states.clone();
+    p.on_state_change(move |me, st| {
         s.borrow_mut().push(st);
         if st == PartitionState::Release {
             drop(me.release_set_async());
@@ -149,8 +149,8 @@ fn an_expired_session_gives_the_set_back_at_once_and_takes_it_again_on_the_new_o
     states.borrow_mut().clear();
 
     let seen: Rc<RefCell<Vec<Vec<String>>>> = Rc::default();
-    let (s, me) = (seen.clone(), p.clone());
-    p.on_state_change(move |_| s.borrow_mut().push(me.acquired_set()));
+    let s = seen.clone();
+    p.on_state_change(move |me, _| s.borrow_mut().push(me.acquired_set()));
     faults_support::expire_session(zk.addr(), &c);
     wait(&c, "allocating again", || {
         states.borrow().first() == Some(&PartitionState::Allocating)
@@ -304,4 +304,22 @@ fn embedded_in_a_hosts_poll() {
     let done = p.finish_async();
     host.run_until("finished", || done.ready());
     done.get_nowait().unwrap();
+}
+
+#[test]
+fn dropping_the_last_handle_gives_the_items_back() {
+    let zk = ZkServer::start().unwrap();
+    let c = recipe_support::client(&zk.connect_string());
+    let listeners = c.listener_count();
+    let (p, _) = member(&c, "solo");
+    p.wait_for_acquire(Some(LONG)).unwrap();
+    assert!(c.listener_count() > listeners);
+    drop(p); // the state callback holds no handle: this was the last one
+    wait(&c, "every item lock released", || {
+        ITEMS.iter().all(|i| {
+            c.get_children(&format!("/sp/locks/{i}"), None)
+                .is_ok_and(|v| v.is_empty())
+        })
+    });
+    assert_eq!(c.listener_count(), listeners);
 }

@@ -53,8 +53,7 @@ fn a_kazoo_set_partitioner_and_ours_share_the_set() {
     let ours = SetPartitioner::new(&c, "/mixed/sp", ITEMS, Some("rs"))
         .unwrap()
         .time_boundary(Duration::from_secs(1));
-    let me = ours.clone();
-    ours.on_state_change(move |s| {
+    ours.on_state_change(move |me, s| {
         if s == PartitionState::Release {
             drop(me.release_set_async());
         }

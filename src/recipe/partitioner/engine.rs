@@ -8,14 +8,15 @@ use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use super::PartitionState;
+use super::{PartitionState, SetPartitioner};
 use crate::handler::{Handler, TimerId};
 use crate::recipe::base::{Base, Transition};
 use crate::recipe::{Lock, PatientChildrenWatch, RecipeError, Settled, ShallowParty};
 use crate::{AsyncResult, Client, Error, WeakClient};
 
-/// A state-change callback.
-pub(super) type StateFn = Rc<dyn Fn(PartitionState)>;
+/// A state-change callback, given the partitioner (so it need not hold a handle, which
+/// would keep the partitioner alive for ever).
+pub(super) type StateFn<H> = Rc<dyn Fn(&SetPartitioner<H>, PartitionState)>;
 
 /// A custom split: `(our identifier, the members' identifiers, the items)` to our items.
 pub(super) type PartitionFn = Rc<dyn Fn(&str, &[String], &[String]) -> Vec<String>>;
@@ -43,7 +44,9 @@ pub(super) struct Inner<H: Handler> {
     pub(super) locks: RefCell<Vec<Lock<H>>>,
     pub(super) acquired: RefCell<Vec<String>>,
     pub(super) waiters: RefCell<Vec<(AsyncResult<()>, Option<TimerId>)>>,
-    pub(super) state_fns: RefCell<Vec<StateFn>>,
+    pub(super) state_fns: RefCell<Vec<StateFn<H>>>,
+    /// Ourselves, to hand the callbacks a handle.
+    pub(super) me: Weak<Inner<H>>,
     /// States not yet told to the callbacks, and whether they are being told now.
     pub(super) told: RefCell<VecDeque<PartitionState>>,
     pub(super) telling: Cell<bool>,
@@ -108,8 +111,12 @@ impl<H: Handler> Inner<H> {
                 break;
             };
             let fns = self.state_fns.borrow().clone();
+            let Some(me) = self.me.upgrade() else {
+                continue; // being dropped: nobody to tell
+            };
+            let handle = SetPartitioner(me);
             for f in fns {
-                f(next)
+                f(&handle, next)
             }
         }
         self.telling.set(false);

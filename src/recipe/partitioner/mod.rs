@@ -169,7 +169,8 @@ impl<H: Handler> SetPartitioner<H> {
             }
         }
         let party = ShallowParty::new(client, &party_path, Some(&identifier))?;
-        Ok(SetPartitioner(Rc::new(Inner {
+        Ok(SetPartitioner(Rc::new_cyclic(|me| Inner {
+            me: me.clone(),
             client: client.downgrade(),
             handler: client.handler().clone(),
             path: path.to_string(),
@@ -223,10 +224,12 @@ impl<H: Handler> SetPartitioner<H> {
         self
     }
 
-    /// Calls `f` (from the loop) with the new state on every change of state. `f` may call
-    /// this partitioner's async methods (e.g. [`release_set_async`](Self::release_set_async)
-    /// on [`PartitionState::Release`]).
-    pub fn on_state_change(&self, f: impl Fn(PartitionState) + 'static) {
+    /// Calls `f` (from the loop) with the partitioner and its new state on every change
+    /// of state, in order. `f` may call the partitioner's async methods (e.g.
+    /// [`release_set_async`](Self::release_set_async) on [`PartitionState::Release`]); use
+    /// the handle it is given rather than capture one, which would keep the partitioner
+    /// alive after its last other handle is dropped.
+    pub fn on_state_change(&self, f: impl Fn(&SetPartitioner<H>, PartitionState) + 'static) {
         self.0.state_fns.borrow_mut().push(Rc::new(f));
     }
 
