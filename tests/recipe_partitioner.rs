@@ -323,3 +323,28 @@ fn dropping_the_last_handle_gives_the_items_back() {
     });
     assert_eq!(c.listener_count(), listeners);
 }
+
+#[test]
+fn an_expired_member_joins_again_and_the_two_split_again() {
+    let zk = ZkServer::start().unwrap();
+    let h = MioHandler::new().unwrap();
+    let ca = client_on(&zk.connect_string(), &h);
+    let cb = client_on(&zk.connect_string(), &h);
+    let (a, _) = member(&ca, "a");
+    let (b, b_states) = member(&cb, "b");
+    wait(&ca, "two shares", || split_ok(&[&a, &b]));
+    let b_set = b.acquired_set();
+    b_states.borrow_mut().clear();
+    faults_support::expire_session(zk.addr(), &cb);
+    wait(&ca, "b allocating", || b.allocating());
+    assert!(b.acquired_set().is_empty());
+    wait(&ca, "two shares on b's new session", || {
+        split_ok(&[&a, &b])
+            && ca
+                .get_children("/sp/party", None)
+                .is_ok_and(|v| v.len() == 2)
+    });
+    assert_eq!(b.acquired_set(), b_set);
+    assert_eq!(b_states.borrow()[0], PartitionState::Allocating);
+    assert!(!b_states.borrow().contains(&PartitionState::Failure));
+}
