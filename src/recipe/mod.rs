@@ -84,6 +84,17 @@
 //! listener or timer behind; a failed or timed-out enter deletes its member node in the
 //! background, and errors are returned, not swallowed as kazoo's `enter` does.
 //!
+//! **[`SetPartitioner`]** (kazoo's, on kazoo's layout: a [`ShallowParty`] at
+//! `path/party`, a kazoo-compatible [`Lock`] per item at `path/locks/<item>`, kazoo's
+//! default split `sorted(items)[i::n]`, so a kazoo `SetPartitioner` on the same path
+//! shares the work): the party settles ([`PatientChildrenWatch`]), our share's locks are
+//! taken one by one with `max_reaction_time` as timeout, and the [`PartitionState`] goes
+//! `Allocating` → `Acquired` → `Release` (the party changed; `release_set`) with a
+//! callback on every change. Unlike kazoo's, a connection blip on the same session
+//! releases nothing (#298, #148); a lost session gives the set back at once and allocates
+//! again on the new session instead of failing for good; an item lock that stays taken
+//! makes it release and start over rather than stick in ALLOCATING (#392).
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -106,6 +117,7 @@
 //! | `ShallowParty(client, path, identifier)` | [`ShallowParty`], the same members; a bad identifier is [`Error::BadArgument`](crate::Error::BadArgument) at once |
 //! | `Queue(client, path)`: `put(value, priority=100)`, `get()`, `len` | [`Queue`]: `put(value, priority)` ([`DEFAULT_PRIORITY`]), `get` (`None` when empty), `len` (+ `*_async`) |
 //! | `LockingQueue(client, path)`: `put`, `put_all`, `get(timeout)`, `holds_lock`, `consume`, `release`, `len` | [`LockingQueue`] with the same members (+ `*_async`); `get` running out is [`Error::Timeout`](crate::Error::Timeout) where kazoo returns `None` |
+//! | `zk.SetPartitioner(path, set, partition_func, identifier, time_boundary, max_reaction_time)`: `state`, `failed`/`release`/`allocating`/`acquired`, `wait_for_acquire(timeout)`, `release_set`, `finish`, iteration | [`SetPartitioner::new`] + `partition_fn`, `time_boundary`, `max_reaction_time`, then [`start`](SetPartitioner::start); [`state`](SetPartitioner::state) ([`PartitionState`]) and the same four predicates, [`on_state_change`](SetPartitioner::on_state_change) (kazoo's `state_change_event`), `wait_for_acquire` (+ `_async`; [`Error::Timeout`](crate::Error::Timeout) where kazoo returns silently), `release_set`, `finish` (+ `_async`), [`acquired_set`](SetPartitioner::acquired_set) for the iteration; items are strings |
 //!
 //! ## Faults, and what each recipe does on LOST
 //!
@@ -139,6 +151,7 @@ mod lock;
 mod locking_queue;
 mod node_wait;
 mod one_watch;
+mod partitioner;
 mod party;
 mod patient;
 mod protected;
@@ -161,6 +174,7 @@ pub use error::RecipeError;
 pub use lock::{Lock, ReadLock, WriteLock};
 pub use locking_queue::LockingQueue;
 pub use one_watch::{Flow, WatchEnd};
+pub use partitioner::{PartitionState, SetPartitioner};
 pub use party::{Party, ShallowParty};
 pub use patient::{PatientChildrenWatch, Settled};
 pub use protected::{random_uuid, IdPlacement, ProtectedCreate};
