@@ -36,7 +36,9 @@ fn on_the_wire_max_leases_on_the_path_a_sibling_lock_and_uuid_lease_nodes() {
     assert_eq!(leases.len(), 1);
     let name = &leases[0];
     assert_eq!(name.len(), 32, "{name}");
-    assert!(name.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(name
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(format!("/app/sem/{name}"), sem.lease_node());
     let (data, stat) = c.get(sem.lease_node(), None).unwrap();
     assert_eq!(data.as_deref(), Some(&b"me"[..]));
@@ -75,8 +77,10 @@ fn four_clients_over_many_rounds_never_exceed_two_holders() {
     let rounds = 8;
     let done = Rc::new(RefCell::new(vec![0usize; sems.len()]));
     // Each contender: acquire (async), hold for a few loop turns, release, again.
-    let pending: Vec<RefCell<Option<AsyncResult<()>>>> =
-        sems.iter().map(|s| RefCell::new(Some(s.acquire_async(Some(LONG))))).collect();
+    let pending: Vec<RefCell<Option<AsyncResult<()>>>> = sems
+        .iter()
+        .map(|s| RefCell::new(Some(s.acquire_async(Some(LONG)))))
+        .collect();
     let held_for = vec![Cell::new(0u32); sems.len()];
     let give_up = Instant::now() + Duration::from_secs(120);
     while done.borrow().iter().any(|&n| n < rounds) {
@@ -139,17 +143,29 @@ fn a_full_semaphore_times_out_at_its_deadline_and_leaves_nothing_behind() {
     let err = b.acquire(Some(Duration::from_millis(300))).unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err}");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     for _ in 0..300 {
         let err = b.acquire(Some(Duration::from_millis(3))).unwrap_err();
         assert!(matches!(err, Error::Timeout), "{err}");
         assert!(!b.is_held());
     }
     wait(&c, "the watchers and internal lock nodes gone", || {
+        eprintln!(
+            "w {} {} l {:?}",
+            c.watch_count(),
+            watches,
+            children(&c, "/one-__lock__")
+        );
         c.watch_count() == watches && children(&c, "/one-__lock__").is_empty()
     });
     assert_eq!(c.listener_count(), listeners);
-    assert_eq!(children(&c, "/one"), [a.lease_node().rsplit('/').next().unwrap()]);
+    assert_eq!(
+        children(&c, "/one"),
+        [a.lease_node().rsplit('/').next().unwrap()]
+    );
     // Cancelled while waiting: Cancelled, and nothing left either.
     let got = b.acquire_async(None);
     wait(&c, "b waiting under the internal lock", || {
@@ -189,10 +205,14 @@ fn a_different_max_leases_on_an_existing_path_is_refused() {
     }
     assert!(!b.is_held());
     // Non-numeric data is ignored (kazoo's rule).
-    c.create("/other", b"whatever", mio_zookeeper::CreateMode::Persistent).unwrap();
+    c.create("/other", b"whatever", mio_zookeeper::CreateMode::Persistent)
+        .unwrap();
     let d = Semaphore::new(&c, "/other", "d", 2).unwrap();
     d.acquire(Some(LONG)).unwrap();
-    assert_eq!(c.get("/other", None).unwrap().0.as_deref(), Some(&b"whatever"[..]));
+    assert_eq!(
+        c.get("/other", None).unwrap().0.as_deref(),
+        Some(&b"whatever"[..])
+    );
 }
 
 #[test]

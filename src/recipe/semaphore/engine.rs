@@ -93,6 +93,7 @@ impl<H: Handler> Shared<H> {
                 watching: RefCell::new(Vec::new()),
                 generation: Cell::new(0),
                 waiting: Cell::new(false),
+                changed: Cell::new(false),
                 created: Cell::new(false),
                 owner: Cell::new(0),
                 retry: Backoff::new(lp.clone(), BACKOFF_FIRST, BACKOFF_MAX),
@@ -148,7 +149,13 @@ impl<H: Handler> Shared<H> {
             }
             Phase::Held(a) => {
                 a.teardown();
-                delete_until_gone(&a.client, &a.lp, self.lease.clone(), a.owner.get(), Some(r.clone()));
+                delete_until_gone(
+                    &a.client,
+                    &a.lp,
+                    self.lease.clone(),
+                    a.owner.get(),
+                    Some(r.clone()),
+                );
             }
         }
         r
@@ -196,6 +203,8 @@ pub(super) struct Attempt<H: Handler> {
     generation: Cell<u64>,
     /// Holding the internal lock, waiting for the lease children to change.
     waiting: Cell<bool>,
+    /// The lease children changed (or a reconnect) while a count was in flight.
+    changed: Cell<bool>,
     /// Our lease may exist (a create was sent).
     created: Cell<bool>,
     /// The session that created our lease.
@@ -217,7 +226,9 @@ impl<H: Handler> Attempt<H> {
     fn client(self: &Rc<Self>) -> Option<Client<H>> {
         let c = self.client.upgrade();
         if c.is_none() {
-            self.settle(Err(Error::Recipe(RecipeError::Stopped { what: "Semaphore" })));
+            self.settle(Err(Error::Recipe(RecipeError::Stopped {
+                what: "Semaphore",
+            })));
         }
         c
     }
@@ -344,18 +355,20 @@ impl<H: Handler> Attempt<H> {
         }
         let a = self.clone();
         if self.blocking {
-            lock.acquire_async(None).rawlink(move |r| match r.get_nowait() {
-                Ok(()) if a.live(g) => a.count(g),
-                Ok(()) => {}
-                Err(e) => a.lock_failed(g, e),
-            });
+            lock.acquire_async(None)
+                .rawlink(move |r| match r.get_nowait() {
+                    Ok(()) if a.live(g) => a.count(g),
+                    Ok(()) => {}
+                    Err(e) => a.lock_failed(g, e),
+                });
         } else {
-            lock.try_acquire_async().rawlink(move |r| match r.get_nowait() {
-                Ok(true) if a.live(g) => a.count(g),
-                Ok(false) if a.live(g) => a.settle(Ok(false)),
-                Ok(_) => {}
-                Err(e) => a.lock_failed(g, e),
-            });
+            lock.try_acquire_async()
+                .rawlink(move |r| match r.get_nowait() {
+                    Ok(true) if a.live(g) => a.count(g),
+                    Ok(false) if a.live(g) => a.settle(Ok(false)),
+                    Ok(_) => {}
+                    Err(e) => a.lock_failed(g, e),
+                });
         }
     }
 
@@ -370,6 +383,7 @@ impl<H: Handler> Attempt<H> {
     /// ours if one is free, then `exists` decides (kazoo's `_get_lease`).
     fn count(self: &Rc<Self>, g: u64) {
         let Some(client) = self.client() else { return };
+        self.changed.set(false);
         let watch = if self.blocking {
             self.note_watch(&self.sem.path, WatcherType::Children);
             Some(self.watcher.clone())
@@ -396,6 +410,11 @@ impl<H: Handler> Attempt<H> {
                         a.decide(g)
                     }
                 }
+                // Settled while the list was in flight: its watch was registered only
+                // now, after the removal at the settle found nothing to remove.
+                Ok(_) if a.blocking && a.done.get() => {
+                    a.unwatch(&a.sem.path, WatcherType::Children)
+                }
                 Ok(_) => {}
                 Err(e) => a.transient(g, e, Self::count),
             });
@@ -412,7 +431,10 @@ impl<H: Handler> Attempt<H> {
                     a.settle(Ok(true))
                 }
                 Ok(None) if a.live(g) => {
-                    if a.blocking {
+                    if a.blocking && a.changed.replace(false) {
+                        // A change came while we counted: count again.
+                        a.count(g)
+                    } else if a.blocking {
                         // Full: wait for the watched children (or a reconnect) to change.
                         a.waiting.set(true);
                     } else {
@@ -451,8 +473,12 @@ impl<H: Handler> Attempt<H> {
             }
             return;
         }
-        if path == self.sem.path && self.waiting.replace(false) && !self.done.get() {
-            self.count(self.generation.get());
+        if path == self.sem.path && !self.done.get() {
+            if self.waiting.replace(false) {
+                self.count(self.generation.get());
+            } else {
+                self.changed.set(true);
+            }
         }
     }
 
@@ -475,6 +501,8 @@ impl<H: Handler> Attempt<H> {
                 // The watch may have missed a change: look again (kazoo #282).
                 if self.waiting.replace(false) {
                     self.count(self.generation.get());
+                } else {
+                    self.changed.set(true);
                 }
             }
             Transition::Lost => {
@@ -504,13 +532,15 @@ impl<H: Handler> Attempt<H> {
 
     /// While held: a data watch on our lease, to learn that someone else deleted it.
     fn watch_own(self: &Rc<Self>) {
-        let Some(client) = self.client.upgrade() else { return };
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
         self.note_watch(&self.sem.lease, WatcherType::Data);
         let a = self.clone();
         client
             .get_async(&self.sem.lease, &self.watcher)
             .rawlink(move |r| match r.get_nowait() {
-                Ok(_) if !a.held() => a.remove_watches(),
+                Ok(_) if !a.held() => a.unwatch(&a.sem.lease, WatcherType::Data),
                 Ok(_) => {}
                 Err(e) if e.is_no_node() => {
                     a.watching.borrow_mut().clear();
@@ -557,7 +587,13 @@ impl<H: Handler> Attempt<H> {
             }
             self.teardown();
             if self.created.replace(false) {
-                delete_until_gone(&self.client, &self.lp, self.sem.lease.clone(), self.owner.get(), None);
+                delete_until_gone(
+                    &self.client,
+                    &self.lp,
+                    self.sem.lease.clone(),
+                    self.owner.get(),
+                    None,
+                );
             }
         }
         let _ = self.out.set_result(r);
@@ -575,8 +611,20 @@ impl<H: Handler> Attempt<H> {
 
     fn remove_watches(&self) {
         let all: Vec<(String, WatcherType)> = self.watching.borrow_mut().drain(..).collect();
-        let Some(client) = self.client.upgrade() else { return };
         for (p, kind) in all {
+            self.unwatch(&p, kind);
+        }
+    }
+
+    fn unwatch(&self, p: &str, kind: WatcherType) {
+        self.watching
+            .borrow_mut()
+            .retain(|(q, k)| !(q == p && *k == kind));
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
+        let p = p.to_string();
+        {
             client
                 .remove_watcher_async(&p, kind, &self.watcher, WhenOffline::RemoveLocally)
                 .rawlink(move |r| {

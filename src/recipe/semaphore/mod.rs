@@ -254,21 +254,22 @@ fn read_all<H: Handler>(
     let left = Rc::new(Cell::new(n));
     for (i, name) in names.iter().enumerate() {
         let (slots, left, out) = (slots.clone(), left.clone(), out.clone());
-        c.get_async(&format!("{path}/{name}"), None).rawlink(move |r| {
-            match r.get_nowait() {
-                Ok((data, _)) => {
-                    let d = data.unwrap_or_default();
-                    slots.borrow_mut()[i] = Some(String::from_utf8_lossy(&d).into_owned());
+        c.get_async(&format!("{path}/{name}"), None)
+            .rawlink(move |r| {
+                match r.get_nowait() {
+                    Ok((data, _)) => {
+                        let d = data.unwrap_or_default();
+                        slots.borrow_mut()[i] = Some(String::from_utf8_lossy(&d).into_owned());
+                    }
+                    Err(e) if e.is_no_node() => {}
+                    Err(e) => {
+                        let _ = out.set_exception(e);
+                    }
                 }
-                Err(e) if e.is_no_node() => {}
-                Err(e) => {
-                    let _ = out.set_exception(e);
+                left.set(left.get() - 1);
+                if left.get() == 0 && !out.ready() {
+                    let _ = out.set(slots.borrow_mut().drain(..).flatten().collect());
                 }
-            }
-            left.set(left.get() - 1);
-            if left.get() == 0 && !out.ready() {
-                let _ = out.set(slots.borrow_mut().drain(..).flatten().collect());
-            }
-        });
+            });
     }
 }
