@@ -239,8 +239,18 @@ struct Decision<H: Handler> {
 impl<H: Handler> Decision<H> {
     /// The decision is made: release the lock whatever it was, then answer.
     fn finish(&self, r: Result<bool, Error>) {
-        drop(self.lock.release_async());
-        let _ = self.out.set_result(r);
+        // Decided: answered once the lock is released (kazoo's `with lock`), so a blocking
+        // caller that stops running the loop leaves no lock node blocking the others; a
+        // failure is told at once, the release going on in the background.
+        let rel = self.lock.release_async();
+        if r.is_ok() && !rel.ready() {
+            let out = self.out.clone();
+            rel.rawlink(move |_| {
+                let _ = out.set_result(r);
+            });
+        } else {
+            let _ = self.out.set_result(r);
+        }
     }
 
     /// A transient failure under the lock: read again (the steps are idempotent) after a
