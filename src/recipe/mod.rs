@@ -61,6 +61,15 @@
 //! is gone, and leaves no watcher or listener; a holder learns of a loss (`on_lost`,
 //! `is_held`). An [`Election`] is a [`Lock`] whose holder leads.
 //!
+//! **[`Semaphore`]** (kazoo's, on kazoo's wire format: `max_leases` as ASCII on the path,
+//! a [`Lock`] at the sibling `<path>-__lock__`, leases as ephemeral `<path>/<uuid hex>`
+//! holding the identifier): leases are counted and created only under the internal lock,
+//! which is released after every attempt; one deadline covers the whole acquire; a failed,
+//! timed-out or cancelled acquire leaves no node, watcher or listener; a holder learns of a
+//! loss. **[`NonBlockingLease`], [`MultiNonBlockingLease`]** (kazoo's): a lease decided at
+//! once under a [`Lock`] on the lease path, in kazoo's exact `lease_holder` JSON record, so
+//! kazoo's leases and these exclude each other; the lock wait has a deadline.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -74,6 +83,9 @@
 //! | `zk.Lock(path, identifier, extra_lock_patterns)`: `acquire(blocking, timeout, ephemeral)`, `release`, `cancel`, `contenders`, `is_acquired` | [`Lock::new`] + `extra_lock_patterns` (literal markers, not regexes) + `ephemeral`; [`Lock::acquire`] / `acquire_async` (one deadline, [`Error::Timeout`](crate::Error::Timeout)); `try_acquire` for `blocking=False`; `release`, `cancel`, `contenders`; [`Lock::is_held`] (false once lost) and [`Lock::on_lost`] |
 //! | `zk.ReadLock`, `zk.WriteLock` | [`ReadLock`], [`WriteLock`] (the same members) |
 //! | `zk.Election(path, identifier)`: `run(func)`, `cancel`, `contenders` | [`Election`]: `run(f, timeout)`, `campaign_async`, `cancel`, `resign`, `is_leader`, `on_lost`, `contenders`, `leader` |
+//! | `zk.Semaphore(path, identifier, max_leases)`: `acquire(blocking, timeout)`, `release`, `cancel`, `lease_holders`, `is_acquired` | [`Semaphore::new`]; `acquire` / `acquire_async` (one deadline), `try_acquire` for `blocking=False`, `release`, `cancel`, `lease_holders`, [`Semaphore::is_held`] (false once lost), [`Semaphore::on_lost`]; kazoo's `ValueError` is [`RecipeError::MaxLeasesMismatch`] |
+//! | `zk.NonBlockingLease(path, duration, identifier)` (truthy if obtained) | [`NonBlockingLease::acquire`] / `acquire_async` → `bool`, with a deadline on the lock (kazoo waits forever) |
+//! | `zk.MultiNonBlockingLease(count, path, duration, identifier)` | [`MultiNonBlockingLease::acquire`] → the slot obtained, `Option<u32>` |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //!
 //! ## Faults, and what each recipe does on LOST
