@@ -572,9 +572,7 @@ impl<H: Handler> Attempt<H> {
         self.retry.reset();
         self.waiting.set(false);
         self.remove_watches();
-        if let Some(l) = self.lock.borrow_mut().take() {
-            drop(l.release_async());
-        }
+        let released = self.lock.borrow_mut().take().map(|l| l.release_async());
         if won {
             *self.sem.phase.borrow_mut() = Phase::Held(self.clone());
             self.watch_own();
@@ -596,7 +594,21 @@ impl<H: Handler> Attempt<H> {
                 );
             }
         }
-        let _ = self.out.set_result(r);
+        match released {
+            // Decided: the caller hears of it once the internal lock is released (as
+            // kazoo's `finally: lock.release()`), so a blocking caller that stops running
+            // the loop leaves no lock node blocking the others. A failure (deadline,
+            // cancel, error) is told at once, the release going on in the background.
+            Some(rel) if r.is_ok() && !rel.ready() => {
+                let out = self.out.clone();
+                rel.rawlink(move |_| {
+                    let _ = out.set_result(r);
+                });
+            }
+            _ => {
+                let _ = self.out.set_result(r);
+            }
+        }
     }
 
     /// Removes the listener, timers and watchers of this attempt.
