@@ -259,3 +259,43 @@ fn embedded_in_a_host_poll_the_async_forms_work_and_blocking_is_refused() {
     host.run_until("holders", || holders.ready());
     assert_eq!(holders.get_nowait().unwrap(), ["b"]);
 }
+
+#[test]
+fn a_lease_created_by_an_acquire_cancelled_before_it_decided_is_deleted() {
+    let zk = ZkServer::start().unwrap();
+    let c = client(&zk.connect_string());
+    let observer = client(&zk.connect_string());
+    let sem = Semaphore::new(&c, "/cx", "c", 1).unwrap();
+    let mut caught = false;
+    for _ in 0..50 {
+        let got = sem.acquire_async(Some(LONG));
+        // Drive our client a step at a time until its lease is on the server.
+        let give_up = Instant::now() + LONG;
+        while observer.exists(sem.lease_node(), None).unwrap().is_none() {
+            assert!(Instant::now() < give_up);
+            c.poll_once(Some(Duration::from_millis(1))).unwrap();
+        }
+        if !sem.is_held() {
+            // Created, not yet decided: cancel now. The lease must not stay behind.
+            sem.cancel();
+            wait(&c, "the cancelled result", || got.ready());
+            assert!(matches!(
+                got.get_nowait(),
+                Err(Error::Recipe(RecipeError::Cancelled { .. }))
+            ));
+            assert!(!sem.is_held());
+            wait(&c, "the lease deleted in the background", || {
+                observer.exists(sem.lease_node(), None).unwrap().is_none()
+            });
+            caught = true;
+            break;
+        }
+        wait(&c, "the result", || got.ready());
+        got.get_nowait().unwrap();
+        sem.release().unwrap();
+    }
+    assert!(
+        caught,
+        "never caught the acquire between its create and its decision"
+    );
+}
