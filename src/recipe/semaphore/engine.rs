@@ -328,9 +328,15 @@ impl<H: Handler> Attempt<H> {
     fn have_lease(self: &Rc<Self>, g: u64) {
         let Some(client) = self.client() else { return };
         let a = self.clone();
+        let c = client.clone();
         client
             .exists_async(&self.sem.lease, None)
             .rawlink(move |r| match r.get_nowait() {
+                // Our name, left by our expired session and not yet removed by the
+                // server: not a lease of this session. Look again shortly.
+                Ok(Some(stat)) if a.live(g) && !session_owns(&c, stat.ephemeral_owner) => {
+                    a.transient(g, Error::ConnectionLoss, Self::have_lease)
+                }
                 Ok(Some(stat)) if a.live(g) => {
                     a.created.set(true);
                     a.owner.set(stat.ephemeral_owner);
@@ -423,9 +429,13 @@ impl<H: Handler> Attempt<H> {
     fn decide(self: &Rc<Self>, g: u64) {
         let Some(client) = self.client() else { return };
         let a = self.clone();
+        let c = client.clone();
         client
             .exists_async(&self.sem.lease, None)
             .rawlink(move |r| match r.get_nowait() {
+                Ok(Some(stat)) if a.live(g) && !session_owns(&c, stat.ephemeral_owner) => {
+                    a.transient(g, Error::ConnectionLoss, Self::count)
+                }
                 Ok(Some(stat)) if a.live(g) => {
                     a.owner.set(stat.ephemeral_owner);
                     a.settle(Ok(true))
@@ -646,6 +656,11 @@ impl<H: Handler> Attempt<H> {
                 });
         }
     }
+}
+
+/// Whether the client's current session is `owner` (an ephemeral node's owner).
+fn session_owns<H: Handler>(c: &Client<H>, owner: i64) -> bool {
+    c.client_id().is_some_and(|(id, _)| id == owner)
 }
 
 /// Deletes `node` until that succeeds, it is gone, or (ephemeral, `owner` != 0) its
