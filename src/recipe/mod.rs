@@ -95,6 +95,15 @@
 //! again on the new session instead of failing for good; an item lock that stays taken
 //! makes it release and start over rather than stick in ALLOCATING (#392).
 //!
+//! **[`Semaphore`]** (kazoo's, on kazoo's wire format: `max_leases` as ASCII on the path,
+//! a [`Lock`] at the sibling `<path>-__lock__`, leases as ephemeral `<path>/<uuid hex>`
+//! holding the identifier): leases are counted and created only under the internal lock,
+//! which is released after every attempt; one deadline covers the whole acquire; a failed,
+//! timed-out or cancelled acquire leaves no node, watcher or listener; a holder learns of a
+//! loss. **[`NonBlockingLease`], [`MultiNonBlockingLease`]** (kazoo's): a lease decided at
+//! once under a [`Lock`] on the lease path, in kazoo's exact `lease_holder` JSON record, so
+//! kazoo's leases and these exclude each other; the lock wait has a deadline.
+//!
 //! ## For a kazoo user
 //!
 //! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
@@ -112,6 +121,10 @@
 //! | `Counter(client, path, default=0, support_curator=False)`; `counter += n`, `counter -= n`, `counter.value`, `pre_value`/`post_value` | [`Counter::new`] with `.default(v)`, `.format(CounterFormat::Curator)`; [`Counter::add`]/[`sub`](Counter::sub) return a [`Change`] `{ pre, post }`; [`Counter::value`]; `*_async` forms. Integers only (`i64`); kazoo's float counter data is [`RecipeError::BadData`] |
 //! | `Barrier(client, path)`: `create()`, `remove()`, `wait(timeout=None)` | [`Barrier`]: the same, `wait` returns `Ok(false)` at the deadline as kazoo's `False`, and survives reconnects; `*_async` forms |
 //! | `DoubleBarrier(client, path, num_clients, identifier=None)`: `enter()`, `leave()`, `participating` | [`DoubleBarrier::new`] (the identifier is given); [`enter`](DoubleBarrier::enter)/[`leave`](DoubleBarrier::leave) take a timeout and return errors; [`participating`](DoubleBarrier::participating) |
+//!
+//! | `zk.Semaphore(path, identifier, max_leases)`: `acquire(blocking, timeout)`, `release`, `cancel`, `lease_holders`, `is_acquired` | [`Semaphore::new`]; `acquire` / `acquire_async` (one deadline), `try_acquire` for `blocking=False`, `release`, `cancel`, `lease_holders`, [`Semaphore::is_held`] (false once lost), [`Semaphore::on_lost`]; kazoo's `ValueError` is [`RecipeError::MaxLeasesMismatch`] |
+//! | `zk.NonBlockingLease(path, duration, identifier)` (truthy if obtained) | [`NonBlockingLease::acquire`] / `acquire_async` → `bool`, with a deadline on the lock (kazoo waits forever) |
+//! | `zk.MultiNonBlockingLease(count, path, duration, identifier)` | [`MultiNonBlockingLease::acquire`] → the slot obtained, `Option<u32>` |
 //! | `KazooRetry(max_tries, delay, backoff, max_jitter, max_delay, ignore_expire, deadline, interrupt)`, `client.retry(func)` | [`Retry`] with the same knobs (`retry_session_expired` for `ignore_expire`, default `false`), `run(&client, op)` / `run_async`; `RetryFailedError` is [`Error::RetryFailed`](crate::Error::RetryFailed) |
 //! | `Party(client, path, identifier)`: `join`, `leave`, `iter`, `len` | [`Party`]: `join`, `leave`, [`members`](Party::members), `len` (+ `*_async`); [`watch_async`](Party::watch_async); rejoins after a session expiry |
 //! | `ShallowParty(client, path, identifier)` | [`ShallowParty`], the same members; a bad identifier is [`Error::BadArgument`](crate::Error::BadArgument) at once |
@@ -147,6 +160,7 @@ mod data_watch;
 mod double_barrier;
 mod election;
 mod error;
+mod lease;
 mod lock;
 mod locking_queue;
 mod node_wait;
@@ -158,6 +172,7 @@ mod protected;
 mod queue;
 mod recursive_cache;
 mod retry;
+mod semaphore;
 mod sequence;
 mod store;
 mod tree_cache;
@@ -171,6 +186,7 @@ pub use data_watch::{DataWatch, NodeValue};
 pub use double_barrier::DoubleBarrier;
 pub use election::Election;
 pub use error::RecipeError;
+pub use lease::{MultiNonBlockingLease, NonBlockingLease, DEFAULT_LEASE_TIMEOUT};
 pub use lock::{Lock, ReadLock, WriteLock};
 pub use locking_queue::LockingQueue;
 pub use one_watch::{Flow, WatchEnd};
@@ -181,4 +197,5 @@ pub use protected::{random_uuid, IdPlacement, ProtectedCreate};
 pub use queue::{Queue, DEFAULT_PRIORITY};
 pub use recursive_cache::RecursiveCache;
 pub use retry::Retry;
+pub use semaphore::Semaphore;
 pub use tree_cache::TreeCache;
