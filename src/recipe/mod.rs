@@ -106,7 +106,7 @@
 //!
 //! ## For a kazoo user
 //!
-//! | kazoo (`kazoo.recipe.watchers`, `kazoo.recipe.cache`) | here |
+//! | kazoo (`kazoo.recipe.*`) | here |
 //! |---|---|
 //! | `DataWatch(client, path, func)`; `func` returns `False` to stop | [`DataWatch::start`] (blocking until the first call) or [`DataWatch::start_async`]; the callback returns [`Flow::Stop`] |
 //! | `ChildrenWatch(client, path, func, send_event=True)` | [`ChildrenWatch`]: the event is always passed; the node's deletion ends the watch and says so ([`WatchEnd::NodeDeleted`]) where kazoo stops silently |
