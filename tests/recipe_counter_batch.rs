@@ -55,9 +55,9 @@ fn a_lost_reply_of_a_batch_counts_the_batch_once() {
     let n = Counter::new(&c, "/lost-batch").unwrap();
     n.add(10).unwrap();
     // The next add goes alone (a set: its reply is 4 + 16 + 68 = 88 bytes), the five
-    // behind it as one set whose reply is cut.
+    // behind it as one set whose reply is cut after its first byte: the server applied it.
     let cuts = proxy.cuts();
-    proxy.cut_after(Direction::ServerToClient, 88);
+    proxy.cut_after(Direction::ServerToClient, 89);
     let rs: Vec<_> = (1..=6).map(|d| (d, n.add_async(d))).collect();
     c.run_until(&|| rs.iter().all(|(_, r)| r.ready()), Some(recipe_support::LONG))
         .unwrap();
