@@ -21,7 +21,14 @@ fn chain(rs: &[(i64, AsyncResult<Change>)], from: i64) -> i64 {
     let mut pre = from;
     for (delta, r) in rs {
         let change = r.take(false, None).unwrap();
-        assert_eq!(change, Change { pre, post: pre + delta }, "delta {delta}");
+        assert_eq!(
+            change,
+            Change {
+                pre,
+                post: pre + delta
+            },
+            "delta {delta}"
+        );
         pre = change.post;
     }
     pre
@@ -34,7 +41,10 @@ fn adds_in_flight_on_one_handle_are_one_set_with_consecutive_changes() {
     let n = Counter::new(&c, "/batched").unwrap();
     let first = n.add_async(10);
     poll_until(&c, "the first add", || first.ready());
-    assert_eq!(first.take(false, None).unwrap(), Change { pre: 0, post: 10 });
+    assert_eq!(
+        first.take(false, None).unwrap(),
+        Change { pre: 0, post: 10 }
+    );
     assert_eq!(version(&c, "/batched"), 1);
     // 50 adds at once: the first goes out alone, the 49 queued behind it as one set.
     let rs: Vec<_> = (1..=50).map(|d| (d, n.add_async(d))).collect();
@@ -59,11 +69,17 @@ fn a_lost_reply_of_a_batch_counts_the_batch_once() {
     let cuts = proxy.cuts();
     proxy.cut_after(Direction::ServerToClient, 89);
     let rs: Vec<_> = (1..=6).map(|d| (d, n.add_async(d))).collect();
-    c.run_until(&|| rs.iter().all(|(_, r)| r.ready()), Some(recipe_support::LONG))
-        .unwrap();
+    c.run_until(
+        &|| rs.iter().all(|(_, r)| r.ready()),
+        Some(recipe_support::LONG),
+    )
+    .unwrap();
     assert_eq!(proxy.cuts(), cuts + 1, "the batch's reply was cut");
     assert_eq!(chain(&rs, 10), 31);
-    assert_eq!(other.get("/lost-batch", None).unwrap().0.as_deref(), Some(&b"31"[..]));
+    assert_eq!(
+        other.get("/lost-batch", None).unwrap().0.as_deref(),
+        Some(&b"31"[..])
+    );
     assert_eq!(version(&other, "/lost-batch"), 3, "each set applied once");
 }
 
@@ -78,10 +94,24 @@ fn a_batch_out_of_range_is_split_and_each_add_gets_its_own_verdict() {
     let first = n.add_async(1);
     // Queued behind it: +5 fits, +100 does not (alone it fails), -3 fits after +5.
     let (a, b, d) = (n.add_async(5), n.add_async(100), n.add_async(-3));
-    poll_until(&c, "the adds", || [&first, &a, &b, &d].iter().all(|r| r.ready()));
+    poll_until(&c, "the adds", || {
+        [&first, &a, &b, &d].iter().all(|r| r.ready())
+    });
     let top = i32::MAX as i64;
     assert_eq!(first.take(false, None).unwrap().post, top - 9);
-    assert_eq!(a.take(false, None).unwrap(), Change { pre: top - 9, post: top - 4 });
+    assert_eq!(
+        a.take(false, None).unwrap(),
+        Change {
+            pre: top - 9,
+            post: top - 4
+        }
+    );
     assert!(matches!(b.take(false, None), Err(Error::BadArgument(_))));
-    assert_eq!(d.take(false, None).unwrap(), Change { pre: top - 4, post: top - 7 });
+    assert_eq!(
+        d.take(false, None).unwrap(),
+        Change {
+            pre: top - 4,
+            post: top - 7
+        }
+    );
 }

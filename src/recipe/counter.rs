@@ -573,7 +573,12 @@ impl<H: Handler> Op<H> {
                 queue.push_front(p);
             }
             drop(queue);
-            let sum = self.adds.borrow().iter().map(|a| a.0).fold(0i64, i64::wrapping_add);
+            let sum = self
+                .adds
+                .borrow()
+                .iter()
+                .map(|a| a.0)
+                .fold(0i64, i64::wrapping_add);
             self.delta.set(sum);
         }
         let Some(post) = value.checked_add(self.delta.get()) else {
