@@ -79,6 +79,32 @@ pub(crate) fn raw_exists(zk: &ZkServer, n: usize) -> Result<(Row, Row)> {
     Ok((rtt, pipelined))
 }
 
+/// `rtt` through our client: `n` blocking `exists` one at a time (median and p99): the
+/// round trip as a client's caller sees it (its loop's wake-ups included).
+pub(crate) fn client_exists(zk: &ZkServer, n: usize) -> Result<Row> {
+    let zk = client(&zk.connect_string())?;
+    for _ in 0..200 {
+        zk.exists("/zookeeper", None)?;
+    }
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        zk.exists("/zookeeper", None)?;
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    zk.stop()?;
+    let (p50, p99) = percentiles(lat);
+    Ok(Row {
+        workload: "rtt",
+        who: "ours",
+        us: p50,
+        p99_us: p99,
+        requests: Some(1.0),
+        note: "one blocking Client::exists at a time".into(),
+        ..Row::default()
+    })
+}
+
 fn client(hosts: &str) -> Result<Client> {
     let zk = Client::new(hosts)?;
     zk.start(Some(Duration::from_secs(30)))?;

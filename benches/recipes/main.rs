@@ -13,9 +13,10 @@
 //! when `python3` imports kazoo].
 //!
 //! **Workloads.**
-//! - `rtt`: one `exists` at a time over `testing::RawConnection` (no client): the median is
-//!   the round trip (RT) the other rows are measured in. `exists_pipelined`: the same with
-//!   128 outstanding: µs per op, for scale.
+//! - `rtt` raw: one `exists` at a time over `testing::RawConnection` (no client): the median
+//!   is the round trip (RT) the other rows are measured in. `rtt` ours: one blocking
+//!   `Client::exists` at a time (the same in RT units: what the client's loop adds).
+//!   `exists_pipelined`: raw `exists` with 128 outstanding: µs per op, for scale.
 //! - `lock_cycle`: one client, uncontended `Lock::acquire(None)` + `release()` on one path,
 //!   `--cycles` times after one warm-up cycle: µs per cycle, and requests per cycle: the
 //!   client runs through a `testing::Proxy` whose recorded client→server bytes are split
@@ -204,13 +205,16 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let (rtt, pipelined) = lock::raw_exists(&zk, opts.cycles)?;
     rows.push(rtt.clone());
-    rows.push(pipelined);
     let rt = rtt.us.unwrap_or(f64::NAN);
     let in_rt = |r: &mut Row| {
         if let (Some(m), Some(p)) = (r.us, r.p99_us) {
             r.rt_units = Some((m / rt, p / rt));
         }
     };
+    let mut ours_rtt = lock::client_exists(&zk, opts.cycles)?;
+    in_rt(&mut ours_rtt);
+    rows.push(ours_rtt);
+    rows.push(pipelined);
     // The lock cycle.
     let ours = lock::cycle(&zk, "/bench/lock-cycle-ours", opts.cycles)?;
     let theirs = kazoo_on
