@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::mpsc::{channel, Receiver, Sender};
 
-use mio_zookeeper::proto::{PathWatch, Request};
+use bytes::Bytes;
+use mio_zookeeper::proto::{PathWatch, Request, SetDataRequest};
 use mio_zookeeper::recipe::Lock;
 use mio_zookeeper::testing::{Proxy, RawConnection};
 use mio_zookeeper::Client;
@@ -77,6 +78,43 @@ pub(crate) fn raw_exists(zk: &ZkServer, n: usize) -> Result<(Row, Row)> {
         ..Row::default()
     };
     Ok((rtt, pipelined))
+}
+
+/// `write_rtt`: `n` setData one at a time over a raw connection (median and p99): what a
+/// write (the holder's delete) takes to be applied and answered.
+pub(crate) fn raw_writes(zk: &ZkServer, n: usize) -> Result<Row> {
+    let path = "/bench-write";
+    let admin = client(&zk.connect_string())?;
+    admin.ensure_path(path, None)?;
+    admin.stop()?;
+    let mut raw = RawConnection::connect(zk.addr(), 30_000)?;
+    let req = Request::SetData(SetDataRequest {
+        path: path.into(),
+        data: Some(Bytes::from_static(b"x")),
+        version: -1,
+    });
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let t = Instant::now();
+        let r = raw.call(&req)?;
+        if i >= 200 {
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        if !r.header.err.is_ok() {
+            return Err(format!("setData {path}: {:?}", r.header.err).into());
+        }
+    }
+    raw.close()?;
+    let (p50, p99) = percentiles(lat);
+    Ok(Row {
+        workload: "write_rtt",
+        who: "raw",
+        us: p50,
+        p99_us: p99,
+        requests: Some(1.0),
+        note: "one setData at a time, no client: a write's round trip (W)".into(),
+        ..Row::default()
+    })
 }
 
 /// `rtt` through our client: `n` blocking `exists` one at a time (median and p99): the

@@ -17,6 +17,8 @@
 //!   is the round trip (RT) the other rows are measured in. `rtt` ours: one blocking
 //!   `Client::exists` at a time (the same in RT units: what the client's loop adds).
 //!   `exists_pipelined`: raw `exists` with 128 outstanding: µs per op, for scale.
+//!   `write_rtt`: one raw `setData` at a time (W): a write is logged (fsync) before it is
+//!   answered, and before the watches it fires are sent.
 //! - `lock_cycle`: one client, uncontended `Lock::acquire(None)` + `release()` on one path,
 //!   `--cycles` times after one warm-up cycle: µs per cycle, and requests per cycle: the
 //!   client runs through a `testing::Proxy` whose recorded client→server bytes are split
@@ -32,7 +34,11 @@
 //!   rawlink callback on its loop; kazoo: `acquire()` returns). The roles then swap. Median
 //!   and p99 of `t1 - t0`, also in RT units (÷ the `rtt` median). The floor is: the delete
 //!   reaches the server (½ RT), the notification reaches the waiter (½ RT), the waiter's one
-//!   getChildren (1 RT): **2 RT = 1 notification + 1 round trip**, the target.
+//!   getChildren (1 RT): **2 RT = 1 notification + 1 round trip**, the target, plus
+//!   what the server takes to log the delete before it fires the watch. So the hand-off
+//!   rows' note gives `(p50 - W) / RT`: the median beyond one raw write's round trip (which
+//!   covers the delete's way in, its logging and a one-way trip out) in RTs; the target is
+//!   about 1 (the notification's way out is in W, the getChildren is 1 RT).
 //! - `counter_4`: 4 threads, a client each, each doing one blocking `Counter::add(1)` at a
 //!   time on one counter for `--secs`; kazoo: 4 python processes, one `KazooClient` each,
 //!   `counter += 1` in a loop. Total increments per second; the ratio is ours ÷ kazoo's.
@@ -214,7 +220,17 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Row>> {
     let mut ours_rtt = lock::client_exists(&zk, opts.cycles)?;
     in_rt(&mut ours_rtt);
     rows.push(ours_rtt);
+    let mut write = lock::raw_writes(&zk, opts.cycles)?;
+    in_rt(&mut write);
+    let w = write.us.unwrap_or(f64::NAN);
+    rows.push(write);
     rows.push(pipelined);
+    // The hand-off beyond the delete's own write (W): the notification and one round trip.
+    let beyond_write = |r: &mut Row| {
+        if let Some(m) = r.us {
+            r.note += &format!("; (p50 - W) / RT = {:.2}", (m - w) / rt);
+        }
+    };
     // The lock cycle.
     let ours = lock::cycle(&zk, "/bench/lock-cycle-ours", opts.cycles)?;
     let theirs = kazoo_on
@@ -225,11 +241,13 @@ pub(crate) fn run(opts: &Opts) -> Result<Vec<Row>> {
     // The hand-off.
     let mut ours = lock::handoff(&zk, "/bench/lock-handoff-ours", opts.handoffs)?;
     in_rt(&mut ours);
+    beyond_write(&mut ours);
     let mut theirs = kazoo_on
         .then(|| kazoo::handoff(&zk, "/bench/lock-handoff-kazoo", opts.handoffs))
         .transpose()?;
     if let Some(t) = &mut theirs {
         in_rt(t);
+        beyond_write(t);
     }
     rows.push(compare_us(ours, theirs.as_ref()));
     rows.extend(theirs);
