@@ -1,6 +1,7 @@
 //! [`Counter`]: kazoo's `Counter`, an integer in one node's data, changed by versioned sets.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -110,6 +111,17 @@ pub struct Change {
 /// (the server answers it after the set): a set refused on its version finds the new
 /// value already on its way, so each further try costs one round trip, not two.
 ///
+/// **Concurrent adds on one handle are coalesced.** While a change of this handle (or of a
+/// clone of it) is on the wire, further [`add_async`](Self::add_async) calls wait in a
+/// queue; when it completes, everything queued goes out as ONE versioned set of the sum of
+/// their deltas. Each caller still gets its own exact [`Change`]: the batch's changes are
+/// consecutive, in call order (`pre` of each is `post` of the one before), as if they had
+/// been applied one after another with nothing in between. A batch whose sum would
+/// overflow is split (the first add goes alone, the rest waits for the next batch). Many
+/// adds in flight on one handle thus cost one round trip per batch, not one (or, under
+/// contention, several) per add, so they are not limited by the server's rate of versioned
+/// writes. Everything below (retries, a lost reply) applies to a batch as to one add.
+///
 /// **A lost reply.** Adding is not idempotent: when the set's reply is lost
 /// ([`Error::ConnectionLoss`], session expiry) kazoo adds a second time. Here the node is
 /// read back: if its version is still the one the set expected, the set was not applied and
@@ -168,7 +180,14 @@ struct Inner<H: Handler> {
     last: Cell<Option<(i64, i32)>>,
     /// The last change of this handle met contention.
     contended: Cell<bool>,
+    /// A batch of adds is on the wire.
+    busy: Cell<bool>,
+    /// Adds waiting for the next batch, in call order.
+    queue: RefCell<VecDeque<Pending>>,
 }
+
+/// One add waiting in a batch: its delta and its caller's result.
+type Pending = (i64, AsyncResult<Change>);
 
 impl<H: Handler> fmt::Debug for Counter<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -197,6 +216,8 @@ impl<H: Handler> Counter<H> {
             format: Cell::new(CounterFormat::Decimal),
             last: Cell::new(None),
             contended: Cell::new(false),
+            busy: Cell::new(false),
+            queue: RefCell::new(VecDeque::new()),
         })))
     }
 
@@ -246,26 +267,14 @@ impl<H: Handler> Counter<H> {
         }
     }
 
-    /// Non-blocking form of [`add`](Self::add): the change runs on the loop.
+    /// Non-blocking form of [`add`](Self::add): the change runs on the loop. While an
+    /// earlier change of this handle is on the wire, the add waits and goes out with the
+    /// others queued meanwhile in one set (see the type's docs).
     pub fn add_async(&self, delta: i64) -> AsyncResult<Change> {
-        let op = Rc::new(Op {
-            inner: self.0.clone(),
-            delta,
-            out: self.0.handler.async_result(),
-            attempt: Cell::new(None),
-            unknown: Cell::new(false),
-            contended: Cell::new(false),
-            peek: RefCell::new(None),
-            retry: Rc::new(Backoff::new(
-                self.0.handler.event_loop(),
-                BACKOFF_FIRST,
-                BACKOFF_MAX,
-            )),
-        });
-        let out = op.out.clone();
-        match self.0.last.take() {
-            Some((value, version)) => op.set_from(value, version),
-            None => op.read(),
+        let out = self.0.handler.async_result();
+        self.0.queue.borrow_mut().push_back((delta, out.clone()));
+        if !self.0.busy.get() {
+            start_batch(&self.0);
         }
         out
     }
@@ -324,6 +333,46 @@ impl<H: Handler> Inner<H> {
             }
             .into()),
         }
+    }
+}
+
+/// Sends everything queued on `inner` as one change (nothing if the queue is empty).
+fn start_batch<H: Handler>(inner: &Rc<Inner<H>>) {
+    let mut adds = Vec::new();
+    let mut delta = 0i64;
+    {
+        let mut queue = inner.queue.borrow_mut();
+        // The longest run of queued adds whose sum fits (at least one).
+        while let Some(&(d, _)) = queue.front() {
+            match delta.checked_add(d) {
+                Some(sum) => delta = sum,
+                None => break,
+            }
+            adds.extend(queue.pop_front());
+        }
+    }
+    if adds.is_empty() {
+        inner.busy.set(false);
+        return;
+    }
+    inner.busy.set(true);
+    let op = Rc::new(Op {
+        inner: inner.clone(),
+        delta: Cell::new(delta),
+        adds: RefCell::new(adds),
+        attempt: Cell::new(None),
+        unknown: Cell::new(false),
+        contended: Cell::new(false),
+        peek: RefCell::new(None),
+        retry: Rc::new(Backoff::new(
+            inner.handler.event_loop(),
+            BACKOFF_FIRST,
+            BACKOFF_MAX,
+        )),
+    });
+    match inner.last.take() {
+        Some((value, version)) => op.set_from(value, version),
+        None => op.read(),
     }
 }
 
@@ -399,11 +448,13 @@ struct Attempt {
     change: Change,
 }
 
-/// One add on the loop.
+/// One batch of adds on the loop: one change of their summed delta.
 struct Op<H: Handler> {
     inner: Rc<Inner<H>>,
-    delta: i64,
-    out: AsyncResult<Change>,
+    /// The sum of the batch's deltas.
+    delta: Cell<i64>,
+    /// The batch, in call order.
+    adds: RefCell<Vec<Pending>>,
     /// The last set sent.
     attempt: Cell<Option<Attempt>>,
     /// A set's reply was lost: whether it was applied is not known yet.
@@ -416,9 +467,28 @@ struct Op<H: Handler> {
 }
 
 impl<H: Handler> Op<H> {
+    /// Resolves every add of the batch (their consecutive changes, or the error), then
+    /// starts the next batch.
     fn finish(&self, res: Result<Change, Error>) {
         self.retry.cancel();
-        let _ = self.out.set_result(res);
+        let adds = self.adds.take();
+        match res {
+            Ok(change) => {
+                let mut pre = change.pre;
+                for (delta, out) in adds {
+                    // In range: every partial sum was checked before the set was sent.
+                    let post = pre.wrapping_add(delta);
+                    let _ = out.set(Change { pre, post });
+                    pre = post;
+                }
+            }
+            Err(e) => {
+                for (_, out) in adds {
+                    let _ = out.set_exception(e.clone());
+                }
+            }
+        }
+        start_batch(&self.inner);
     }
 
     /// Reads the node, then sets from what it holds (or, after a lost reply, decides).
@@ -480,13 +550,45 @@ impl<H: Handler> Op<H> {
 
     /// Sends the set that adds `delta` to `value`, expecting `version`.
     fn set_from(self: &Rc<Self>, value: i64, version: i32) {
-        let Some(post) = value.checked_add(self.delta) else {
+        // Every add of the batch must land in range as if applied alone, one after another:
+        // the adds after the first that would not go to the next batch (where each gets
+        // its own verdict).
+        let format = self.inner.format.get();
+        let fits = |v: i64| format != CounterFormat::Curator || i32::try_from(v).is_ok();
+        let mut post = value;
+        let mut ok = 0;
+        for &(d, _) in self.adds.borrow().iter() {
+            match post.checked_add(d) {
+                Some(p) if fits(p) => post = p,
+                _ => break,
+            }
+            ok += 1;
+        }
+        let n = self.adds.borrow().len();
+        if n > 1 && ok < n && !self.unknown.get() {
+            let keep = ok.max(1);
+            let rest: Vec<Pending> = self.adds.borrow_mut().drain(keep..).collect();
+            let mut queue = self.inner.queue.borrow_mut();
+            for p in rest.into_iter().rev() {
+                queue.push_front(p);
+            }
+            drop(queue);
+            let sum = self
+                .adds
+                .borrow()
+                .iter()
+                .map(|a| a.0)
+                .fold(0i64, i64::wrapping_add);
+            self.delta.set(sum);
+        }
+        let Some(post) = value.checked_add(self.delta.get()) else {
             return self.finish(Err(Error::BadArgument(format!(
                 "{value} + {} overflows the counter at {}",
-                self.delta, self.inner.path
+                self.delta.get(),
+                self.inner.path
             ))));
         };
-        let data = match self.inner.format.get().encode(post) {
+        let data = match format.encode(post) {
             Ok(d) => d,
             Err(e) => return self.finish(Err(e)),
         };

@@ -74,7 +74,9 @@
 //! **[`Counter`]** (kazoo's `Counter`): an integer in one node's data, in kazoo's decimal
 //! ASCII or the Curator-compatible 4-byte form ([`CounterFormat`]), changed by versioned
 //! sets (a contended set reads again and retries). A handle starts its next add with the
-//! set alone (one round trip uncontended). Unlike kazoo, a set whose reply was lost is not
+//! set alone (one round trip uncontended), and adds in flight on one handle are coalesced
+//! into one set of their sum, each caller still getting its own consecutive [`Change`]
+//! (many `add_async` in flight are not held to the server's serial write rate). Unlike kazoo, a set whose reply was lost is not
 //! applied twice: the node is read back, and when that cannot decide, the add fails with
 //! [`RecipeError::OutcomeUnknown`] (`may_have_been_applied()` is `true`).
 //!
