@@ -287,7 +287,9 @@ impl Error {
     /// caller stopped waiting), for [`Error::Decode`] and [`Error::Protocol`] (the server
     /// answered "Ok", with a reply that makes no sense), and for a [`ZkError`] whose code
     /// says the outcome is unknown ([`ZkError::may_have_been_applied`]), and for an
-    /// [`Error::RetryFailed`] whose last error says so. `false` for every other error,
+    /// [`Error::RetryFailed`] whose last error says so, and for a recipe's
+    /// [`RecipeError::OutcomeUnknown`](crate::recipe::RecipeError::OutcomeUnknown) (a
+    /// counter add whose lost reply could not be read back). `false` for every other error,
     /// among them [`Error::ConnectionClosed`] (not sent) and the server's own refusals.
     ///
     /// ```
@@ -296,6 +298,8 @@ impl Error {
     /// assert!(Error::SessionExpired.may_have_been_applied());
     /// assert!(!Error::ConnectionClosed.may_have_been_applied());
     /// assert!(!Error::from(ZkError::new(ErrorCode::NodeExists, "/a")).may_have_been_applied());
+    /// let unknown = mio_zookeeper::recipe::RecipeError::OutcomeUnknown { path: "/n".into() };
+    /// assert!(Error::from(unknown).may_have_been_applied());
     /// ```
     pub fn may_have_been_applied(&self) -> bool {
         match self {
@@ -304,6 +308,7 @@ impl Error {
             Error::Decode(_) | Error::Protocol { .. } => true,
             Error::ZooKeeper(zk) => zk.may_have_been_applied(),
             Error::RetryFailed { last, .. } => last.may_have_been_applied(),
+            Error::Recipe(crate::recipe::RecipeError::OutcomeUnknown { .. }) => true,
             _ => false,
         }
     }

@@ -296,3 +296,41 @@ fn under_poll_once_an_acquire_and_release_complete() {
     rel.get_nowait().unwrap();
     assert!(lock_children(&c, "/p").is_empty());
 }
+
+/// kazoo #282's cause, without the client's help: a waiter whose session expires loses its
+/// node, and its predecessor does not change (so no watch fires). Only the re-check on the
+/// new session puts the waiter back in line, while the holder still holds.
+#[test]
+fn a_waiter_whose_session_expired_gets_back_in_line_on_the_new_session() {
+    let zk = ZkServer::start().unwrap();
+    let a = client(&zk.connect_string());
+    let b = client(&zk.connect_string());
+    let holder = Lock::new(&a, "/l", "a").unwrap();
+    holder.acquire(Some(LONG)).unwrap();
+    let waiter = Lock::new(&b, "/l", "b").unwrap();
+    let got = waiter.acquire_async(Some(LONG));
+    wait(&b, "b waiting", || lock_children(&a, "/l").len() == 2);
+    let old = lock_children(&a, "/l");
+    faults_support::expire_session(zk.addr(), &b);
+    // Back in line: a node of b's new session, the holder untouched.
+    let b_session = || b.client_id().map(|(id, _)| id);
+    wait(&b, "b's node on its new session", || {
+        let kids = lock_children(&a, "/l");
+        kids.len() == 2
+            && kids != old
+            && kids.iter().any(|k| {
+                a.exists(&format!("/l/{k}"), None)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| Some(s.ephemeral_owner) == b_session())
+            })
+    });
+    assert!(holder.is_held());
+    assert!(!got.ready(), "still waiting");
+    holder.release().unwrap();
+    wait(&b, "b gets the lock", || got.ready());
+    got.get_nowait().unwrap();
+    assert!(waiter.is_held());
+    waiter.release().unwrap();
+    assert!(lock_children(&a, "/l").is_empty());
+}

@@ -56,6 +56,12 @@ impl<H: Handler> Base<H> {
         self.client.upgrade()
     }
 
+    /// The client, if a handle still exists, even after [`stop`](Self::stop) (to remove
+    /// what a late reply registered).
+    pub(crate) fn client_even_stopped(&self) -> Option<Client<H>> {
+        self.client.upgrade()
+    }
+
     /// The loop the recipe runs on.
     pub(crate) fn event_loop(&self) -> &Rc<dyn EventLoop> {
         &self.lp

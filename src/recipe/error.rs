@@ -1,10 +1,11 @@
 //! The coordination recipes' own errors ([`Error::Recipe`](crate::Error::Recipe)).
 
 /// What a coordination recipe refused or could not do, beyond the client's own errors
-/// ([`Error::Recipe`](crate::Error::Recipe)). Nothing here was sent to the server in a form
-/// that may still apply: [`may_have_been_applied`](crate::Error::may_have_been_applied) is
-/// `false`, and so is [`is_retryable`](crate::Error::is_retryable) (sending the same call
-/// again fails the same way).
+/// ([`Error::Recipe`](crate::Error::Recipe)). Except for [`OutcomeUnknown`](Self::OutcomeUnknown),
+/// nothing here was sent to the server in a form that may still apply:
+/// [`may_have_been_applied`](crate::Error::may_have_been_applied) is `false`; and
+/// [`is_retryable`](crate::Error::is_retryable) is `false` for all (sending the same call
+/// again fails the same way, or for `OutcomeUnknown` may apply twice).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecipeError {
@@ -54,6 +55,16 @@ pub enum RecipeError {
         ours: u32,
         /// The count recorded on the node.
         theirs: u32,
+    },
+
+    /// A change that is not idempotent (a [`Counter`](crate::recipe::Counter) add) lost its
+    /// reply, and reading back could not tell whether it was applied (others changed the
+    /// node meanwhile). [`may_have_been_applied`](crate::Error::may_have_been_applied) is
+    /// `true`: check the state yourself before doing it again.
+    #[error("the change of {path} lost its reply and may or may not have been applied")]
+    OutcomeUnknown {
+        /// The node changed.
+        path: String,
     },
 
     /// The recipe was stopped (closed, released for good) or its client is gone.

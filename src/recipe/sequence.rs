@@ -7,10 +7,6 @@
 //! arithmetic: `a` comes before `b` when `b - a` (wrapping) is positive, which is right as
 //! long as the live nodes of one parent span fewer than 2^31 sequence numbers.
 
-#![allow(dead_code)] // TEMPORARY: the coordination recipes (issue #13) are being added on top
-
-use std::cmp::Ordering;
-
 /// The sequence number the server appended to `name` right after `marker` (the last
 /// occurrence of `marker`): `None` if `marker` is missing or what follows it is not a
 /// suffix the server writes (ten digits, or a `-` and nine or ten digits).
@@ -37,12 +33,6 @@ pub(crate) fn parse_suffix(suffix: &str) -> Option<i32> {
 /// Whether sequence `a` was handed out before `b` (serial-number order across the wrap).
 pub(crate) fn before(a: i32, b: i32) -> bool {
     b.wrapping_sub(a) > 0
-}
-
-/// Orders sequence numbers as the server handed them out, relative to `reference` (any
-/// member of the set being ordered): a total order on a set spanning fewer than 2^31.
-pub(crate) fn compare(a: i32, b: i32, reference: i32) -> Ordering {
-    a.wrapping_sub(reference).cmp(&b.wrapping_sub(reference))
 }
 
 /// Sorts `items` by the sequence `seq` gives each, in the order the server handed them out.
@@ -100,6 +90,5 @@ mod tests {
         let mut w = vec![i32::MIN, i32::MAX - 2, i32::MAX];
         sort_by_sequence(&mut w, |s| *s);
         assert_eq!(w, vec![i32::MAX - 2, i32::MAX, i32::MIN]);
-        assert_eq!(compare(i32::MAX, i32::MIN, i32::MAX), Ordering::Less);
     }
 }

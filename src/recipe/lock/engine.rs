@@ -163,6 +163,11 @@ impl<H: Handler> Shared<H> {
                 r
             }
             Phase::Held(a) => {
+                // The delete below fires, and so clears, the watch on our own node: no
+                // removeWatches for it (one request less a cycle).
+                if let Some(node) = a.node.borrow().as_ref() {
+                    a.watched.borrow_mut().retain(|w| w != node);
+                }
                 a.teardown();
                 let out = self.handler.async_result();
                 match a.node.borrow_mut().take() {
@@ -460,6 +465,11 @@ impl<H: Handler> Attempt<H> {
         client
             .get_async(&node, &self.watcher)
             .rawlink(move |r| match r.get_nowait() {
+                // Released meanwhile: its delete (sent behind this read) fires and so
+                // clears the watch; otherwise remove it.
+                Ok(_) if !a.held() && a.node.borrow().is_none() => {
+                    a.watched.borrow_mut().retain(|w| *w != node_)
+                }
                 Ok(_) if !a.held() => a.unwatch(node_),
                 Ok(_) => {}
                 Err(e) if e.is_no_node() => {
