@@ -1,4 +1,4 @@
-//! The coordination recipes under faults (issue #13 §4), against real servers: three of our
+//! Lock, Election and Semaphore (2 leases) under faults (issue #13 §4), against real servers: three of our
 //! contenders (each its own client, behind its own chaos proxy cutting at random) and two
 //! kazoo contenders (kazoo's own recipe classes) take turns on one path; every holder
 //! appends `enter`/`leave` to one shared O_APPEND log, and the test appends `expire` right
@@ -131,7 +131,12 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     // background cleanups go on, but nothing closed a session yet).
     let deadline = Instant::now() + Duration::from_secs(20);
     let left = loop {
-        let left = checker.get_children(sc.path, None).unwrap_or_default();
+        let left: Vec<String> = sc
+            .kind
+            .node_parents(sc.path)
+            .iter()
+            .flat_map(|p| checker.get_children(p, None).unwrap_or_default())
+            .collect();
         if left.is_empty() || Instant::now() > deadline {
             break left;
         }
@@ -256,6 +261,16 @@ fn lock_under_cuts_and_an_expiry_never_has_two_holders() {
 #[test]
 fn election_under_cuts_and_an_expiry_never_has_two_leaders() {
     under_cuts("election", Kind::Election, "/faults/election", 1);
+}
+
+#[test]
+fn semaphore_under_cuts_and_an_expiry_never_exceeds_its_leases() {
+    under_cuts(
+        "semaphore",
+        Kind::Semaphore,
+        "/faults/semaphore",
+        LEASES as usize,
+    );
 }
 
 #[test]

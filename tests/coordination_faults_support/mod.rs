@@ -15,7 +15,7 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio_zookeeper::recipe::{Election, Lock};
+use mio_zookeeper::recipe::{Election, Lock, Semaphore};
 use mio_zookeeper::testing::SeededRng;
 use mio_zookeeper::{Client, Error};
 
@@ -27,13 +27,28 @@ pub const KAZOO_CONTENDER: &str = include_str!("kazoo_contender.py");
 pub enum Kind {
     Lock,
     Election,
+    /// A [`Semaphore`] of [`LEASES`] leases.
+    Semaphore,
 }
+
+/// The semaphore's leases.
+pub const LEASES: u32 = 2;
 
 impl Kind {
     pub fn py(self) -> &'static str {
         match self {
             Kind::Lock => "lock",
             Kind::Election => "election",
+            Kind::Semaphore => "semaphore",
+        }
+    }
+
+    /// The paths whose children are contender nodes: the recipe's, and the semaphore's
+    /// internal lock.
+    pub fn node_parents(self, path: &str) -> Vec<String> {
+        match self {
+            Kind::Lock | Kind::Election => vec![path.to_string()],
+            Kind::Semaphore => vec![path.to_string(), format!("{path}-__lock__")],
         }
     }
 }
@@ -79,6 +94,7 @@ pub struct Stats {
 pub enum Ours {
     Lock(Lock),
     Election(Election),
+    Semaphore(Semaphore),
 }
 
 impl Ours {
@@ -86,6 +102,7 @@ impl Ours {
         match kind {
             Kind::Lock => Ours::Lock(Lock::new(c, path, id).unwrap()),
             Kind::Election => Ours::Election(Election::new(c, path, id).unwrap()),
+            Kind::Semaphore => Ours::Semaphore(Semaphore::new(c, path, id, LEASES).unwrap()),
         }
     }
 
@@ -93,6 +110,7 @@ impl Ours {
     pub fn to_hold_all(kind: Kind) -> usize {
         match kind {
             Kind::Lock | Kind::Election => 1,
+            Kind::Semaphore => LEASES as usize,
         }
     }
 
@@ -100,6 +118,7 @@ impl Ours {
     pub fn acquire(&self, t: Duration) -> Result<(), Error> {
         match self {
             Ours::Lock(l) => l.acquire(Some(t)),
+            Ours::Semaphore(l) => l.acquire(Some(t)),
             Ours::Election(e) => {
                 let r = e.campaign_async().get(true, Some(t));
                 if r.is_err() {
@@ -113,6 +132,7 @@ impl Ours {
     pub fn release(&self) -> Result<(), Error> {
         match self {
             Ours::Lock(l) => l.release(),
+            Ours::Semaphore(l) => l.release(),
             Ours::Election(e) => e.resign(),
         }
     }
@@ -121,6 +141,7 @@ impl Ours {
         match self {
             Ours::Lock(x) => x.on_lost(move |_| f()),
             Ours::Election(x) => x.on_lost(move |_| f()),
+            Ours::Semaphore(x) => x.on_lost(move |_| f()),
         }
     }
 
@@ -128,6 +149,7 @@ impl Ours {
         match self {
             Ours::Lock(l) => l.is_held(),
             Ours::Election(e) => e.is_leader(),
+            Ours::Semaphore(l) => l.is_held(),
         }
     }
 
@@ -140,6 +162,11 @@ impl Ours {
                 l.release()
             }
             Ours::Election(e) => e.run(work, Some(t)),
+            Ours::Semaphore(l) => {
+                l.acquire(Some(t))?;
+                work();
+                l.release()
+            }
         }
     }
 }
