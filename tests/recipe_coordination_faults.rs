@@ -1,11 +1,14 @@
-//! Lock, Election and Semaphore (2 leases) under faults (issue #13 §4), against real servers: three of our
-//! contenders (each its own client, behind its own chaos proxy cutting at random) and two
-//! kazoo contenders (kazoo's own recipe classes) take turns on one path; every holder
-//! appends `enter`/`leave` to one shared O_APPEND log, and the test appends `expire` right
-//! before it expires one of our sessions while it holds. Checked: never more holders than
-//! the recipe allows, every acquire returned by its deadline (plus slack), no contender
-//! node left once everyone stopped, each of ours took a turn. Seeds are printed; set
-//! `MZK_SEED` to replay the cut timings.
+//! Lock, Election and Semaphore (2 leases) under faults (issue #13 §4), against real
+//! servers: three of our contenders (each its own client, behind its own chaos proxy
+//! cutting at random) and two kazoo contenders (kazoo's own recipe classes) take turns on
+//! one path; every holder appends `enter`/`leave` to one shared O_APPEND log, and the test
+//! appends `expire` right before it expires one of our sessions while it holds. Checked:
+//! never more holders than the recipe allows, every acquire returned by its deadline (plus
+//! slack), no watcher or listener left on our clients, no contender node (lease, internal
+//! lock node) left once everyone stopped, even from a last acquire of each of ours that
+//! times out against the test's own hold; each contender took turns. And Lock on a 3-node
+//! ensemble whose leader is stopped and started again. Seeds are printed; set `MZK_SEED`
+//! to replay the cut timings and the rounds' choices.
 
 #[path = "coordination_faults_support/mod.rs"]
 mod coordination_faults_support;
