@@ -102,13 +102,24 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         stats.sort_by(|a, b| a.id.cmp(&b.id));
         stats
     };
-    receive("our contenders finish their rounds");
+    let sessions: Vec<(String, String)> = receive("our contenders finish their rounds")
+        .into_iter()
+        .map(|s| (s.id, format!("{:#x}", s.session)))
+        .collect();
     for kz in &mut kazoos {
         kz.exec("stop[0] = True");
     }
     let kazoo_done: Vec<serde_json::Value> = kazoos
         .iter()
-        .map(|kz| kz.expect_event("the kazoo contender stopping"))
+        .map(|kz| {
+            kz.event(kazoo_support::KAZOO_WAIT).unwrap_or_else(|| {
+                panic!(
+                    "{}: a kazoo contender did not stop; the nodes: {}; our sessions {sessions:?}",
+                    sc.name,
+                    describe_nodes(&checker, &sc)
+                )
+            })
+        })
         .collect();
     // Everyone stopped. The test takes the recipe, and each of ours tries once more in
     // vain: its node, made while the cuts go on, must be cleaned up all the same.
@@ -200,6 +211,26 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     stats
 }
 
+/// The contender nodes of `sc` with their data (the contender's id) and owner session.
+fn describe_nodes(c: &Client, sc: &Scenario) -> String {
+    let mut out = Vec::new();
+    for p in sc.kind.node_parents(sc.path) {
+        for n in c.get_children(&p, None).unwrap_or_default() {
+            let full = format!("{p}/{n}");
+            let got = c.get(&full, None).ok();
+            out.push(format!(
+                "{full} = {:?} (owner {:#x})",
+                got.as_ref().map(|(d, _)| String::from_utf8_lossy(
+                    d.as_deref().unwrap_or_default()
+                )
+                .into_owned()),
+                got.map_or(0, |(_, st)| st.ephemeral_owner)
+            ));
+        }
+    }
+    out.join("; ")
+}
+
 /// A single server, our three behind random-cut proxies, one of our sessions expired while
 /// it holds.
 fn under_cuts(name: &'static str, kind: Kind, path: &'static str, max_holders: usize) {
@@ -222,7 +253,7 @@ fn under_cuts(name: &'static str, kind: Kind, path: &'static str, max_holders: u
     for (i, p) in proxies.iter().enumerate() {
         p.start_random_cuts(
             RandomCuts::new(seed + 10 + i as u64)
-                .every(Duration::from_millis(300), Duration::from_millis(1200))
+                .every(Duration::from_millis(50), Duration::from_millis(300))
                 .mid_frame(30, 512),
         )
         .unwrap();

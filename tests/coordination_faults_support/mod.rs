@@ -88,6 +88,8 @@ pub struct Stats {
     /// How many times `on_lost` ran, and whether we expired our session while holding.
     pub lost_calls: usize,
     pub expired_while_holding: bool,
+    /// Our session when the rounds ended.
+    pub session: i64,
 }
 
 /// One of ours behind a common face: acquire (deadline), hold (the closure), release.
@@ -245,6 +247,7 @@ pub fn our_contender(plan: Plan, done: Sender<Stats>, phase: Arc<AtomicUsize>) {
             Err(e) => st.errors.push(format!("round {}: {e}", st.rounds + 1)),
         }
     }
+    st.session = c.client_id().map_or(0, |(id, _)| id);
     done.send(st.clone()).unwrap();
     while phase.load(Ordering::SeqCst) < FINAL_ACQUIRE {
         c.sleep(Duration::from_millis(20)).unwrap();
