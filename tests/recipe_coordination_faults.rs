@@ -110,13 +110,26 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         kz.exec("stop[0] = True");
     }
     let kazoo_done: Vec<serde_json::Value> = kazoos
-        .iter()
+        .iter_mut()
         .map(|kz| {
             kz.event(kazoo_support::KAZOO_WAIT).unwrap_or_else(|| {
+                let stacks = kz.exec(
+                    "import sys, traceback\n_ = [''.join(traceback.format_stack(f)) \
+                     for f in sys._current_frames().values()]",
+                );
                 panic!(
-                    "{}: a kazoo contender did not stop; the nodes: {}; our sessions {sessions:?}",
+                    "{}: a kazoo contender did not stop; the nodes: {}; our sessions \
+                     {sessions:?}; kazoo's threads:\n{}",
                     sc.name,
-                    describe_nodes(&checker, &sc)
+                    describe_nodes(&checker, &sc),
+                    stacks
+                        .as_array()
+                        .map(|a| a
+                            .iter()
+                            .filter_map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n--\n"))
+                        .unwrap_or_default()
                 )
             })
         })
@@ -130,9 +143,9 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
         if let Err(e) = h.acquire(Duration::from_secs(30)) {
             panic!(
                 "{}: the test cannot take the recipe once everyone stopped ({e}): nodes left \
-                 behind? {:?}",
+                 behind? {}; our sessions {sessions:?}",
                 sc.name,
-                checker.get_children(sc.path, None)
+                describe_nodes(&checker, &sc)
             );
         }
     }
@@ -175,8 +188,13 @@ fn run(sc: Scenario, during: impl FnOnce(&Client)) -> Vec<Stats> {
     );
     assert!(
         left.is_empty(),
-        "{}: contender nodes left behind: {left:?}",
-        sc.name
+        "{}: contender nodes left behind: {left:?}: {}; our sessions {sessions:?}, kazoo's {:?}",
+        sc.name,
+        describe_nodes(&checker, &sc),
+        kazoos
+            .iter()
+            .map(|k| format!("{:#x}", k.session_id))
+            .collect::<Vec<_>>()
     );
     for ev in &kazoo_done {
         eprintln!("{}: kazoo {ev}", sc.name);
