@@ -316,8 +316,6 @@ fn election_under_cuts_and_an_expiry_never_has_two_leaders() {
 }
 
 #[test]
-#[ignore = "fails: under fast cuts, a Semaphore of ours leaves its internal lock node \
-            (path-__lock__) behind for good, blocking everyone; run with --ignored"]
 fn semaphore_under_cuts_and_an_expiry_never_exceeds_its_leases() {
     under_cuts(
         "semaphore",

@@ -334,3 +334,48 @@ fn a_waiter_whose_session_expired_gets_back_in_line_on_the_new_session() {
     waiter.release().unwrap();
     assert!(lock_children(&a, "/l").is_empty());
 }
+
+/// The reconnect and the retry of a create that failed with a connection loss both went on
+/// to create: the node of the first was forgotten (the second overwrote it), left for good
+/// with our live session, and the acquire then waited behind its own orphan (issue #13:
+/// the Semaphore's internal lock under fast cuts).
+#[test]
+fn a_reconnect_while_a_failed_create_waits_for_its_retry_makes_one_node_not_two() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let a = client(&zk.connect_string());
+    let b = client(&proxy.connect_string());
+    for round in 0..5 {
+        let path = format!("/reconnect-retry/l{round}");
+        let la = Lock::new(&a, &path, "a").unwrap();
+        la.acquire(Some(LONG)).unwrap();
+        let lb = Lock::new(&b, &path, "b").unwrap();
+        proxy.set_frozen(true);
+        let got = lb.acquire_async(Some(Duration::from_secs(5)));
+        // The first request (ensure_path) goes onto the frozen wire...
+        b.sleep(Duration::from_millis(50)).unwrap();
+        // ...and fails with ConnectionLoss, a retry waiting, while the client reconnects.
+        proxy.drop_connections();
+        proxy.set_frozen(false);
+        wait(&b, "b waiting behind a", || lb.node().is_some());
+        // Past the retry's backoff (50 ms), still waiting.
+        b.sleep(Duration::from_millis(300)).unwrap();
+        assert_eq!(lock_children(&a, &path).len(), 2, "round {round}: a's node and b's");
+        la.release().unwrap();
+        wait(&b, "the acquire", || got.ready());
+        assert!(
+            got.get_nowait().is_ok(),
+            "round {round}: {:?}; nodes {:?}",
+            got.get_nowait(),
+            lock_children(&a, &path)
+        );
+        let node = lb.node().unwrap();
+        assert_eq!(
+            lock_children(&a, &path),
+            vec![node.rsplit('/').next().unwrap().to_string()],
+            "round {round}: one node, ours"
+        );
+        lb.release().unwrap();
+        assert!(lock_children(&a, &path).is_empty(), "round {round}");
+    }
+}

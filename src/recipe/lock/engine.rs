@@ -252,8 +252,13 @@ impl<H: Handler> Attempt<H> {
     }
 
     /// Ensures the parent (once per lock object, like kazoo), then creates our node.
+    ///
+    /// Several paths lead here at once (a retry waiting after a failure, a reconnect, the
+    /// parent's creation): only the first creates. With a node of ours already made there
+    /// is nothing to create: a second node would be forgotten, left for good with our
+    /// session, and our own acquire would wait behind it.
     fn create(self: &Rc<Self>) {
-        if !self.waiting() || self.creating.borrow().is_some() {
+        if !self.waiting() || self.creating.borrow().is_some() || self.node.borrow().is_some() {
             return;
         }
         let Some(client) = self.client.upgrade() else {
@@ -294,6 +299,10 @@ impl<H: Handler> Attempt<H> {
                 Ok((path, stat)) => {
                     if !a.waiting() {
                         // Finished meanwhile (deadline, cancel): the node goes at once.
+                        return delete_until_gone(&a, path, None);
+                    }
+                    if a.node.borrow().is_some() {
+                        // Never the case (one create at a time), but never forget a node.
                         return delete_until_gone(&a, path, None);
                     }
                     a.owner.set(stat.ephemeral_owner);
