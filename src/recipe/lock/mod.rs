@@ -288,6 +288,11 @@ impl<H: Handler> Lock<H> {
         self.contenders_async().get(true, None)
     }
 
+    /// Whether `other` is a handle on this very lock object (not just the same path).
+    pub(crate) fn same(&self, other: &Lock<H>) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+
     pub(crate) fn handler(&self) -> &H {
         &self.0.handler
     }

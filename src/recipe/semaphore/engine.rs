@@ -360,12 +360,13 @@ impl<H: Handler> Attempt<H> {
             drop(old.release_async());
         }
         let a = self.clone();
+        let l = lock.clone();
         if self.blocking {
             lock.acquire_async(None)
                 .rawlink(move |r| match r.get_nowait() {
                     Ok(()) if a.live(g) => a.count(g),
                     Ok(()) => {}
-                    Err(e) => a.lock_failed(g, e),
+                    Err(e) => a.lock_failed(g, &l, e),
                 });
         } else {
             lock.try_acquire_async()
@@ -373,12 +374,19 @@ impl<H: Handler> Attempt<H> {
                     Ok(true) if a.live(g) => a.count(g),
                     Ok(false) if a.live(g) => a.settle(Ok(false)),
                     Ok(_) => {}
-                    Err(e) => a.lock_failed(g, e),
+                    Err(e) => a.lock_failed(g, &l, e),
                 });
         }
     }
 
-    fn lock_failed(self: &Rc<Self>, g: u64, e: Error) {
+    /// The acquire of `lock` failed. Only if it is still this attempt's internal lock is
+    /// it released and the step tried again: a lock replaced or released meanwhile (its
+    /// failure is then our own cancel) says nothing of the current one.
+    fn lock_failed(self: &Rc<Self>, g: u64, lock: &Lock<H>, e: Error) {
+        let current = self.lock.borrow().as_ref().is_some_and(|l| l.same(lock));
+        if !current {
+            return;
+        }
         if let Some(l) = self.lock.borrow_mut().take() {
             drop(l.release_async());
         }
