@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -211,12 +211,13 @@ impl ProtectedCreate {
             );
             eng.deadline.set(Some(id));
         }
-        let weak: Weak<Engine<H>> = Rc::downgrade(&eng);
-        out.rawlink(move |_| {
-            if let Some(e) = weak.upgrade() {
-                e.finished();
-            }
-        });
+        // The link holds the engine: whoever sets `out` (the caller's cancel too), its
+        // cleanup runs, even if no step of the create is in flight any more by then (a
+        // step whose reply came in between sees `out` set and stops, dropping its hold).
+        // The cycle (engine -> out -> link -> engine) ends when `out` is set, which every
+        // path of the engine does.
+        let e = eng.clone();
+        out.rawlink(move |_| e.finished());
         eng.create();
         out
     }
@@ -417,6 +418,9 @@ impl<H: Handler> Engine<H> {
             return;
         };
         let Some(client) = self.client.upgrade() else {
+            if !clean {
+                self.settle(Err(Error::ConnectionClosed));
+            }
             return;
         };
         let eng = self.clone();
