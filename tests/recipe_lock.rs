@@ -360,7 +360,11 @@ fn a_reconnect_while_a_failed_create_waits_for_its_retry_makes_one_node_not_two(
         wait(&b, "b waiting behind a", || lb.node().is_some());
         // Past the retry's backoff (50 ms), still waiting.
         b.sleep(Duration::from_millis(300)).unwrap();
-        assert_eq!(lock_children(&a, &path).len(), 2, "round {round}: a's node and b's");
+        assert_eq!(
+            lock_children(&a, &path).len(),
+            2,
+            "round {round}: a's node and b's"
+        );
         la.release().unwrap();
         wait(&b, "the acquire", || got.ready());
         assert!(
