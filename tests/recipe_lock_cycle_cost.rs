@@ -66,3 +66,49 @@ fn an_uncontended_cycle_is_four_requests_and_leaves_no_watcher() {
     assert_eq!(per(2), CYCLES + 1, "{by_op:?}");
     assert_eq!(per(18), 0, "no removeWatches: {by_op:?}");
 }
+
+/// The hand-off on the wire (issue #13 §5: within one notification and one round trip):
+/// once the holder's release deletes its node, the waiter sends exactly one request
+/// (getChildren2) before its acquire completes; the hold's own-node watch (getData) goes
+/// out after.
+#[test]
+fn a_hand_off_is_the_notification_and_one_request() {
+    let zk = ZkServer::start().unwrap();
+    let proxy = Proxy::start(zk.addr()).unwrap();
+    let a = client(&zk.connect_string());
+    let b = client(&proxy.connect_string());
+    let holder = Lock::new(&a, "/handoff", "a").unwrap();
+    holder.acquire(None).unwrap();
+    let waiter = Lock::new(&b, "/handoff", "b").unwrap();
+    let got = waiter.acquire_async(None);
+    b.run_until(&|| b.watch_count() > 0, Some(recipe_support::LONG))
+        .unwrap();
+    holder.release().unwrap();
+    b.run_until(&|| got.ready(), Some(recipe_support::LONG))
+        .unwrap();
+    got.get_nowait().unwrap();
+    waiter.release().unwrap();
+    b.stop().unwrap();
+    let conns = proxy.finish();
+    // b's requests in order, by opcode (connect, pings, closeSession left out).
+    let mut ops = Vec::new();
+    let mut rest = &conns[0].c2s[..];
+    let mut first = true;
+    while rest.len() >= 4 {
+        let len = i32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        let frame = &rest[4..4 + len];
+        rest = &rest[4 + len..];
+        if std::mem::take(&mut first) {
+            continue;
+        }
+        let xid = i32::from_be_bytes(frame[..4].try_into().unwrap());
+        let op = i32::from_be_bytes(frame[4..8].try_into().unwrap());
+        if xid != -2 && op != -11 {
+            ops.push(op);
+        }
+    }
+    // ... create2 (15), getChildren2 (12), getData on the predecessor (4) | release |
+    // getChildren2 (12) -> acquired | getData on our own node (4), delete (2).
+    let at = ops.iter().position(|&op| op == 15).expect("the create");
+    assert_eq!(&ops[at..], &[15, 12, 4, 12, 4, 2], "{ops:?}");
+}
