@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::handler::{EventLoop, Handler, TimerId};
 use crate::{Client, ClientState, ListenerId, WeakClient};
@@ -183,4 +183,39 @@ impl Backoff {
             self.lp.cancel_timer(id);
         }
     }
+}
+
+/// `after` from now on `lp`'s clock, or `None` when that is further than an `Instant` can
+/// hold: a duration that long (`Duration::MAX`, say) means no deadline, never a panic.
+pub(crate) fn deadline_after(lp: &dyn EventLoop, after: Duration) -> Option<Instant> {
+    lp.now().checked_add(after)
+}
+
+/// `after` from now on `lp`'s clock; a duration too long to add is a century away (for a
+/// wait, the same as none), never a panic.
+pub(crate) fn instant_after(lp: &dyn EventLoop, after: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    deadline_after(lp, after)
+        .or_else(|| deadline_after(lp, CENTURY))
+        .unwrap_or_else(|| lp.now())
+}
+
+/// A timer that, `after` from now, calls `fire` on `owner` if it still lives (the timer
+/// holds it weakly). `None`, and no timer, when `after` is too long to be a deadline.
+pub(crate) fn timer_on<T: 'static>(
+    lp: &Rc<dyn EventLoop>,
+    after: Duration,
+    owner: &Rc<T>,
+    fire: impl FnOnce(&Rc<T>) + 'static,
+) -> Option<TimerId> {
+    let at = deadline_after(&**lp, after)?;
+    let weak = Rc::downgrade(owner);
+    Some(lp.set_timer(
+        at,
+        Box::new(move || {
+            if let Some(owner) = weak.upgrade() {
+                fire(&owner)
+            }
+        }),
+    ))
 }

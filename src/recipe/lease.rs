@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::base::instant_after;
 use super::error::RecipeError;
 use super::lock::Lock;
 use crate::handler::Handler;
@@ -60,8 +61,10 @@ impl NonBlockingLease {
         identifier: Option<&str>,
         timeout: Option<Duration>,
     ) -> AsyncResult<bool> {
-        let deadline =
-            client.handler().event_loop().now() + timeout.unwrap_or(DEFAULT_LEASE_TIMEOUT);
+        let deadline = instant_after(
+            &*client.handler().event_loop(),
+            timeout.unwrap_or(DEFAULT_LEASE_TIMEOUT),
+        );
         let ident = identifier.map_or_else(host_name, str::to_string);
         attempt(client, path, duration, ident, deadline)
     }
@@ -117,8 +120,10 @@ impl MultiNonBlockingLease {
         timeout: Option<Duration>,
     ) -> AsyncResult<Option<u32>> {
         let out: AsyncResult<Option<u32>> = client.handler().async_result();
-        let deadline =
-            client.handler().event_loop().now() + timeout.unwrap_or(DEFAULT_LEASE_TIMEOUT);
+        let deadline = instant_after(
+            &*client.handler().event_loop(),
+            timeout.unwrap_or(DEFAULT_LEASE_TIMEOUT),
+        );
         let ident = identifier.map_or_else(host_name, str::to_string);
         try_slot(
             client.clone(),
@@ -307,7 +312,11 @@ impl<H: Handler> Decision<H> {
     fn write(self: &Rc<Self>, existed: bool) {
         let d = self.clone();
         let create = move || {
-            let end = (unix_now() + d.duration).as_secs();
+            // Python's datetime ends with year 9999: a longer lease is one until then.
+            let end = unix_now()
+                .saturating_add(d.duration)
+                .as_secs()
+                .min(LAST_PYTHON_SECOND);
             let data = encode(&d.ident, end);
             let d2 = d.clone();
             d.client
@@ -332,6 +341,9 @@ impl<H: Handler> Decision<H> {
             });
     }
 }
+
+/// 9999-12-31T23:59:59 UTC, the last second kazoo's `datetime` can read back.
+const LAST_PYTHON_SECOND: u64 = 253_402_300_799;
 
 fn unix_now() -> Duration {
     SystemTime::now()

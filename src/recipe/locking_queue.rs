@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::base::{Base, Transition};
+use super::base::{timer_on, Base, Transition};
 use super::chain::{block, block_call, then};
 use super::protected::random_uuid;
 use super::queue::{check_priority, count_children, entry_prefix, serving_order};
@@ -493,18 +493,10 @@ impl<H: Handler> Wait<H> {
             }
         });
         if let Some(t) = timeout {
-            let lp = w.base.event_loop().clone();
-            let weak = Rc::downgrade(&w);
-            let id = lp.set_timer(
-                lp.now() + t,
-                Box::new(move || {
-                    if let Some(w) = weak.upgrade() {
-                        w.timer.set(None);
-                        Wait::finish(&w, Err(Error::Timeout));
-                    }
-                }),
-            );
-            w.timer.set(Some(id));
+            w.timer.set(timer_on(w.base.event_loop(), t, &w, |w| {
+                w.timer.set(None);
+                Wait::finish(w, Err(Error::Timeout));
+            }));
         }
         *q.waiting.borrow_mut() = Some(w.clone());
         w

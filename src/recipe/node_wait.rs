@@ -6,7 +6,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use super::base::{Backoff, Base, Transition};
+use super::base::{timer_on, Backoff, Base, Transition};
 use crate::handler::{Handler, TimerId};
 use crate::{AsyncResult, Client, Error, WatchedEvent, Watcher, WatcherType, WhenOffline};
 
@@ -68,18 +68,10 @@ impl<H: Handler, T: 'static> Wait<H, T> {
             }
         });
         if let Some(t) = timeout {
-            let lp = w.base.event_loop().clone();
-            let weak: Weak<Self> = Rc::downgrade(&w);
-            let id = lp.set_timer(
-                lp.now() + t,
-                Box::new(move || {
-                    if let Some(w) = weak.upgrade() {
-                        w.deadline.set(None);
-                        w.finish(on_timeout());
-                    }
-                }),
-            );
-            w.deadline.set(Some(id));
+            w.deadline.set(timer_on(w.base.event_loop(), t, &w, |w| {
+                w.deadline.set(None);
+                w.finish(on_timeout());
+            }));
         }
         // The result's link keeps the wait alive until it is set (by us or by the caller).
         let strong = w.clone();

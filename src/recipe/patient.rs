@@ -6,6 +6,7 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::base::timer_on;
 use super::one_watch::{self, Engine, OneWatch, WatchEnd};
 use crate::handler::{Handler, MioHandler, TimerId};
 use crate::WatcherType;
@@ -148,17 +149,11 @@ impl<H: Handler> Inner<H> {
     /// (Re)arms the settling timer.
     fn arm(self: &Rc<Self>) {
         let lp = self.engine.base().event_loop();
-        let weak = Rc::downgrade(self);
-        let id = lp.set_timer(
-            lp.now() + self.boundary,
-            Box::new(move || {
-                if let Some(me) = weak.upgrade() {
-                    me.timer.set(None);
-                    me.settle();
-                }
-            }),
-        );
-        if let Some(old) = self.timer.replace(Some(id)) {
+        let id = timer_on(lp, self.boundary, self, |me| {
+            me.timer.set(None);
+            me.settle();
+        });
+        if let Some(old) = self.timer.replace(id) {
             lp.cancel_timer(old);
         }
     }

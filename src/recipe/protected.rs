@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use super::base::Backoff;
+use super::base::{timer_on, Backoff};
 use crate::handler::{EventLoop, Handler, TimerId};
 use crate::{AsyncResult, Client, CreateOptions, Error, Stat, WeakClient};
 
@@ -200,16 +200,8 @@ impl ProtectedCreate {
             lp: lp.clone(),
         });
         if let Some(t) = self.timeout {
-            let weak = Rc::downgrade(&eng);
-            let id = lp.set_timer(
-                lp.now() + t,
-                Box::new(move || {
-                    if let Some(e) = weak.upgrade() {
-                        e.settle(Err(Error::Timeout));
-                    }
-                }),
-            );
-            eng.deadline.set(Some(id));
+            eng.deadline
+                .set(timer_on(&lp, t, &eng, |e| e.settle(Err(Error::Timeout))));
         }
         // The link holds the engine: whoever sets `out` (the caller's cancel too), its
         // cleanup runs, even if no step of the create is in flight any more by then (a

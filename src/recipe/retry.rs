@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::base::instant_after;
 use crate::handler::{EventLoop, Handler};
 use crate::{AsyncResult, Client, Error, RetryStop};
 
@@ -308,7 +309,7 @@ impl Retry {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let until = lp.now() + self.after_failure(&mut at, err, lp.now())?;
+            let until = instant_after(&*lp, self.after_failure(&mut at, err, lp.now())?);
             loop {
                 if let Some(e) = self.interrupted(&at) {
                     return Err(e);
@@ -403,7 +404,10 @@ impl<T: 'static, F: FnMut() -> AsyncResult<T> + 'static> Job<T, F> {
             .policy
             .after_failure(&mut self.at.borrow_mut(), err, now);
         match wait {
-            Ok(wait) => self.wait_until(now + wait),
+            Ok(wait) => {
+                let until = instant_after(&*self.lp, wait);
+                self.wait_until(until)
+            }
             Err(e) => self.finish(Err(e)),
         }
     }

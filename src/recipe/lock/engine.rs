@@ -11,7 +11,7 @@ use log::debug;
 
 use super::contenders::{decide, Decision};
 use crate::handler::{EventLoop, Handler, TimerId};
-use crate::recipe::base::{Backoff, Base, Transition};
+use crate::recipe::base::{timer_on, Backoff, Base, Transition};
 use crate::recipe::protected::{IdPlacement, ProtectedCreate};
 use crate::recipe::RecipeError;
 use crate::{
@@ -112,17 +112,10 @@ impl<H: Handler> Shared<H> {
         });
         *self.phase.borrow_mut() = Phase::Acquiring(a.clone());
         if let Some(t) = timeout {
-            let weak = Rc::downgrade(&a);
-            let id = lp.set_timer(
-                lp.now() + t,
-                Box::new(move || {
-                    if let Some(a) = weak.upgrade() {
-                        a.deadline.set(None);
-                        a.settle(Err(Error::Timeout));
-                    }
-                }),
-            );
-            a.deadline.set(Some(id));
+            a.deadline.set(timer_on(&lp, t, &a, |a| {
+                a.deadline.set(None);
+                a.settle(Err(Error::Timeout));
+            }));
         }
         let weak = Rc::downgrade(&a);
         a.base.listen(move |t| {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::{PartitionState, SetPartitioner};
 use crate::handler::{Handler, TimerId};
-use crate::recipe::base::{Base, Transition};
+use crate::recipe::base::{timer_on, Base, Transition};
 use crate::recipe::{Lock, PatientChildrenWatch, RecipeError, Settled, ShallowParty};
 use crate::{AsyncResult, Client, Error, WeakClient};
 
@@ -445,18 +445,12 @@ impl<H: Handler> Inner<H> {
             _ => {}
         }
         let out = self.handler.async_result::<()>();
-        let timer = timeout.map(|t| {
-            let lp = self.base.event_loop();
-            let (weak, o) = (Rc::downgrade(self), out.clone());
-            lp.set_timer(
-                lp.now() + t,
-                Box::new(move || {
-                    let _ = o.set_exception(Error::Timeout);
-                    if let Some(me) = weak.upgrade() {
-                        me.waiters.borrow_mut().retain(|(w, _)| !w.ready());
-                    }
-                }),
-            )
+        let timer = timeout.and_then(|t| {
+            let o = out.clone();
+            timer_on(self.base.event_loop(), t, self, move |me| {
+                let _ = o.set_exception(Error::Timeout);
+                me.waiters.borrow_mut().retain(|(w, _)| !w.ready());
+            })
         });
         self.waiters.borrow_mut().push((out.clone(), timer));
         out
