@@ -25,15 +25,16 @@
 //! | `ZnodeStat`, `kazoo.security` | [`Stat`]; [`Acl`], [`Id`], [`Perms`], [`make_digest_acl`] |
 //! | `create(..., ephemeral=True, sequence=True)` | [`CreateMode`] or [`CreateOptions`] |
 //! | `kazoo.recipe.watchers`, `kazoo.recipe.cache` | [`recipe`]: `DataWatch`, `ChildrenWatch`, `PatientChildrenWatch`, `TreeCache`, and `RecursiveCache` on one recursive watch |
+//! | `kazoo.recipe.lock`, `election`, `counter`, `barrier`, `party`, `queue`, `lease`, `partitioner`; `KazooRetry` | [`recipe`]: `Lock`, `ReadLock`, `WriteLock`, `Semaphore`, `Election`, `Counter`, `Barrier`, `DoubleBarrier`, `Party`, `ShallowParty`, `Queue`, `LockingQueue`, `NonBlockingLease`, `MultiNonBlockingLease`, `SetPartitioner` on kazoo's wire format; `Retry`; `ProtectedCreate` |
 //!
 //! ## What is public
 //!
 //! Like mio, the crate keeps its modules private and re-exports what a user of the client
 //! needs at the root. Besides the root there are:
 //!
-//! - [`recipe`]: kazoo's recipes (so far the watches, the tree caches, the retry helper and
-//!   protected creates), on the public client API only, each working in all three driving
-//!   modes;
+//! - [`recipe`]: kazoo's recipes (the watches and tree caches, the coordination recipes on
+//!   kazoo's wire format, the retry helper and protected creates), on the public client API
+//!   only, each working in all three driving modes;
 //! - [`handler`]: what an implementor of the [`Handler`] trait needs (its dyn-safe
 //!   `EventLoop`, `Scheduler`, sockets, callbacks, kazoo's event and lock objects), and the
 //!   loop under [`MioHandler`]: its `Reactor`, whose `handle_event`, `next_timeout` and
