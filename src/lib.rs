@@ -39,6 +39,9 @@
 //!   `EventLoop`, `Scheduler`, sockets, callbacks, kazoo's event and lock objects), and the
 //!   loop under [`MioHandler`]: its `Reactor`, whose `handle_event`, `next_timeout` and
 //!   `run_pending` an application embedding the client in its own `mio::Poll` calls;
+//! - [`sasl`]: SASL authentication, sans-IO: the [`SaslMechanism`](sasl::SaslMechanism)
+//!   trait a user can implement, and the built-in DIGEST-MD5 client
+//!   ([`DigestMd5`](sasl::DigestMd5)) (not yet run by the client: issue #14);
 //! - `testing` (feature `testing`): the real-ZooKeeper test harness;
 //! - `proto` and `session` (feature `lowlevel`): the wire codec and the sans-IO session
 //!   state machine, for tools, test servers, proxies and fuzzing. They are **lower-level
@@ -398,6 +401,8 @@ mod reactor;
 pub mod handler;
 
 pub mod recipe;
+
+pub mod sasl;
 
 mod async_result;
 
