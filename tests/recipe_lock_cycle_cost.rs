@@ -13,10 +13,10 @@ use mio_zookeeper::recipe::Lock;
 use mio_zookeeper::testing::{Proxy, ZkServer};
 use recipe_support::client;
 
-/// Requests by opcode in the client→server bytes: the connect, pings and closeSession
-/// left out.
-fn requests(c2s: &[u8]) -> BTreeMap<i32, usize> {
-    let mut by_op = BTreeMap::new();
+/// The opcodes of the requests in the client→server bytes, in order: the connect, pings
+/// and closeSession left out.
+fn request_ops(c2s: &[u8]) -> Vec<i32> {
+    let mut ops = Vec::new();
     let mut rest = c2s;
     let mut first = true;
     while rest.len() >= 4 {
@@ -29,8 +29,17 @@ fn requests(c2s: &[u8]) -> BTreeMap<i32, usize> {
         let xid = i32::from_be_bytes(frame[..4].try_into().unwrap());
         let op = i32::from_be_bytes(frame[4..8].try_into().unwrap());
         if xid != -2 && op != -11 {
-            *by_op.entry(op).or_default() += 1;
+            ops.push(op);
         }
+    }
+    ops
+}
+
+/// Requests by opcode in the client→server bytes (as [`request_ops`]).
+fn requests(c2s: &[u8]) -> BTreeMap<i32, usize> {
+    let mut by_op = BTreeMap::new();
+    for op in request_ops(c2s) {
+        *by_op.entry(op).or_default() += 1;
     }
     by_op
 }
@@ -90,23 +99,7 @@ fn a_hand_off_is_the_notification_and_one_request() {
     waiter.release().unwrap();
     b.stop().unwrap();
     let conns = proxy.finish();
-    // b's requests in order, by opcode (connect, pings, closeSession left out).
-    let mut ops = Vec::new();
-    let mut rest = &conns[0].c2s[..];
-    let mut first = true;
-    while rest.len() >= 4 {
-        let len = i32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-        let frame = &rest[4..4 + len];
-        rest = &rest[4 + len..];
-        if std::mem::take(&mut first) {
-            continue;
-        }
-        let xid = i32::from_be_bytes(frame[..4].try_into().unwrap());
-        let op = i32::from_be_bytes(frame[4..8].try_into().unwrap());
-        if xid != -2 && op != -11 {
-            ops.push(op);
-        }
-    }
+    let ops = request_ops(&conns[0].c2s);
     // ... create2 (15), getChildren2 (12), getData on the predecessor (4) | release |
     // getChildren2 (12) -> acquired | getData on our own node (4), delete (2).
     let at = ops.iter().position(|&op| op == 15).expect("the create");
